@@ -1,0 +1,127 @@
+// CA creation, loading and intermediate issuance.
+#include "identity/ca.h"
+
+#include <sys/stat.h>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "identity/file_util.h"
+#include "identity/pem.h"
+#include "identity/status_macros.h"
+
+namespace mayfly::identity {
+namespace {
+
+std::string PathIn(const std::string& dir, absl::string_view file) {
+  return absl::StrCat(dir, "/", file);
+}
+
+absl::Status CheckKeyFilePrivate(const std::string& path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) {
+    return absl::NotFoundError(absl::StrCat("cannot stat ", path));
+  }
+  if ((st.st_mode & 077) != 0) {
+    return absl::PermissionDeniedError(absl::StrFormat(
+        "key file %s has mode %04o; it must not be readable by group or "
+        "others (chmod 600)",
+        path, st.st_mode & 07777));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<CertificateAuthority>>
+CertificateAuthority::Create(const std::string& dir, const Options& options,
+                             const Clock& clock) {
+  if (PathExists(PathIn(dir, kTrustDomainFile))) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("a CA already exists in ", dir));
+  }
+  RETURN_IF_ERROR(EnsurePrivateDir(dir));
+  CaRequest request{
+      options.trust_domain, options.root_ttl, {}, options.key_type};
+  ASSIGN_OR_RETURN(Signer root, MintRootCa(request, clock));
+  ASSIGN_OR_RETURN(std::string key_pem, PrivateKeyToPkcs8Pem(*root.key));
+  X509Bundle bundle(options.trust_domain);
+  bundle.AddRoot(*root.cert);
+
+  RETURN_IF_ERROR(WriteFileAtomically(PathIn(dir, kRootKeyFile), key_pem,
+                                      kPrivateFileMode));
+  CertChain root_only;
+  root_only.push_back(ShareCert(root.cert.get()));
+  RETURN_IF_ERROR(WriteFileAtomically(PathIn(dir, kRootCertFile),
+                                      CertsToPem(root_only), kPublicFileMode));
+  RETURN_IF_ERROR(WriteFileAtomically(PathIn(dir, kBundleFile), bundle.ToPem(),
+                                      kPublicFileMode));
+  // Written last: a crash before this line leaves no half-made CA behind
+  // that Load would accept.
+  RETURN_IF_ERROR(WriteFileAtomically(PathIn(dir, kTrustDomainFile),
+                                      options.trust_domain.name() + "\n",
+                                      kPublicFileMode));
+  return std::unique_ptr<CertificateAuthority>(
+      new CertificateAuthority(dir, std::move(root), std::move(bundle), clock));
+}
+
+absl::StatusOr<std::unique_ptr<CertificateAuthority>>
+CertificateAuthority::Load(const std::string& dir, const Clock& clock) {
+  const std::string td_path = PathIn(dir, kTrustDomainFile);
+  absl::StatusOr<std::string> td_text = ReadFile(td_path);
+  if (!td_text.ok()) {
+    return absl::NotFoundError(
+        absl::StrCat("no CA in ", dir, " (", td_text.status().message(),
+                     "); create one with `mayfly ca init`"));
+  }
+  absl::StatusOr<TrustDomain> td =
+      TrustDomain::FromString(absl::StripAsciiWhitespace(*td_text));
+  if (!td.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(td_path, ": ", td.status().message()));
+  }
+
+  const std::string key_path = PathIn(dir, kRootKeyFile);
+  RETURN_IF_ERROR(CheckKeyFilePrivate(key_path));
+  ASSIGN_OR_RETURN(std::string key_pem, ReadFile(key_path));
+  absl::StatusOr<UniqueEvpPkey> key = PrivateKeyFromPem(key_pem);
+  if (!key.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(key_path, ": ", key.status().message()));
+  }
+
+  const std::string cert_path = PathIn(dir, kRootCertFile);
+  ASSIGN_OR_RETURN(std::string cert_pem, ReadFile(cert_path));
+  absl::StatusOr<CertChain> certs = CertsFromPem(cert_pem);
+  if (!certs.ok() || certs->size() != 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(cert_path, ": must hold exactly one root certificate"));
+  }
+  if (!KeyMatchesCert(**key, *(*certs)[0])) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        key_path, " does not hold the private key of ", cert_path));
+  }
+
+  const std::string bundle_path = PathIn(dir, kBundleFile);
+  ASSIGN_OR_RETURN(std::string bundle_pem, ReadFile(bundle_path));
+  absl::StatusOr<X509Bundle> bundle = X509Bundle::FromPem(*td, bundle_pem);
+  if (!bundle.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(bundle_path, ": ", bundle.status().message()));
+  }
+  if (!bundle->Contains(*(*certs)[0])) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(bundle_path, " does not contain the root in ", cert_path));
+  }
+  Signer root{std::move((*certs)[0]), std::move(*key), {}};
+  return std::unique_ptr<CertificateAuthority>(new CertificateAuthority(
+      dir, std::move(root), std::move(*bundle), clock));
+}
+
+absl::StatusOr<Signer> CertificateAuthority::IssueIntermediate(
+    absl::Duration ttl, KeyType key_type) const {
+  CaRequest request{trust_domain(), ttl, {}, key_type};
+  return MintIntermediateCa(request, root_, clock_);
+}
+
+}  // namespace mayfly::identity

@@ -1,0 +1,35 @@
+// The wall clock and the fake used by tests.
+#include "identity/clock.h"
+
+namespace mayfly::identity {
+namespace {
+
+class WallClock : public Clock {
+ public:
+  absl::Time Now() const override { return absl::Now(); }
+};
+
+}  // namespace
+
+Clock& RealClock() {
+  // Leaked on purpose: callers may use it during static destruction.
+  static WallClock* const clock = new WallClock();
+  return *clock;
+}
+
+absl::Time FakeClock::Now() const {
+  absl::MutexLock lock(&mu_);
+  return now_;
+}
+
+void FakeClock::SetTime(absl::Time now) {
+  absl::MutexLock lock(&mu_);
+  now_ = now;
+}
+
+void FakeClock::Advance(absl::Duration by) {
+  absl::MutexLock lock(&mu_);
+  now_ += by;
+}
+
+}  // namespace mayfly::identity

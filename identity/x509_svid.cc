@@ -1,0 +1,136 @@
+// X.509-SVID and CA certificate minting on top of internal::BuildCertificate.
+#include "identity/x509_svid.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "identity/status_macros.h"
+
+namespace mayfly::identity {
+namespace {
+
+absl::Time Asn1ToTime(const ASN1_TIME* t) {
+  struct tm tm_value = {};
+  if (t == nullptr || ASN1_TIME_to_tm(t, &tm_value) != 1) {
+    return absl::InfinitePast();
+  }
+  return absl::FromTM(tm_value, absl::UTCTimeZone());
+}
+
+Subject CaSubject(const CaRequest& request, absl::string_view role) {
+  if (!request.subject.empty()) return request.subject;
+  return {{"O", std::string(kDefaultSubjectOrganization)},
+          {"CN", absl::StrCat(request.trust_domain.name(), " ", role)}};
+}
+
+internal::CertTemplate CaTemplate(const CaRequest& request,
+                                  absl::string_view role, absl::Time now,
+                                  absl::Time not_after) {
+  internal::CertTemplate tmpl;
+  tmpl.subject = CaSubject(request, role);
+  tmpl.uris = {request.trust_domain.IdString()};
+  tmpl.is_ca = true;
+  tmpl.key_usage = KU_KEY_CERT_SIGN | KU_CRL_SIGN;
+  tmpl.not_before = now - kNotBeforeBackdate;
+  tmpl.not_after = not_after;
+  return tmpl;
+}
+
+}  // namespace
+
+absl::Time CertNotBefore(const X509& cert) {
+  return Asn1ToTime(X509_get0_notBefore(&cert));
+}
+
+absl::Time CertNotAfter(const X509& cert) {
+  return Asn1ToTime(X509_get0_notAfter(&cert));
+}
+
+absl::Time Signer::NotAfter() const { return CertNotAfter(*cert); }
+
+bool Signer::IsRoot() const {
+  return X509_check_issued(cert.get(), cert.get()) == X509_V_OK;
+}
+
+CertChain Signer::ChainBelowRoot() const {
+  CertChain chain;
+  if (!IsRoot()) chain.push_back(ShareCert(cert.get()));
+  for (const UniqueX509& c : intermediates) chain.push_back(ShareCert(c.get()));
+  return chain;
+}
+
+Signer Signer::Share() const {
+  return Signer{ShareCert(cert.get()), ShareKey(key.get()),
+                ShareChain(intermediates)};
+}
+
+absl::StatusOr<X509Svid> MintX509Svid(const X509SvidRequest& request,
+                                      const Signer& signer,
+                                      const Clock& clock) {
+  if (request.ttl <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("SVID TTL must be positive");
+  }
+  const absl::Time now = clock.Now();
+  const absl::Time signer_expiry = signer.NotAfter();
+  if (signer_expiry <= now) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "signing CA expired at ", absl::FormatTime(signer_expiry)));
+  }
+  ASSIGN_OR_RETURN(UniqueEvpPkey key, GenerateKey(request.key_type));
+
+  internal::CertTemplate tmpl;
+  tmpl.subject = request.subject;
+  if (tmpl.subject.empty()) {
+    tmpl.subject = {{"O", std::string(kDefaultSubjectOrganization)}};
+  }
+  tmpl.uris = {request.id.ToString()};
+  tmpl.dns_names = request.dns_names;
+  tmpl.is_ca = false;
+  tmpl.key_usage = KU_DIGITAL_SIGNATURE;
+  // TLS 1.2 RSA key exchange encrypts to the leaf key; the spec allows it.
+  if (request.key_type == KeyType::kRsa2048) {
+    tmpl.key_usage |= KU_KEY_ENCIPHERMENT;
+  }
+  tmpl.ext_key_usage = {NID_server_auth, NID_client_auth};
+  tmpl.not_before = now - kNotBeforeBackdate;
+  tmpl.not_after = std::min(now + request.ttl, signer_expiry);
+
+  ASSIGN_OR_RETURN(
+      UniqueX509 leaf,
+      internal::BuildCertificate(tmpl, *key, signer.cert.get(), *signer.key));
+  X509Svid svid{
+      request.id, {}, std::move(key), tmpl.not_before, tmpl.not_after};
+  svid.chain.push_back(std::move(leaf));
+  for (UniqueX509& c : signer.ChainBelowRoot())
+    svid.chain.push_back(std::move(c));
+  return svid;
+}
+
+absl::StatusOr<Signer> MintRootCa(const CaRequest& request,
+                                  const Clock& clock) {
+  const absl::Time now = clock.Now();
+  ASSIGN_OR_RETURN(UniqueEvpPkey key, GenerateKey(request.key_type));
+  internal::CertTemplate tmpl =
+      CaTemplate(request, "root CA", now, now + request.ttl);
+  ASSIGN_OR_RETURN(UniqueX509 cert,
+                   internal::BuildCertificate(tmpl, *key, nullptr, *key));
+  return Signer{std::move(cert), std::move(key), {}};
+}
+
+absl::StatusOr<Signer> MintIntermediateCa(const CaRequest& request,
+                                          const Signer& parent,
+                                          const Clock& clock) {
+  const absl::Time now = clock.Now();
+  ASSIGN_OR_RETURN(UniqueEvpPkey key, GenerateKey(request.key_type));
+  internal::CertTemplate tmpl =
+      CaTemplate(request, "intermediate CA", now,
+                 std::min(now + request.ttl, parent.NotAfter()));
+  // Leaves only below it: a stolen intermediate cannot mint further CAs.
+  tmpl.path_len = 0;
+  ASSIGN_OR_RETURN(
+      UniqueX509 cert,
+      internal::BuildCertificate(tmpl, *key, parent.cert.get(), *parent.key));
+  return Signer{std::move(cert), std::move(key), parent.ChainBelowRoot()};
+}
+
+}  // namespace mayfly::identity

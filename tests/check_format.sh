@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Fails when a C++ file is not clang-format clean (Google style, .clang-format)
+# or, where buildifier is installed, a BUILD file is not buildifier clean.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+mapfile -t cc_files < <(git ls-files '*.cc' '*.h')
+if ((${#cc_files[@]} > 0)); then
+  clang-format-14 --dry-run --Werror "${cc_files[@]}"
+fi
+echo "format: ${#cc_files[@]} C++ files clean" >&2
+
+buildifier=$(command -v buildifier || true)
+[[ -z "$buildifier" && -x "$HOME/go/bin/buildifier" ]] && buildifier="$HOME/go/bin/buildifier"
+if [[ -n "$buildifier" ]]; then
+  mapfile -t build_files < <(git ls-files 'BUILD.bazel' '*/BUILD.bazel' '*.bzl' 'WORKSPACE')
+  "$buildifier" -mode=check "${build_files[@]}"
+  echo "format: ${#build_files[@]} Bazel files clean" >&2
+else
+  echo "format: buildifier not installed; Bazel files not checked" >&2
+fi
