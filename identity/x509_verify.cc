@@ -76,7 +76,10 @@ absl::Status CheckValidity(X509& cert, size_t index, absl::Time now) {
         absl::StrCat(which, " is not valid yet: NotBefore ",
                      TimeString(not_before), ", now ", TimeString(now)));
   }
-  if (now > not_after) {
+  // RFC 5280 makes NotAfter inclusive, but OpenSSL's chain check treats the
+  // NotAfter second itself as expired; agree with OpenSSL so that the two
+  // checks never disagree about the same instant.
+  if (now >= not_after) {
     return absl::UnauthenticatedError(
         absl::StrCat(which, " has expired: NotAfter ", TimeString(not_after),
                      ", now ", TimeString(now)));

@@ -8,7 +8,8 @@
 //     keyCertSign or cRLSign, and, if it has an EKU, allows TLS
 //     (serverAuth or clientAuth);
 //   - every other certificate in the chain is a CA with keyCertSign;
-//   - every certificate is valid at `now` (NotBefore <= now <= NotAfter);
+//   - every certificate is valid at `now` (NotBefore <= now < NotAfter, as
+//     OpenSSL counts it);
 //   - the chain leads to a root of the bundle by valid signatures.
 // Status codes: kInvalidArgument for a malformed SVID (rules of the spec),
 // kUnauthenticated for a well-formed one that is not trusted now (expired,
