@@ -2,8 +2,6 @@
 #ifndef MAYFLY_IDENTITY_DURATION_H_
 #define MAYFLY_IDENTITY_DURATION_H_
 
-#include <string>
-
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -14,9 +12,6 @@ namespace mayfly::identity {
 // days only, alone: "7d"). Zero, negative, "inf" and a missing unit are
 // errors that quote the input.
 absl::StatusOr<absl::Duration> ParseDuration(absl::string_view text);
-
-// The shortest exact spelling of `d` in the same units ("90s" -> "1m30s").
-std::string FormatDuration(absl::Duration d);
 
 }  // namespace mayfly::identity
 

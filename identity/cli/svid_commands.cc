@@ -31,8 +31,7 @@ std::string SerialHex(X509& cert) {
 int SvidMint(const std::vector<std::string>& args) {
   std::string ca_dir;
   std::string id_text;
-  std::string ttl_text =
-      identity::FormatDuration(identity::kDefaultX509SvidTtl);
+  std::string ttl_text = absl::FormatDuration(identity::kDefaultX509SvidTtl);
   std::string out_dir;
   std::string key_type = "p256";
   std::vector<std::string> dns_names;
