@@ -32,6 +32,4 @@ absl::StatusOr<absl::Duration> ParseDuration(absl::string_view text) {
   return d;
 }
 
-std::string FormatDuration(absl::Duration d) { return absl::FormatDuration(d); }
-
 }  // namespace mayfly::identity
