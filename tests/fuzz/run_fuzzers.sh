@@ -10,10 +10,12 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 seconds=${1:-60}
 targets=(spiffe_id_fuzz x509_verify_fuzz)
-output_base="${MAYFLY_FUZZ_OUTPUT_BASE:-$HOME/.cache/mayfly-fuzz-bazel}"
+# One output base per checkout, as Bazel's own is.
+checkout_hash=$(pwd | md5sum | cut -c1-12)
+output_base="${MAYFLY_FUZZ_OUTPUT_BASE:-$HOME/.cache/mayfly-fuzz-bazel/$checkout_hash}"
 
 bazel --output_base="$output_base" build --config=fuzz --noshow_progress \
-  "${targets[@]/#/\/\/tests/fuzz:}" 2>&1 | grep -vE '^\(|^INFO|^Target|^  bazel' || true
+  "${targets[@]/#/\/\/tests/fuzz:}" 2>&1 | grep -vE '^\(|^INFO|^Target|^  bazel|ld.gold: warning' || true
 bin=$(bazel --output_base="$output_base" info --config=fuzz bazel-bin 2>/dev/null)
 
 scratch=$(mktemp -d)
