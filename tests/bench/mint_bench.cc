@@ -138,6 +138,9 @@ BENCHMARK(BM_VerifyX509Svid)->Repetitions(kRepetitions);
 // iteration of each benchmark across its repetitions.
 class RecordingReporter : public benchmark::ConsoleReporter {
  public:
+  // Plain text: the output goes to CI logs, not a terminal.
+  RecordingReporter() : ConsoleReporter(OO_None) {}
+
   void ReportRuns(const std::vector<Run>& runs) override {
     ConsoleReporter::ReportRuns(runs);
     for (const Run& run : runs) {

@@ -9,4 +9,4 @@ bazel build -c opt --noshow_progress //tests/bench:mint_bench 2>&1 |
 pin=()
 command -v taskset >/dev/null && pin=(taskset -c 0)
 "${pin[@]}" bazel-bin/tests/bench/mint_bench \
-  --benchmark_min_time="${MAYFLY_BENCH_MIN_TIME:-0.3}" --benchmark_color=false "$@"
+  --benchmark_min_time="${MAYFLY_BENCH_MIN_TIME:-0.3}" "$@"
