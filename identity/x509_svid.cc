@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "identity/internal/leaf_der.h"
 #include "identity/status_macros.h"
 
 namespace mayfly::identity {
@@ -64,9 +65,18 @@ Signer Signer::Share() const {
                 ShareChain(intermediates)};
 }
 
-absl::StatusOr<X509Svid> MintX509Svid(const X509SvidRequest& request,
-                                      const Signer& signer,
-                                      const Clock& clock) {
+namespace {
+
+// The leaf's key and DER, shared by both forms of MintX509Svid.
+struct MintedLeaf {
+  UniqueEvpPkey key;
+  std::string der;
+  absl::Time not_before;
+  absl::Time not_after;
+};
+
+absl::StatusOr<MintedLeaf> MintLeaf(const X509SvidRequest& request,
+                                    const Signer& signer, const Clock& clock) {
   if (request.ttl <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("SVID TTL must be positive");
   }
@@ -78,31 +88,57 @@ absl::StatusOr<X509Svid> MintX509Svid(const X509SvidRequest& request,
   }
   ASSIGN_OR_RETURN(UniqueEvpPkey key, GenerateKey(request.key_type));
 
-  internal::CertTemplate tmpl;
-  tmpl.subject = request.subject;
-  if (tmpl.subject.empty()) {
-    tmpl.subject = {{"O", std::string(kDefaultSubjectOrganization)}};
+  internal::LeafFields fields;
+  fields.uri = request.id.ToString();
+  fields.dns_names = request.dns_names;
+  if (request.subject.empty()) {
+    // Encoded once: every leaf without a requested subject shares it.
+    static const std::string* const default_subject =
+        new std::string(*internal::SubjectToDer(
+            {{"O", std::string(kDefaultSubjectOrganization)}}));
+    fields.subject_der = *default_subject;
+  } else {
+    ASSIGN_OR_RETURN(fields.subject_der,
+                     internal::SubjectToDer(request.subject));
   }
-  tmpl.uris = {request.id.ToString()};
-  tmpl.dns_names = request.dns_names;
-  tmpl.is_ca = false;
-  tmpl.key_usage = KU_DIGITAL_SIGNATURE;
+  fields.key_usage = KU_DIGITAL_SIGNATURE;
   // TLS 1.2 RSA key exchange encrypts to the leaf key; the spec allows it.
   if (request.key_type == KeyType::kRsa2048) {
-    tmpl.key_usage |= KU_KEY_ENCIPHERMENT;
+    fields.key_usage |= KU_KEY_ENCIPHERMENT;
   }
-  tmpl.ext_key_usage = {NID_server_auth, NID_client_auth};
-  tmpl.not_before = now - kNotBeforeBackdate;
-  tmpl.not_after = std::min(now + request.ttl, signer_expiry);
-
+  fields.not_before = now - kNotBeforeBackdate;
+  fields.not_after = std::min(now + request.ttl, signer_expiry);
   ASSIGN_OR_RETURN(
-      UniqueX509 leaf,
-      internal::BuildCertificate(tmpl, *key, signer.cert.get(), *signer.key));
+      std::string der,
+      internal::BuildLeafDer(fields, *key, *signer.cert, *signer.key));
+  return MintedLeaf{std::move(key), std::move(der), fields.not_before,
+                    fields.not_after};
+}
+
+}  // namespace
+
+absl::StatusOr<X509SvidDer> MintX509SvidDer(const X509SvidRequest& request,
+                                            const Signer& signer,
+                                            const Clock& clock) {
+  ASSIGN_OR_RETURN(MintedLeaf leaf, MintLeaf(request, signer, clock));
+  return X509SvidDer{request.id, std::move(leaf.der), std::move(leaf.key),
+                     leaf.not_before, leaf.not_after};
+}
+
+absl::StatusOr<X509Svid> MintX509Svid(const X509SvidRequest& request,
+                                      const Signer& signer,
+                                      const Clock& clock) {
+  ASSIGN_OR_RETURN(MintedLeaf leaf, MintLeaf(request, signer, clock));
+  const unsigned char* p =
+      reinterpret_cast<const unsigned char*>(leaf.der.data());
+  UniqueX509 cert(d2i_X509(nullptr, &p, static_cast<long>(leaf.der.size())));
+  if (cert == nullptr) return OpenSslError("minted leaf does not parse");
   X509Svid svid{
-      request.id, {}, std::move(key), tmpl.not_before, tmpl.not_after};
-  svid.chain.push_back(std::move(leaf));
-  for (UniqueX509& c : signer.ChainBelowRoot())
+      request.id, {}, std::move(leaf.key), leaf.not_before, leaf.not_after};
+  svid.chain.push_back(std::move(cert));
+  for (UniqueX509& c : signer.ChainBelowRoot()) {
     svid.chain.push_back(std::move(c));
+  }
   return svid;
 }
 

@@ -72,6 +72,23 @@ struct X509Svid {
 absl::StatusOr<X509Svid> MintX509Svid(const X509SvidRequest& request,
                                       const Signer& signer, const Clock& clock);
 
+// The same SVID with its leaf as DER, as the Workload API carries it. This is
+// the agent's hot path: the leaf never becomes an X509 object, which saves
+// OpenSSL 3.0 decoding its public key (see internal/leaf_der.h). On the wire
+// the signer's chain (Signer::ChainBelowRoot) follows the leaf; a caller that
+// mints many SVIDs from one signer encodes that chain once.
+struct X509SvidDer {
+  SpiffeId id;
+  std::string leaf_der;
+  UniqueEvpPkey key;
+  absl::Time not_before;
+  absl::Time not_after;
+};
+
+absl::StatusOr<X509SvidDer> MintX509SvidDer(const X509SvidRequest& request,
+                                            const Signer& signer,
+                                            const Clock& clock);
+
 struct CaRequest {
   TrustDomain trust_domain;
   absl::Duration ttl;
