@@ -13,38 +13,13 @@
 namespace mayfly::identity::internal {
 namespace {
 
-// RFC 5280 4.1.2.2: serials are positive and at most 20 octets; CA/B Forum
-// asks for at least 64 random bits. 128 random bits with the top bit cleared
-// stay positive and within 16 octets.
-constexpr int kSerialBytes = 16;
-
 absl::Status SetRandomSerial(X509& cert) {
   unsigned char bytes[kSerialBytes];
-  if (RAND_bytes(bytes, sizeof(bytes)) != 1) {
-    return OpenSslError("cannot draw a random serial");
-  }
-  bytes[0] &= 0x7f;
-  bytes[0] |= 0x01 << 6;  // Never zero, and always a full 16 octets long.
+  RETURN_IF_ERROR(RandomSerial(bytes));
   UniqueBignum bn(BN_bin2bn(bytes, sizeof(bytes), nullptr));
   if (bn == nullptr ||
       BN_to_ASN1_INTEGER(bn.get(), X509_get_serialNumber(&cert)) == nullptr) {
     return OpenSslError("cannot set serial");
-  }
-  return absl::OkStatus();
-}
-
-absl::Status SetSubject(X509& cert, const Subject& subject) {
-  X509_NAME* name = X509_get_subject_name(&cert);
-  for (const auto& [type, value] : subject) {
-    if (X509_NAME_add_entry_by_txt(
-            name, type.c_str(), MBSTRING_UTF8,
-            reinterpret_cast<const unsigned char*>(value.data()),
-            static_cast<int>(value.size()), -1, 0) != 1) {
-      DrainOpenSslErrors();
-      return absl::InvalidArgumentError(
-          absl::StrCat("cannot set subject attribute ", type, "=\"", value,
-                       "\" (unknown attribute or value too long)"));
-    }
   }
   return absl::OkStatus();
 }
@@ -148,6 +123,32 @@ absl::Status Sign(X509& cert, EVP_PKEY& key) {
 
 }  // namespace
 
+absl::StatusOr<UniqueX509Name> SubjectToName(const Subject& subject) {
+  UniqueX509Name name(X509_NAME_new());
+  if (name == nullptr) return OpenSslError("cannot allocate name");
+  for (const auto& [type, value] : subject) {
+    if (X509_NAME_add_entry_by_txt(
+            name.get(), type.c_str(), MBSTRING_UTF8,
+            reinterpret_cast<const unsigned char*>(value.data()),
+            static_cast<int>(value.size()), -1, 0) != 1) {
+      DrainOpenSslErrors();
+      return absl::InvalidArgumentError(
+          absl::StrCat("cannot set subject attribute ", type, "=\"", value,
+                       "\" (unknown attribute or value too long)"));
+    }
+  }
+  return name;
+}
+
+absl::Status RandomSerial(unsigned char (&bytes)[kSerialBytes]) {
+  if (RAND_bytes(bytes, kSerialBytes) != 1) {
+    return OpenSslError("cannot draw a random serial");
+  }
+  bytes[0] &= 0x7f;
+  bytes[0] |= 0x01 << 6;
+  return absl::OkStatus();
+}
+
 absl::StatusOr<UniqueX509> BuildCertificate(const CertTemplate& tmpl,
                                             EVP_PKEY& subject_key, X509* issuer,
                                             EVP_PKEY& signing_key) {
@@ -161,7 +162,10 @@ absl::StatusOr<UniqueX509> BuildCertificate(const CertTemplate& tmpl,
                     absl::ToTimeT(tmpl.not_after)) == nullptr) {
     return OpenSslError("cannot set validity");
   }
-  RETURN_IF_ERROR(SetSubject(*cert, tmpl.subject));
+  ASSIGN_OR_RETURN(UniqueX509Name subject, SubjectToName(tmpl.subject));
+  if (X509_set_subject_name(cert.get(), subject.get()) != 1) {  // Copies.
+    return OpenSslError("cannot set subject");
+  }
   X509_NAME* issuer_name = issuer == nullptr ? X509_get_subject_name(cert.get())
                                              : X509_get_subject_name(issuer);
   // For P-256 keys from GenerateKey this is a cheap encode; see keys.cc.

@@ -40,6 +40,16 @@ struct CertTemplate {
   bool key_ids = true;
 };
 
+// The X.509 Name with `subject`'s attributes in order. An unknown attribute
+// or a value over its length limit is an InvalidArgument naming it.
+absl::StatusOr<UniqueX509Name> SubjectToName(const Subject& subject);
+
+// RFC 5280 4.1.2.2: serials are positive and at most 20 octets; CA/B Forum
+// asks for at least 64 random bits. 16 random octets with the top bit cleared
+// (positive) and the next one set (never shorter) carry 126 random bits.
+inline constexpr int kSerialBytes = 16;
+absl::Status RandomSerial(unsigned char (&bytes)[kSerialBytes]);
+
 // Builds and signs a certificate for `subject_key`. With `issuer` null the
 // certificate is self-signed by `signing_key` (which must then be the
 // subject key); otherwise `signing_key` is the issuer's private key.

@@ -1,8 +1,6 @@
 // Direct DER encoding of X.509-SVID leaves (RFC 5280 section 4.1).
 #include "identity/internal/leaf_der.h"
 
-#include <openssl/rand.h>
-
 #include "absl/strings/str_cat.h"
 #include "identity/internal/der.h"
 #include "identity/status_macros.h"
@@ -36,8 +34,6 @@ constexpr uint8_t kExtensionsTag = 0xa3;
 constexpr uint8_t kKeyIdTag = 0x80;
 constexpr uint8_t kDnsNameTag = 0x82;
 constexpr uint8_t kUriTag = 0x86;
-// Same serial rule as the X509 path (see cert_builder.cc).
-constexpr int kSerialBytes = 16;
 
 void AppendExtension(std::string* out, absl::string_view oid, bool critical,
                      absl::string_view value) {
@@ -68,20 +64,9 @@ absl::StatusOr<std::string> ToDer(int (*i2d)(const T*, unsigned char**),
 }  // namespace
 
 absl::StatusOr<std::string> SubjectToDer(const Subject& subject) {
-  if (subject.empty()) return std::string(kEmptySequence);
-  UniqueX509Name name(X509_NAME_new());
-  for (const auto& [type, value] : subject) {
-    if (X509_NAME_add_entry_by_txt(
-            name.get(), type.c_str(), MBSTRING_UTF8,
-            reinterpret_cast<const unsigned char*>(value.data()),
-            static_cast<int>(value.size()), -1, 0) != 1) {
-      DrainOpenSslErrors();
-      return absl::InvalidArgumentError(
-          absl::StrCat("cannot set subject attribute ", type, "=\"", value,
-                       "\" (unknown attribute or value too long)"));
-    }
-  }
-  return ToDer(i2d_X509_NAME, name.get(), "subject");
+  ASSIGN_OR_RETURN(UniqueX509Name name, SubjectToName(subject));
+  return ToDer(i2d_X509_NAME, const_cast<const X509_NAME*>(name.get()),
+               "subject");
 }
 
 namespace {
@@ -110,11 +95,7 @@ std::string KeyUsageBits(int key_usage) {
 
 absl::Status AppendSerial(std::string* tbs) {
   unsigned char bytes[kSerialBytes];
-  if (RAND_bytes(bytes, sizeof(bytes)) != 1) {
-    return OpenSslError("cannot draw a random serial");
-  }
-  bytes[0] &= 0x7f;
-  bytes[0] |= 0x01 << 6;
+  RETURN_IF_ERROR(RandomSerial(bytes));
   AppendTlv(tbs, kDerInteger,
             absl::string_view(reinterpret_cast<char*>(bytes), sizeof(bytes)));
   return absl::OkStatus();
