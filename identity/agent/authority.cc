@@ -1,0 +1,116 @@
+// The agent's intermediate and the trust bundle: see authority.h.
+#include "identity/agent/authority.h"
+
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "identity/pem.h"
+#include "identity/status_macros.h"
+
+namespace mayfly::agent {
+
+absl::StatusOr<std::unique_ptr<DiskUpstreamAuthority>>
+DiskUpstreamAuthority::Open(const std::string& dir,
+                            const identity::TrustDomain& trust_domain,
+                            const identity::Clock& clock) {
+  auto ca = identity::CertificateAuthority::Load(dir, clock);
+  if (!ca.ok() && ca.status().code() == absl::StatusCode::kNotFound) {
+    identity::CertificateAuthority::Options options{trust_domain};
+    ca = identity::CertificateAuthority::Create(dir, options, clock);
+  }
+  if (!ca.ok()) return ca.status();
+  if ((*ca)->trust_domain() != trust_domain) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        dir, " holds the CA of trust domain \"", (*ca)->trust_domain().name(),
+        "\", not \"", trust_domain.name(), "\""));
+  }
+  return std::unique_ptr<DiskUpstreamAuthority>(
+      new DiskUpstreamAuthority(dir, clock));
+}
+
+absl::StatusOr<identity::Signer> DiskUpstreamAuthority::MintIntermediate(
+    absl::Duration ttl) {
+  ASSIGN_OR_RETURN(auto ca, identity::CertificateAuthority::Load(dir_, clock_));
+  return ca->IssueIntermediate(ttl);
+}
+
+absl::StatusOr<identity::X509Bundle> DiskUpstreamAuthority::Bundle() {
+  ASSIGN_OR_RETURN(auto ca, identity::CertificateAuthority::Load(dir_, clock_));
+  return ca->bundle();
+}
+
+absl::StatusOr<std::unique_ptr<Authority>> Authority::Create(
+    std::unique_ptr<UpstreamAuthority> upstream,
+    absl::Duration intermediate_ttl, const identity::Clock& clock) {
+  std::unique_ptr<Authority> authority(
+      new Authority(std::move(upstream), intermediate_ttl, clock));
+  absl::MutexLock lock(&authority->mu_);
+  RETURN_IF_ERROR(
+      authority->RebuildLocked(/*renew_intermediate=*/true).status());
+  return authority;
+}
+
+std::shared_ptr<const SigningState> Authority::Current() const {
+  absl::MutexLock lock(&mu_);
+  return current_;
+}
+
+absl::StatusOr<std::shared_ptr<const SigningState>> Authority::Refresh() {
+  absl::MutexLock lock(&mu_);
+  return RebuildLocked(clock_.Now() >= renew_at_);
+}
+
+absl::StatusOr<std::shared_ptr<const SigningState>>
+Authority::RenewIntermediate() {
+  absl::MutexLock lock(&mu_);
+  return RebuildLocked(true);
+}
+
+absl::StatusOr<std::shared_ptr<const SigningState>> Authority::RebuildLocked(
+    bool renew_intermediate) {
+  ASSIGN_OR_RETURN(identity::X509Bundle bundle, upstream_->Bundle());
+  std::string bundle_der = bundle.ToDer();
+  const bool bundle_changed =
+      current_ == nullptr || current_->bundle_der != bundle_der;
+  // An intermediate whose root left the bundle is useless: renew it too.
+  bool signer_orphaned = false;
+  if (current_ != nullptr && bundle_changed) {
+    const identity::CertChain& chain = current_->signer->intermediates;
+    X509* top =
+        chain.empty() ? current_->signer->cert.get() : chain.back().get();
+    signer_orphaned = true;
+    for (const auto& root : bundle.roots()) {
+      if (X509_check_issued(root.get(), top) == X509_V_OK) {
+        signer_orphaned = false;
+      }
+    }
+  }
+  if (!renew_intermediate && !bundle_changed) return nullptr;
+
+  std::shared_ptr<const identity::Signer> signer;
+  std::string chain_der;
+  if (renew_intermediate || signer_orphaned || current_ == nullptr) {
+    ASSIGN_OR_RETURN(identity::Signer minted,
+                     upstream_->MintIntermediate(intermediate_ttl_));
+    const absl::Time now = clock_.Now();
+    renew_at_ = now + (minted.NotAfter() - now) * kIntermediateRenewFraction;
+    chain_der = identity::CertsToDer(minted.ChainBelowRoot());
+    signer = std::make_shared<const identity::Signer>(std::move(minted));
+  } else {
+    signer = current_->signer;
+    chain_der = current_->chain_der;
+  }
+  const uint64_t generation =
+      current_ == nullptr
+          ? 1
+          : current_->bundle_generation + (bundle_changed ? 1 : 0);
+  auto next = std::make_shared<const SigningState>(SigningState{
+      std::move(signer), std::move(chain_der), std::move(bundle),
+      std::move(bundle_der), generation,
+      current_ == nullptr ? std::string() : current_->jwt_bundle_jwks});
+  current_ = next;
+  return std::shared_ptr<const SigningState>(next);
+}
+
+}  // namespace mayfly::agent

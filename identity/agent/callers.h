@@ -1,0 +1,92 @@
+// The connections the agent accepted, and what the kernel said about each.
+//
+// The agent accepts Unix connections itself, reads SO_PEERCRED and pins the
+// peer's pid with a ProcessRef before gRPC sees the socket. gRPC names such a
+// connection "fd:N" in ServerContext::peer(); this table maps N back to the
+// credentials. A connection is recognised by its socket inode as well as its
+// fd number, so a number reused after gRPC closed the old socket never
+// inherits the old caller's credentials.
+//
+// It also holds the per-caller limits: open connections overall, streams per
+// process, and a token bucket of requests per process.
+//
+// Thread-safe.
+#ifndef MAYFLY_IDENTITY_AGENT_CALLERS_H_
+#define MAYFLY_IDENTITY_AGENT_CALLERS_H_
+
+#include <sys/types.h>
+
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "identity/agent/process.h"
+#include "identity/clock.h"
+
+namespace mayfly::agent {
+
+struct CallerLimits {
+  int max_connections = 1024;
+  int max_streams_per_caller = 64;
+  double requests_per_second = 50;
+  int request_burst = 100;
+};
+
+struct Caller {
+  PeerCredentials peer;
+  std::shared_ptr<const ProcessRef> process;
+};
+
+class CallerTable {
+ public:
+  CallerTable(const CallerLimits& limits, const identity::Clock& clock)
+      : limits_(limits), clock_(clock) {}
+
+  // Records a freshly accepted connection. ResourceExhausted when the
+  // connection cap is reached (after dropping connections that are gone);
+  // the caller closes the socket then.
+  absl::Status Add(int fd) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // The caller behind gRPC's peer string "fd:N". Unavailable if the
+  // connection is unknown or gone. Takes one token from the caller's bucket:
+  // ResourceExhausted when it is empty.
+  absl::StatusOr<Caller> Lookup(const std::string& grpc_peer)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Counts a stream against the caller's cap: ResourceExhausted when full.
+  absl::Status OpenStream(pid_t pid) ABSL_LOCKS_EXCLUDED(mu_);
+  void CloseStream(pid_t pid) ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Forgets connections whose socket gRPC has closed. Returns how many
+  // remain.
+  int Reap() ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  struct Connection {
+    ino_t inode = 0;
+    Caller caller;
+  };
+  struct PerProcess {
+    int connections = 0;
+    int streams = 0;
+    double tokens = 0;
+    absl::Time refilled;
+  };
+
+  void ReapLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void DropLocked(int fd) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const CallerLimits limits_;
+  const identity::Clock& clock_;
+  absl::Mutex mu_;
+  absl::flat_hash_map<int, Connection> by_fd_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<pid_t, PerProcess> by_pid_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace mayfly::agent
+
+#endif  // MAYFLY_IDENTITY_AGENT_CALLERS_H_

@@ -1,0 +1,82 @@
+// JSON-lines logging: see log.h.
+#include "identity/agent/log.h"
+
+#include <atomic>
+#include <cstdio>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+
+namespace mayfly::agent {
+namespace {
+
+std::atomic<int> g_level{static_cast<int>(LogLevel::kInfo)};
+absl::Mutex g_write_mu;
+
+constexpr absl::string_view kLevelNames[] = {"debug", "info", "warn", "error"};
+
+}  // namespace
+
+absl::StatusOr<LogLevel> ParseLogLevel(absl::string_view name) {
+  for (int i = 0; i < 4; ++i) {
+    if (name == kLevelNames[i]) return static_cast<LogLevel>(i);
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "log level \"", name, "\" is not one of debug, info, warn, error"));
+}
+
+void SetLogLevel(LogLevel level) { g_level.store(static_cast<int>(level)); }
+
+std::string JsonQuote(absl::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          absl::StrAppendFormat(&out, "\\u%04x", c);
+        } else {
+          out += c;
+        }
+    }
+  }
+  out += '"';
+  return out;
+}
+
+void Log(LogLevel level, absl::string_view event, LogFields fields) {
+  if (static_cast<int>(level) < g_level.load()) return;
+  std::string line = absl::StrCat(
+      "{\"ts\":",
+      JsonQuote(absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(),
+                                 absl::UTCTimeZone())),
+      ",\"level\":\"", kLevelNames[static_cast<int>(level)],
+      "\",\"event\":", JsonQuote(event));
+  for (const auto& [key, value] : fields) {
+    absl::StrAppend(&line, ",", JsonQuote(key), ":", JsonQuote(value));
+  }
+  line += "}\n";
+  absl::MutexLock lock(&g_write_mu);
+  std::fwrite(line.data(), 1, line.size(), stderr);
+  std::fflush(stderr);
+}
+
+}  // namespace mayfly::agent

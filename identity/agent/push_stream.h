@@ -1,0 +1,140 @@
+// A server stream that always sends the newest message and never blocks the
+// sender.
+//
+// Push() replaces whatever is waiting to be sent: a client that reads slowly
+// gets fewer, newer messages, and the thread that pushes (a rotation, a
+// bundle change) never waits for it. Each message carries a generation; the
+// stream reports the generation of the last message the transport accepted.
+//
+// gRPC may run a reaction inline inside StartWrite or Finish, so no lock is
+// held while calling them, and Finish is only called with no write in flight.
+//
+// The object owns itself from Start() until gRPC calls OnDone. Thread-safe.
+#ifndef MAYFLY_IDENTITY_AGENT_PUSH_STREAM_H_
+#define MAYFLY_IDENTITY_AGENT_PUSH_STREAM_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <utility>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+
+namespace mayfly::agent {
+
+template <typename Response>
+class PushStream : public grpc::ServerWriteReactor<Response>,
+                   public std::enable_shared_from_this<PushStream<Response>> {
+ public:
+  // Runs once, after gRPC is done with the stream.
+  using DoneCallback = std::function<void()>;
+
+  // Takes ownership of itself until OnDone; returns the reactor for gRPC.
+  grpc::ServerWriteReactor<Response>* Start(DoneCallback on_done) {
+    on_done_ = std::move(on_done);
+    self_ = this->shared_from_this();
+    return this;
+  }
+
+  void Push(std::shared_ptr<const Response> message, uint64_t generation)
+      ABSL_LOCKS_EXCLUDED(mu_) {
+    PushImpl(std::move(message), generation, /*only_if_first=*/false);
+  }
+
+  // Push, unless something was pushed already (which is then newer).
+  void PushFirst(std::shared_ptr<const Response> message, uint64_t generation)
+      ABSL_LOCKS_EXCLUDED(mu_) {
+    PushImpl(std::move(message), generation, /*only_if_first=*/true);
+  }
+
+  // Ends the stream with `status` once the write in flight, if any, is done.
+  void End(const grpc::Status& status) ABSL_LOCKS_EXCLUDED(mu_) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (finishing_) return;
+      finishing_ = true;
+      if (writing_ != nullptr) {
+        finish_status_ = status;
+        return;
+      }
+    }
+    this->Finish(status);
+  }
+
+  uint64_t DeliveredGeneration() const ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    return delivered_generation_;
+  }
+
+  void OnWriteDone(bool ok) override ABSL_LOCKS_EXCLUDED(mu_) {
+    std::optional<grpc::Status> finish;
+    const Response* next = nullptr;
+    {
+      absl::MutexLock lock(&mu_);
+      if (ok) delivered_generation_ = writing_generation_;
+      // writing_ stays alive until here: gRPC may still read it.
+      writing_ = nullptr;
+      if (finishing_) {
+        // End() waited for this write.
+        finish = finish_status_;
+        finish_status_.reset();
+      } else if (!ok) {
+        // The client went away. gRPC calls OnDone only after Finish.
+        finishing_ = true;
+        finish = grpc::Status::CANCELLED;
+      } else if (pending_ != nullptr) {
+        writing_ = std::move(pending_);
+        writing_generation_ = pending_generation_;
+        next = writing_.get();
+      }
+    }
+    if (finish) this->Finish(*finish);
+    if (next != nullptr) this->StartWrite(next);
+  }
+
+  void OnCancel() override { End(grpc::Status::CANCELLED); }
+
+  void OnDone() override {
+    if (on_done_) on_done_();
+    // May delete this: nothing after it.
+    self_.reset();
+  }
+
+ private:
+  void PushImpl(std::shared_ptr<const Response> message, uint64_t generation,
+                bool only_if_first) ABSL_LOCKS_EXCLUDED(mu_) {
+    const Response* next = nullptr;
+    {
+      absl::MutexLock lock(&mu_);
+      if (finishing_ || (only_if_first && pushed_)) return;
+      pushed_ = true;
+      pending_ = std::move(message);
+      pending_generation_ = generation;
+      if (writing_ != nullptr) return;  // OnWriteDone sends it
+      writing_ = std::move(pending_);
+      writing_generation_ = pending_generation_;
+      next = writing_.get();
+    }
+    this->StartWrite(next);
+  }
+
+  DoneCallback on_done_;
+  std::shared_ptr<PushStream> self_;
+  mutable absl::Mutex mu_;
+  std::shared_ptr<const Response> pending_ ABSL_GUARDED_BY(mu_);
+  uint64_t pending_generation_ ABSL_GUARDED_BY(mu_) = 0;
+  std::shared_ptr<const Response> writing_ ABSL_GUARDED_BY(mu_);
+  uint64_t writing_generation_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t delivered_generation_ ABSL_GUARDED_BY(mu_) = 0;
+  bool pushed_ ABSL_GUARDED_BY(mu_) = false;
+  bool finishing_ ABSL_GUARDED_BY(mu_) = false;
+  std::optional<grpc::Status> finish_status_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace mayfly::agent
+
+#endif  // MAYFLY_IDENTITY_AGENT_PUSH_STREAM_H_

@@ -1,0 +1,218 @@
+// The Workload API service: see workload_api.h.
+#include "identity/agent/workload_api.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "identity/status_macros.h"
+
+namespace mayfly::agent {
+namespace {
+
+template <typename Response>
+grpc::ServerWriteReactor<Response>* Refuse(const absl::Status& status) {
+  auto stream = std::make_shared<PushStream<Response>>();
+  auto* reactor = stream->Start(nullptr);
+  stream->End(ToGrpcStatus(status));
+  return reactor;
+}
+
+// Drops the streams that are gone.
+template <typename T>
+void Prune(std::vector<std::weak_ptr<T>>& streams) {
+  streams.erase(std::remove_if(streams.begin(), streams.end(),
+                               [](const auto& w) { return w.expired(); }),
+                streams.end());
+}
+
+}  // namespace
+
+grpc::Status ToGrpcStatus(const absl::Status& status) {
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
+                      std::string(status.message()));
+}
+
+class WorkloadApiService::X509Stream : public PushStream<X509SVIDResponse>,
+                                       public X509Subscriber {
+ public:
+  void Deliver(const X509Update& update) override {
+    Push(update.response, update.bundle_generation);
+  }
+  void Revoke(const absl::Status& status) override {
+    End(ToGrpcStatus(status));
+  }
+  uint64_t DeliveredBundleGeneration() const override {
+    return DeliveredGeneration();
+  }
+};
+
+WorkloadApiService::WorkloadApiService(Registry& registry, CallerTable& callers,
+                                       UnixAttestor& attestor,
+                                       const identity::Clock& clock)
+    : registry_(registry),
+      callers_(callers),
+      attestor_(attestor),
+      clock_(clock) {}
+
+absl::StatusOr<WorkloadApiService::Attested> WorkloadApiService::Admit(
+    grpc::CallbackServerContext& context) {
+  counters_.requests.fetch_add(1, std::memory_order_relaxed);
+  const auto& metadata = context.client_metadata();
+  auto header = metadata.find(kWorkloadHeader);
+  if (header == metadata.end() || header->second != "true") {
+    counters_.rejected_requests.fetch_add(1, std::memory_order_relaxed);
+    return absl::InvalidArgumentError(
+        absl::StrCat("security header missing from request: every Workload "
+                     "API request must carry metadata \"",
+                     kWorkloadHeader, ": true\""));
+  }
+  absl::StatusOr<Caller> caller = callers_.Lookup(context.peer());
+  if (!caller.ok()) {
+    counters_.rejected_requests.fetch_add(1, std::memory_order_relaxed);
+    return caller.status();
+  }
+  absl::StatusOr<WorkloadAttributes> attributes =
+      attestor_.Attest(caller->peer, *caller->process);
+  if (!attributes.ok()) {
+    counters_.attestation_failures.fetch_add(1, std::memory_order_relaxed);
+    return absl::PermissionDeniedError(absl::StrCat(
+        "could not attest the caller: ", attributes.status().message()));
+  }
+  return Attested{*std::move(caller), attributes->Selectors()};
+}
+
+grpc::ServerWriteReactor<X509SVIDResponse>* WorkloadApiService::FetchX509SVID(
+    grpc::CallbackServerContext* context, const X509SVIDRequest* /*request*/) {
+  absl::StatusOr<Attested> attested = Admit(*context);
+  if (!attested.ok()) return Refuse<X509SVIDResponse>(attested.status());
+  const pid_t pid = attested->caller.peer.pid;
+  if (absl::Status s = callers_.OpenStream(pid); !s.ok()) {
+    return Refuse<X509SVIDResponse>(s);
+  }
+  auto stream = std::make_shared<X509Stream>();
+  absl::StatusOr<X509Update> first =
+      registry_.Subscribe(attested->selectors, stream);
+  if (!first.ok()) {
+    callers_.CloseStream(pid);
+    return Refuse<X509SVIDResponse>(first.status());
+  }
+  counters_.active_streams.fetch_add(1, std::memory_order_relaxed);
+  {
+    absl::MutexLock lock(&mu_);
+    Prune(x509_streams_);
+    x509_streams_.push_back(stream);
+  }
+  const X509Subscriber* key = stream.get();
+  auto* reactor = stream->Start([this, key, pid] {
+    registry_.Unsubscribe(key);
+    callers_.CloseStream(pid);
+    counters_.active_streams.fetch_sub(1, std::memory_order_relaxed);
+  });
+  // A rotation between Subscribe and here was delivered already and is
+  // newer: the stream keeps the newest of the two.
+  stream->PushFirst(first->response, first->bundle_generation);
+  return reactor;
+}
+
+grpc::ServerWriteReactor<X509BundlesResponse>*
+WorkloadApiService::FetchX509Bundles(grpc::CallbackServerContext* context,
+                                     const X509BundlesRequest* /*request*/) {
+  absl::StatusOr<Attested> attested = Admit(*context);
+  if (!attested.ok()) return Refuse<X509BundlesResponse>(attested.status());
+  // Bundles are public, but only registered workloads learn them here, as
+  // in SPIRE.
+  if (registry_.Match(attested->selectors).empty()) {
+    return Refuse<X509BundlesResponse>(absl::PermissionDeniedError(
+        "no registration entry matches this workload"));
+  }
+  const pid_t pid = attested->caller.peer.pid;
+  if (absl::Status s = callers_.OpenStream(pid); !s.ok()) {
+    return Refuse<X509BundlesResponse>(s);
+  }
+  auto stream = std::make_shared<PushStream<X509BundlesResponse>>();
+  std::shared_ptr<const X509BundlesResponse> first;
+  uint64_t generation = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    if (signing_ == nullptr) {
+      callers_.CloseStream(pid);
+      return Refuse<X509BundlesResponse>(
+          absl::UnavailableError("the agent has no trust bundle yet"));
+    }
+    Prune(x509_bundle_streams_);
+    x509_bundle_streams_.push_back(stream);
+    first = X509BundlesLocked();
+    generation = signing_->bundle_generation;
+  }
+  counters_.active_streams.fetch_add(1, std::memory_order_relaxed);
+  auto* reactor = stream->Start([this, pid] {
+    callers_.CloseStream(pid);
+    counters_.active_streams.fetch_sub(1, std::memory_order_relaxed);
+  });
+  stream->Push(std::move(first), generation);
+  return reactor;
+}
+
+std::shared_ptr<const X509BundlesResponse>
+WorkloadApiService::X509BundlesLocked() const {
+  auto response = std::make_shared<X509BundlesResponse>();
+  (*response->mutable_bundles())[signing_->bundle.trust_domain().IdString()] =
+      signing_->bundle_der;
+  return response;
+}
+
+void WorkloadApiService::SetSigningState(
+    std::shared_ptr<const SigningState> state) {
+  std::vector<std::shared_ptr<PushStream<X509BundlesResponse>>> streams;
+  std::shared_ptr<const X509BundlesResponse> response;
+  uint64_t generation = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    const bool changed = signing_ == nullptr || signing_->bundle_generation !=
+                                                    state->bundle_generation;
+    signing_ = std::move(state);
+    if (!changed) return;
+    Prune(x509_bundle_streams_);
+    for (const auto& weak : x509_bundle_streams_) {
+      if (auto s = weak.lock()) streams.push_back(std::move(s));
+    }
+    response = X509BundlesLocked();
+    generation = signing_->bundle_generation;
+  }
+  for (const auto& stream : streams) stream->Push(response, generation);
+}
+
+bool WorkloadApiService::AllStreamsHave(uint64_t bundle_generation) const {
+  if (!registry_.AllSubscribersHave(bundle_generation)) return false;
+  absl::MutexLock lock(&mu_);
+  for (const auto& weak : x509_bundle_streams_) {
+    auto stream = weak.lock();
+    if (stream != nullptr &&
+        stream->DeliveredGeneration() < bundle_generation) {
+      return false;
+    }
+  }
+  return true;
+}
+
+void WorkloadApiService::EndAllStreams() {
+  std::vector<std::shared_ptr<PushStream<X509BundlesResponse>>> bundles;
+  std::vector<std::shared_ptr<X509Stream>> svids;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& weak : x509_bundle_streams_) {
+      if (auto s = weak.lock()) bundles.push_back(std::move(s));
+    }
+    for (const auto& weak : x509_streams_) {
+      if (auto s = weak.lock()) svids.push_back(std::move(s));
+    }
+  }
+  const grpc::Status bye(grpc::StatusCode::UNAVAILABLE,
+                         "the agent is shutting down");
+  for (const auto& s : bundles) s->End(bye);
+  for (const auto& s : svids) s->End(bye);
+}
+
+}  // namespace mayfly::agent

@@ -1,0 +1,100 @@
+// The SPIFFE Workload API service.
+//
+// Every call is checked in the same order: the `workload.spiffe.io: true`
+// header (InvalidArgument without it), the caller's connection (recorded at
+// accept, see callers.h) and rate limit, then attestation from /proc on
+// every call. Streams are capped per caller and fed by PushStream, so a slow
+// reader only delays itself.
+//
+// Thread-safe: gRPC calls it from its callback threads.
+#ifndef MAYFLY_IDENTITY_AGENT_WORKLOAD_API_H_
+#define MAYFLY_IDENTITY_AGENT_WORKLOAD_API_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "identity/agent/attestor.h"
+#include "identity/agent/callers.h"
+#include "identity/agent/push_stream.h"
+#include "identity/agent/registry.h"
+#include "identity/agent/signing_state.h"
+#include "identity/clock.h"
+#include "third_party/spiffe/workloadapi.grpc.pb.h"
+
+namespace mayfly::agent {
+
+// The header every Workload API request must carry, with value "true".
+inline constexpr char kWorkloadHeader[] = "workload.spiffe.io";
+
+// Counters for /metrics; written by the service, read by the exporter.
+struct ServiceCounters {
+  std::atomic<int64_t> attestation_failures{0};
+  std::atomic<int64_t> requests{0};
+  std::atomic<int64_t> rejected_requests{0};
+  std::atomic<int64_t> active_streams{0};
+};
+
+class WorkloadApiService : public SpiffeWorkloadAPI::CallbackService {
+ public:
+  WorkloadApiService(Registry& registry, CallerTable& callers,
+                     UnixAttestor& attestor, const identity::Clock& clock);
+
+  // Publishes a new signing state to the bundle streams (the registry
+  // handles the SVID streams).
+  void SetSigningState(std::shared_ptr<const SigningState> state)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  // True once every open stream has received bundle generation `generation`.
+  bool AllStreamsHave(uint64_t bundle_generation) const
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Ends every stream with Unavailable, for a graceful shutdown.
+  void EndAllStreams() ABSL_LOCKS_EXCLUDED(mu_);
+
+  const ServiceCounters& counters() const { return counters_; }
+
+  grpc::ServerWriteReactor<X509SVIDResponse>* FetchX509SVID(
+      grpc::CallbackServerContext* context,
+      const X509SVIDRequest* request) override;
+  grpc::ServerWriteReactor<X509BundlesResponse>* FetchX509Bundles(
+      grpc::CallbackServerContext* context,
+      const X509BundlesRequest* request) override;
+
+ private:
+  class X509Stream;
+
+  // The attested caller, or the status to answer with.
+  struct Attested {
+    Caller caller;
+    std::vector<std::string> selectors;
+  };
+  absl::StatusOr<Attested> Admit(grpc::CallbackServerContext& context);
+
+  std::shared_ptr<const X509BundlesResponse> X509BundlesLocked() const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  Registry& registry_;
+  CallerTable& callers_;
+  UnixAttestor& attestor_;
+  const identity::Clock& clock_;
+  ServiceCounters counters_;
+
+  mutable absl::Mutex mu_;
+  std::shared_ptr<const SigningState> signing_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::weak_ptr<PushStream<X509BundlesResponse>>>
+      x509_bundle_streams_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::weak_ptr<X509Stream>> x509_streams_ ABSL_GUARDED_BY(mu_);
+};
+
+// grpc::Status from absl::Status, code and message.
+grpc::Status ToGrpcStatus(const absl::Status& status);
+
+}  // namespace mayfly::agent
+
+#endif  // MAYFLY_IDENTITY_AGENT_WORKLOAD_API_H_
