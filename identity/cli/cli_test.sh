@@ -5,39 +5,7 @@ set -euo pipefail
 mayfly="$TEST_SRCDIR/$TEST_WORKSPACE/identity/cli/mayfly"
 work="$TEST_TMPDIR/cli"
 rm -rf "$work" && mkdir -p "$work"
-failures=0
-checks=0
-
-# expect CODE DESCRIPTION -- COMMAND...: runs COMMAND, captures stdout and
-# stderr into $out / $err, and checks the exit code.
-expect() {
-  local want=$1 what=$2
-  shift 3
-  local got=0
-  "$@" >"$work/stdout" 2>"$work/stderr" || got=$?
-  out=$(cat "$work/stdout")
-  err=$(cat "$work/stderr")
-  checks=$((checks + 1))
-  if [[ $got != "$want" ]]; then
-    echo "FAIL: $what: exit $got, want $want; stderr: $err" >&2
-    failures=$((failures + 1))
-  fi
-}
-# contains HAYSTACK NEEDLE DESCRIPTION
-contains() {
-  checks=$((checks + 1))
-  if [[ $1 != *"$2"* ]]; then
-    echo "FAIL: $3: \"$2\" not in: $1" >&2
-    failures=$((failures + 1))
-  fi
-}
-equals() {
-  checks=$((checks + 1))
-  if [[ $1 != "$2" ]]; then
-    echo "FAIL: $3: got \"$1\", want \"$2\"" >&2
-    failures=$((failures + 1))
-  fi
-}
+source "$TEST_SRCDIR/$TEST_WORKSPACE/tests/lib/checks.sh"
 
 # id check
 expect 0 "valid ids" -- "$mayfly" id check spiffe://example.org/a/b spiffe://td
@@ -114,5 +82,4 @@ done
 equals "$expired" 1 "1 s SVID expired within 5 s"
 contains "$(cat "$work/stderr")" "has expired" "expiry rule named"
 
-echo "cli_test: $((checks - failures)) passed, $failures failed"
-((failures == 0))
+finish cli_test

@@ -41,6 +41,7 @@ int Fail(const std::string& message, int code = kExitFailure);
 std::vector<Command> IdCommands();
 std::vector<Command> CaCommands();
 std::vector<Command> SvidCommands();
+std::vector<Command> WorkloadCommands();
 
 }  // namespace mayfly::cli
 

@@ -14,7 +14,7 @@ namespace {
 
 std::vector<Command> AllCommands() {
   std::vector<Command> all;
-  for (auto group : {IdCommands, CaCommands, SvidCommands}) {
+  for (auto group : {IdCommands, CaCommands, SvidCommands, WorkloadCommands}) {
     for (Command& c : group()) all.push_back(std::move(c));
   }
   return all;

@@ -1,0 +1,241 @@
+// The agent's wiring and main loop: see agent.h.
+#include "identity/agent/agent.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "identity/agent/log.h"
+#include "identity/file_util.h"
+#include "identity/status_macros.h"
+
+namespace mayfly::agent {
+namespace {
+
+// The CA directory inside the state directory.
+constexpr char kCaSubdir[] = "/ca";
+// The authority re-reads the upstream bundle this often; a root rotation's
+// new bundle reaches workloads within it.
+constexpr absl::Duration kAuthorityRefreshInterval = absl::Seconds(2);
+
+sigset_t AgentSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGHUP);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  return set;
+}
+
+}  // namespace
+
+void BlockAgentSignals() {
+  const sigset_t set = AgentSignals();
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+absl::StatusOr<std::vector<RegistrationEntry>> ToRegistrationEntries(
+    const std::vector<EntryConfig>& entries) {
+  std::vector<RegistrationEntry> out;
+  out.reserve(entries.size());
+  for (const EntryConfig& e : entries) {
+    RegistrationEntry r{e.spiffe_id, e.selectors, e.ttl,   e.dns_names,
+                        e.hint,      {},          e.source};
+    if (!e.subject.empty()) {
+      absl::StatusOr<identity::Subject> subject =
+          ExpandSubject(e.subject, e.spiffe_id);
+      if (!subject.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(e.source, ": subject: ", subject.status().message()));
+      }
+      r.subject = *std::move(subject);
+    }
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(
+    const AgentConfig& config, const std::string& config_path,
+    const identity::Clock& clock) {
+  std::unique_ptr<Agent> agent(new Agent(config, clock));
+  RETURN_IF_ERROR(identity::EnsurePrivateDir(config.state_dir));
+
+  if (!config.entries_file.empty()) {
+    agent->store_ = std::make_unique<FileEntryStore>(
+        config.entries_file, /*is_config=*/false, config.trust_domain);
+  } else if (!config_path.empty()) {
+    agent->store_ = std::make_unique<FileEntryStore>(
+        config_path, /*is_config=*/true, config.trust_domain);
+  } else {
+    agent->store_ = std::make_unique<StaticEntryStore>(config.entries);
+  }
+  // The first load must succeed: there is no old list to fall back on.
+  ASSIGN_OR_RETURN(std::vector<EntryConfig> entries, agent->store_->Load());
+  ASSIGN_OR_RETURN(std::vector<RegistrationEntry> registration,
+                   ToRegistrationEntries(entries));
+
+  ASSIGN_OR_RETURN(auto upstream,
+                   DiskUpstreamAuthority::Open(config.state_dir + kCaSubdir,
+                                               config.trust_domain, clock));
+  ASSIGN_OR_RETURN(
+      agent->authority_,
+      Authority::Create(std::move(upstream), config.intermediate_ttl, clock));
+  agent->registry_ = std::make_unique<Registry>(clock, config.default_ttl);
+  agent->registry_->SetEntries(std::move(registration));
+  agent->registry_->SetSigningState(agent->authority_->Current());
+
+  const AgentLimits& limits = config.limits;
+  agent->callers_ = std::make_unique<CallerTable>(
+      CallerLimits{limits.max_connections, limits.max_streams_per_caller,
+                   limits.requests_per_second_per_caller, limits.request_burst},
+      clock);
+  agent->attestor_ = std::make_unique<UnixAttestor>(limits.max_hash_bytes);
+  agent->service_ = std::make_unique<WorkloadApiService>(
+      *agent->registry_, *agent->callers_, *agent->attestor_, clock);
+  agent->service_->SetSigningState(agent->authority_->Current());
+  ASSIGN_OR_RETURN(agent->server_, WorkloadApiServer::Start(
+                                       ServerOptions{config.socket_path,
+                                                     limits.max_request_bytes,
+                                                     limits.max_response_bytes},
+                                       *agent->service_, *agent->callers_));
+  if (!config.metrics_address.empty()) {
+    Agent* a = agent.get();
+    ASSIGN_OR_RETURN(agent->metrics_,
+                     MetricsServer::Start(config.metrics_address,
+                                          [a] { return a->RenderMetrics(); }));
+  }
+  LogInfo("agent_started",
+          {{"trust_domain", config.trust_domain.name()},
+           {"socket", config.socket_path},
+           {"state_dir", config.state_dir},
+           {"entries", std::to_string(entries.size())},
+           {"entries_from", agent->store_->Describe()},
+           {"metrics_port", std::to_string(agent->metrics_port())}});
+  return agent;
+}
+
+Agent::~Agent() {
+  if (server_ != nullptr) server_->Shutdown(kShutdownGrace);
+}
+
+absl::Status Agent::ReloadEntries() {
+  absl::StatusOr<std::vector<EntryConfig>> entries = store_->Load();
+  absl::StatusOr<std::vector<RegistrationEntry>> registration =
+      entries.ok()
+          ? ToRegistrationEntries(*entries)
+          : absl::StatusOr<std::vector<RegistrationEntry>>(entries.status());
+  if (!registration.ok()) {
+    ++failed_reloads_;
+    LogError("entries_reload_failed",
+             {{"from", store_->Describe()},
+              {"error", std::string(registration.status().message())},
+              {"action", "keeping the entries already loaded"}});
+    return registration.status();
+  }
+  const size_t count = registration->size();
+  registry_->SetEntries(*std::move(registration));
+  ++reloads_;
+  LogInfo("entries_reloaded",
+          {{"from", store_->Describe()}, {"entries", std::to_string(count)}});
+  return absl::OkStatus();
+}
+
+void Agent::RefreshAuthority() {
+  absl::StatusOr<std::shared_ptr<const SigningState>> next =
+      authority_->Refresh();
+  if (!next.ok()) {
+    LogError("authority_refresh_failed",
+             {{"error", std::string(next.status().message())}});
+    return;
+  }
+  if (*next == nullptr) return;
+  LogInfo("signing_state_changed",
+          {{"bundle_generation", std::to_string((*next)->bundle_generation)},
+           {"roots", std::to_string((*next)->bundle.roots().size())},
+           {"intermediate_expires",
+            absl::FormatTime(absl::RFC3339_sec, (*next)->signer->NotAfter(),
+                             absl::UTCTimeZone())}});
+  registry_->SetSigningState(*next);
+  service_->SetSigningState(*next);
+}
+
+absl::Time Agent::Tick(bool force_reload) {
+  const absl::Time now = clock_.Now();
+  if (force_reload || store_->Changed()) {
+    // A failed reload is logged; the store reports the change again only
+    // when the file changes again.
+    ReloadEntries().IgnoreError();
+  }
+  if (now >= next_authority_refresh_) {
+    RefreshAuthority();
+    next_authority_refresh_ = now + kAuthorityRefreshInterval;
+  }
+  const absl::Time next_renewal = registry_->RunDue();
+  callers_->Reap();
+  return std::min({next_renewal, now + kPollInterval, next_authority_refresh_});
+}
+
+void Agent::Run() {
+  const sigset_t signals = AgentSignals();
+  bool reload = false;
+  while (true) {
+    const absl::Time next = Tick(reload);
+    reload = false;
+    const absl::Duration wait =
+        std::max(absl::ZeroDuration(), next - clock_.Now());
+    const timespec timeout = absl::ToTimespec(wait);
+    const int sig = sigtimedwait(&signals, nullptr, &timeout);
+    if (sig == SIGHUP) {
+      LogInfo("sighup", {{"action", "reloading entries"}});
+      reload = true;
+    } else if (sig == SIGINT || sig == SIGTERM) {
+      LogInfo("shutting_down", {{"signal", strsignal(sig)}});
+      server_->Shutdown(kShutdownGrace);
+      LogInfo("stopped");
+      return;
+    }
+  }
+}
+
+std::string Agent::RenderMetrics() const {
+  const Registry::Stats stats = registry_->GetStats();
+  const ServiceCounters& c = service_->counters();
+  const double soonest =
+      stats.soonest_expiry == absl::InfiniteFuture()
+          ? 0
+          : absl::ToDoubleSeconds(stats.soonest_expiry - absl::UnixEpoch());
+  return absl::StrCat(
+      PrometheusMetric("mayfly_agent_svids_minted_total", "counter",
+                       "X.509-SVIDs minted since start.", stats.svids_minted),
+      PrometheusMetric("mayfly_agent_active_streams", "gauge",
+                       "Open Workload API streams.", c.active_streams.load()),
+      PrometheusMetric("mayfly_agent_attestation_failures_total", "counter",
+                       "Calls whose caller could not be attested.",
+                       c.attestation_failures.load()),
+      PrometheusMetric("mayfly_agent_requests_total", "counter",
+                       "Workload API calls received.", c.requests.load()),
+      PrometheusMetric("mayfly_agent_rejected_requests_total", "counter",
+                       "Calls refused before attestation (header, "
+                       "connection, rate limit).",
+                       c.rejected_requests.load()),
+      PrometheusMetric("mayfly_agent_svid_soonest_expiry_seconds", "gauge",
+                       "Unix time at which the first cached SVID expires "
+                       "(0 if none).",
+                       soonest),
+      PrometheusMetric("mayfly_agent_registration_entries", "gauge",
+                       "Registration entries loaded.", stats.entries),
+      PrometheusMetric("mayfly_agent_cached_svids", "gauge",
+                       "SVIDs held in memory.", stats.cached_svids),
+      PrometheusMetric("mayfly_agent_entry_reloads_total", "counter",
+                       "Successful entry reloads.", reloads_.load()),
+      PrometheusMetric("mayfly_agent_entry_reload_failures_total", "counter",
+                       "Entry reloads rejected (old entries kept).",
+                       failed_reloads_.load()));
+}
+
+}  // namespace mayfly::agent

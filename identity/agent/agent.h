@@ -1,0 +1,88 @@
+// The agent: config, state directory, authority, registry, entry store,
+// Workload API server and metrics wired together, and the loop that drives
+// renewals, reloads and shutdown.
+//
+// Thread-safe where noted; Run() is called once, from the main thread, with
+// SIGHUP, SIGINT and SIGTERM blocked in every thread (BlockAgentSignals).
+#ifndef MAYFLY_IDENTITY_AGENT_AGENT_H_
+#define MAYFLY_IDENTITY_AGENT_AGENT_H_
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "identity/agent/attestor.h"
+#include "identity/agent/authority.h"
+#include "identity/agent/callers.h"
+#include "identity/agent/config.h"
+#include "identity/agent/entry_store.h"
+#include "identity/agent/metrics.h"
+#include "identity/agent/registry.h"
+#include "identity/agent/server.h"
+#include "identity/agent/workload_api.h"
+#include "identity/clock.h"
+
+namespace mayfly::agent {
+
+// How often the loop looks at the entry store and the upstream bundle when
+// nothing else wakes it: a changed entries file is served within this.
+inline constexpr absl::Duration kPollInterval = absl::Seconds(1);
+// How long SIGTERM waits for in-flight calls before closing them.
+inline constexpr absl::Duration kShutdownGrace = absl::Seconds(5);
+
+// Blocks SIGHUP, SIGINT and SIGTERM in the calling thread and every thread
+// it starts afterwards; Agent::Run receives them with sigtimedwait.
+void BlockAgentSignals();
+
+class Agent {
+ public:
+  // `config_path` is empty for the embedded default config (its entries
+  // then never reload).
+  static absl::StatusOr<std::unique_ptr<Agent>> Create(
+      const AgentConfig& config, const std::string& config_path,
+      const identity::Clock& clock);
+  ~Agent();
+
+  // Serves until SIGINT or SIGTERM; SIGHUP reloads the entries now.
+  void Run();
+
+  // One turn of the loop: renew what is due, reload entries if the store
+  // changed (or `force_reload`), refresh the authority. Returns when the
+  // next turn is needed.
+  absl::Time Tick(bool force_reload);
+
+  int metrics_port() const { return metrics_ ? metrics_->port() : 0; }
+  std::string RenderMetrics() const;
+
+ private:
+  Agent(const AgentConfig& config, const identity::Clock& clock)
+      : clock_(clock), config_(config) {}
+
+  absl::Status ReloadEntries();
+  void RefreshAuthority();
+
+  const identity::Clock& clock_;
+  const AgentConfig config_;
+  std::unique_ptr<EntryStore> store_;
+  std::unique_ptr<Authority> authority_;
+  std::unique_ptr<Registry> registry_;
+  std::unique_ptr<CallerTable> callers_;
+  std::unique_ptr<UnixAttestor> attestor_;
+  std::unique_ptr<WorkloadApiService> service_;
+  std::unique_ptr<WorkloadApiServer> server_;
+  std::unique_ptr<MetricsServer> metrics_;
+  absl::Time next_authority_refresh_ = absl::InfinitePast();
+  // Read by the metrics thread.
+  std::atomic<int64_t> reloads_{0};
+  std::atomic<int64_t> failed_reloads_{0};
+};
+
+// Converts validated config entries to the registry's form (subjects
+// expanded, selectors as canonical strings).
+absl::StatusOr<std::vector<RegistrationEntry>> ToRegistrationEntries(
+    const std::vector<EntryConfig>& entries);
+
+}  // namespace mayfly::agent
+
+#endif  // MAYFLY_IDENTITY_AGENT_AGENT_H_

@@ -1,0 +1,210 @@
+#!/usr/bin/env bash
+# The real mayfly-agent, started as a process, with real callers: processes
+# under other uids (the test runs as root and drops privileges with setpriv),
+# a process that execs another binary after connecting, and clients that
+# break the protocol. Then reloads (good and bad), a real rotation with a
+# TTL of seconds, metrics, SIGTERM and a restart that keeps the bundle.
+set -euo pipefail
+
+runfiles="$TEST_SRCDIR/$TEST_WORKSPACE"
+# Under /tmp, not $TEST_TMPDIR: other uids must reach the binaries and the
+# socket, and Bazel's tree under /root is closed to them.
+work=$(mktemp -d /tmp/mayfly-agent-test.XXXXXX)
+chmod 755 "$work"
+source "$runfiles/tests/lib/checks.sh"
+
+if [[ $(id -u) != 0 ]]; then
+  echo "agent_test: needs root to run callers under other uids" >&2
+  exit 1
+fi
+
+bin="$work/bin"
+mkdir -p "$bin"
+install -m 755 "$runfiles/identity/agent/mayfly-agent" "$bin/mayfly-agent"
+install -m 755 "$runfiles/identity/cli/mayfly" "$bin/mayfly"
+install -m 755 "$runfiles/identity/agent/probe" "$bin/probe"
+# The same program at another path: what the exec test switches to.
+install -m 755 "$runfiles/identity/agent/probe" "$bin/probe-after"
+
+sock="$work/run/api.sock"
+state="$work/state"
+log="$work/agent.log"
+agent_pid=""
+
+cleanup() {
+  if [[ -n $agent_pid ]]; then kill "$agent_pid" 2>/dev/null || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+as_uid() {
+  local uid=$1
+  shift
+  setpriv --reuid="$uid" --regid="$uid" --clear-groups -- "$@"
+}
+
+# wait_for SECONDS COMMAND...: retries COMMAND every 0.1 s until it succeeds.
+wait_for() {
+  local deadline=$((SECONDS + $1))
+  shift
+  until "$@" >/dev/null 2>&1; do
+    if ((SECONDS >= deadline)); then return 1; fi
+    sleep 0.1
+  done
+}
+
+write_entries() {
+  cat >"$work/entries.yaml.tmp" <<YAML
+entries:
+  - spiffe_id: spiffe://example.org/root
+    selectors: ["unix:uid:0"]
+  - spiffe_id: spiffe://example.org/nobody
+    selectors: ["unix:uid:65534"]
+    hint: internal
+  - spiffe_id: spiffe://example.org/before-exec
+    selectors: ["unix:uid:1234", "unix:path:$bin/probe"]
+  - spiffe_id: spiffe://example.org/after-exec
+    selectors: ["unix:uid:1234", "unix:path:$bin/probe-after"]
+  - spiffe_id: spiffe://example.org/fast
+    selectors: ["unix:uid:2345"]
+    ttl: 10s
+$1
+YAML
+  mv "$work/entries.yaml.tmp" "$work/entries.yaml"
+}
+
+cat >"$work/agent.yaml" <<YAML
+trust_domain: example.org
+socket_path: $sock
+state_dir: $state
+default_ttl: 5m
+intermediate_ttl: 1h
+entries_file: entries.yaml
+metrics_address: 127.0.0.1:0
+YAML
+write_entries ""
+
+start_agent() {
+  "$bin/mayfly-agent" --config "$work/agent.yaml" 2>>"$log" &
+  agent_pid=$!
+  wait_for 20 "$bin/mayfly" healthcheck --socket "$sock"
+}
+
+# --- start ---------------------------------------------------------------
+expect 0 "config check" -- "$bin/mayfly-agent" --check-config "$work/agent.yaml"
+start_agent
+expect 0 "healthcheck" -- "$bin/mayfly" healthcheck --socket "unix://$sock"
+equals "$(stat -c %a "$sock")" 777 "socket mode"
+equals "$(stat -c %a "$(dirname "$sock")")" 755 "socket directory mode"
+equals "$(stat -c %a "$state")" 700 "state directory mode"
+equals "$(stat -c %a "$state/ca/root_key.pem")" 600 "root key mode"
+
+# --- attestation by uid --------------------------------------------------
+expect 0 "root fetch" -- "$bin/probe" fetch "$sock"
+equals "$out" "OK spiffe://example.org/root" "root gets root's identity only"
+expect 0 "nobody fetch" -- as_uid 65534 "$bin/probe" fetch "$sock"
+equals "$out" "OK spiffe://example.org/nobody" "nobody gets nobody's only"
+expect 0 "unregistered uid" -- as_uid 4242 "$bin/probe" fetch "$sock"
+contains "$out" "ERR PERMISSION_DENIED" "unknown caller refused"
+
+# --- exec after connect --------------------------------------------------
+expect 0 "connect then exec" -- as_uid 1234 "$bin/probe" connect-exec \
+  "$sock" "$bin/probe-after" fetch-fd
+equals "$out" "OK spiffe://example.org/after-exec" \
+  "attested as the binary it became, not the one that connected"
+expect 0 "without exec" -- as_uid 1234 "$bin/probe" fetch "$sock"
+equals "$out" "OK spiffe://example.org/before-exec" "path selector matches"
+
+# --- protocol abuse ------------------------------------------------------
+expect 0 "no header" -- "$bin/probe" fetch "$sock" --no-header
+contains "$out" "ERR INVALID_ARGUMENT" "missing security header"
+expect 0 "oversized request" -- "$bin/probe" big "$sock" 200000
+contains "$out" "ERR RESOURCE_EXHAUSTED" "request over max_request_bytes"
+
+# --- CLI: fetch --write, SPIFFE_ENDPOINT_SOCKET --------------------------
+mkdir -m 777 "$work/out"
+expect 0 "fetch --write as nobody" -- env SPIFFE_ENDPOINT_SOCKET="unix://$sock" \
+  setpriv --reuid=65534 --regid=65534 --clear-groups -- \
+  "$bin/mayfly" fetch x509 --write "$work/out/nobody"
+contains "$out" "spiffe://example.org/nobody" "fetch prints the id"
+contains "$out" "hint=internal" "fetch prints the hint"
+equals "$(stat -c %a "$work/out/nobody/svid_key.pem")" 600 "key file mode"
+expect 0 "written SVID verifies" -- "$bin/mayfly" svid verify \
+  --bundle "$work/out/nobody/svid_bundle.pem" --svid "$work/out/nobody/svid.pem"
+contains "$out" "spiffe://example.org/nobody" "verified id"
+expect 2 "no socket anywhere" -- env -u SPIFFE_ENDPOINT_SOCKET \
+  "$bin/mayfly" fetch x509
+contains "$err" "SPIFFE_ENDPOINT_SOCKET" "error names the variable"
+
+# --- metrics -------------------------------------------------------------
+port=$(sed -n 's/.*"metrics_port":"\([0-9]*\)".*/\1/p' "$log" | tail -1)
+metrics() {
+  exec 3<>"/dev/tcp/127.0.0.1/$port"
+  printf 'GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n' >&3
+  cat <&3
+  exec 3<&-
+}
+m=$(metrics)
+contains "$m" "mayfly_agent_svids_minted_total" "minted counter exported"
+contains "$m" "mayfly_agent_attestation_failures_total" "failures exported"
+contains "$m" "mayfly_agent_svid_soonest_expiry_seconds" "expiry exported"
+minted=$(sed -n 's/^mayfly_agent_svids_minted_total \([0-9]*\)$/\1/p' <<<"$m")
+((minted >= 4)) && equals ok ok "minted >= 4" || equals "$minted" ">=4" "minted"
+
+# --- a real rotation ------------------------------------------------------
+# TTL 10 s: renewed at 5 s +- 0.5 s. Three writes (first + two renewals)
+# must take between 9 and 14 s.
+mkdir -m 777 "$work/out/fast"
+start=$SECONDS
+expect 0 "watch sees two rotations" -- timeout 30 setpriv --reuid=2345 \
+  --regid=2345 --clear-groups -- "$bin/mayfly" watch x509 --socket "$sock" \
+  --write "$work/out/fast" --count 3
+elapsed=$((SECONDS - start))
+equals "$(grep -c '^wrote ' <<<"$out")" 3 "three writes"
+if ((elapsed < 8 || elapsed > 14)); then
+  equals "$elapsed" "9..14" "two renewals of a 10 s SVID took ${elapsed}s"
+fi
+serials=$(grep -o 'expires [^ ]*' <<<"$out" | sort -u | wc -l)
+equals "$serials" 3 "each write a new SVID"
+
+# --- reloads -------------------------------------------------------------
+printf 'entries:\n  - spiffe_id: spiffe://example.org/x\n    selectors: ["unix:uid:abc"]\n' \
+  >"$work/entries.yaml.tmp"
+mv "$work/entries.yaml.tmp" "$work/entries.yaml"
+wait_for 10 grep -q entries_reload_failed "$log"
+contains "$(grep entries_reload_failed "$log" | tail -1)" "entries.yaml:3" \
+  "reload error names file and line"
+expect 0 "bad reload keeps serving" -- as_uid 65534 "$bin/probe" fetch "$sock"
+equals "$out" "OK spiffe://example.org/nobody" "old entries still served"
+
+# Remove nobody's entry: nobody's next call is refused, and a watcher of it
+# is told PermissionDenied.
+write_entries ""
+wait_for 10 as_uid 65534 "$bin/probe" fetch "$sock"
+sed -i '/spiffe:\/\/example.org\/nobody/,+2d' "$work/entries.yaml"
+wait_for 10 bash -c "setpriv --reuid=65534 --regid=65534 --clear-groups -- \
+  '$bin/probe' fetch '$sock' | grep -q PERMISSION_DENIED"
+expect 0 "removed entry" -- as_uid 65534 "$bin/probe" fetch "$sock"
+contains "$out" "ERR PERMISSION_DENIED" "removal takes effect on reload"
+kill -HUP "$agent_pid"
+wait_for 10 grep -q '"event":"sighup"' "$log"
+expect 0 "alive after SIGHUP" -- "$bin/probe" fetch "$sock"
+
+# --- SIGTERM and restart ---------------------------------------------------
+cp "$work/out/nobody/svid_bundle.pem" "$work/bundle-before.pem"
+kill -TERM "$agent_pid"
+rc=0
+wait "$agent_pid" || rc=$?
+agent_pid=""
+equals "$rc" 0 "SIGTERM exits 0"
+contains "$(cat "$log")" '"event":"stopped"' "graceful stop logged"
+equals "$(test -e "$sock" && echo present || echo gone)" gone "socket removed"
+expect 3 "healthcheck when down" -- "$bin/mayfly" healthcheck --socket "$sock" \
+  --timeout 1s
+start_agent
+expect 0 "fetch after restart" -- "$bin/mayfly" fetch x509 --socket "$sock" \
+  --write "$work/out/root"
+equals "$(cat "$work/out/root/svid_bundle.pem")" \
+  "$(cat "$work/bundle-before.pem")" "bundle survives restart"
+
+finish agent_test

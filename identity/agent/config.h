@@ -1,0 +1,130 @@
+// The agent's configuration: one YAML file, with the entries inline or in a
+// file of their own.
+//
+//   trust_domain: example.org                 # required
+//   socket_path: /run/mayfly-agent/api.sock   # required, < 108 bytes
+//   state_dir: /var/lib/mayfly-agent          # required
+//   default_ttl: 5m                           # SVID lifetime
+//   intermediate_ttl: 1h                      # the agent's signing CA
+//   metrics_address: 127.0.0.1:9988           # optional, loopback only
+//   log_level: info                           # debug|info|warn|error
+//   limits: {max_connections: 1024, ...}      # see AgentLimits
+//   entries:                                  # or entries_file: PATH
+//     - spiffe_id: spiffe://example.org/web
+//       selectors: ["unix:uid:1000", "unix:path:/usr/bin/web"]
+//       ttl: 2m
+//       dns_names: [web.internal]
+//       hint: web
+//       subject: "CN={spiffe_id},O=Acme"
+//
+// Every error reads "FILE:LINE: FIELD: what is wrong". Unknown keys are
+// errors, so a typo never silently becomes a default.
+#ifndef MAYFLY_IDENTITY_AGENT_CONFIG_H_
+#define MAYFLY_IDENTITY_AGENT_CONFIG_H_
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "identity/internal/cert_builder.h"
+#include "identity/spiffe_id.h"
+
+namespace mayfly::agent {
+
+// SVID lifetimes an entry may ask for. Rotation at half-life with ±10%
+// jitter needs a few seconds of room; a day is already far from "minutes".
+inline constexpr absl::Duration kMinSvidTtl = absl::Seconds(10);
+inline constexpr absl::Duration kMaxSvidTtl = absl::Hours(24);
+// The intermediate must outlive every SVID it signs by a wide margin: it
+// renews at half-life, and what it signed just before must still be valid.
+inline constexpr int kIntermediateToSvidTtlRatio = 4;
+// X.520 upper bounds (ub-common-name, ub-organization-name, ...).
+inline constexpr size_t kMaxSubjectValueLength = 64;
+inline constexpr size_t kMaxHintLength = 64;
+inline constexpr size_t kMaxDnsNameLength = 253;
+
+// A subject with placeholders: {spiffe_id}, {trust_domain}, {path}.
+struct SubjectTemplate {
+  std::vector<std::pair<std::string, std::string>> attributes;
+  bool empty() const { return attributes.empty(); }
+};
+
+absl::StatusOr<SubjectTemplate> ParseSubjectTemplate(absl::string_view text);
+absl::StatusOr<identity::Subject> ExpandSubject(const SubjectTemplate& tmpl,
+                                                const identity::SpiffeId& id);
+
+struct EntryConfig {
+  identity::SpiffeId spiffe_id;
+  // Canonical (selectors.h), sorted, without duplicates; never empty.
+  std::vector<std::string> selectors;
+  absl::Duration ttl = absl::ZeroDuration();  // zero: default_ttl
+  std::vector<std::string> dns_names;
+  std::string hint;
+  SubjectTemplate subject;
+  // "FILE:LINE" of the entry, for logs and errors.
+  std::string source;
+};
+
+// Defaults sized for a node with a few hundred workloads.
+struct AgentLimits {
+  // Beyond this, new connections are closed at once (file descriptors are
+  // the agent's own lifeline).
+  int max_connections = 4096;
+  // Streams one process may hold open; a go-spiffe client opens 2-3.
+  int max_streams_per_caller = 64;
+  // Token bucket per process: a client fetching in a loop is throttled,
+  // a normal one (a few calls per rotation) never notices.
+  double requests_per_second_per_caller = 50;
+  int request_burst = 100;
+  // Workload API requests are tiny; this stops a caller making the agent
+  // buffer megabytes.
+  int max_request_bytes = 64 * 1024;
+  // A response with many SVIDs and bundles; gRPC's default is 4 MiB.
+  int max_response_bytes = 4 << 20;
+  // Executables larger than this get no unix:sha256 selector.
+  int64_t max_hash_bytes = int64_t{512} << 20;
+};
+
+struct AgentConfig {
+  identity::TrustDomain trust_domain;
+  std::string socket_path;
+  std::string state_dir;
+  absl::Duration default_ttl = absl::Minutes(5);
+  absl::Duration intermediate_ttl = absl::Hours(1);
+  // Resolved against the config file's directory; empty when inline.
+  std::string entries_file;
+  std::vector<EntryConfig> entries;
+  std::string metrics_address;
+  std::string log_level = "info";
+  AgentLimits limits;
+};
+
+// `source_name` is what errors call the text (a path, or a description).
+// `base_dir` resolves a relative entries_file.
+absl::StatusOr<AgentConfig> ParseAgentConfig(absl::string_view yaml,
+                                             absl::string_view source_name,
+                                             absl::string_view base_dir = "");
+absl::StatusOr<AgentConfig> LoadAgentConfig(const std::string& path);
+
+// An entries file: a document whose only key is `entries`.
+absl::StatusOr<std::vector<EntryConfig>> ParseEntries(
+    absl::string_view yaml, absl::string_view source_name);
+absl::StatusOr<std::vector<EntryConfig>> LoadEntries(const std::string& path);
+
+// FailedPrecondition naming the first entry outside `trust_domain`.
+absl::Status CheckEntriesInTrustDomain(
+    const std::vector<EntryConfig>& entries,
+    const identity::TrustDomain& trust_domain);
+
+// The embedded default: trust domain example.org and one entry giving `uid`
+// the identity spiffe://example.org/user/UID.
+std::string DefaultAgentConfigYaml(uint32_t uid, const std::string& runtime_dir,
+                                   const std::string& state_dir);
+
+}  // namespace mayfly::agent
+
+#endif  // MAYFLY_IDENTITY_AGENT_CONFIG_H_

@@ -1,0 +1,49 @@
+// A Prometheus endpoint on a loopback port: GET /metrics answers with the
+// text exposition format, anything else with 404. One connection at a time,
+// each with a short deadline: a scraper is one client, and a stuck one must
+// not hold the thread.
+//
+// Thread-safe: Start once, then the destructor stops it.
+#ifndef MAYFLY_IDENTITY_AGENT_METRICS_H_
+#define MAYFLY_IDENTITY_AGENT_METRICS_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/status/statusor.h"
+
+namespace mayfly::agent {
+
+class MetricsServer {
+ public:
+  using Render = std::function<std::string()>;
+
+  // `address` is "127.0.0.1:PORT" (PORT 0: the kernel picks; see port()).
+  // Only loopback addresses are accepted.
+  static absl::StatusOr<std::unique_ptr<MetricsServer>> Start(
+      const std::string& address, Render render);
+  ~MetricsServer();
+
+  int port() const { return port_; }
+
+ private:
+  MetricsServer(Render render) : render_(std::move(render)) {}
+  void Loop();
+  void Serve(int conn);
+
+  const Render render_;
+  int listen_fd_ = -1;
+  int stop_fd_ = -1;
+  int port_ = 0;
+  std::thread thread_;
+};
+
+// One sample line: `name{labels} value` with HELP and TYPE lines before it.
+std::string PrometheusMetric(const std::string& name, const std::string& type,
+                             const std::string& help, double value);
+
+}  // namespace mayfly::agent
+
+#endif  // MAYFLY_IDENTITY_AGENT_METRICS_H_

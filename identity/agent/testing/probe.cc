@@ -1,0 +1,129 @@
+// A Workload API caller for the agent's integration tests, able to do what a
+// well-behaved client never does: leave out the security header, send an
+// oversized request, or connect and then exec another binary that inherits
+// the connection.
+//
+//   probe fetch SOCKET [--no-header]     FetchX509SVID once
+//   probe big SOCKET BYTES               FetchJWTSVID with a huge audience
+//   probe connect-exec SOCKET PROGRAM... connect, then exec PROGRAM with
+//                                        PROBE_FD set to the connection
+//   probe fetch-fd                       FetchX509SVID over $PROBE_FD
+//
+// Prints "OK id1 id2 ..." or "ERR CODE_NAME: message" and exits 0 either
+// way; 2 on a usage error.
+#include <grpcpp/create_channel_posix.h>
+#include <grpcpp/grpcpp.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+#include <string>
+
+#include "third_party/spiffe/workloadapi.grpc.pb.h"
+
+namespace {
+
+constexpr const char* kCodeNames[] = {"OK",
+                                      "CANCELLED",
+                                      "UNKNOWN",
+                                      "INVALID_ARGUMENT",
+                                      "DEADLINE_EXCEEDED",
+                                      "NOT_FOUND",
+                                      "ALREADY_EXISTS",
+                                      "PERMISSION_DENIED",
+                                      "RESOURCE_EXHAUSTED",
+                                      "FAILED_PRECONDITION",
+                                      "ABORTED",
+                                      "OUT_OF_RANGE",
+                                      "UNIMPLEMENTED",
+                                      "INTERNAL",
+                                      "UNAVAILABLE",
+                                      "DATA_LOSS",
+                                      "UNAUTHENTICATED"};
+
+int Report(const grpc::Status& status) {
+  std::cout << "ERR " << kCodeNames[status.error_code()] << ": "
+            << status.error_message() << std::endl;
+  return 0;
+}
+
+void AddHeader(grpc::ClientContext& context, bool header) {
+  if (header) context.AddMetadata("workload.spiffe.io", "true");
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(10));
+}
+
+int Fetch(std::shared_ptr<grpc::Channel> channel, bool header) {
+  auto stub = SpiffeWorkloadAPI::NewStub(channel);
+  grpc::ClientContext context;
+  AddHeader(context, header);
+  auto reader = stub->FetchX509SVID(&context, X509SVIDRequest());
+  X509SVIDResponse response;
+  if (!reader->Read(&response)) return Report(reader->Finish());
+  std::cout << "OK";
+  for (const auto& svid : response.svids())
+    std::cout << " " << svid.spiffe_id();
+  std::cout << std::endl;
+  context.TryCancel();
+  reader->Finish();
+  return 0;
+}
+
+std::shared_ptr<grpc::Channel> Dial(const std::string& socket) {
+  return grpc::CreateChannel("unix:" + socket,
+                             grpc::InsecureChannelCredentials());
+}
+
+int ConnectExec(const std::string& socket, char** program) {
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);  // inherited across exec
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, socket.c_str(), sizeof(addr.sun_path) - 1);
+  if (fd < 0 ||
+      connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    std::cout << "ERR CONNECT: " << std::strerror(errno) << std::endl;
+    return 0;
+  }
+  setenv("PROBE_FD", std::to_string(fd).c_str(), 1);
+  execv(program[0], program);
+  std::cout << "ERR EXEC: " << std::strerror(errno) << std::endl;
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string mode = argc > 1 ? argv[1] : "";
+  if (mode == "fetch" && argc >= 3) {
+    const bool header = !(argc > 3 && std::string(argv[3]) == "--no-header");
+    return Fetch(Dial(argv[2]), header);
+  }
+  if (mode == "big" && argc == 4) {
+    auto stub = SpiffeWorkloadAPI::NewStub(Dial(argv[2]));
+    grpc::ClientContext context;
+    AddHeader(context, true);
+    JWTSVIDRequest request;
+    request.add_audience(std::string(std::atoi(argv[3]), 'a'));
+    JWTSVIDResponse response;
+    const grpc::Status status =
+        stub->FetchJWTSVID(&context, request, &response);
+    if (status.ok()) {
+      std::cout << "OK" << std::endl;
+      return 0;
+    }
+    return Report(status);
+  }
+  if (mode == "connect-exec" && argc >= 4)
+    return ConnectExec(argv[2], argv + 3);
+  if (mode == "fetch-fd") {
+    const char* fd = std::getenv("PROBE_FD");
+    if (fd == nullptr) return 2;
+    return Fetch(grpc::CreateInsecureChannelFromFd("probe", std::atoi(fd)),
+                 true);
+  }
+  std::cerr << "usage: see probe.cc\n";
+  return 2;
+}

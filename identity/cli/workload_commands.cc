@@ -1,0 +1,331 @@
+// Workload API commands: `mayfly fetch x509|jwt`, `mayfly watch x509`,
+// `mayfly validate jwt`, `mayfly healthcheck`. The socket comes from
+// --socket or SPIFFE_ENDPOINT_SOCKET.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <iostream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "absl/time/time.h"
+#include "identity/cli/command.h"
+#include "identity/duration.h"
+#include "identity/file_util.h"
+#include "identity/svid_files.h"
+#include "identity/workload/client.h"
+#include "identity/workload/x509_source.h"
+#include "identity/x509_svid.h"
+
+namespace mayfly::cli {
+namespace {
+
+using identity::workload::WorkloadClient;
+using identity::workload::X509Context;
+
+constexpr char kSocketHelp[] =
+    "Workload API socket (unix:///path or /path); default "
+    "$SPIFFE_ENDPOINT_SOCKET.";
+
+// Exit code of `healthcheck` and `fetch` when the agent cannot be reached,
+// distinct from "reached and refused" (1).
+constexpr int kExitUnreachable = 3;
+
+int FailStatus(const absl::Status& status) {
+  const bool unreachable = status.code() == absl::StatusCode::kUnavailable ||
+                           status.code() == absl::StatusCode::kDeadlineExceeded;
+  return Fail(status.ToString(), unreachable ? kExitUnreachable : kExitFailure);
+}
+
+absl::StatusOr<absl::Duration> TimeoutFlag(const std::string& text) {
+  absl::StatusOr<absl::Duration> d = identity::ParseDuration(text);
+  if (!d.ok()) {
+    return absl::InvalidArgumentError("--timeout: " +
+                                      std::string(d.status().message()));
+  }
+  return d;
+}
+
+// Writes the default SVID (the first) and its trust domain's bundle.
+absl::Status WriteDefault(const std::string& dir, const X509Context& context) {
+  const identity::workload::X509SvidEntry& svid = context.svids.front();
+  const auto bundle = context.bundles.find(svid.id.trust_domain());
+  if (bundle == context.bundles.end()) {
+    return absl::InvalidArgumentError("no bundle for " +
+                                      svid.id.trust_domain().name());
+  }
+  return identity::WriteSvidFiles(dir, svid.chain, *svid.key,
+                                  bundle->second.roots());
+}
+
+void PrintContext(const X509Context& context) {
+  for (size_t i = 0; i < context.svids.size(); ++i) {
+    const auto& svid = context.svids[i];
+    std::cout << svid.id.ToString() << "\texpires "
+              << absl::FormatTime(absl::RFC3339_sec,
+                                  identity::CertNotAfter(*svid.chain[0]),
+                                  absl::UTCTimeZone())
+              << (i == 0 ? "\tdefault" : "")
+              << (svid.hint.empty() ? "" : "\thint=" + svid.hint) << "\n";
+  }
+}
+
+int FetchX509(const std::vector<std::string>& args) {
+  std::string socket, write_dir, timeout_text = "10s";
+  FlagSet flags("mayfly fetch x509 [--socket PATH] [--write DIR]",
+                "Fetches this process's X.509-SVIDs from the agent and prints "
+                "them, default\nfirst; with --write, writes svid.pem, "
+                "svid_key.pem (0600) and svid_bundle.pem.");
+  flags.String("socket", &socket, kSocketHelp);
+  flags.String("write", &write_dir, "Directory to write the default SVID to.");
+  flags.String("timeout", &timeout_text, "How long to wait for the agent.");
+  std::vector<std::string> positional;
+  if (auto code = ParseOrExit(flags, args, &positional)) return *code;
+  absl::StatusOr<absl::Duration> timeout = TimeoutFlag(timeout_text);
+  if (!timeout.ok()) return Fail(std::string(timeout.status().message()), 2);
+  auto client = WorkloadClient::Create(socket);
+  if (!client.ok()) return Fail(std::string(client.status().message()), 2);
+  absl::StatusOr<X509Context> context = (*client)->FetchX509Context(*timeout);
+  if (!context.ok()) return FailStatus(context.status());
+  PrintContext(*context);
+  if (!write_dir.empty()) {
+    if (absl::Status s = WriteDefault(write_dir, *context); !s.ok()) {
+      return Fail(s.ToString());
+    }
+  }
+  return kExitOk;
+}
+
+// "PIDFILE:SIG" with SIG a name (HUP, SIGHUP) or a number.
+struct SignalTarget {
+  std::string pidfile;
+  int signal = 0;
+};
+
+absl::StatusOr<SignalTarget> ParseSignalTarget(const std::string& text) {
+  const size_t colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0) {
+    return absl::InvalidArgumentError(
+        "--signal \"" + text +
+        "\": want PIDFILE:SIGNAL, e.g. /run/app.pid:HUP");
+  }
+  SignalTarget target{text.substr(0, colon), 0};
+  std::string name = absl::AsciiStrToUpper(text.substr(colon + 1));
+  absl::string_view bare = name;
+  absl::ConsumePrefix(&bare, "SIG");
+  constexpr std::pair<const char*, int> kNames[] = {
+      {"HUP", SIGHUP},   {"INT", SIGINT},   {"TERM", SIGTERM},
+      {"USR1", SIGUSR1}, {"USR2", SIGUSR2}, {"QUIT", SIGQUIT}};
+  for (const auto& [n, s] : kNames) {
+    if (bare == n) target.signal = s;
+  }
+  if (target.signal == 0 && !absl::SimpleAtoi(bare, &target.signal)) {
+    return absl::InvalidArgumentError("--signal: unknown signal \"" +
+                                      text.substr(colon + 1) + "\"");
+  }
+  return target;
+}
+
+absl::Status SendSignal(const SignalTarget& target) {
+  absl::StatusOr<std::string> text = identity::ReadFile(target.pidfile);
+  if (!text.ok()) return text.status();
+  pid_t pid = 0;
+  if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(*text), &pid) || pid <= 0) {
+    return absl::InvalidArgumentError(target.pidfile + ": no pid in it");
+  }
+  if (kill(pid, target.signal) != 0) {
+    return absl::InternalError(absl::StrCat("kill(", pid, ", ", target.signal,
+                                            "): ", std::strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RunCommand(const std::string& command) {
+  const pid_t child = fork();
+  if (child < 0) return absl::InternalError("fork failed");
+  if (child == 0) {
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  int status = 0;
+  while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    return absl::InternalError(
+        absl::StrCat("--exec \"", command, "\" failed with status ", status));
+  }
+  return absl::OkStatus();
+}
+
+int WatchX509(const std::vector<std::string>& args) {
+  std::string socket, write_dir, exec_command, signal_text, count_text = "0";
+  FlagSet flags(
+      "mayfly watch x509 --write DIR [--exec CMD | --signal PIDFILE:SIG]",
+      "Keeps svid.pem, svid_key.pem (0600) and svid_bundle.pem in --write "
+      "current,\nrewriting them atomically on every rotation, then runs "
+      "--exec or signals the\nprocess in PIDFILE. Runs until SIGINT or "
+      "SIGTERM (or --count updates).");
+  flags.String("socket", &socket, kSocketHelp);
+  flags.String("write", &write_dir, "Directory for the PEM files.");
+  flags.String("exec", &exec_command, "Shell command to run after each write.");
+  flags.String("signal", &signal_text,
+               "PIDFILE:SIGNAL to send after each write, e.g. app.pid:HUP.");
+  flags.String("count", &count_text,
+               "Exit after this many updates (0: never).");
+  std::vector<std::string> positional;
+  if (auto code = ParseOrExit(flags, args, &positional)) return *code;
+  if (write_dir.empty()) return MissingFlag(flags, "write");
+  if (!exec_command.empty() && !signal_text.empty()) {
+    return Fail("--exec and --signal are exclusive", kExitUsage);
+  }
+  int64_t count = 0;
+  if (!absl::SimpleAtoi(count_text, &count) || count < 0) {
+    return Fail("--count: want a number >= 0", kExitUsage);
+  }
+  std::optional<SignalTarget> signal_target;
+  if (!signal_text.empty()) {
+    absl::StatusOr<SignalTarget> t = ParseSignalTarget(signal_text);
+    if (!t.ok()) return Fail(std::string(t.status().message()), kExitUsage);
+    signal_target = *t;
+  }
+
+  // Block the stop signals before any thread starts, then wait for them
+  // here; every thread inherits the mask.
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGINT);
+  sigaddset(&stop, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+
+  std::atomic<int64_t> written{0};
+  std::atomic<bool> failed{false};
+  identity::workload::X509Source::Options options;
+  options.on_update = [&](std::shared_ptr<const X509Context> context) {
+    absl::Status s = WriteDefault(write_dir, *context);
+    if (s.ok() && signal_target) s = SendSignal(*signal_target);
+    if (s.ok() && !exec_command.empty()) s = RunCommand(exec_command);
+    if (!s.ok()) {
+      std::cerr << "mayfly: " << s << "\n";
+      failed = true;
+      return;
+    }
+    std::cout << "wrote " << write_dir << ": "
+              << context->svids.front().id.ToString() << " expires "
+              << absl::FormatTime(absl::RFC3339_sec, context->Expiry(),
+                                  absl::UTCTimeZone())
+              << std::endl;
+    written.fetch_add(1);
+  };
+  options.on_error = [](const absl::Status& s) {
+    std::cerr << "mayfly: Workload API stream: " << s << " (retrying)\n";
+  };
+  auto source = identity::workload::X509Source::Start(socket, options);
+  if (!source.ok()) return Fail(std::string(source.status().message()), 2);
+  constexpr timespec kPoll = {0, 200 * 1000 * 1000};
+  int code = kExitOk;
+  while (true) {
+    if (sigtimedwait(&stop, nullptr, &kPoll) > 0) break;
+    if (count > 0 && written.load() >= count) break;
+    if (failed.load()) {
+      code = kExitFailure;
+      break;
+    }
+  }
+  (*source)->Close();
+  return code;
+}
+
+int FetchJwt(const std::vector<std::string>& args) {
+  std::string socket, audience, spiffe_id, timeout_text = "10s";
+  FlagSet flags("mayfly fetch jwt --audience AUD [--spiffe-id ID]",
+                "Fetches a JWT-SVID for AUD and prints the token.");
+  flags.String("socket", &socket, kSocketHelp);
+  flags.String("audience", &audience, "Audience (aud claim) of the token.");
+  flags.String("spiffe-id", &spiffe_id,
+               "Which of this process's identities; default the first.");
+  flags.String("timeout", &timeout_text, "How long to wait for the agent.");
+  std::vector<std::string> positional;
+  if (auto code = ParseOrExit(flags, args, &positional)) return *code;
+  if (audience.empty()) return MissingFlag(flags, "audience");
+  absl::StatusOr<absl::Duration> timeout = TimeoutFlag(timeout_text);
+  if (!timeout.ok()) return Fail(std::string(timeout.status().message()), 2);
+  auto client = WorkloadClient::Create(socket);
+  if (!client.ok()) return Fail(std::string(client.status().message()), 2);
+  absl::StatusOr<std::string> token =
+      (*client)->FetchJwtSvid(audience, spiffe_id, *timeout);
+  if (!token.ok()) return FailStatus(token.status());
+  std::cout << *token << "\n";
+  return kExitOk;
+}
+
+int ValidateJwt(const std::vector<std::string>& args) {
+  std::string socket, audience, timeout_text = "10s";
+  FlagSet flags("mayfly validate jwt --audience AUD TOKEN",
+                "Asks the agent to validate a JWT-SVID for AUD; prints the "
+                "SPIFFE ID it\nwas issued to. Exit 1 if it is not valid.");
+  flags.String("socket", &socket, kSocketHelp);
+  flags.String("audience", &audience, "The audience the token must carry.");
+  flags.String("timeout", &timeout_text, "How long to wait for the agent.");
+  std::vector<std::string> positional;
+  if (auto code = ParseOrExit(flags, args, &positional)) return *code;
+  if (audience.empty()) return MissingFlag(flags, "audience");
+  if (positional.size() != 1) return Fail("want exactly one TOKEN", 2);
+  absl::StatusOr<absl::Duration> timeout = TimeoutFlag(timeout_text);
+  if (!timeout.ok()) return Fail(std::string(timeout.status().message()), 2);
+  auto client = WorkloadClient::Create(socket);
+  if (!client.ok()) return Fail(std::string(client.status().message()), 2);
+  absl::StatusOr<std::string> id =
+      (*client)->ValidateJwtSvid(positional[0], audience, *timeout);
+  if (!id.ok()) return FailStatus(id.status());
+  std::cout << *id << "\n";
+  return kExitOk;
+}
+
+int Healthcheck(const std::vector<std::string>& args) {
+  std::string socket, timeout_text = "5s";
+  FlagSet flags("mayfly healthcheck [--socket PATH]",
+                "Exit 0 if the agent answers on its socket (whether or not it "
+                "has an\nidentity for this process), 3 if it cannot be "
+                "reached.");
+  flags.String("socket", &socket, kSocketHelp);
+  flags.String("timeout", &timeout_text, "How long to wait for the agent.");
+  std::vector<std::string> positional;
+  if (auto code = ParseOrExit(flags, args, &positional)) return *code;
+  absl::StatusOr<absl::Duration> timeout = TimeoutFlag(timeout_text);
+  if (!timeout.ok()) return Fail(std::string(timeout.status().message()), 2);
+  auto client = WorkloadClient::Create(socket);
+  if (!client.ok()) return Fail(std::string(client.status().message()), 2);
+  absl::StatusOr<X509Context> context = (*client)->FetchX509Context(*timeout);
+  // PermissionDenied is an answer: the agent is up, this caller has no entry.
+  if (context.ok() ||
+      context.status().code() == absl::StatusCode::kPermissionDenied) {
+    std::cout << "agent is serving on " << (*client)->target() << "\n";
+    return kExitOk;
+  }
+  return FailStatus(context.status());
+}
+
+}  // namespace
+
+std::vector<Command> WorkloadCommands() {
+  return {
+      {"fetch x509", "Fetch this process's X.509-SVIDs from the agent.",
+       FetchX509},
+      {"watch x509", "Keep SVID PEM files current (spiffe-helper style).",
+       WatchX509},
+      {"fetch jwt", "Fetch a JWT-SVID for an audience.", FetchJwt},
+      {"validate jwt", "Validate a JWT-SVID through the agent.", ValidateJwt},
+      {"healthcheck", "Check that the agent answers.", Healthcheck},
+  };
+}
+
+}  // namespace mayfly::cli
