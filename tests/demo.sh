@@ -1,27 +1,41 @@
 #!/usr/bin/env bash
-# The README's first command: install what is missing, build, and show Mayfly
-# minting and verifying a short-lived X.509-SVID.
-#
-# Until mayfly-agent serves the Workload API, the demo drives the CLI's
-# offline tools: create a trust domain root, mint an SVID through a fresh
-# intermediate, verify it, and show it with the real openssl binary.
+# The README's first command: install what is missing, build, start
+# mayfly-agent on its embedded default config, fetch this user's X.509-SVID
+# from it over the SPIFFE Workload API, verify it, show it with the real
+# openssl binary, and stop the agent with SIGTERM.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash third_party/install_deps.sh
-echo "==> building //:mayfly" >&2
+echo "==> building //:mayfly //:mayfly-agent" >&2
 bazel build --noshow_progress //:mayfly //:mayfly-agent 2>&1 | grep -v '^(' || true
 mayfly=bazel-bin/identity/cli/mayfly
-[[ -x "$mayfly" ]] || { echo "demo: build failed" >&2; exit 1; }
+agent=bazel-bin/identity/agent/mayfly-agent
+[[ -x "$mayfly" && -x "$agent" ]] || { echo "demo: build failed" >&2; exit 1; }
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/mayfly-demo.XXXXXX")
-trap 'rm -rf "$work"' EXIT
-id=spiffe://example.org/ns/kafka/sa/producer
+agent_pid=""
+cleanup() {
+  if [[ -n $agent_pid ]]; then kill "$agent_pid" 2>/dev/null || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
 
-echo "==> mayfly ca init --dir $work/ca --trust-domain example.org"
-"$mayfly" ca init --dir "$work/ca" --trust-domain example.org
-echo "==> mayfly svid mint --id $id --ttl 60s"
-"$mayfly" svid mint --ca-dir "$work/ca" --id "$id" --ttl 60s --out "$work/svid"
+echo "==> mayfly-agent --print-default-config"
+"$agent" --print-default-config
+socket=$("$agent" --print-default-config | sed -n 's/^socket_path: //p')
+
+echo "==> mayfly-agent (embedded default config), logs in $work/agent.log"
+"$agent" 2>"$work/agent.log" &
+agent_pid=$!
+for _ in $(seq 100); do
+  "$mayfly" healthcheck --socket "$socket" --timeout 1s >/dev/null 2>&1 && break
+  sleep 0.1
+done
+"$mayfly" healthcheck --socket "$socket"
+
+echo "==> SPIFFE_ENDPOINT_SOCKET=unix://$socket mayfly fetch x509 --write $work/svid"
+SPIFFE_ENDPOINT_SOCKET="unix://$socket" "$mayfly" fetch x509 --write "$work/svid"
 echo "==> mayfly svid verify"
 "$mayfly" svid verify --bundle "$work/svid/svid_bundle.pem" \
   --svid "$work/svid/svid.pem"
@@ -30,3 +44,9 @@ ls -l "$work/svid"
 echo "==> openssl x509 -text (leaf)"
 openssl x509 -in "$work/svid/svid.pem" -noout -text |
   grep -E 'Subject:|Issuer:|Not (Before|After)|URI:|CA:|Digital Signature|TLS Web'
+echo "==> kill -TERM mayfly-agent"
+kill -TERM "$agent_pid"
+wait "$agent_pid"
+agent_pid=""
+echo "==> agent log"
+cat "$work/agent.log"
