@@ -65,6 +65,29 @@ CertificateAuthority::Create(const std::string& dir, const Options& options,
       new CertificateAuthority(dir, std::move(root), std::move(bundle), clock));
 }
 
+absl::StatusOr<JwtSigningKey> CertificateAuthority::LoadOrCreateJwtKey() const {
+  const std::string path = PathIn(dir_, kJwtKeyFile);
+  if (!PathExists(path)) {
+    ASSIGN_OR_RETURN(JwtSigningKey key, GenerateJwtSigningKey());
+    ASSIGN_OR_RETURN(std::string pem, PrivateKeyToPkcs8Pem(*key.key));
+    RETURN_IF_ERROR(WriteFileAtomically(path, pem, kPrivateFileMode));
+    return key;
+  }
+  RETURN_IF_ERROR(CheckKeyFilePrivate(path));
+  ASSIGN_OR_RETURN(std::string pem, ReadFile(path));
+  absl::StatusOr<UniqueEvpPkey> key = PrivateKeyFromPem(pem);
+  if (!key.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": ", key.status().message()));
+  }
+  absl::StatusOr<JwtSigningKey> jwt = JwtSigningKeyFromKey(*std::move(key));
+  if (!jwt.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": ", jwt.status().message()));
+  }
+  return jwt;
+}
+
 absl::StatusOr<std::unique_ptr<CertificateAuthority>>
 CertificateAuthority::Load(const std::string& dir, const Clock& clock) {
   const std::string td_path = PathIn(dir, kTrustDomainFile);

@@ -21,6 +21,7 @@
 #include "absl/time/time.h"
 #include "identity/bundle.h"
 #include "identity/clock.h"
+#include "identity/jwt.h"
 #include "identity/keys.h"
 #include "identity/spiffe_id.h"
 #include "identity/x509_svid.h"
@@ -37,6 +38,8 @@ inline constexpr absl::string_view kTrustDomainFile = "trust_domain";
 inline constexpr absl::string_view kRootKeyFile = "root_key.pem";
 inline constexpr absl::string_view kRootCertFile = "root_cert.pem";
 inline constexpr absl::string_view kBundleFile = "bundle.pem";
+// The trust domain's JWT-SVID signing key (P-256, PKCS#8, mode 0600).
+inline constexpr absl::string_view kJwtKeyFile = "jwt_key.pem";
 
 class CertificateAuthority {
  public:
@@ -59,6 +62,9 @@ class CertificateAuthority {
   const X509Bundle& bundle() const { return bundle_; }
   const Signer& root() const { return root_; }
   const std::string& dir() const { return dir_; }
+
+  // The trust domain's JWT signing key, created on first use.
+  absl::StatusOr<JwtSigningKey> LoadOrCreateJwtKey() const;
 
   // A fresh intermediate, signed by the root, for minting leaves.
   absl::StatusOr<Signer> IssueIntermediate(

@@ -136,6 +136,31 @@ expect 2 "no socket anywhere" -- env -u SPIFFE_ENDPOINT_SOCKET \
   "$bin/mayfly" fetch x509
 contains "$err" "SPIFFE_ENDPOINT_SOCKET" "error names the variable"
 
+# --- JWT-SVIDs -------------------------------------------------------------
+expect 0 "fetch jwt as nobody" -- as_uid 65534 "$bin/mayfly" fetch jwt \
+  --socket "$sock" --audience kafka
+token=$out
+equals "$(cut -d. -f1 <<<"$token" | base64 -d 2>/dev/null | head -c 15)" \
+  '{"alg":"ES256",' "ES256 header"
+expect 0 "validate jwt" -- "$bin/mayfly" validate jwt --socket "$sock" \
+  --audience kafka "$token"
+equals "$out" "spiffe://example.org/nobody" "token validates to its subject"
+expect 1 "validate jwt, wrong audience" -- "$bin/mayfly" validate jwt \
+  --socket "$sock" --audience other "$token"
+contains "$err" 'audience "other"' "wrong audience named"
+# Flip one character in the middle of the signature (the last one may only
+# hold padding bits).
+sig=${token##*.}
+flipped=${sig:0:10}$([[ ${sig:10:1} == A ]] && echo B || echo A)${sig:11}
+expect 1 "validate a tampered jwt" -- "$bin/mayfly" validate jwt \
+  --socket "$sock" --audience kafka "${token%.*}.$flipped"
+contains "$err" "INVALID_ARGUMENT" "tampered token refused"
+expect 1 "jwt for another identity" -- as_uid 65534 "$bin/mayfly" fetch jwt \
+  --socket "$sock" --audience kafka --spiffe-id spiffe://example.org/root
+contains "$err" "PERMISSION_DENIED" "cannot ask for another's identity"
+expect 2 "fetch jwt needs an audience" -- "$bin/mayfly" fetch jwt \
+  --socket "$sock"
+
 # --- metrics -------------------------------------------------------------
 port=$(sed -n 's/.*"metrics_port":"\([0-9]*\)".*/\1/p' "$log" | tail -1)
 metrics() {

@@ -40,6 +40,11 @@ absl::StatusOr<identity::X509Bundle> DiskUpstreamAuthority::Bundle() {
   return ca->bundle();
 }
 
+absl::StatusOr<identity::JwtSigningKey> DiskUpstreamAuthority::JwtKey() {
+  ASSIGN_OR_RETURN(auto ca, identity::CertificateAuthority::Load(dir_, clock_));
+  return ca->LoadOrCreateJwtKey();
+}
+
 absl::StatusOr<std::unique_ptr<Authority>> Authority::Create(
     std::unique_ptr<UpstreamAuthority> upstream,
     absl::Duration intermediate_ttl, const identity::Clock& clock) {
@@ -105,10 +110,25 @@ absl::StatusOr<std::shared_ptr<const SigningState>> Authority::RebuildLocked(
       current_ == nullptr
           ? 1
           : current_->bundle_generation + (bundle_changed ? 1 : 0);
-  auto next = std::make_shared<const SigningState>(SigningState{
-      std::move(signer), std::move(chain_der), std::move(bundle),
-      std::move(bundle_der), generation,
-      current_ == nullptr ? std::string() : current_->jwt_bundle_jwks});
+  std::shared_ptr<const identity::JwtSigningKey> jwt_key;
+  std::shared_ptr<const identity::JwtBundle> jwt_bundle;
+  std::string jwks;
+  if (current_ != nullptr) {
+    jwt_key = current_->jwt_key;
+    jwt_bundle = current_->jwt_bundle;
+    jwks = current_->jwt_bundle_jwks;
+  } else {
+    ASSIGN_OR_RETURN(identity::JwtSigningKey key, upstream_->JwtKey());
+    auto b = std::make_shared<identity::JwtBundle>(bundle.trust_domain());
+    b->AddKey(key.key_id, *key.key);
+    ASSIGN_OR_RETURN(jwks, b->ToJwks());
+    jwt_key = std::make_shared<const identity::JwtSigningKey>(std::move(key));
+    jwt_bundle = std::move(b);
+  }
+  auto next = std::make_shared<const SigningState>(
+      SigningState{std::move(signer), std::move(chain_der), std::move(bundle),
+                   std::move(bundle_der), generation, std::move(jwt_key),
+                   std::move(jwt_bundle), std::move(jwks)});
   current_ = next;
   return std::shared_ptr<const SigningState>(next);
 }

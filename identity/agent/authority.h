@@ -35,6 +35,8 @@ class UpstreamAuthority {
   // The roots workloads must trust now. May change at any time (a root
   // rotation); the Authority polls it.
   virtual absl::StatusOr<identity::X509Bundle> Bundle() = 0;
+  // The trust domain's JWT-SVID signing key.
+  virtual absl::StatusOr<identity::JwtSigningKey> JwtKey() = 0;
 };
 
 // The root in a CA directory (identity/ca.h), created on first use. Each
@@ -51,6 +53,7 @@ class DiskUpstreamAuthority : public UpstreamAuthority {
   absl::StatusOr<identity::Signer> MintIntermediate(
       absl::Duration ttl) override;
   absl::StatusOr<identity::X509Bundle> Bundle() override;
+  absl::StatusOr<identity::JwtSigningKey> JwtKey() override;
 
  private:
   DiskUpstreamAuthority(std::string dir, const identity::Clock& clock)

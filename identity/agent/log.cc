@@ -10,9 +10,12 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "identity/json_util.h"
 
 namespace mayfly::agent {
 namespace {
+
+using ::mayfly::identity::JsonQuote;
 
 std::atomic<int> g_level{static_cast<int>(LogLevel::kInfo)};
 absl::Mutex g_write_mu;
@@ -30,37 +33,6 @@ absl::StatusOr<LogLevel> ParseLogLevel(absl::string_view name) {
 }
 
 void SetLogLevel(LogLevel level) { g_level.store(static_cast<int>(level)); }
-
-std::string JsonQuote(absl::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          absl::StrAppendFormat(&out, "\\u%04x", c);
-        } else {
-          out += c;
-        }
-    }
-  }
-  out += '"';
-  return out;
-}
 
 void Log(LogLevel level, absl::string_view event, LogFields fields) {
   if (static_cast<int>(level) < g_level.load()) return;

@@ -36,9 +36,6 @@ inline void LogError(absl::string_view event, LogFields fields = {}) {
   Log(LogLevel::kError, event, fields);
 }
 
-// `s` as a JSON string literal, quotes included.
-std::string JsonQuote(absl::string_view s);
-
 }  // namespace mayfly::agent
 
 #endif  // MAYFLY_IDENTITY_AGENT_LOG_H_

@@ -289,7 +289,8 @@ TEST_F(RegistryTest, NewBundleReachesEveryWatcher) {
   identity::X509Bundle bundle = old.bundle;
   bundle.AddRoot(*extra_root->cert);
   registry_.SetSigningState(std::make_shared<const SigningState>(
-      SigningState{old.signer, old.chain_der, bundle, bundle.ToDer(), 2, ""}));
+      SigningState{old.signer, old.chain_der, bundle, bundle.ToDer(), 2,
+                   old.jwt_key, old.jwt_bundle, old.jwt_bundle_jwks}));
 
   auto updates = r->updates();
   ASSERT_EQ(updates.size(), 1u);

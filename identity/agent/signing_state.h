@@ -13,6 +13,7 @@
 #include <string>
 
 #include "identity/bundle.h"
+#include "identity/jwt.h"
 #include "identity/x509_svid.h"
 
 namespace mayfly::agent {
@@ -32,7 +33,10 @@ struct SigningState {
   // last received, which is how a root rotation knows everyone has the new
   // root.
   uint64_t bundle_generation = 0;
-  // The JWT bundle of the trust domain as a JWK set (JSON).
+  // Signs JWT-SVIDs; the JWT bundle holds its public half.
+  std::shared_ptr<const identity::JwtSigningKey> jwt_key;
+  std::shared_ptr<const identity::JwtBundle> jwt_bundle;
+  // jwt_bundle as a JWK set (JSON), as FetchJWTBundles carries it.
   std::string jwt_bundle_jwks;
 };
 

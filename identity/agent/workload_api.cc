@@ -4,8 +4,10 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/algorithm/container.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "identity/jwt.h"
 #include "identity/status_macros.h"
 
 namespace mayfly::agent {
@@ -155,6 +157,147 @@ WorkloadApiService::FetchX509Bundles(grpc::CallbackServerContext* context,
   return reactor;
 }
 
+grpc::ServerUnaryReactor* WorkloadApiService::FetchJWTSVID(
+    grpc::CallbackServerContext* context, const JWTSVIDRequest* request,
+    JWTSVIDResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  absl::Status status;
+  if (request->audience().empty()) {
+    status = absl::InvalidArgumentError("audience must be specified");
+  } else {
+    absl::StatusOr<Attested> attested = Admit(*context);
+    status = attested.ok() ? MintJwtSvids(*attested, *request, *response)
+                           : attested.status();
+  }
+  reactor->Finish(ToGrpcStatus(status));
+  return reactor;
+}
+
+absl::Status WorkloadApiService::MintJwtSvids(const Attested& attested,
+                                              const JWTSVIDRequest& request,
+                                              JWTSVIDResponse& response) {
+  std::shared_ptr<const SigningState> state = signing();
+  if (state == nullptr || state->jwt_key == nullptr) {
+    return absl::UnavailableError("the agent has no JWT signing key yet");
+  }
+  std::vector<std::string> audience(request.audience().begin(),
+                                    request.audience().end());
+  std::vector<std::string> minted_ids;
+  for (const RegistrationEntry& entry : registry_.Match(attested.selectors)) {
+    const std::string id = entry.id.ToString();
+    if (!request.spiffe_id().empty() && id != request.spiffe_id()) continue;
+    // Two entries may give the same ID: one token per ID.
+    if (absl::c_linear_search(minted_ids, id)) continue;
+    const absl::Duration ttl = std::min(
+        entry.ttl > absl::ZeroDuration() ? entry.ttl : identity::kMaxJwtSvidTtl,
+        identity::kMaxJwtSvidTtl);
+    ASSIGN_OR_RETURN(
+        std::string token,
+        identity::MintJwtSvid(identity::JwtSvidRequest{entry.id, audience, ttl},
+                              *state->jwt_key, clock_));
+    JWTSVID* out = response.add_svids();
+    out->set_spiffe_id(id);
+    out->set_svid(std::move(token));
+    out->set_hint(entry.hint);
+    minted_ids.push_back(id);
+  }
+  if (minted_ids.empty()) {
+    return absl::PermissionDeniedError(
+        request.spiffe_id().empty()
+            ? "no registration entry matches this workload"
+            : absl::StrCat("this workload is not entitled to ",
+                           request.spiffe_id()));
+  }
+  return absl::OkStatus();
+}
+
+grpc::ServerWriteReactor<JWTBundlesResponse>*
+WorkloadApiService::FetchJWTBundles(grpc::CallbackServerContext* context,
+                                    const JWTBundlesRequest* /*request*/) {
+  absl::StatusOr<Attested> attested = Admit(*context);
+  if (!attested.ok()) return Refuse<JWTBundlesResponse>(attested.status());
+  if (registry_.Match(attested->selectors).empty()) {
+    return Refuse<JWTBundlesResponse>(absl::PermissionDeniedError(
+        "no registration entry matches this workload"));
+  }
+  const pid_t pid = attested->caller.peer.pid;
+  if (absl::Status s = callers_.OpenStream(pid); !s.ok()) {
+    return Refuse<JWTBundlesResponse>(s);
+  }
+  auto stream = std::make_shared<PushStream<JWTBundlesResponse>>();
+  std::shared_ptr<const JWTBundlesResponse> first;
+  uint64_t generation = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    if (signing_ == nullptr) {
+      callers_.CloseStream(pid);
+      return Refuse<JWTBundlesResponse>(
+          absl::UnavailableError("the agent has no JWT bundle yet"));
+    }
+    Prune(jwt_bundle_streams_);
+    jwt_bundle_streams_.push_back(stream);
+    first = JwtBundlesLocked();
+    generation = signing_->bundle_generation;
+  }
+  counters_.active_streams.fetch_add(1, std::memory_order_relaxed);
+  auto* reactor = stream->Start([this, pid] {
+    callers_.CloseStream(pid);
+    counters_.active_streams.fetch_sub(1, std::memory_order_relaxed);
+  });
+  stream->Push(std::move(first), generation);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* WorkloadApiService::ValidateJWTSVID(
+    grpc::CallbackServerContext* context, const ValidateJWTSVIDRequest* request,
+    ValidateJWTSVIDResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  absl::Status status;
+  if (request->audience().empty()) {
+    status = absl::InvalidArgumentError("audience must be specified");
+  } else if (request->svid().empty()) {
+    status = absl::InvalidArgumentError("svid must be specified");
+  } else if (absl::StatusOr<Attested> attested = Admit(*context);
+             !attested.ok()) {
+    status = attested.status();
+  } else if (std::shared_ptr<const SigningState> state = signing();
+             state == nullptr || state->jwt_bundle == nullptr) {
+    status = absl::UnavailableError("the agent has no JWT bundle yet");
+  } else {
+    absl::StatusOr<identity::JwtSvidClaims> claims = identity::ValidateJwtSvid(
+        request->svid(), request->audience(),
+        [&state](
+            const identity::TrustDomain& td) -> const identity::JwtBundle* {
+          return td == state->jwt_bundle->trust_domain()
+                     ? state->jwt_bundle.get()
+                     : nullptr;
+        },
+        clock_);
+    if (claims.ok()) {
+      response->set_spiffe_id(claims->id.ToString());
+      *response->mutable_claims() = std::move(claims->claims);
+    } else {
+      // SPIRE answers InvalidArgument for every token it will not accept.
+      status = absl::InvalidArgumentError(claims.status().message());
+    }
+  }
+  reactor->Finish(ToGrpcStatus(status));
+  return reactor;
+}
+
+std::shared_ptr<const SigningState> WorkloadApiService::signing() const {
+  absl::MutexLock lock(&mu_);
+  return signing_;
+}
+
+std::shared_ptr<const JWTBundlesResponse> WorkloadApiService::JwtBundlesLocked()
+    const {
+  auto response = std::make_shared<JWTBundlesResponse>();
+  (*response->mutable_bundles())[signing_->bundle.trust_domain().IdString()] =
+      signing_->jwt_bundle_jwks;
+  return response;
+}
+
 std::shared_ptr<const X509BundlesResponse>
 WorkloadApiService::X509BundlesLocked() const {
   auto response = std::make_shared<X509BundlesResponse>();
@@ -200,10 +343,14 @@ bool WorkloadApiService::AllStreamsHave(uint64_t bundle_generation) const {
 void WorkloadApiService::EndAllStreams() {
   std::vector<std::shared_ptr<PushStream<X509BundlesResponse>>> bundles;
   std::vector<std::shared_ptr<X509Stream>> svids;
+  std::vector<std::shared_ptr<PushStream<JWTBundlesResponse>>> jwt;
   {
     absl::MutexLock lock(&mu_);
     for (const auto& weak : x509_bundle_streams_) {
       if (auto s = weak.lock()) bundles.push_back(std::move(s));
+    }
+    for (const auto& weak : jwt_bundle_streams_) {
+      if (auto s = weak.lock()) jwt.push_back(std::move(s));
     }
     for (const auto& weak : x509_streams_) {
       if (auto s = weak.lock()) svids.push_back(std::move(s));
@@ -213,6 +360,7 @@ void WorkloadApiService::EndAllStreams() {
                          "the agent is shutting down");
   for (const auto& s : bundles) s->End(bye);
   for (const auto& s : svids) s->End(bye);
+  for (const auto& s : jwt) s->End(bye);
 }
 
 }  // namespace mayfly::agent

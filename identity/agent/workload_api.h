@@ -65,6 +65,16 @@ class WorkloadApiService : public SpiffeWorkloadAPI::CallbackService {
   grpc::ServerWriteReactor<X509BundlesResponse>* FetchX509Bundles(
       grpc::CallbackServerContext* context,
       const X509BundlesRequest* request) override;
+  grpc::ServerUnaryReactor* FetchJWTSVID(grpc::CallbackServerContext* context,
+                                         const JWTSVIDRequest* request,
+                                         JWTSVIDResponse* response) override;
+  grpc::ServerWriteReactor<JWTBundlesResponse>* FetchJWTBundles(
+      grpc::CallbackServerContext* context,
+      const JWTBundlesRequest* request) override;
+  grpc::ServerUnaryReactor* ValidateJWTSVID(
+      grpc::CallbackServerContext* context,
+      const ValidateJWTSVIDRequest* request,
+      ValidateJWTSVIDResponse* response) override;
 
  private:
   class X509Stream;
@@ -78,6 +88,12 @@ class WorkloadApiService : public SpiffeWorkloadAPI::CallbackService {
 
   std::shared_ptr<const X509BundlesResponse> X509BundlesLocked() const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::shared_ptr<const JWTBundlesResponse> JwtBundlesLocked() const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::shared_ptr<const SigningState> signing() const ABSL_LOCKS_EXCLUDED(mu_);
+  absl::Status MintJwtSvids(const Attested& attested,
+                            const JWTSVIDRequest& request,
+                            JWTSVIDResponse& response);
 
   Registry& registry_;
   CallerTable& callers_;
@@ -90,6 +106,8 @@ class WorkloadApiService : public SpiffeWorkloadAPI::CallbackService {
   std::vector<std::weak_ptr<PushStream<X509BundlesResponse>>>
       x509_bundle_streams_ ABSL_GUARDED_BY(mu_);
   std::vector<std::weak_ptr<X509Stream>> x509_streams_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::weak_ptr<PushStream<JWTBundlesResponse>>> jwt_bundle_streams_
+      ABSL_GUARDED_BY(mu_);
 };
 
 // grpc::Status from absl::Status, code and message.

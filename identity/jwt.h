@@ -1,0 +1,106 @@
+// JWT-SVIDs: minting (ES256), validation against a trust domain's JWT
+// authorities, and the JWK set those authorities travel in.
+//
+// Rules from the SPIFFE JWT-SVID spec: a compact JWS whose header names the
+// key (kid) and an allowed algorithm; claims sub (the SPIFFE ID), aud
+// (required) and exp (required). Validation returns InvalidArgument for a
+// token that is not a well-formed JWT-SVID and Unauthenticated for a
+// well-formed one that must not be accepted (unknown key, bad signature,
+// expired, wrong audience).
+//
+// Thread-compatible: const objects may be shared across threads.
+#ifndef MAYFLY_IDENTITY_JWT_H_
+#define MAYFLY_IDENTITY_JWT_H_
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "google/protobuf/struct.pb.h"
+#include "identity/clock.h"
+#include "identity/openssl_util.h"
+#include "identity/spiffe_id.h"
+
+namespace mayfly::identity {
+
+// The cap and SPIRE's default: a bearer token should not outlive a
+// few minutes.
+inline constexpr absl::Duration kMaxJwtSvidTtl = absl::Minutes(5);
+inline constexpr char kJwtSvidUse[] = "jwt-svid";
+
+struct JwtSigningKey {
+  // base64url of the first 16 bytes of SHA-256(SubjectPublicKeyInfo): the
+  // same key always gets the same kid.
+  std::string key_id;
+  UniqueEvpPkey key;  // P-256
+};
+
+absl::StatusOr<JwtSigningKey> GenerateJwtSigningKey();
+// Wraps an existing P-256 key (e.g. loaded from disk), computing its kid.
+absl::StatusOr<JwtSigningKey> JwtSigningKeyFromKey(UniqueEvpPkey key);
+
+struct JwtSvidRequest {
+  SpiffeId id;
+  std::vector<std::string> audience;
+  absl::Duration ttl = kMaxJwtSvidTtl;
+};
+
+// Compact JWS: header {"alg":"ES256","kid":...,"typ":"JWT"}, claims sub,
+// aud (a string for one audience, else a list), exp, iat. The TTL is capped
+// at kMaxJwtSvidTtl.
+absl::StatusOr<std::string> MintJwtSvid(const JwtSvidRequest& request,
+                                        const JwtSigningKey& key,
+                                        const Clock& clock);
+
+// A trust domain's JWT authorities, by key ID.
+class JwtBundle {
+ public:
+  explicit JwtBundle(TrustDomain trust_domain)
+      : trust_domain_(std::move(trust_domain)) {}
+  JwtBundle(const JwtBundle& other);
+  JwtBundle& operator=(const JwtBundle& other);
+  JwtBundle(JwtBundle&&) = default;
+  JwtBundle& operator=(JwtBundle&&) = default;
+
+  // EC P-256/P-384 keys with use "jwt-svid" (or no use); keys for
+  // "x509-svid" are skipped. InvalidArgument names the key index and field.
+  static absl::StatusOr<JwtBundle> FromJwks(TrustDomain trust_domain,
+                                            absl::string_view json);
+
+  const TrustDomain& trust_domain() const { return trust_domain_; }
+  // Shares `key` (a public or private key; only the public half is used).
+  void AddKey(const std::string& key_id, EVP_PKEY& key);
+  // Null if absent.
+  EVP_PKEY* FindKey(absl::string_view key_id) const;
+  size_t size() const { return keys_.size(); }
+
+  // {"keys":[{"kty":"EC","crv":"P-256","x":..,"y":..,"kid":..,
+  // "use":"jwt-svid"}]}, keys in kid order.
+  absl::StatusOr<std::string> ToJwks() const;
+
+ private:
+  TrustDomain trust_domain_;
+  std::map<std::string, UniqueEvpPkey> keys_;
+};
+
+struct JwtSvidClaims {
+  SpiffeId id;
+  std::vector<std::string> audience;
+  absl::Time expiry;
+  // Every claim, as the Workload API's ValidateJWTSVID returns them.
+  google::protobuf::Struct claims;
+};
+
+// Validates `token` for `audience` at clock.Now(). `bundle_for` returns the
+// JWT bundle of a trust domain, or null if none is known.
+absl::StatusOr<JwtSvidClaims> ValidateJwtSvid(
+    absl::string_view token, absl::string_view audience,
+    const std::function<const JwtBundle*(const TrustDomain&)>& bundle_for,
+    const Clock& clock);
+
+}  // namespace mayfly::identity
+
+#endif  // MAYFLY_IDENTITY_JWT_H_
