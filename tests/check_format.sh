@@ -19,3 +19,13 @@ if [[ -n "$buildifier" ]]; then
 else
   echo "format: buildifier not installed; Bazel files not checked" >&2
 fi
+
+mapfile -t go_files < <(git ls-files '*.go')
+if ((${#go_files[@]} > 0)); then
+  unformatted=$(gofmt -l "${go_files[@]}")
+  if [[ -n $unformatted ]]; then
+    echo "format: gofmt would change: $unformatted" >&2
+    exit 1
+  fi
+fi
+echo "format: ${#go_files[@]} Go files clean" >&2
