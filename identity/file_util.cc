@@ -140,6 +140,10 @@ absl::Status EnsurePrivateDir(const std::string& path) {
   return absl::OkStatus();
 }
 
+absl::Status SyncParentDir(const std::string& path) {
+  return SyncDir(DirName(path));
+}
+
 bool PathExists(const std::string& path) {
   struct stat st;
   return stat(path.c_str(), &st) == 0;

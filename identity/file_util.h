@@ -44,6 +44,9 @@ absl::Status EnsureDir(const std::string& path, mode_t mode);
 
 bool PathExists(const std::string& path);
 
+// Makes a rename or unlink of `path` durable: fsyncs its directory.
+absl::Status SyncParentDir(const std::string& path);
+
 }  // namespace mayfly::identity
 
 #endif  // MAYFLY_IDENTITY_FILE_UTIL_H_

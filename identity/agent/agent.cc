@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "identity/agent/log.h"
 #include "identity/file_util.h"
+#include "identity/root_rotation.h"
 #include "identity/status_macros.h"
 
 namespace mayfly::agent {
@@ -154,14 +155,91 @@ void Agent::RefreshAuthority() {
     return;
   }
   if (*next == nullptr) return;
+  Publish(*next);
+}
+
+void Agent::Publish(std::shared_ptr<const SigningState> next) {
   LogInfo("signing_state_changed",
-          {{"bundle_generation", std::to_string((*next)->bundle_generation)},
-           {"roots", std::to_string((*next)->bundle.roots().size())},
+          {{"bundle_generation", std::to_string(next->bundle_generation)},
+           {"roots", std::to_string(next->bundle.roots().size())},
            {"intermediate_expires",
-            absl::FormatTime(absl::RFC3339_sec, (*next)->signer->NotAfter(),
+            absl::FormatTime(absl::RFC3339_sec, next->signer->NotAfter(),
                              absl::UTCTimeZone())}});
-  registry_->SetSigningState(*next);
-  service_->SetSigningState(*next);
+  registry_->SetSigningState(next);
+  service_->SetSigningState(next);
+}
+
+void Agent::AdvanceRootRotation() {
+  const std::string dir = config_.state_dir + kCaSubdir;
+  absl::StatusOr<identity::RootRotationState> state =
+      identity::InspectRootRotation(dir);
+  if (!state.ok()) {
+    LogError("root_rotation_failed",
+             {{"error", std::string(state.status().message())}});
+    return;
+  }
+  const absl::Time now = clock_.Now();
+  using Phase = identity::RootRotationState::Phase;
+  if (state->phase == Phase::kRetiring && now >= state->drop_after) {
+    if (absl::Status s = identity::DropRetiredRoot(dir); !s.ok()) {
+      LogError("root_rotation_failed", {{"error", std::string(s.message())}});
+      return;
+    }
+    LogInfo("root_rotation_old_root_dropped");
+    RefreshAuthority();
+    return;
+  }
+  if (state->phase != Phase::kPrepared) return;
+
+  absl::StatusOr<bool> repaired = identity::EnsureNextRootInBundle(dir);
+  absl::StatusOr<identity::UniqueX509> next = identity::ReadNextRoot(dir);
+  if (!repaired.ok() || !next.ok()) {
+    LogError(
+        "root_rotation_failed",
+        {{"error", std::string(repaired.ok() ? next.status().message()
+                                             : repaired.status().message())}});
+    return;
+  }
+  std::shared_ptr<const SigningState> current = authority_->Current();
+  if (!current->bundle.Contains(**next)) {
+    RefreshAuthority();  // publishes the bundle with the next root
+    current = authority_->Current();
+    if (!current->bundle.Contains(**next)) return;
+  }
+  if (rotation_generation_ != current->bundle_generation) {
+    rotation_generation_ = current->bundle_generation;
+    rotation_delivered_at_ = absl::InfiniteFuture();
+    LogInfo("root_rotation_bundle_published",
+            {{"bundle_generation", std::to_string(rotation_generation_)}});
+  }
+  if (rotation_delivered_at_ == absl::InfiniteFuture()) {
+    if (!service_->AllStreamsHave(rotation_generation_)) return;
+    rotation_delivered_at_ = now;
+    LogInfo("root_rotation_bundle_delivered",
+            {{"bundle_generation", std::to_string(rotation_generation_)}});
+  }
+  if (now < rotation_delivered_at_ + config_.root_rotation_lead) return;
+
+  // Leaves are capped by their intermediate, and intermediates renew in
+  // order, so the current intermediate outlives everything the old root
+  // signed.
+  const absl::Time drop_after = current->signer->NotAfter();
+  if (absl::Status s = identity::PromoteNextRoot(dir, drop_after); !s.ok()) {
+    LogError("root_rotation_failed", {{"error", std::string(s.message())}});
+    return;
+  }
+  absl::StatusOr<std::shared_ptr<const SigningState>> renewed =
+      authority_->RenewIntermediate();
+  if (!renewed.ok()) {
+    LogError("root_rotation_failed",
+             {{"error", std::string(renewed.status().message())}});
+    return;
+  }
+  LogInfo(
+      "root_rotation_switched",
+      {{"old_root_dropped_after",
+        absl::FormatTime(absl::RFC3339_sec, drop_after, absl::UTCTimeZone())}});
+  Publish(*renewed);
 }
 
 absl::Time Agent::Tick(bool force_reload) {
@@ -173,6 +251,7 @@ absl::Time Agent::Tick(bool force_reload) {
   }
   if (now >= next_authority_refresh_) {
     RefreshAuthority();
+    AdvanceRootRotation();
     next_authority_refresh_ = now + kAuthorityRefreshInterval;
   }
   const absl::Time next_renewal = registry_->RunDue();

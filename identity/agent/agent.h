@@ -61,6 +61,11 @@ class Agent {
 
   absl::Status ReloadEntries();
   void RefreshAuthority();
+  void Publish(std::shared_ptr<const SigningState> state);
+  // Moves a root rotation on (root_rotation.h): promote the next root once
+  // every watcher has had the bundle carrying it for root_rotation_lead,
+  // drop the old root once nothing it signed is valid.
+  void AdvanceRootRotation();
 
   const identity::Clock& clock_;
   const AgentConfig config_;
@@ -73,6 +78,10 @@ class Agent {
   std::unique_ptr<WorkloadApiServer> server_;
   std::unique_ptr<MetricsServer> metrics_;
   absl::Time next_authority_refresh_ = absl::InfinitePast();
+  // The bundle generation that first carried the next root, and when every
+  // stream had received it.
+  uint64_t rotation_generation_ = 0;
+  absl::Time rotation_delivered_at_ = absl::InfiniteFuture();
   // Read by the metrics thread.
   std::atomic<int64_t> reloads_{0};
   std::atomic<int64_t> failed_reloads_{0};

@@ -334,8 +334,8 @@ absl::StatusOr<AgentConfig> ParseAgentConfig(absl::string_view yaml,
   RETURN_IF_ERROR(
       r.CheckKeys(root, "",
                   {"trust_domain", "socket_path", "state_dir", "default_ttl",
-                   "intermediate_ttl", "entries", "entries_file",
-                   "metrics_address", "log_level", "limits"}));
+                   "intermediate_ttl", "root_rotation_lead", "entries",
+                   "entries_file", "metrics_address", "log_level", "limits"}));
   for (const char* key : {"trust_domain", "socket_path", "state_dir"}) {
     if (!root[key]) return r.Error(root, key, "required");
   }
@@ -363,7 +363,8 @@ absl::StatusOr<AgentConfig> ParseAgentConfig(absl::string_view yaml,
   }
   for (auto [key, target] :
        {std::pair{"default_ttl", &config.default_ttl},
-        std::pair{"intermediate_ttl", &config.intermediate_ttl}}) {
+        std::pair{"intermediate_ttl", &config.intermediate_ttl},
+        std::pair{"root_rotation_lead", &config.root_rotation_lead}}) {
     if (!root[key]) continue;
     ASSIGN_OR_RETURN(*target, r.Duration(root[key], key));
   }

@@ -6,6 +6,7 @@
 //   state_dir: /var/lib/mayfly-agent          # required
 //   default_ttl: 5m                           # SVID lifetime
 //   intermediate_ttl: 1h                      # the agent's signing CA
+//   root_rotation_lead: 30s                   # see AgentConfig
 //   metrics_address: 127.0.0.1:9988           # optional, loopback only
 //   log_level: info                           # debug|info|warn|error
 //   limits: {max_connections: 1024, ...}      # see AgentLimits
@@ -95,6 +96,10 @@ struct AgentConfig {
   std::string state_dir;
   absl::Duration default_ttl = absl::Minutes(5);
   absl::Duration intermediate_ttl = absl::Hours(1);
+  // During a root rotation, how long the bundle with the new root must
+  // have been with every watcher before the new root signs anything: time
+  // for programs that read bundle files to reload them.
+  absl::Duration root_rotation_lead = absl::Seconds(30);
   // Resolved against the config file's directory; empty when inline.
   std::string entries_file;
   std::vector<EntryConfig> entries;

@@ -1,4 +1,8 @@
 // `mayfly ca init`: creates a trust domain's root CA on disk.
+// `mayfly ca rotate`: starts a root rotation that the agent completes.
+// `mayfly ca status`: where a rotation stands.
+#include <unistd.h>
+
 #include <iostream>
 
 #include "absl/time/time.h"
@@ -6,6 +10,7 @@
 #include "identity/cli/command.h"
 #include "identity/duration.h"
 #include "identity/keys.h"
+#include "identity/root_rotation.h"
 #include "identity/spiffe_id.h"
 
 namespace mayfly::cli {
@@ -54,10 +59,91 @@ int CaInit(const std::vector<std::string>& args) {
   return kExitOk;
 }
 
+void PrintState(const identity::RootRotationState& state) {
+  std::cout << "root rotation: " << identity::PhaseName(state.phase);
+  if (state.phase == identity::RootRotationState::Phase::kRetiring) {
+    std::cout << " (old root leaves the bundle at "
+              << absl::FormatTime(absl::RFC3339_sec, state.drop_after,
+                                  absl::UTCTimeZone())
+              << ")";
+  }
+  std::cout << std::endl;
+}
+
+int CaRotate(const std::vector<std::string>& args) {
+  std::string dir, key_type = "p256", ttl = "365d", wait = "0s";
+  FlagSet flags(
+      "mayfly ca rotate --dir DIR [--wait DURATION]",
+      "Starts a root rotation: mints the next root and adds it to the "
+      "bundle. The\nagent serving from DIR (its state_dir/ca) then waits "
+      "until every watcher has\nthe new bundle, switches issuing to the new "
+      "root, and drops the old root\nonce everything it signed has expired. "
+      "--wait follows it until done.");
+  flags.String("dir", &dir, "The CA directory (the agent's state_dir/ca).");
+  flags.String("key-type", &key_type, "Root key type: p256, ed25519, rsa2048.");
+  flags.String("ttl", &ttl, "New root certificate lifetime.");
+  flags.String("wait", &wait, "Follow the rotation for up to this long.");
+  std::vector<std::string> positional;
+  if (auto code = ParseOrExit(flags, args, &positional)) return *code;
+  if (dir.empty()) return MissingFlag(flags, "dir");
+  absl::StatusOr<identity::KeyType> type =
+      identity::KeyTypeFromString(key_type);
+  if (!type.ok()) return Fail(std::string(type.status().message()), kExitUsage);
+  absl::StatusOr<absl::Duration> root_ttl = identity::ParseDuration(ttl);
+  absl::StatusOr<absl::Duration> wait_for = identity::ParseDuration(wait);
+  if (!root_ttl.ok() || !wait_for.ok()) {
+    return Fail("--ttl and --wait take durations, e.g. 365d, 90s", kExitUsage);
+  }
+  absl::Status s = identity::PrepareRootRotation(dir, *root_ttl,
+                                                 identity::RealClock(), *type);
+  if (!s.ok()) return Fail(std::string(s.message()));
+  std::cout << "next root added to " << dir << "/bundle.pem" << std::endl;
+  auto last = identity::RootRotationState::Phase::kIdle;
+  const absl::Time deadline = absl::Now() + *wait_for;
+  while (absl::Now() < deadline) {
+    absl::StatusOr<identity::RootRotationState> state =
+        identity::InspectRootRotation(dir);
+    if (!state.ok()) return Fail(std::string(state.status().message()));
+    if (state->phase != last) PrintState(*state);
+    if (state->phase == identity::RootRotationState::Phase::kIdle) {
+      return kExitOk;
+    }
+    last = state->phase;
+    absl::SleepFor(absl::Milliseconds(500));
+  }
+  if (*wait_for > absl::ZeroDuration()) {
+    return Fail(
+        "the rotation did not finish within --wait; is the agent "
+        "running on this CA directory?");
+  }
+  return kExitOk;
+}
+
+int CaStatus(const std::vector<std::string>& args) {
+  std::string dir;
+  FlagSet flags("mayfly ca status --dir DIR",
+                "Prints the trust domain and where a root rotation stands.");
+  flags.String("dir", &dir, "The CA directory.");
+  std::vector<std::string> positional;
+  if (auto code = ParseOrExit(flags, args, &positional)) return *code;
+  if (dir.empty()) return MissingFlag(flags, "dir");
+  absl::StatusOr<identity::RootRotationState> state =
+      identity::InspectRootRotation(dir);
+  if (!state.ok()) return Fail(std::string(state.status().message()));
+  auto ca = identity::CertificateAuthority::Load(dir, identity::RealClock());
+  if (!ca.ok()) return Fail(std::string(ca.status().message()));
+  std::cout << "trust domain " << (*ca)->trust_domain().name() << ", "
+            << (*ca)->bundle().roots().size() << " root(s) in the bundle\n";
+  PrintState(*state);
+  return kExitOk;
+}
+
 }  // namespace
 
 std::vector<Command> CaCommands() {
-  return {{"ca init", "Create a trust domain root CA", CaInit}};
+  return {{"ca init", "Create a trust domain root CA", CaInit},
+          {"ca rotate", "Start a no-outage root rotation", CaRotate},
+          {"ca status", "Show the CA and any root rotation", CaStatus}};
 }
 
 }  // namespace mayfly::cli
