@@ -6,7 +6,9 @@
 #   2. every test, normally
 #   3. the unit tests again under AddressSanitizer + UndefinedBehaviorSanitizer
 #   4. each libFuzzer target for a bounded time (MAYFLY_FUZZ_SECONDS, 60)
-#   5. the minting benchmark, which prints mint_vs_openssl_floor=R
+#   5. interop: go-spiffe (and the SPIRE CLI where it builds) against the
+#      real agent; the clients come from the Go module proxy
+#   6. the benchmarks, which print their figures and ratios
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,6 +30,19 @@ bazel test --config=asan --config=ubsan //identity/... 2>&1 |
   tee -a "$log" | grep -E 'PASSED|FAILED|TIMEOUT|NO STATUS|ERROR|Executed' || true
 sanitizer_rc=${PIPESTATUS[0]}
 
+step "interop: third-party Workload API clients"
+interop_bin="${MAYFLY_CACHE:-$HOME/.cache/mayfly}/interop"
+interop_env=(--test_env=GOSPIFFE_CHECK="$(bash tests/interop/build_gospiffe.sh "$interop_bin" | tail -1)")
+if spire_agent=$(bash tests/interop/build_spire.sh "$interop_bin" 2>&1 | tail -1) &&
+  [[ -x $spire_agent ]]; then
+  interop_env+=(--test_env=SPIRE_AGENT="$spire_agent")
+else
+  echo "SPIRE did not build here ($spire_agent); its CLI checks are skipped" >&2
+fi
+bazel test "${interop_env[@]}" //tests/interop:gospiffe_test 2>&1 |
+  tee -a "$log" | grep -E 'PASSED|FAILED|TIMEOUT|NO STATUS|ERROR|Executed' || true
+interop_rc=${PIPESTATUS[0]}
+
 fuzz_rc=0
 step "fuzzers, ${MAYFLY_FUZZ_SECONDS:-60}s each"
 bash tests/fuzz/run_fuzzers.sh "${MAYFLY_FUZZ_SECONDS:-60}" || fuzz_rc=$?
@@ -40,8 +55,9 @@ passed=$(grep -cE '^//[^ ]+ +(\(cached\) )?PASSED' "$log" || true)
 failed=$(grep -cE '^//[^ ]+ +(FAILED|TIMEOUT|NO STATUS)' "$log" || true)
 echo
 echo "tests: ${passed} passed, ${failed} failed"
-if ((normal_rc != 0 || sanitizer_rc != 0 || fuzz_rc != 0 || bench_rc != 0)); then
+if ((normal_rc != 0 || sanitizer_rc != 0 || interop_rc != 0 ||
+  fuzz_rc != 0 || bench_rc != 0)); then
   echo "run_all: failed (tests normal=$normal_rc sanitizers=$sanitizer_rc" \
-    "fuzz=$fuzz_rc bench=$bench_rc)" >&2
+    "interop=$interop_rc fuzz=$fuzz_rc bench=$bench_rc)" >&2
   exit 1
 fi

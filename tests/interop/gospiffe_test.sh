@@ -57,6 +57,7 @@ expect 0 "go-spiffe via SPIFFE_ENDPOINT_SOCKET" -- env \
 contains "$out" "example.org" "env var honoured"
 
 if [[ -n ${SPIRE_AGENT:-} ]]; then
+  mkdir -p "$work/spire-out"
   expect 0 "spire-agent api fetch x509" -- "$SPIRE_AGENT" api fetch x509 \
     -socketPath "$sock" -write "$work/spire-out"
   contains "$out" "spiffe://example.org/interop" "SPIRE CLI sees the SVID"
