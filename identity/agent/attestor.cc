@@ -19,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/time/clock.h"
 #include "identity/file_util.h"
 #include "identity/status_macros.h"
 
@@ -32,7 +33,11 @@ constexpr size_t kReadChunk = 1 << 16;
 // getpwuid_r/getgrgid_r buffers; NSS returns ERANGE and we grow to this.
 constexpr size_t kMaxNssBuffer = 1 << 20;
 
-std::optional<std::string> UserName(uid_t uid) {
+// A renamed user or group shows up in selectors within this long.
+constexpr absl::Duration kNameCacheTtl = absl::Seconds(30);
+constexpr size_t kMaxCachedNames = 65536;
+
+std::optional<std::string> LookUpUserName(uid_t uid) {
   std::vector<char> buf(4096);
   while (buf.size() <= kMaxNssBuffer) {
     struct passwd pw;
@@ -48,7 +53,7 @@ std::optional<std::string> UserName(uid_t uid) {
   return std::nullopt;
 }
 
-std::optional<std::string> GroupName(gid_t gid) {
+std::optional<std::string> LookUpGroupName(gid_t gid) {
   std::vector<char> buf(4096);
   while (buf.size() <= kMaxNssBuffer) {
     struct group gr;
@@ -167,12 +172,40 @@ absl::StatusOr<WorkloadAttributes> UnixAttestor::Attest(
   // Only now is it known that everything above was read from this process.
   RETURN_IF_ERROR(process.CheckAlive());
 
-  out.user = UserName(out.uid);
+  out.user = UserName(out.uid);  // cached lookups, below
   out.group = GroupName(out.gid);
   for (gid_t g : out.supplementary_gids) {
     if (auto name = GroupName(g)) out.supplementary_groups.push_back(*name);
   }
   return out;
+}
+
+std::optional<std::string> UnixAttestor::UserName(uid_t uid) {
+  const absl::Time now = absl::Now();
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = users_.find(uid);
+    if (it != users_.end() && it->second.expires > now) return it->second.name;
+  }
+  std::optional<std::string> name = LookUpUserName(uid);
+  absl::MutexLock lock(&mu_);
+  if (users_.size() >= kMaxCachedNames) users_.clear();
+  users_[uid] = CachedName{name, now + kNameCacheTtl};
+  return name;
+}
+
+std::optional<std::string> UnixAttestor::GroupName(gid_t gid) {
+  const absl::Time now = absl::Now();
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = groups_.find(gid);
+    if (it != groups_.end() && it->second.expires > now) return it->second.name;
+  }
+  std::optional<std::string> name = LookUpGroupName(gid);
+  absl::MutexLock lock(&mu_);
+  if (groups_.size() >= kMaxCachedNames) groups_.clear();
+  groups_[gid] = CachedName{name, now + kNameCacheTtl};
+  return name;
 }
 
 absl::StatusOr<std::optional<std::string>> UnixAttestor::HashExecutable(

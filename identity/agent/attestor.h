@@ -24,6 +24,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "identity/agent/process.h"
 
 namespace mayfly::agent {
@@ -65,10 +66,21 @@ class UnixAttestor {
 
   absl::StatusOr<std::optional<std::string>> HashExecutable(pid_t pid)
       ABSL_LOCKS_EXCLUDED(mu_);
+  // getpwuid_r/getgrgid_r read /etc/passwd and /etc/group (or ask a
+  // directory service) on every call; names are cached for kNameCacheTtl.
+  std::optional<std::string> UserName(uid_t uid) ABSL_LOCKS_EXCLUDED(mu_);
+  std::optional<std::string> GroupName(gid_t gid) ABSL_LOCKS_EXCLUDED(mu_);
+
+  struct CachedName {
+    std::optional<std::string> name;
+    absl::Time expires;
+  };
 
   const int64_t max_hash_bytes_;
   absl::Mutex mu_;
   absl::flat_hash_map<FileKey, std::string> hash_cache_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<uid_t, CachedName> users_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<gid_t, CachedName> groups_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace mayfly::agent

@@ -4,6 +4,7 @@
 //                                     --config)
 //   mayfly-agent --print-default-config
 //   mayfly-agent --check-config FILE  validate a config and exit
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -56,6 +57,18 @@ std::string DefaultConfigText() {
                                 DefaultStateDir());
 }
 
+// Each connection costs the agent two descriptors (the socket and the
+// caller's pidfd); the usual soft limit of 1024 would cap it near 500
+// callers. Raise the soft limit to the hard one, as Go programs do.
+void RaiseFileLimit() {
+  struct rlimit limit;
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 &&
+      limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
 int Main(int argc, char** argv) {
   const std::vector<std::string> args(argv + 1, argv + argc);
   std::string config_path;
@@ -100,6 +113,7 @@ int Main(int argc, char** argv) {
   absl::StatusOr<LogLevel> level = ParseLogLevel(config->log_level);
   if (level.ok()) SetLogLevel(*level);
 
+  RaiseFileLimit();
   BlockAgentSignals();
   absl::StatusOr<std::unique_ptr<Agent>> agent =
       Agent::Create(*config, config_path, identity::RealClock());

@@ -62,6 +62,12 @@ void Registry::SetEntries(std::vector<RegistrationEntry> entries) {
       if (it != kept.end()) slot.svid = it->second;
       entries_.push_back(std::move(slot));
     }
+    by_selector_.clear();
+    for (size_t i = 0; i < entries_.size(); ++i) {
+      for (const std::string& s : entries_[i].entry.selectors) {
+        by_selector_[s].push_back(i);
+      }
+    }
     RefreshGroupsLocked(nullptr, deliveries, revoked);
   }
   Notify(deliveries, revoked);
@@ -184,8 +190,18 @@ Registry::Stats Registry::GetStats() const {
 
 std::vector<size_t> Registry::MatchLocked(
     const std::vector<std::string>& selectors) const {
+  // Candidates: entries sharing at least one selector with the workload.
+  std::vector<size_t> candidates;
+  for (const std::string& s : selectors) {
+    auto it = by_selector_.find(s);
+    if (it == by_selector_.end()) continue;
+    candidates.insert(candidates.end(), it->second.begin(), it->second.end());
+  }
+  std::sort(candidates.begin(), candidates.end());
+  candidates.erase(std::unique(candidates.begin(), candidates.end()),
+                   candidates.end());
   std::vector<size_t> out;
-  for (size_t i = 0; i < entries_.size(); ++i) {
+  for (size_t i : candidates) {
     if (Matches(entries_[i].entry, selectors)) out.push_back(i);
   }
   return out;

@@ -183,6 +183,10 @@ class Registry {
   mutable absl::Mutex mu_;
   std::shared_ptr<const SigningState> signing_ ABSL_GUARDED_BY(mu_);
   std::vector<EntrySlot> entries_ ABSL_GUARDED_BY(mu_);
+  // Selector -> indexes of the entries that carry it: matching a workload
+  // looks only at entries sharing one of its selectors, not at all of them.
+  absl::flat_hash_map<std::string, std::vector<size_t>> by_selector_
+      ABSL_GUARDED_BY(mu_);
   // Keyed by the workload's selectors joined with '\n'.
   std::map<std::string, Group> groups_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<const X509Subscriber*, std::string> group_of_
