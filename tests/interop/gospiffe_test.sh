@@ -51,6 +51,10 @@ expect 0 "go-spiffe: JWT-SVID fetch and validation" -- \
   "$gospiffe" jwt -socket "unix://$sock" -audience kafka
 contains "$out" "jwt sub=spiffe://example.org/interop" "token subject"
 
+expect 0 "gRPC server reflection lists the Workload API" -- \
+  "$gospiffe" reflect -socket "unix://$sock"
+contains "$out" "service SpiffeWorkloadAPI" "reflection"
+
 # The same client through SPIFFE_ENDPOINT_SOCKET, go-spiffe's default.
 expect 0 "go-spiffe via SPIFFE_ENDPOINT_SOCKET" -- env \
   SPIFFE_ENDPOINT_SOCKET="unix://$sock" "$gospiffe" bundles

@@ -5,6 +5,7 @@
 //	gospiffe-check x509 -socket unix:///path [-expect-id ID] [-rotations N]
 //	gospiffe-check bundles -socket unix:///path
 //	gospiffe-check jwt -socket unix:///path -audience AUD
+//	gospiffe-check reflect -socket unix:///path
 //
 // Exit 0 with "ok" as the last line on success; 1 with the reason otherwise.
 package main
@@ -21,6 +22,9 @@ import (
 	"github.com/spiffe/go-spiffe/v2/svid/jwtsvid"
 	"github.com/spiffe/go-spiffe/v2/svid/x509svid"
 	"github.com/spiffe/go-spiffe/v2/workloadapi"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	rpb "google.golang.org/grpc/reflection/grpc_reflection_v1alpha"
 )
 
 func main() {
@@ -46,6 +50,8 @@ func main() {
 		err = checkBundles(ctx, client)
 	case "jwt":
 		err = checkJWT(ctx, client, *audience)
+	case "reflect":
+		err = checkReflection(ctx, *socket)
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}
@@ -148,5 +154,37 @@ func checkJWT(ctx context.Context, addr workloadapi.ClientOption, audience strin
 		return fmt.Errorf("subjects disagree: %s %s %s", svid.ID, viaAgent.ID, local.ID)
 	}
 	fmt.Printf("jwt sub=%s expires=%s\n", svid.ID, svid.Expiry.UTC().Format(time.RFC3339))
+	return nil
+}
+
+// checkReflection lists the server's services through gRPC server
+// reflection, as grpcurl does, and requires the Workload API among them.
+func checkReflection(ctx context.Context, socket string) error {
+	conn, err := grpc.NewClient(socket, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	stream, err := rpb.NewServerReflectionClient(conn).ServerReflectionInfo(ctx)
+	if err != nil {
+		return fmt.Errorf("reflection: %w", err)
+	}
+	if err := stream.Send(&rpb.ServerReflectionRequest{
+		MessageRequest: &rpb.ServerReflectionRequest_ListServices{ListServices: "*"},
+	}); err != nil {
+		return err
+	}
+	resp, err := stream.Recv()
+	if err != nil {
+		return fmt.Errorf("reflection: %w", err)
+	}
+	found := false
+	for _, s := range resp.GetListServicesResponse().GetService() {
+		fmt.Printf("service %s\n", s.GetName())
+		found = found || s.GetName() == "SpiffeWorkloadAPI"
+	}
+	if !found {
+		return errors.New("SpiffeWorkloadAPI not listed by reflection")
+	}
 	return nil
 }
