@@ -1,0 +1,305 @@
+// Load driver for a SPIFFE Workload API server: the same client code against
+// mayfly-agent and the SPIRE agent, so their figures compare in one run.
+//
+//   workload_bench latency SOCKET CLIENTS ROUNDS
+//     CLIENTS threads, each on its own connection (warmed up first), open
+//     FetchX509SVID ROUNDS times and time the first response. Prints
+//     "latency clients=N samples=S p50_ms=.. p99_ms=.. max_ms=..".
+//   workload_bench paced SOCKET CLIENTS PERIOD_MS SECONDS
+//     CLIENTS threads on their own connections, each fetching once every
+//     PERIOD_MS (random phase) for SECONDS: an open-loop load of
+//     CLIENTS*1000/PERIOD_MS requests per second, the way a fleet of
+//     workloads actually calls. Same output as latency.
+//   workload_bench fanout SOCKET STREAMS CONNECTIONS TIMEOUT_S
+//     STREAMS FetchX509SVID streams over CONNECTIONS connections; waits for
+//     every stream's first SVID, then for every stream to receive the next
+//     one. Prints "fanout streams=N spread_ms=.." (first to last stream to
+//     get the rotated SVID).
+//   workload_bench groups SOCKET FIRST_GID COUNT
+//     For each of COUNT supplementary groups FIRST_GID.., switches this
+//     process to that group and fetches once: COUNT workloads, each matching
+//     its own entry. Prints "groups fetched=N failed=F seconds=..".
+//
+// Every loop is bounded by its count and by a deadline. Exit 1 on failure.
+#include <grp.h>
+#include <grpcpp/grpcpp.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "third_party/spiffe/workloadapi.grpc.pb.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::shared_ptr<grpc::Channel> Dial(const std::string& socket) {
+  grpc::ChannelArguments args;
+  // A connection per channel: without this, channels to one target share
+  // one subchannel and the "clients" would be streams on one connection.
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  args.SetMaxReceiveMessageSize(64 << 20);
+  return grpc::CreateCustomChannel("unix:" + socket,
+                                   grpc::InsecureChannelCredentials(), args);
+}
+
+void AddHeader(grpc::ClientContext& context, int timeout_s) {
+  context.AddMetadata("workload.spiffe.io", "true");
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(timeout_s));
+}
+
+// One FetchX509SVID first response; returns milliseconds or -1.
+double FetchOnce(SpiffeWorkloadAPI::Stub& stub, int* svids = nullptr) {
+  grpc::ClientContext context;
+  AddHeader(context, 30);
+  const auto start = Clock::now();
+  auto reader = stub.FetchX509SVID(&context, X509SVIDRequest());
+  X509SVIDResponse response;
+  const bool ok = reader->Read(&response);
+  const double ms =
+      std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+  context.TryCancel();
+  reader->Finish();
+  if (svids != nullptr) *svids = response.svids_size();
+  return ok && response.svids_size() > 0 ? ms : -1;
+}
+
+double Percentile(std::vector<double>& v, double p) {
+  const size_t i = std::min(v.size() - 1, static_cast<size_t>(p * v.size()));
+  std::nth_element(v.begin(), v.begin() + i, v.end());
+  return v[i];
+}
+
+void Report(const char* mode, int clients,
+            std::vector<std::vector<double>>& samples, int failures) {
+  std::vector<double> all;
+  for (auto& s : samples) all.insert(all.end(), s.begin(), s.end());
+  if (all.empty()) {
+    std::printf("%s clients=%d failed=%d\n", mode, clients, failures);
+    return;
+  }
+  const double max = *std::max_element(all.begin(), all.end());
+  const double p50 = Percentile(all, 0.50), p99 = Percentile(all, 0.99);
+  std::printf(
+      "%s clients=%d samples=%zu failed=%d p50_ms=%.3f p99_ms=%.3f "
+      "max_ms=%.3f\n",
+      mode, clients, all.size(), failures, p50, p99, max);
+}
+
+int Paced(const std::string& socket, int clients, int period_ms, int seconds) {
+  std::vector<std::vector<double>> samples(clients);
+  std::atomic<int> ready{0}, failures{0};
+  std::atomic<bool> go{false};
+  std::vector<std::thread> threads;
+  for (int c = 0; c < clients; ++c) {
+    threads.emplace_back([&, c] {
+      auto stub = SpiffeWorkloadAPI::NewStub(Dial(socket));
+      if (FetchOnce(*stub) < 0) failures++;
+      ready++;
+      while (!go.load())
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      // Spread the clients' phases evenly over one period.
+      auto next = Clock::now() +
+                  std::chrono::microseconds(1000LL * period_ms * c / clients);
+      const auto end = Clock::now() + std::chrono::seconds(seconds);
+      while (next < end) {
+        std::this_thread::sleep_until(next);
+        const double ms = FetchOnce(*stub);
+        if (ms < 0) {
+          failures++;
+        } else {
+          samples[c].push_back(ms);
+        }
+        next += std::chrono::milliseconds(period_ms);
+      }
+    });
+  }
+  const auto deadline = Clock::now() + std::chrono::seconds(120);
+  while (ready.load() < clients && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  go = true;
+  for (auto& t : threads) t.join();
+  Report("paced", clients, samples, failures.load());
+  return failures.load() == 0 ? 0 : 1;
+}
+
+int Latency(const std::string& socket, int clients, int rounds) {
+  std::vector<std::vector<double>> samples(clients);
+  std::atomic<int> ready{0}, failures{0};
+  std::atomic<bool> go{false};
+  std::vector<std::thread> threads;
+  for (int c = 0; c < clients; ++c) {
+    threads.emplace_back([&, c] {
+      auto stub = SpiffeWorkloadAPI::NewStub(Dial(socket));
+      if (FetchOnce(*stub) < 0) failures++;  // warm-up: connect, attest
+      ready++;
+      while (!go.load()) std::this_thread::yield();
+      for (int r = 0; r < rounds; ++r) {
+        const double ms = FetchOnce(*stub);
+        if (ms < 0) {
+          failures++;
+        } else {
+          samples[c].push_back(ms);
+        }
+      }
+    });
+  }
+  const auto deadline = Clock::now() + std::chrono::seconds(120);
+  while (ready.load() < clients && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  go = true;
+  for (auto& t : threads) t.join();
+  Report("latency", clients, samples, failures.load());
+  return failures.load() == 0 ? 0 : 1;
+}
+
+// One watch stream: records when each distinct leaf arrives.
+class Watch : public grpc::ClientReadReactor<X509SVIDResponse> {
+ public:
+  Watch(SpiffeWorkloadAPI::Stub& stub, std::atomic<int>& first,
+        std::atomic<int>& rotated, std::atomic<int>& done)
+      : first_(first), rotated_(rotated), done_(done) {
+    AddHeader(context_, 600);
+    stub.async()->FetchX509SVID(&context_, &request_, this);
+    StartRead(&response_);
+    StartCall();
+  }
+  void OnReadDone(bool ok) override {
+    if (!ok) return;
+    const std::string& leaf = response_.svids(0).x509_svid();
+    if (first_leaf_.empty()) {
+      first_leaf_ = leaf;
+      first_++;
+    } else if (leaf != first_leaf_ && rotated_at_ == Clock::time_point()) {
+      rotated_at_ = Clock::now();
+      rotated_++;
+    }
+    StartRead(&response_);
+  }
+  void OnDone(const grpc::Status&) override { done_++; }
+  void Cancel() { context_.TryCancel(); }
+  Clock::time_point rotated_at() const { return rotated_at_; }
+
+ private:
+  grpc::ClientContext context_;
+  X509SVIDRequest request_;
+  X509SVIDResponse response_;
+  std::string first_leaf_;
+  Clock::time_point rotated_at_{};
+  std::atomic<int>& first_;
+  std::atomic<int>& rotated_;
+  std::atomic<int>& done_;
+};
+
+int Fanout(const std::string& socket, int streams, int connections,
+           int timeout_s) {
+  std::vector<std::shared_ptr<grpc::Channel>> channels;
+  std::vector<std::unique_ptr<SpiffeWorkloadAPI::Stub>> stubs;
+  for (int i = 0; i < connections; ++i) {
+    channels.push_back(Dial(socket));
+    stubs.push_back(SpiffeWorkloadAPI::NewStub(channels.back()));
+  }
+  std::atomic<int> first{0}, rotated{0}, done{0};
+  std::vector<std::unique_ptr<Watch>> watches;
+  for (int i = 0; i < streams; ++i) {
+    watches.push_back(
+        std::make_unique<Watch>(*stubs[i % connections], first, rotated, done));
+  }
+  const auto deadline = Clock::now() + std::chrono::seconds(timeout_s);
+  while (first.load() < streams && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  const int opened = first.load();
+  while (rotated.load() < opened && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  Clock::time_point earliest = Clock::time_point::max(), latest{};
+  for (const auto& w : watches) {
+    if (w->rotated_at() == Clock::time_point()) continue;
+    earliest = std::min(earliest, w->rotated_at());
+    latest = std::max(latest, w->rotated_at());
+  }
+  for (auto& w : watches) w->Cancel();
+  const auto drain = Clock::now() + std::chrono::seconds(30);
+  while (done.load() < streams && Clock::now() < drain) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  const int got = rotated.load();
+  std::printf(
+      "fanout streams=%d opened=%d rotated=%d spread_ms=%.1f\n", streams,
+      opened, got,
+      got > 0
+          ? std::chrono::duration<double, std::milli>(latest - earliest).count()
+          : -1.0);
+  // Reactors must outlive their calls; leak them if a call never ended.
+  if (done.load() < streams) {
+    for (auto& w : watches) w.release();
+  }
+  return opened == streams && got == streams ? 0 : 1;
+}
+
+int Groups(const std::string& socket, gid_t first_gid, int count) {
+  auto stub = SpiffeWorkloadAPI::NewStub(Dial(socket));
+  int failed = 0;
+  const auto start = Clock::now();
+  const auto deadline = start + std::chrono::seconds(300);
+  int fetched = 0;
+  for (int i = 0; i < count && Clock::now() < deadline; ++i) {
+    const gid_t gid = first_gid + i;
+    if (setgroups(1, &gid) != 0) {
+      std::perror("setgroups");
+      return 1;
+    }
+    int svids = 0;
+    if (FetchOnce(*stub, &svids) < 0) {
+      // SPIRE may not have synced this entry yet: retry, bounded.
+      bool ok = false;
+      for (int retry = 0; retry < 50 && !ok; ++retry) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        ok = FetchOnce(*stub, &svids) >= 0;
+      }
+      if (!ok) failed++;
+    }
+    fetched++;
+  }
+  std::printf("groups fetched=%d failed=%d seconds=%.2f\n", fetched, failed,
+              std::chrono::duration<double>(Clock::now() - start).count());
+  return failed == 0 && fetched == count ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string mode = argc > 1 ? argv[1] : "";
+  if (mode == "latency" && argc == 5) {
+    return Latency(argv[2], std::atoi(argv[3]), std::atoi(argv[4]));
+  }
+  if (mode == "paced" && argc == 6) {
+    return Paced(argv[2], std::atoi(argv[3]), std::atoi(argv[4]),
+                 std::atoi(argv[5]));
+  }
+  if (mode == "fanout" && argc == 6) {
+    return Fanout(argv[2], std::atoi(argv[3]), std::atoi(argv[4]),
+                  std::atoi(argv[5]));
+  }
+  if (mode == "groups" && argc == 5) {
+    return Groups(argv[2], static_cast<gid_t>(std::atoll(argv[3])),
+                  std::atoi(argv[4]));
+  }
+  std::fprintf(stderr, "usage: see workload_bench.cc\n");
+  return 2;
+}
