@@ -118,34 +118,36 @@ grpc::ServerWriteReactor<X509SVIDResponse>* WorkloadApiService::FetchX509SVID(
   return reactor;
 }
 
-grpc::ServerWriteReactor<X509BundlesResponse>*
-WorkloadApiService::FetchX509Bundles(grpc::CallbackServerContext* context,
-                                     const X509BundlesRequest* /*request*/) {
-  absl::StatusOr<Attested> attested = Admit(*context);
-  if (!attested.ok()) return Refuse<X509BundlesResponse>(attested.status());
+template <typename Response>
+grpc::ServerWriteReactor<Response>* WorkloadApiService::OpenBundleStream(
+    grpc::CallbackServerContext& context,
+    std::vector<std::weak_ptr<PushStream<Response>>>& streams,
+    std::shared_ptr<const Response> (WorkloadApiService::*build)() const) {
+  absl::StatusOr<Attested> attested = Admit(context);
+  if (!attested.ok()) return Refuse<Response>(attested.status());
   // Bundles are public, but only registered workloads learn them here, as
   // in SPIRE.
   if (registry_.Match(attested->selectors).empty()) {
-    return Refuse<X509BundlesResponse>(absl::PermissionDeniedError(
+    return Refuse<Response>(absl::PermissionDeniedError(
         "no registration entry matches this workload"));
   }
   const pid_t pid = attested->caller.peer.pid;
   if (absl::Status s = callers_.OpenStream(pid); !s.ok()) {
-    return Refuse<X509BundlesResponse>(s);
+    return Refuse<Response>(s);
   }
-  auto stream = std::make_shared<PushStream<X509BundlesResponse>>();
-  std::shared_ptr<const X509BundlesResponse> first;
+  auto stream = std::make_shared<PushStream<Response>>();
+  std::shared_ptr<const Response> first;
   uint64_t generation = 0;
   {
     absl::MutexLock lock(&mu_);
     if (signing_ == nullptr) {
       callers_.CloseStream(pid);
-      return Refuse<X509BundlesResponse>(
+      return Refuse<Response>(
           absl::UnavailableError("the agent has no trust bundle yet"));
     }
-    Prune(x509_bundle_streams_);
-    x509_bundle_streams_.push_back(stream);
-    first = X509BundlesLocked();
+    Prune(streams);
+    streams.push_back(stream);
+    first = (this->*build)();
     generation = signing_->bundle_generation;
   }
   counters_.active_streams.fetch_add(1, std::memory_order_relaxed);
@@ -155,6 +157,20 @@ WorkloadApiService::FetchX509Bundles(grpc::CallbackServerContext* context,
   });
   stream->Push(std::move(first), generation);
   return reactor;
+}
+
+grpc::ServerWriteReactor<X509BundlesResponse>*
+WorkloadApiService::FetchX509Bundles(grpc::CallbackServerContext* context,
+                                     const X509BundlesRequest* /*request*/) {
+  return OpenBundleStream(*context, x509_bundle_streams_,
+                          &WorkloadApiService::X509BundlesLocked);
+}
+
+grpc::ServerWriteReactor<JWTBundlesResponse>*
+WorkloadApiService::FetchJWTBundles(grpc::CallbackServerContext* context,
+                                    const JWTBundlesRequest* /*request*/) {
+  return OpenBundleStream(*context, jwt_bundle_streams_,
+                          &WorkloadApiService::JwtBundlesLocked);
 }
 
 grpc::ServerUnaryReactor* WorkloadApiService::FetchJWTSVID(
@@ -209,43 +225,6 @@ absl::Status WorkloadApiService::MintJwtSvids(const Attested& attested,
                            request.spiffe_id()));
   }
   return absl::OkStatus();
-}
-
-grpc::ServerWriteReactor<JWTBundlesResponse>*
-WorkloadApiService::FetchJWTBundles(grpc::CallbackServerContext* context,
-                                    const JWTBundlesRequest* /*request*/) {
-  absl::StatusOr<Attested> attested = Admit(*context);
-  if (!attested.ok()) return Refuse<JWTBundlesResponse>(attested.status());
-  if (registry_.Match(attested->selectors).empty()) {
-    return Refuse<JWTBundlesResponse>(absl::PermissionDeniedError(
-        "no registration entry matches this workload"));
-  }
-  const pid_t pid = attested->caller.peer.pid;
-  if (absl::Status s = callers_.OpenStream(pid); !s.ok()) {
-    return Refuse<JWTBundlesResponse>(s);
-  }
-  auto stream = std::make_shared<PushStream<JWTBundlesResponse>>();
-  std::shared_ptr<const JWTBundlesResponse> first;
-  uint64_t generation = 0;
-  {
-    absl::MutexLock lock(&mu_);
-    if (signing_ == nullptr) {
-      callers_.CloseStream(pid);
-      return Refuse<JWTBundlesResponse>(
-          absl::UnavailableError("the agent has no JWT bundle yet"));
-    }
-    Prune(jwt_bundle_streams_);
-    jwt_bundle_streams_.push_back(stream);
-    first = JwtBundlesLocked();
-    generation = signing_->bundle_generation;
-  }
-  counters_.active_streams.fetch_add(1, std::memory_order_relaxed);
-  auto* reactor = stream->Start([this, pid] {
-    callers_.CloseStream(pid);
-    counters_.active_streams.fetch_sub(1, std::memory_order_relaxed);
-  });
-  stream->Push(std::move(first), generation);
-  return reactor;
 }
 
 grpc::ServerUnaryReactor* WorkloadApiService::ValidateJWTSVID(

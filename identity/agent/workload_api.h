@@ -91,6 +91,14 @@ class WorkloadApiService : public SpiffeWorkloadAPI::CallbackService {
   std::shared_ptr<const JWTBundlesResponse> JwtBundlesLocked() const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::shared_ptr<const SigningState> signing() const ABSL_LOCKS_EXCLUDED(mu_);
+  // A bundle stream: admitted like any call, kept in `streams` for pushes,
+  // started with what `build` makes of the current state.
+  template <typename Response>
+  grpc::ServerWriteReactor<Response>* OpenBundleStream(
+      grpc::CallbackServerContext& context,
+      std::vector<std::weak_ptr<PushStream<Response>>>& streams,
+      std::shared_ptr<const Response> (WorkloadApiService::*build)() const)
+      ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status MintJwtSvids(const Attested& attested,
                             const JWTSVIDRequest& request,
                             JWTSVIDResponse& response);
