@@ -226,6 +226,9 @@ contains "$(cat "$log")" '"event":"stopped"' "graceful stop logged"
 equals "$(test -e "$sock" && echo present || echo gone)" gone "socket removed"
 expect 3 "healthcheck when down" -- "$bin/mayfly" healthcheck --socket "$sock" \
   --timeout 1s
+expect 2 "bad --timeout is a usage error" -- "$bin/mayfly" fetch x509 \
+  --socket "$sock" --timeout 3q
+contains "$err" 'invalid duration "3q"' "bad --timeout named"
 start_agent
 expect 0 "fetch after restart" -- "$bin/mayfly" fetch x509 --socket "$sock" \
   --write "$work/out/root"

@@ -9,6 +9,9 @@
 #include <cerrno>
 #include <cstring>
 #include <iostream>
+#include <memory>
+#include <optional>
+#include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
@@ -43,13 +46,41 @@ int FailStatus(const absl::Status& status) {
   return Fail(status.ToString(), unreachable ? kExitUnreachable : kExitFailure);
 }
 
-absl::StatusOr<absl::Duration> TimeoutFlag(const std::string& text) {
-  absl::StatusOr<absl::Duration> d = identity::ParseDuration(text);
-  if (!d.ok()) {
-    return absl::InvalidArgumentError("--timeout: " +
-                                      std::string(d.status().message()));
+// --socket and --timeout, which every one-shot agent command takes.
+struct AgentFlags {
+  AgentFlags(FlagSet& flags, std::string default_timeout)
+      : timeout_text(std::move(default_timeout)) {
+    flags.String("socket", &socket, kSocketHelp);
+    flags.String("timeout", &timeout_text, "How long to wait for the agent.");
   }
-  return d;
+  // `flags` holds pointers to the members.
+  AgentFlags(const AgentFlags&) = delete;
+  AgentFlags& operator=(const AgentFlags&) = delete;
+
+  std::string socket;
+  std::string timeout_text;
+};
+
+struct AgentConnection {
+  std::unique_ptr<WorkloadClient> client;
+  absl::Duration timeout;
+};
+
+// The client the flags name; on a bad flag, the usage exit code.
+std::optional<int> ConnectOrExit(const AgentFlags& flags,
+                                 AgentConnection& connection) {
+  absl::StatusOr<absl::Duration> timeout =
+      identity::ParseDuration(flags.timeout_text);
+  if (!timeout.ok()) {
+    return Fail("--timeout: " + std::string(timeout.status().message()),
+                kExitUsage);
+  }
+  auto client = WorkloadClient::Create(flags.socket);
+  if (!client.ok()) {
+    return Fail(std::string(client.status().message()), kExitUsage);
+  }
+  connection = {std::move(*client), *timeout};
+  return std::nullopt;
 }
 
 // Writes the default SVID (the first) and its trust domain's bundle.
@@ -77,21 +108,19 @@ void PrintContext(const X509Context& context) {
 }
 
 int FetchX509(const std::vector<std::string>& args) {
-  std::string socket, write_dir, timeout_text = "10s";
+  std::string write_dir;
   FlagSet flags("mayfly fetch x509 [--socket PATH] [--write DIR]",
                 "Fetches this process's X.509-SVIDs from the agent and prints "
                 "them, default\nfirst; with --write, writes svid.pem, "
                 "svid_key.pem (0600) and svid_bundle.pem.");
-  flags.String("socket", &socket, kSocketHelp);
+  AgentFlags agent_flags(flags, "10s");
   flags.String("write", &write_dir, "Directory to write the default SVID to.");
-  flags.String("timeout", &timeout_text, "How long to wait for the agent.");
   std::vector<std::string> positional;
   if (auto code = ParseOrExit(flags, args, &positional)) return *code;
-  absl::StatusOr<absl::Duration> timeout = TimeoutFlag(timeout_text);
-  if (!timeout.ok()) return Fail(std::string(timeout.status().message()), 2);
-  auto client = WorkloadClient::Create(socket);
-  if (!client.ok()) return Fail(std::string(client.status().message()), 2);
-  absl::StatusOr<X509Context> context = (*client)->FetchX509Context(*timeout);
+  AgentConnection agent;
+  if (auto code = ConnectOrExit(agent_flags, agent)) return *code;
+  absl::StatusOr<X509Context> context =
+      agent.client->FetchX509Context(agent.timeout);
   if (!context.ok()) return FailStatus(context.status());
   PrintContext(*context);
   if (!write_dir.empty()) {
@@ -229,7 +258,9 @@ int WatchX509(const std::vector<std::string>& args) {
     std::cerr << "mayfly: Workload API stream: " << s << " (retrying)\n";
   };
   auto source = identity::workload::X509Source::Start(socket, options);
-  if (!source.ok()) return Fail(std::string(source.status().message()), 2);
+  if (!source.ok()) {
+    return Fail(std::string(source.status().message()), kExitUsage);
+  }
   constexpr timespec kPoll = {0, 200 * 1000 * 1000};
   int code = kExitOk;
   while (true) {
@@ -245,70 +276,61 @@ int WatchX509(const std::vector<std::string>& args) {
 }
 
 int FetchJwt(const std::vector<std::string>& args) {
-  std::string socket, audience, spiffe_id, timeout_text = "10s";
+  std::string audience, spiffe_id;
   FlagSet flags("mayfly fetch jwt --audience AUD [--spiffe-id ID]",
                 "Fetches a JWT-SVID for AUD and prints the token.");
-  flags.String("socket", &socket, kSocketHelp);
+  AgentFlags agent_flags(flags, "10s");
   flags.String("audience", &audience, "Audience (aud claim) of the token.");
   flags.String("spiffe-id", &spiffe_id,
                "Which of this process's identities; default the first.");
-  flags.String("timeout", &timeout_text, "How long to wait for the agent.");
   std::vector<std::string> positional;
   if (auto code = ParseOrExit(flags, args, &positional)) return *code;
   if (audience.empty()) return MissingFlag(flags, "audience");
-  absl::StatusOr<absl::Duration> timeout = TimeoutFlag(timeout_text);
-  if (!timeout.ok()) return Fail(std::string(timeout.status().message()), 2);
-  auto client = WorkloadClient::Create(socket);
-  if (!client.ok()) return Fail(std::string(client.status().message()), 2);
+  AgentConnection agent;
+  if (auto code = ConnectOrExit(agent_flags, agent)) return *code;
   absl::StatusOr<std::string> token =
-      (*client)->FetchJwtSvid(audience, spiffe_id, *timeout);
+      agent.client->FetchJwtSvid(audience, spiffe_id, agent.timeout);
   if (!token.ok()) return FailStatus(token.status());
   std::cout << *token << "\n";
   return kExitOk;
 }
 
 int ValidateJwt(const std::vector<std::string>& args) {
-  std::string socket, audience, timeout_text = "10s";
+  std::string audience;
   FlagSet flags("mayfly validate jwt --audience AUD TOKEN",
                 "Asks the agent to validate a JWT-SVID for AUD; prints the "
                 "SPIFFE ID it\nwas issued to. Exit 1 if it is not valid.");
-  flags.String("socket", &socket, kSocketHelp);
+  AgentFlags agent_flags(flags, "10s");
   flags.String("audience", &audience, "The audience the token must carry.");
-  flags.String("timeout", &timeout_text, "How long to wait for the agent.");
   std::vector<std::string> positional;
   if (auto code = ParseOrExit(flags, args, &positional)) return *code;
   if (audience.empty()) return MissingFlag(flags, "audience");
-  if (positional.size() != 1) return Fail("want exactly one TOKEN", 2);
-  absl::StatusOr<absl::Duration> timeout = TimeoutFlag(timeout_text);
-  if (!timeout.ok()) return Fail(std::string(timeout.status().message()), 2);
-  auto client = WorkloadClient::Create(socket);
-  if (!client.ok()) return Fail(std::string(client.status().message()), 2);
+  if (positional.size() != 1) return Fail("want exactly one TOKEN", kExitUsage);
+  AgentConnection agent;
+  if (auto code = ConnectOrExit(agent_flags, agent)) return *code;
   absl::StatusOr<std::string> id =
-      (*client)->ValidateJwtSvid(positional[0], audience, *timeout);
+      agent.client->ValidateJwtSvid(positional[0], audience, agent.timeout);
   if (!id.ok()) return FailStatus(id.status());
   std::cout << *id << "\n";
   return kExitOk;
 }
 
 int Healthcheck(const std::vector<std::string>& args) {
-  std::string socket, timeout_text = "5s";
   FlagSet flags("mayfly healthcheck [--socket PATH]",
                 "Exit 0 if the agent answers on its socket (whether or not it "
                 "has an\nidentity for this process), 3 if it cannot be "
                 "reached.");
-  flags.String("socket", &socket, kSocketHelp);
-  flags.String("timeout", &timeout_text, "How long to wait for the agent.");
+  AgentFlags agent_flags(flags, "5s");
   std::vector<std::string> positional;
   if (auto code = ParseOrExit(flags, args, &positional)) return *code;
-  absl::StatusOr<absl::Duration> timeout = TimeoutFlag(timeout_text);
-  if (!timeout.ok()) return Fail(std::string(timeout.status().message()), 2);
-  auto client = WorkloadClient::Create(socket);
-  if (!client.ok()) return Fail(std::string(client.status().message()), 2);
-  absl::StatusOr<X509Context> context = (*client)->FetchX509Context(*timeout);
+  AgentConnection agent;
+  if (auto code = ConnectOrExit(agent_flags, agent)) return *code;
+  absl::StatusOr<X509Context> context =
+      agent.client->FetchX509Context(agent.timeout);
   // PermissionDenied is an answer: the agent is up, this caller has no entry.
   if (context.ok() ||
       context.status().code() == absl::StatusCode::kPermissionDenied) {
-    std::cout << "agent is serving on " << (*client)->target() << "\n";
+    std::cout << "agent is serving on " << agent.client->target() << "\n";
     return kExitOk;
   }
   return FailStatus(context.status());
