@@ -37,7 +37,7 @@ constexpr size_t kMaxNssBuffer = 1 << 20;
 constexpr absl::Duration kNameCacheTtl = absl::Seconds(30);
 constexpr size_t kMaxCachedNames = 65536;
 
-std::optional<std::string> LookUpUserName(uid_t uid) {
+std::optional<std::string> LookUpUserName(uint32_t uid) {
   std::vector<char> buf(4096);
   while (buf.size() <= kMaxNssBuffer) {
     struct passwd pw;
@@ -53,7 +53,7 @@ std::optional<std::string> LookUpUserName(uid_t uid) {
   return std::nullopt;
 }
 
-std::optional<std::string> LookUpGroupName(gid_t gid) {
+std::optional<std::string> LookUpGroupName(uint32_t gid) {
   std::vector<char> buf(4096);
   while (buf.size() <= kMaxNssBuffer) {
     struct group gr;
@@ -138,6 +138,11 @@ std::vector<std::string> WorkloadAttributes::Selectors() const {
   return out;
 }
 
+UnixAttestor::UnixAttestor(int64_t max_hash_bytes)
+    : max_hash_bytes_(max_hash_bytes),
+      users_(&LookUpUserName),
+      groups_(&LookUpGroupName) {}
+
 absl::StatusOr<WorkloadAttributes> UnixAttestor::Attest(
     const PeerCredentials& peer, const ProcessRef& process) {
   if (process.pid() != peer.pid) {
@@ -172,39 +177,27 @@ absl::StatusOr<WorkloadAttributes> UnixAttestor::Attest(
   // Only now is it known that everything above was read from this process.
   RETURN_IF_ERROR(process.CheckAlive());
 
-  out.user = UserName(out.uid);  // cached lookups, below
-  out.group = GroupName(out.gid);
+  out.user = users_.Get(out.uid);
+  out.group = groups_.Get(out.gid);
   for (gid_t g : out.supplementary_gids) {
-    if (auto name = GroupName(g)) out.supplementary_groups.push_back(*name);
+    if (auto name = groups_.Get(g)) out.supplementary_groups.push_back(*name);
   }
   return out;
 }
 
-std::optional<std::string> UnixAttestor::UserName(uid_t uid) {
+std::optional<std::string> UnixAttestor::NameCache::Get(uint32_t id) {
   const absl::Time now = absl::Now();
   {
     absl::MutexLock lock(&mu_);
-    auto it = users_.find(uid);
-    if (it != users_.end() && it->second.expires > now) return it->second.name;
+    auto it = names_.find(id);
+    if (it != names_.end() && it->second.expires > now) return it->second.name;
   }
-  std::optional<std::string> name = LookUpUserName(uid);
+  // Looked up unlocked: a slow directory service must not hold up callers
+  // whose names are cached.
+  std::optional<std::string> name = look_up_(id);
   absl::MutexLock lock(&mu_);
-  if (users_.size() >= kMaxCachedNames) users_.clear();
-  users_[uid] = CachedName{name, now + kNameCacheTtl};
-  return name;
-}
-
-std::optional<std::string> UnixAttestor::GroupName(gid_t gid) {
-  const absl::Time now = absl::Now();
-  {
-    absl::MutexLock lock(&mu_);
-    auto it = groups_.find(gid);
-    if (it != groups_.end() && it->second.expires > now) return it->second.name;
-  }
-  std::optional<std::string> name = LookUpGroupName(gid);
-  absl::MutexLock lock(&mu_);
-  if (groups_.size() >= kMaxCachedNames) groups_.clear();
-  groups_[gid] = CachedName{name, now + kNameCacheTtl};
+  if (names_.size() >= kMaxCachedNames) names_.clear();
+  names_[id] = Cached{name, now + kNameCacheTtl};
   return name;
 }
 

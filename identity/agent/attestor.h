@@ -49,8 +49,7 @@ class UnixAttestor {
   // Executables larger than `max_hash_bytes` get no unix:sha256 selector:
   // hashing a multi-gigabyte file on every call would let one workload stall
   // the agent.
-  explicit UnixAttestor(int64_t max_hash_bytes)
-      : max_hash_bytes_(max_hash_bytes) {}
+  explicit UnixAttestor(int64_t max_hash_bytes);
 
   // PermissionDenied if the process changed its effective uid or gid since
   // connecting (what SO_PEERCRED says is then no longer who is calling);
@@ -66,21 +65,31 @@ class UnixAttestor {
 
   absl::StatusOr<std::optional<std::string>> HashExecutable(pid_t pid)
       ABSL_LOCKS_EXCLUDED(mu_);
-  // getpwuid_r/getgrgid_r read /etc/passwd and /etc/group (or ask a
-  // directory service) on every call; names are cached for kNameCacheTtl.
-  std::optional<std::string> UserName(uid_t uid) ABSL_LOCKS_EXCLUDED(mu_);
-  std::optional<std::string> GroupName(gid_t gid) ABSL_LOCKS_EXCLUDED(mu_);
 
-  struct CachedName {
-    std::optional<std::string> name;
-    absl::Time expires;
+  // uid or gid to name. getpwuid_r/getgrgid_r read /etc/passwd and
+  // /etc/group (or ask a directory service) on every call, so names are
+  // cached for a while.
+  class NameCache {
+   public:
+    using LookUp = std::optional<std::string> (*)(uint32_t id);
+    explicit NameCache(LookUp look_up) : look_up_(look_up) {}
+    std::optional<std::string> Get(uint32_t id) ABSL_LOCKS_EXCLUDED(mu_);
+
+   private:
+    struct Cached {
+      std::optional<std::string> name;
+      absl::Time expires;
+    };
+    const LookUp look_up_;
+    absl::Mutex mu_;
+    absl::flat_hash_map<uint32_t, Cached> names_ ABSL_GUARDED_BY(mu_);
   };
 
   const int64_t max_hash_bytes_;
   absl::Mutex mu_;
   absl::flat_hash_map<FileKey, std::string> hash_cache_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<uid_t, CachedName> users_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<gid_t, CachedName> groups_ ABSL_GUARDED_BY(mu_);
+  NameCache users_;
+  NameCache groups_;
 };
 
 }  // namespace mayfly::agent
