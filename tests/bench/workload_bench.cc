@@ -98,7 +98,24 @@ void Report(const char* mode, int clients,
       mode, clients, all.size(), failures, p50, p99, max);
 }
 
-int Paced(const std::string& socket, int clients, int period_ms, int seconds) {
+// Times one fetch into `samples`, or counts a failure.
+void FetchAndRecord(SpiffeWorkloadAPI::Stub& stub, std::vector<double>& samples,
+                    std::atomic<int>& failures) {
+  const double ms = FetchOnce(stub);
+  if (ms < 0) {
+    failures++;
+  } else {
+    samples.push_back(ms);
+  }
+}
+
+// Starts CLIENTS threads, each on its own connection warmed up by one fetch
+// (connect, attest), releases them together to run `load` (client index,
+// stub, where its samples go), and reports the samples as `mode`.
+int RunClients(
+    const char* mode, const std::string& socket, int clients,
+    const std::function<void(int, SpiffeWorkloadAPI::Stub&,
+                             std::vector<double>&, std::atomic<int>&)>& load) {
   std::vector<std::vector<double>> samples(clients);
   std::atomic<int> ready{0}, failures{0};
   std::atomic<bool> go{false};
@@ -108,22 +125,10 @@ int Paced(const std::string& socket, int clients, int period_ms, int seconds) {
       auto stub = SpiffeWorkloadAPI::NewStub(Dial(socket));
       if (FetchOnce(*stub) < 0) failures++;
       ready++;
-      while (!go.load())
+      while (!go.load()) {
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
-      // Spread the clients' phases evenly over one period.
-      auto next = Clock::now() +
-                  std::chrono::microseconds(1000LL * period_ms * c / clients);
-      const auto end = Clock::now() + std::chrono::seconds(seconds);
-      while (next < end) {
-        std::this_thread::sleep_until(next);
-        const double ms = FetchOnce(*stub);
-        if (ms < 0) {
-          failures++;
-        } else {
-          samples[c].push_back(ms);
-        }
-        next += std::chrono::milliseconds(period_ms);
       }
+      load(c, *stub, samples[c], failures);
     });
   }
   const auto deadline = Clock::now() + std::chrono::seconds(120);
@@ -132,39 +137,36 @@ int Paced(const std::string& socket, int clients, int period_ms, int seconds) {
   }
   go = true;
   for (auto& t : threads) t.join();
-  Report("paced", clients, samples, failures.load());
+  Report(mode, clients, samples, failures.load());
   return failures.load() == 0 ? 0 : 1;
 }
 
-int Latency(const std::string& socket, int clients, int rounds) {
-  std::vector<std::vector<double>> samples(clients);
-  std::atomic<int> ready{0}, failures{0};
-  std::atomic<bool> go{false};
-  std::vector<std::thread> threads;
-  for (int c = 0; c < clients; ++c) {
-    threads.emplace_back([&, c] {
-      auto stub = SpiffeWorkloadAPI::NewStub(Dial(socket));
-      if (FetchOnce(*stub) < 0) failures++;  // warm-up: connect, attest
-      ready++;
-      while (!go.load()) std::this_thread::yield();
-      for (int r = 0; r < rounds; ++r) {
-        const double ms = FetchOnce(*stub);
-        if (ms < 0) {
-          failures++;
-        } else {
-          samples[c].push_back(ms);
+int Paced(const std::string& socket, int clients, int period_ms, int seconds) {
+  return RunClients(
+      "paced", socket, clients,
+      [&](int c, SpiffeWorkloadAPI::Stub& stub, std::vector<double>& samples,
+          std::atomic<int>& failures) {
+        // Spread the clients' phases evenly over one period.
+        auto next = Clock::now() +
+                    std::chrono::microseconds(1000LL * period_ms * c / clients);
+        const auto end = Clock::now() + std::chrono::seconds(seconds);
+        while (next < end) {
+          std::this_thread::sleep_until(next);
+          FetchAndRecord(stub, samples, failures);
+          next += std::chrono::milliseconds(period_ms);
         }
-      }
-    });
-  }
-  const auto deadline = Clock::now() + std::chrono::seconds(120);
-  while (ready.load() < clients && Clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  go = true;
-  for (auto& t : threads) t.join();
-  Report("latency", clients, samples, failures.load());
-  return failures.load() == 0 ? 0 : 1;
+      });
+}
+
+int Latency(const std::string& socket, int clients, int rounds) {
+  return RunClients(
+      "latency", socket, clients,
+      [&](int, SpiffeWorkloadAPI::Stub& stub, std::vector<double>& samples,
+          std::atomic<int>& failures) {
+        for (int r = 0; r < rounds; ++r) {
+          FetchAndRecord(stub, samples, failures);
+        }
+      });
 }
 
 // One watch stream: records when each distinct leaf arrives.
