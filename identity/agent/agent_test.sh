@@ -106,6 +106,11 @@ expect 0 "nobody fetch" -- as_uid 65534 "$bin/probe" fetch "$sock"
 equals "$out" "OK spiffe://example.org/nobody" "nobody gets nobody's only"
 expect 0 "unregistered uid" -- as_uid 4242 "$bin/probe" fetch "$sock"
 contains "$out" "ERR PERMISSION_DENIED" "unknown caller refused"
+expect 0 "refusal logged" -- \
+  wait_for 10 grep -q '"event":"request_refused".*"uid":"4242"' "$log"
+refusal=$(grep '"event":"request_refused".*"uid":"4242"' "$log" | head -1)
+contains "$refusal" '"code":"PERMISSION_DENIED"' "refusal logged with its code"
+contains "$refusal" 'unix:uid:4242' "refusal logged with the caller's selectors"
 
 # --- exec after connect --------------------------------------------------
 expect 0 "connect then exec" -- as_uid 1234 "$bin/probe" connect-exec \
@@ -118,6 +123,8 @@ equals "$out" "OK spiffe://example.org/before-exec" "path selector matches"
 # --- protocol abuse ------------------------------------------------------
 expect 0 "no header" -- "$bin/probe" fetch "$sock" --no-header
 contains "$out" "ERR INVALID_ARGUMENT" "missing security header"
+expect 0 "missing header logged" -- \
+  wait_for 10 grep -q '"event":"request_refused".*security header' "$log"
 expect 0 "oversized request" -- "$bin/probe" big "$sock" 200000
 contains "$out" "ERR RESOURCE_EXHAUSTED" "request over max_request_bytes"
 

@@ -1,6 +1,7 @@
 // JSON-lines logging: see log.h.
 #include "identity/agent/log.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 
@@ -49,6 +50,23 @@ void Log(LogLevel level, absl::string_view event, LogFields fields) {
   absl::MutexLock lock(&g_write_mu);
   std::fwrite(line.data(), 1, line.size(), stderr);
   std::fflush(stderr);
+}
+
+bool LogThrottle::Allow(int64_t& held_back) {
+  const absl::Time now = clock_.Now();
+  absl::MutexLock lock(&mu_);
+  tokens_ = std::min<double>(
+      per_second_,
+      tokens_ + absl::ToDoubleSeconds(now - refilled_) * per_second_);
+  refilled_ = now;
+  if (tokens_ < 1) {
+    ++held_back_;
+    return false;
+  }
+  tokens_ -= 1;
+  held_back = held_back_;
+  held_back_ = 0;
+  return true;
 }
 
 }  // namespace mayfly::agent

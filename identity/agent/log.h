@@ -5,19 +5,24 @@
 #ifndef MAYFLY_IDENTITY_AGENT_LOG_H_
 #define MAYFLY_IDENTITY_AGENT_LOG_H_
 
-#include <initializer_list>
+#include <cstdint>
 #include <string>
 #include <utility>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "identity/clock.h"
 
 namespace mayfly::agent {
 
 enum class LogLevel { kDebug = 0, kInfo = 1, kWarn = 2, kError = 3 };
 
-using LogFields =
-    std::initializer_list<std::pair<absl::string_view, std::string>>;
+// Key-value pairs: a braced list, or a vector built up beforehand.
+using LogFields = absl::Span<const std::pair<absl::string_view, std::string>>;
 
 absl::StatusOr<LogLevel> ParseLogLevel(absl::string_view name);
 void SetLogLevel(LogLevel level);
@@ -35,6 +40,25 @@ inline void LogWarn(absl::string_view event, LogFields fields = {}) {
 inline void LogError(absl::string_view event, LogFields fields = {}) {
   Log(LogLevel::kError, event, fields);
 }
+
+// Lets at most `per_second` lines a second through (in bursts of as many),
+// so that a caller retrying in a loop cannot flood the log.
+class LogThrottle {
+ public:
+  LogThrottle(int per_second, const identity::Clock& clock)
+      : per_second_(per_second), clock_(clock) {}
+  // True if a line may be written now; then `held_back` is how many lines
+  // were refused since the last one let through.
+  bool Allow(int64_t& held_back) ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  const int per_second_;
+  const identity::Clock& clock_;
+  absl::Mutex mu_;
+  double tokens_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Time refilled_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  int64_t held_back_ ABSL_GUARDED_BY(mu_) = 0;
+};
 
 }  // namespace mayfly::agent
 

@@ -7,6 +7,7 @@
 #include "absl/algorithm/container.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "identity/jwt.h"
 #include "identity/status_macros.h"
 
@@ -59,46 +60,75 @@ WorkloadApiService::WorkloadApiService(Registry& registry, CallerTable& callers,
       clock_(clock) {}
 
 absl::StatusOr<WorkloadApiService::Attested> WorkloadApiService::Admit(
-    grpc::CallbackServerContext& context) {
+    absl::string_view rpc, grpc::CallbackServerContext& context) {
   counters_.requests.fetch_add(1, std::memory_order_relaxed);
   const auto& metadata = context.client_metadata();
   auto header = metadata.find(kWorkloadHeader);
   if (header == metadata.end() || header->second != "true") {
     counters_.rejected_requests.fetch_add(1, std::memory_order_relaxed);
-    return absl::InvalidArgumentError(
-        absl::StrCat("security header missing from request: every Workload "
-                     "API request must carry metadata \"",
-                     kWorkloadHeader, ": true\""));
+    return Refused(
+        rpc, context, nullptr,
+        absl::InvalidArgumentError(absl::StrCat(
+            "security header missing from request: every Workload API "
+            "request must carry metadata \"",
+            kWorkloadHeader, ": true\"")));
   }
   absl::StatusOr<Caller> caller = callers_.Lookup(context.peer());
   if (!caller.ok()) {
     counters_.rejected_requests.fetch_add(1, std::memory_order_relaxed);
-    return caller.status();
+    return Refused(rpc, context, nullptr, caller.status());
   }
   absl::StatusOr<WorkloadAttributes> attributes =
       attestor_.Attest(caller->peer, *caller->process);
   if (!attributes.ok()) {
     counters_.attestation_failures.fetch_add(1, std::memory_order_relaxed);
-    return absl::PermissionDeniedError(absl::StrCat(
-        "could not attest the caller: ", attributes.status().message()));
+    return Refused(
+        rpc, context, nullptr,
+        absl::PermissionDeniedError(absl::StrCat(
+            "could not attest the caller: ", attributes.status().message())));
   }
   return Attested{*std::move(caller), attributes->Selectors()};
 }
 
+absl::Status WorkloadApiService::Refused(
+    absl::string_view rpc, const grpc::CallbackServerContext& context,
+    const Attested* attested, absl::Status status) {
+  int64_t held_back = 0;
+  if (!refusal_log_.Allow(held_back)) return status;
+  std::vector<std::pair<absl::string_view, std::string>> fields = {
+      {"rpc", std::string(rpc)},
+      {"code", absl::StatusCodeToString(status.code())},
+      {"reason", std::string(status.message())}};
+  if (attested == nullptr) {
+    fields.push_back({"peer", context.peer()});
+  } else {
+    fields.push_back({"pid", absl::StrCat(attested->caller.peer.pid)});
+    fields.push_back({"uid", absl::StrCat(attested->caller.peer.uid)});
+    fields.push_back({"selectors", absl::StrJoin(attested->selectors, " ")});
+  }
+  if (held_back > 0) {
+    fields.push_back({"refusals_not_logged", absl::StrCat(held_back)});
+  }
+  LogWarn("request_refused", fields);
+  return status;
+}
+
 grpc::ServerWriteReactor<X509SVIDResponse>* WorkloadApiService::FetchX509SVID(
     grpc::CallbackServerContext* context, const X509SVIDRequest* /*request*/) {
-  absl::StatusOr<Attested> attested = Admit(*context);
+  constexpr absl::string_view kRpc = "FetchX509SVID";
+  absl::StatusOr<Attested> attested = Admit(kRpc, *context);
   if (!attested.ok()) return Refuse<X509SVIDResponse>(attested.status());
   const pid_t pid = attested->caller.peer.pid;
   if (absl::Status s = callers_.OpenStream(pid); !s.ok()) {
-    return Refuse<X509SVIDResponse>(s);
+    return Refuse<X509SVIDResponse>(Refused(kRpc, *context, &*attested, s));
   }
   auto stream = std::make_shared<X509Stream>();
   absl::StatusOr<X509Update> first =
       registry_.Subscribe(attested->selectors, stream);
   if (!first.ok()) {
     callers_.CloseStream(pid);
-    return Refuse<X509SVIDResponse>(first.status());
+    return Refuse<X509SVIDResponse>(
+        Refused(kRpc, *context, &*attested, first.status()));
   }
   counters_.active_streams.fetch_add(1, std::memory_order_relaxed);
   {
@@ -120,20 +150,22 @@ grpc::ServerWriteReactor<X509SVIDResponse>* WorkloadApiService::FetchX509SVID(
 
 template <typename Response>
 grpc::ServerWriteReactor<Response>* WorkloadApiService::OpenBundleStream(
-    grpc::CallbackServerContext& context,
+    absl::string_view rpc, grpc::CallbackServerContext& context,
     std::vector<std::weak_ptr<PushStream<Response>>>& streams,
     std::shared_ptr<const Response> (WorkloadApiService::*build)() const) {
-  absl::StatusOr<Attested> attested = Admit(context);
+  absl::StatusOr<Attested> attested = Admit(rpc, context);
   if (!attested.ok()) return Refuse<Response>(attested.status());
   // Bundles are public, but only registered workloads learn them here, as
   // in SPIRE.
   if (registry_.Match(attested->selectors).empty()) {
-    return Refuse<Response>(absl::PermissionDeniedError(
-        "no registration entry matches this workload"));
+    return Refuse<Response>(
+        Refused(rpc, context, &*attested,
+                absl::PermissionDeniedError(
+                    "no registration entry matches this workload")));
   }
   const pid_t pid = attested->caller.peer.pid;
   if (absl::Status s = callers_.OpenStream(pid); !s.ok()) {
-    return Refuse<Response>(s);
+    return Refuse<Response>(Refused(rpc, context, &*attested, s));
   }
   auto stream = std::make_shared<PushStream<Response>>();
   std::shared_ptr<const Response> first;
@@ -162,14 +194,14 @@ grpc::ServerWriteReactor<Response>* WorkloadApiService::OpenBundleStream(
 grpc::ServerWriteReactor<X509BundlesResponse>*
 WorkloadApiService::FetchX509Bundles(grpc::CallbackServerContext* context,
                                      const X509BundlesRequest* /*request*/) {
-  return OpenBundleStream(*context, x509_bundle_streams_,
+  return OpenBundleStream("FetchX509Bundles", *context, x509_bundle_streams_,
                           &WorkloadApiService::X509BundlesLocked);
 }
 
 grpc::ServerWriteReactor<JWTBundlesResponse>*
 WorkloadApiService::FetchJWTBundles(grpc::CallbackServerContext* context,
                                     const JWTBundlesRequest* /*request*/) {
-  return OpenBundleStream(*context, jwt_bundle_streams_,
+  return OpenBundleStream("FetchJWTBundles", *context, jwt_bundle_streams_,
                           &WorkloadApiService::JwtBundlesLocked);
 }
 
@@ -181,9 +213,14 @@ grpc::ServerUnaryReactor* WorkloadApiService::FetchJWTSVID(
   if (request->audience().empty()) {
     status = absl::InvalidArgumentError("audience must be specified");
   } else {
-    absl::StatusOr<Attested> attested = Admit(*context);
-    status = attested.ok() ? MintJwtSvids(*attested, *request, *response)
-                           : attested.status();
+    constexpr absl::string_view kRpc = "FetchJWTSVID";
+    absl::StatusOr<Attested> attested = Admit(kRpc, *context);
+    if (!attested.ok()) {
+      status = attested.status();
+    } else if (status = MintJwtSvids(*attested, *request, *response);
+               !status.ok()) {
+      status = Refused(kRpc, *context, &*attested, std::move(status));
+    }
   }
   reactor->Finish(ToGrpcStatus(status));
   return reactor;
@@ -236,7 +273,8 @@ grpc::ServerUnaryReactor* WorkloadApiService::ValidateJWTSVID(
     status = absl::InvalidArgumentError("audience must be specified");
   } else if (request->svid().empty()) {
     status = absl::InvalidArgumentError("svid must be specified");
-  } else if (absl::StatusOr<Attested> attested = Admit(*context);
+  } else if (absl::StatusOr<Attested> attested =
+                 Admit("ValidateJWTSVID", *context);
              !attested.ok()) {
     status = attested.status();
   } else if (std::shared_ptr<const SigningState> state = signing();

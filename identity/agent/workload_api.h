@@ -18,9 +18,11 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "identity/agent/attestor.h"
 #include "identity/agent/callers.h"
+#include "identity/agent/log.h"
 #include "identity/agent/push_stream.h"
 #include "identity/agent/registry.h"
 #include "identity/agent/signing_state.h"
@@ -84,7 +86,14 @@ class WorkloadApiService : public SpiffeWorkloadAPI::CallbackService {
     Caller caller;
     std::vector<std::string> selectors;
   };
-  absl::StatusOr<Attested> Admit(grpc::CallbackServerContext& context);
+  absl::StatusOr<Attested> Admit(absl::string_view rpc,
+                                 grpc::CallbackServerContext& context);
+  // Logs a refused call, with what an operator needs to write an entry for
+  // it (`attested` is null when the caller was not attested), and returns
+  // `status`. Throttled.
+  absl::Status Refused(absl::string_view rpc,
+                       const grpc::CallbackServerContext& context,
+                       const Attested* attested, absl::Status status);
 
   std::shared_ptr<const X509BundlesResponse> X509BundlesLocked() const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -95,7 +104,7 @@ class WorkloadApiService : public SpiffeWorkloadAPI::CallbackService {
   // started with what `build` makes of the current state.
   template <typename Response>
   grpc::ServerWriteReactor<Response>* OpenBundleStream(
-      grpc::CallbackServerContext& context,
+      absl::string_view rpc, grpc::CallbackServerContext& context,
       std::vector<std::weak_ptr<PushStream<Response>>>& streams,
       std::shared_ptr<const Response> (WorkloadApiService::*build)() const)
       ABSL_LOCKS_EXCLUDED(mu_);
@@ -108,6 +117,7 @@ class WorkloadApiService : public SpiffeWorkloadAPI::CallbackService {
   UnixAttestor& attestor_;
   const identity::Clock& clock_;
   ServiceCounters counters_;
+  LogThrottle refusal_log_{20, identity::RealClock()};
 
   mutable absl::Mutex mu_;
   std::shared_ptr<const SigningState> signing_ ABSL_GUARDED_BY(mu_);
