@@ -81,6 +81,11 @@ default_ttl: 5m
 intermediate_ttl: 1h
 entries_file: entries.yaml
 metrics_address: 127.0.0.1:0
+limits:
+  max_connections: 16
+  max_streams_per_caller: 4
+  requests_per_second_per_caller: 5
+  request_burst: 10
 YAML
 write_entries ""
 
@@ -127,6 +132,23 @@ expect 0 "missing header logged" -- \
   wait_for 10 grep -q '"event":"request_refused".*security header' "$log"
 expect 0 "oversized request" -- "$bin/probe" big "$sock" 200000
 contains "$out" "ERR RESOURCE_EXHAUSTED" "request over max_request_bytes"
+
+# --- limits: one caller cannot starve the others --------------------------
+expect 0 "six streams at once" -- "$bin/probe" streams "$sock" 6
+equals "$out" "OK=4 RESOURCE_EXHAUSTED=2" "streams over max_streams_per_caller"
+expect 0 "thirty calls in a row" -- "$bin/probe" calls "$sock" 30
+# request_burst go through, then about 5/s: the 30 calls take well under 0.5 s.
+burst_re='^OK=1[0-2] RESOURCE_EXHAUSTED=(1[89]|20)$'
+equals "$([[ $out =~ $burst_re ]] && echo within || echo "$out")" within \
+  "request_burst, then requests_per_second_per_caller"
+expect 0 "others still served" -- as_uid 65534 "$bin/probe" fetch "$sock"
+equals "$out" "OK spiffe://example.org/nobody" "a flood leaves others alone"
+expect 0 "connections at the cap" -- "$bin/probe" conns "$sock" 16
+contains "$out" "ERR UNAVAILABLE" "connection over max_connections refused"
+expect 0 "connection refusal logged" -- \
+  wait_for 10 grep -q '"event":"connection_refused".*connection cap' "$log"
+expect 0 "served again once they close" -- "$bin/probe" fetch "$sock"
+equals "$out" "OK spiffe://example.org/root" "cap frees up"
 
 # --- CLI: fetch --write, SPIFFE_ENDPOINT_SOCKET --------------------------
 mkdir -m 777 "$work/out"

@@ -143,7 +143,11 @@ void WorkloadApiServer::AcceptLoop() {
       continue;
     }
     if (absl::Status s = callers_.Add(conn); !s.ok()) {
-      LogWarn("connection_refused", {{"reason", std::string(s.message())}});
+      if (int64_t held_back = 0; refusal_log_.Allow(held_back)) {
+        LogWarn("connection_refused",
+                {{"reason", std::string(s.message())},
+                 {"refusals_not_logged", absl::StrCat(held_back)}});
+      }
       close(conn);
       continue;
     }

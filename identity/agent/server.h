@@ -19,6 +19,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "identity/agent/callers.h"
+#include "identity/agent/log.h"
 #include "identity/agent/workload_api.h"
 
 namespace mayfly::agent {
@@ -55,6 +56,7 @@ class WorkloadApiServer {
   const ServerOptions options_;
   WorkloadApiService& service_;
   CallerTable& callers_;
+  LogThrottle refusal_log_{20, identity::RealClock()};
   std::unique_ptr<grpc::Server> grpc_server_;
   int listen_fd_ = -1;
   int stop_fd_ = -1;  // an eventfd that wakes the accept loop

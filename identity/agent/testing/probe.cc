@@ -8,19 +8,31 @@
 //   probe connect-exec SOCKET PROGRAM... connect, then exec PROGRAM with
 //                                        PROBE_FD set to the connection
 //   probe fetch-fd                       FetchX509SVID over $PROBE_FD
+//   probe calls SOCKET N                 N FetchX509SVID calls in a row on
+//                                        one connection
+//   probe streams SOCKET N               N FetchX509SVID streams held open
+//                                        together on one connection
+//   probe conns SOCKET N                 N idle connections held open, then
+//                                        FetchX509SVID on one more
 //
 // Prints "OK id1 id2 ..." or "ERR CODE_NAME: message" and exits 0 either
-// way; 2 on a usage error.
+// way; calls and streams print how many calls ended with each code, e.g.
+// "OK=10 RESOURCE_EXHAUSTED=20". 2 on a usage error.
 #include <grpcpp/create_channel_posix.h>
 #include <grpcpp/grpcpp.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
+#include <map>
+#include <mutex>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "third_party/spiffe/workloadapi.grpc.pb.h"
 
@@ -77,6 +89,97 @@ std::shared_ptr<grpc::Channel> Dial(const std::string& socket) {
                              grpc::InsecureChannelCredentials());
 }
 
+// Opens a FetchX509SVID stream and waits for its first message; the code it
+// got (OK with a message), with the stream still open when OK.
+class Stream {
+ public:
+  explicit Stream(SpiffeWorkloadAPI::Stub& stub) {
+    AddHeader(context_, true);
+    reader_ = stub.FetchX509SVID(&context_, X509SVIDRequest());
+    X509SVIDResponse response;
+    code_ = reader_->Read(&response) ? grpc::StatusCode::OK
+                                     : reader_->Finish().error_code();
+  }
+  ~Stream() {
+    if (code_ != grpc::StatusCode::OK) return;
+    context_.TryCancel();
+    reader_->Finish().IgnoreError();
+  }
+  grpc::StatusCode code() const { return code_; }
+
+ private:
+  grpc::ClientContext context_;
+  std::unique_ptr<grpc::ClientReader<X509SVIDResponse>> reader_;
+  grpc::StatusCode code_;
+};
+
+void PrintTally(const std::map<grpc::StatusCode, int>& tally) {
+  const char* sep = "";
+  for (const auto& [code, n] : tally) {
+    std::cout << sep << kCodeNames[code] << "=" << n;
+    sep = " ";
+  }
+  std::cout << std::endl;
+}
+
+// One stream after another, each closed before the next.
+int Calls(const std::string& socket, int n) {
+  auto stub = SpiffeWorkloadAPI::NewStub(Dial(socket));
+  std::map<grpc::StatusCode, int> tally;
+  for (int i = 0; i < n; ++i) ++tally[Stream(*stub).code()];
+  PrintTally(tally);
+  return 0;
+}
+
+// N streams open at once: each thread opens one and holds it until every
+// thread has its answer.
+int Streams(const std::string& socket, int n) {
+  auto stub = SpiffeWorkloadAPI::NewStub(Dial(socket));
+  std::mutex mu;
+  std::map<grpc::StatusCode, int> tally;
+  std::atomic<int> answered{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < n; ++i) {
+    threads.emplace_back([&] {
+      Stream stream(*stub);
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        ++tally[stream.code()];
+      }
+      ++answered;
+      const auto deadline =
+          std::chrono::steady_clock::now() + std::chrono::seconds(10);
+      while (answered.load() < n && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    });
+  }
+  for (auto& t : threads) t.join();
+  PrintTally(tally);
+  return 0;
+}
+
+// N raw connections that never speak, then a fetch on a fresh one.
+int Conns(const std::string& socket, int n) {
+  std::vector<int> fds;
+  for (int i = 0; i < n; ++i) {
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, socket.c_str(), sizeof(addr.sun_path) - 1);
+    if (fd < 0 ||
+        connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+      std::cout << "ERR CONNECT: " << std::strerror(errno) << std::endl;
+      return 0;
+    }
+    fds.push_back(fd);
+  }
+  // Let the agent accept them all before the fetch connects.
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  const int rc = Fetch(Dial(socket), true);
+  for (int fd : fds) close(fd);
+  return rc;
+}
+
 int ConnectExec(const std::string& socket, char** program) {
   const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);  // inherited across exec
   sockaddr_un addr{};
@@ -118,6 +221,12 @@ int main(int argc, char** argv) {
   }
   if (mode == "connect-exec" && argc >= 4)
     return ConnectExec(argv[2], argv + 3);
+  if ((mode == "calls" || mode == "streams" || mode == "conns") && argc == 4) {
+    const int n = std::atoi(argv[3]);
+    if (mode == "calls") return Calls(argv[2], n);
+    if (mode == "streams") return Streams(argv[2], n);
+    return Conns(argv[2], n);
+  }
   if (mode == "fetch-fd") {
     const char* fd = std::getenv("PROBE_FD");
     if (fd == nullptr) return 2;
