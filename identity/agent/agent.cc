@@ -297,6 +297,11 @@ std::string Agent::RenderMetrics() const {
                        "X.509-SVIDs minted since start.", stats.svids_minted),
       PrometheusMetric("mayfly_agent_active_streams", "gauge",
                        "Open Workload API streams.", c.active_streams.load()),
+      PrometheusMetric("mayfly_agent_stream_messages_superseded_total",
+                       "counter",
+                       "Stream updates replaced by a newer one before a slow "
+                       "client read them.",
+                       c.superseded_messages.load()),
       PrometheusMetric("mayfly_agent_attestation_failures_total", "counter",
                        "Calls whose caller could not be attested.",
                        c.attestation_failures.load()),

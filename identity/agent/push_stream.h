@@ -15,6 +15,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -34,8 +35,12 @@ class PushStream : public grpc::ServerWriteReactor<Response>,
   using DoneCallback = std::function<void()>;
 
   // Takes ownership of itself until OnDone; returns the reactor for gRPC.
-  grpc::ServerWriteReactor<Response>* Start(DoneCallback on_done) {
+  // `superseded`, if set, counts the messages replaced before they could be
+  // sent because the client was still reading an older one.
+  grpc::ServerWriteReactor<Response>* Start(
+      DoneCallback on_done, std::atomic<int64_t>* superseded = nullptr) {
     on_done_ = std::move(on_done);
+    superseded_ = superseded;
     self_ = this->shared_from_this();
     return this;
   }
@@ -112,6 +117,9 @@ class PushStream : public grpc::ServerWriteReactor<Response>,
       absl::MutexLock lock(&mu_);
       if (finishing_ || (only_if_first && pushed_)) return;
       pushed_ = true;
+      if (pending_ != nullptr && superseded_ != nullptr) {
+        superseded_->fetch_add(1, std::memory_order_relaxed);
+      }
       pending_ = std::move(message);
       pending_generation_ = generation;
       if (writing_ != nullptr) return;  // OnWriteDone sends it
@@ -123,6 +131,7 @@ class PushStream : public grpc::ServerWriteReactor<Response>,
   }
 
   DoneCallback on_done_;
+  std::atomic<int64_t>* superseded_ = nullptr;
   std::shared_ptr<PushStream> self_;
   mutable absl::Mutex mu_;
   std::shared_ptr<const Response> pending_ ABSL_GUARDED_BY(mu_);

@@ -137,11 +137,13 @@ grpc::ServerWriteReactor<X509SVIDResponse>* WorkloadApiService::FetchX509SVID(
     x509_streams_.push_back(stream);
   }
   const X509Subscriber* key = stream.get();
-  auto* reactor = stream->Start([this, key, pid] {
-    registry_.Unsubscribe(key);
-    callers_.CloseStream(pid);
-    counters_.active_streams.fetch_sub(1, std::memory_order_relaxed);
-  });
+  auto* reactor = stream->Start(
+      [this, key, pid] {
+        registry_.Unsubscribe(key);
+        callers_.CloseStream(pid);
+        counters_.active_streams.fetch_sub(1, std::memory_order_relaxed);
+      },
+      &counters_.superseded_messages);
   // A rotation between Subscribe and here was delivered already and is
   // newer: the stream keeps the newest of the two.
   stream->PushFirst(first->response, first->bundle_generation);
@@ -183,10 +185,12 @@ grpc::ServerWriteReactor<Response>* WorkloadApiService::OpenBundleStream(
     generation = signing_->bundle_generation;
   }
   counters_.active_streams.fetch_add(1, std::memory_order_relaxed);
-  auto* reactor = stream->Start([this, pid] {
-    callers_.CloseStream(pid);
-    counters_.active_streams.fetch_sub(1, std::memory_order_relaxed);
-  });
+  auto* reactor = stream->Start(
+      [this, pid] {
+        callers_.CloseStream(pid);
+        counters_.active_streams.fetch_sub(1, std::memory_order_relaxed);
+      },
+      &counters_.superseded_messages);
   stream->Push(std::move(first), generation);
   return reactor;
 }

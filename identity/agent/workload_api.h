@@ -40,6 +40,8 @@ struct ServiceCounters {
   std::atomic<int64_t> requests{0};
   std::atomic<int64_t> rejected_requests{0};
   std::atomic<int64_t> active_streams{0};
+  // Stream messages replaced by a newer one while the client was slow.
+  std::atomic<int64_t> superseded_messages{0};
 };
 
 class WorkloadApiService : public SpiffeWorkloadAPI::CallbackService {

@@ -14,6 +14,10 @@
 //                                        together on one connection
 //   probe conns SOCKET N                 N idle connections held open, then
 //                                        FetchX509SVID on one more
+//   probe stall SOCKET SECONDS           FetchX509SVID on a connection with
+//                                        a tiny flow-control window: reads
+//                                        the first message, then nothing for
+//                                        SECONDS, then one more
 //
 // Prints "OK id1 id2 ..." or "ERR CODE_NAME: message" and exits 0 either
 // way; calls and streams print how many calls ended with each code, e.g.
@@ -158,6 +162,33 @@ int Streams(const std::string& socket, int n) {
   return 0;
 }
 
+// A reader too slow for the agent: once the small window is full, every
+// write to this stream waits for it.
+int Stall(const std::string& socket, int seconds) {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 1);
+  args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+  auto stub = SpiffeWorkloadAPI::NewStub(grpc::CreateCustomChannel(
+      "unix:" + socket, grpc::InsecureChannelCredentials(), args));
+  grpc::ClientContext context;
+  context.AddMetadata("workload.spiffe.io", "true");
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(seconds + 30));
+  auto reader = stub->FetchX509SVID(&context, X509SVIDRequest());
+  X509SVIDResponse first, later;
+  if (!reader->Read(&first)) return Report(reader->Finish());
+  std::this_thread::sleep_for(std::chrono::seconds(seconds));
+  if (!reader->Read(&later)) return Report(reader->Finish());
+  std::cout << "OK "
+            << (later.svids(0).x509_svid() == first.svids(0).x509_svid()
+                    ? "same"
+                    : "rotated")
+            << std::endl;
+  context.TryCancel();
+  reader->Finish().IgnoreError();
+  return 0;
+}
+
 // N raw connections that never speak, then a fetch on a fresh one.
 int Conns(const std::string& socket, int n) {
   std::vector<int> fds;
@@ -221,10 +252,13 @@ int main(int argc, char** argv) {
   }
   if (mode == "connect-exec" && argc >= 4)
     return ConnectExec(argv[2], argv + 3);
-  if ((mode == "calls" || mode == "streams" || mode == "conns") && argc == 4) {
+  if ((mode == "calls" || mode == "streams" || mode == "conns" ||
+       mode == "stall") &&
+      argc == 4) {
     const int n = std::atoi(argv[3]);
     if (mode == "calls") return Calls(argv[2], n);
     if (mode == "streams") return Streams(argv[2], n);
+    if (mode == "stall") return Stall(argv[2], n);
     return Conns(argv[2], n);
   }
   if (mode == "fetch-fd") {
