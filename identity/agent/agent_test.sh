@@ -31,8 +31,10 @@ state="$work/state"
 log="$work/agent.log"
 agent_pid=""
 
+unpriv_pid=""
 cleanup() {
   if [[ -n $agent_pid ]]; then kill "$agent_pid" 2>/dev/null || true; fi
+  if [[ -n $unpriv_pid ]]; then kill "$unpriv_pid" 2>/dev/null || true; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -273,5 +275,37 @@ expect 0 "fetch after restart" -- "$bin/mayfly" fetch x509 --socket "$sock" \
   --write "$work/out/root"
 equals "$(cat "$work/out/root/svid_bundle.pem")" \
   "$(cat "$work/bundle-before.pem")" "bundle survives restart"
+
+# --- an agent that is not root ---------------------------------------------
+# It cannot read other users' /proc/PID/exe, but their uid and gid come from
+# the kernel all the same, and its own user's processes are fully attested.
+unpriv="$work/unpriv"
+mkdir -m 755 "$unpriv"
+cat >"$unpriv/agent.yaml" <<YAML
+trust_domain: example.org
+socket_path: $unpriv/run/api.sock
+state_dir: $unpriv/state
+entries:
+  - spiffe_id: spiffe://example.org/nobody
+    selectors: ["unix:uid:65534"]
+  - spiffe_id: spiffe://example.org/agent-user-probe
+    selectors: ["unix:uid:3000", "unix:path:$bin/probe"]
+YAML
+chown 3000:3000 "$unpriv"
+as_uid 3000 "$bin/mayfly-agent" --config "$unpriv/agent.yaml" \
+  2>"$unpriv/agent.log" &
+unpriv_pid=$!
+wait_for 20 test -S "$unpriv/run/api.sock"
+expect 0 "unprivileged agent, other user" -- as_uid 65534 "$bin/probe" fetch \
+  "$unpriv/run/api.sock"
+equals "$out" "OK spiffe://example.org/nobody" "attested by uid"
+expect 0 "unprivileged agent, its own user" -- as_uid 3000 "$bin/probe" fetch \
+  "$unpriv/run/api.sock"
+equals "$out" "OK spiffe://example.org/agent-user-probe" "attested by path too"
+equals "$(stat -c %u "$unpriv/state/ca/root_key.pem")" 3000 \
+  "state owned by the agent's user"
+kill -TERM "$unpriv_pid"
+wait "$unpriv_pid" || true
+unpriv_pid=""
 
 finish agent_test

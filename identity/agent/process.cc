@@ -65,8 +65,10 @@ int PidfdOpen(pid_t pid) {
 bool PidfdAlive(int pidfd) {
 #ifdef SYS_pidfd_send_signal
   // Signal 0 checks without sending; ESRCH once the process has exited, even
-  // if its pid now belongs to another process.
-  return syscall(SYS_pidfd_send_signal, pidfd, 0, nullptr, 0) == 0;
+  // if its pid now belongs to another process. EPERM (an agent not running
+  // as root asking about another user's process) means it exists.
+  return syscall(SYS_pidfd_send_signal, pidfd, 0, nullptr, 0) == 0 ||
+         errno == EPERM;
 #else
   return true;
 #endif
