@@ -288,6 +288,8 @@ state_dir: $unpriv/state
 entries:
   - spiffe_id: spiffe://example.org/nobody
     selectors: ["unix:uid:65534"]
+  - spiffe_id: spiffe://example.org/nobody-probe
+    selectors: ["unix:uid:65534", "unix:path:$bin/probe"]
   - spiffe_id: spiffe://example.org/agent-user-probe
     selectors: ["unix:uid:3000", "unix:path:$bin/probe"]
 YAML
@@ -298,7 +300,8 @@ unpriv_pid=$!
 wait_for 20 test -S "$unpriv/run/api.sock"
 expect 0 "unprivileged agent, other user" -- as_uid 65534 "$bin/probe" fetch \
   "$unpriv/run/api.sock"
-equals "$out" "OK spiffe://example.org/nobody" "attested by uid"
+equals "$out" "OK spiffe://example.org/nobody" \
+  "attested by uid; another user's executable is out of its reach"
 expect 0 "unprivileged agent, its own user" -- as_uid 3000 "$bin/probe" fetch \
   "$unpriv/run/api.sock"
 equals "$out" "OK spiffe://example.org/agent-user-probe" "attested by path too"
