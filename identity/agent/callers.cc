@@ -29,7 +29,7 @@ ino_t SocketInode(int fd) {
 absl::Status CallerTable::Add(int fd) {
   ASSIGN_OR_RETURN(PeerCredentials peer, GetPeerCredentials(fd));
   ASSIGN_OR_RETURN(std::unique_ptr<ProcessRef> process,
-                   ProcessRef::Open(peer.pid));
+                   ProcessRef::OpenPeer(fd, peer.pid));
   const ino_t inode = SocketInode(fd);
   absl::MutexLock lock(&mu_);
   if (static_cast<int>(by_fd_.size()) >= limits_.max_connections) ReapLocked();

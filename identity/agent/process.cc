@@ -53,6 +53,12 @@ absl::StatusOr<ProcStat> ReadProcStat(pid_t pid) {
   return stat;
 }
 
+// Not in glibc 2.36's headers; the asm-generic value, which x86-64 and
+// arm64 use.
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77
+#endif
+
 int PidfdOpen(pid_t pid) {
 #ifdef SYS_pidfd_open
   return static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
@@ -107,8 +113,31 @@ absl::StatusOr<std::unique_ptr<ProcessRef>> ProcessRef::Open(pid_t pid) {
     return stat.status();
   }
   // Private constructor: make_unique cannot reach it.
+  return std::unique_ptr<ProcessRef>(new ProcessRef(
+      pid, pidfd, stat->start_time, /*pinned_at_connect=*/false));
+}
+
+absl::StatusOr<std::unique_ptr<ProcessRef>> ProcessRef::OpenPeer(int socket_fd,
+                                                                 pid_t pid) {
+  int pidfd = -1;
+  socklen_t len = sizeof(pidfd);
+  if (getsockopt(socket_fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) != 0) {
+    if (errno == ENOPROTOOPT) return Open(pid);  // before Linux 6.5
+    return absl::NotFoundError(
+        absl::StrCat("SO_PEERPIDFD for pid ", pid, ": ", std::strerror(errno)));
+  }
+  auto stat = ReadProcStat(pid);
+  // The pidfd is the connecting process's own: if it is still alive after
+  // /proc/PID/stat was read, the pid was not reused and the start time is
+  // that process's.
+  if (!stat.ok() || !PidfdAlive(pidfd)) {
+    close(pidfd);
+    return stat.ok() ? absl::NotFoundError(
+                           absl::StrCat("process ", pid, " has exited"))
+                     : stat.status();
+  }
   return std::unique_ptr<ProcessRef>(
-      new ProcessRef(pid, pidfd, stat->start_time));
+      new ProcessRef(pid, pidfd, stat->start_time, /*pinned_at_connect=*/true));
 }
 
 ProcessRef::~ProcessRef() {

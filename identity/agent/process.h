@@ -2,8 +2,11 @@
 //
 // A caller is known only by what the kernel says about the socket it
 // connected with: SO_PEERCRED gives the pid, uid and gid at connect time. The
-// pid is then pinned with a pidfd, which names that one process and can never
-// refer to a later process that reuses the number. Everything else (the
+// process is pinned with a pidfd, which names that one process and can never
+// refer to a later process that reuses the number: SO_PEERPIDFD hands over
+// the pidfd of the very process that connected (Linux 6.5+); on older
+// kernels pidfd_open(pid) at accept leaves a window of microseconds in which
+// a caller that exited could have had its pid reused. Everything else (the
 // executable, its hash, the groups) is read from /proc at call time and
 // trusted only if the pidfd still shows the process alive afterwards.
 //
@@ -40,11 +43,16 @@ absl::StatusOr<uint64_t> ProcessStartTime(pid_t pid);
 class ProcessRef {
  public:
   static absl::StatusOr<std::unique_ptr<ProcessRef>> Open(pid_t pid);
+  // The process that connected `socket_fd`, whose SO_PEERCRED pid is `pid`.
+  static absl::StatusOr<std::unique_ptr<ProcessRef>> OpenPeer(int socket_fd,
+                                                              pid_t pid);
   ~ProcessRef();
   ProcessRef(const ProcessRef&) = delete;
   ProcessRef& operator=(const ProcessRef&) = delete;
 
   pid_t pid() const { return pid_; }
+  // Whether the pidfd came from SO_PEERPIDFD, not from the pid.
+  bool pinned_at_connect() const { return pinned_at_connect_; }
 
   // OK while the process this handle was opened on is alive: not exited,
   // not a zombie, and /proc/PID still shows the same start time. Call it
@@ -52,12 +60,16 @@ class ProcessRef {
   absl::Status CheckAlive() const;
 
  private:
-  ProcessRef(pid_t pid, int pidfd, uint64_t start_time)
-      : pid_(pid), pidfd_(pidfd), start_time_(start_time) {}
+  ProcessRef(pid_t pid, int pidfd, uint64_t start_time, bool pinned_at_connect)
+      : pid_(pid),
+        pidfd_(pidfd),
+        start_time_(start_time),
+        pinned_at_connect_(pinned_at_connect) {}
 
   const pid_t pid_;
   const int pidfd_;  // -1 when the kernel has no pidfd_open
   const uint64_t start_time_;
+  const bool pinned_at_connect_;
 };
 
 }  // namespace mayfly::agent
