@@ -3,7 +3,6 @@
 
 #include <sys/stat.h>
 
-#include <algorithm>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -40,11 +39,8 @@ absl::Status CallerTable::Add(int fd) {
   // A number gRPC closed and the kernel handed back to us.
   if (by_fd_.contains(fd)) DropLocked(fd);
   by_fd_[fd] = Connection{inode, Caller{peer, std::move(process)}};
-  PerProcess& pp = by_pid_[peer.pid];
-  if (pp.connections++ == 0 && pp.streams == 0) {
-    pp.tokens = limits_.request_burst;
-    pp.refilled = clock_.Now();
-  }
+  // A new process starts with a full bucket.
+  ++by_pid_[peer.pid].connections;
   return absl::OkStatus();
 }
 
@@ -61,18 +57,12 @@ absl::StatusOr<Caller> CallerTable::Lookup(const std::string& grpc_peer) {
     return absl::UnavailableError("connection closed");
   }
   PerProcess& pp = by_pid_[it->second.caller.peer.pid];
-  const absl::Time now = clock_.Now();
-  pp.tokens =
-      std::min<double>(limits_.request_burst,
-                       pp.tokens + absl::ToDoubleSeconds(now - pp.refilled) *
-                                       limits_.requests_per_second);
-  pp.refilled = now;
-  if (pp.tokens < 1) {
+  if (!pp.requests.Take(clock_.Now(), limits_.requests_per_second,
+                        limits_.request_burst)) {
     return absl::ResourceExhaustedError(
         absl::StrCat("request rate limit (", limits_.requests_per_second,
                      "/s) exceeded by pid ", it->second.caller.peer.pid));
   }
-  pp.tokens -= 1;
   return it->second.caller;
 }
 

@@ -25,6 +25,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "identity/agent/process.h"
+#include "identity/agent/token_bucket.h"
 #include "identity/clock.h"
 
 namespace mayfly::agent {
@@ -73,8 +74,7 @@ class CallerTable {
   struct PerProcess {
     int connections = 0;
     int streams = 0;
-    double tokens = 0;
-    absl::Time refilled;
+    TokenBucket requests;
   };
 
   void ReapLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -1,7 +1,6 @@
 // JSON-lines logging: see log.h.
 #include "identity/agent/log.h"
 
-#include <algorithm>
 #include <atomic>
 #include <cstdio>
 
@@ -55,15 +54,10 @@ void Log(LogLevel level, absl::string_view event, LogFields fields) {
 bool LogThrottle::Allow(int64_t& held_back) {
   const absl::Time now = clock_.Now();
   absl::MutexLock lock(&mu_);
-  tokens_ = std::min<double>(
-      per_second_,
-      tokens_ + absl::ToDoubleSeconds(now - refilled_) * per_second_);
-  refilled_ = now;
-  if (tokens_ < 1) {
+  if (!bucket_.Take(now, per_second_, per_second_)) {
     ++held_back_;
     return false;
   }
-  tokens_ -= 1;
   held_back = held_back_;
   held_back_ = 0;
   return true;

@@ -15,6 +15,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
+#include "identity/agent/token_bucket.h"
 #include "identity/clock.h"
 
 namespace mayfly::agent {
@@ -55,8 +56,7 @@ class LogThrottle {
   const int per_second_;
   const identity::Clock& clock_;
   absl::Mutex mu_;
-  double tokens_ ABSL_GUARDED_BY(mu_) = 0;
-  absl::Time refilled_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  TokenBucket bucket_ ABSL_GUARDED_BY(mu_);
   int64_t held_back_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
