@@ -6,12 +6,11 @@
 #include <algorithm>
 #include <tuple>
 
-#include "absl/algorithm/container.h"
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "identity/agent/internal/yaml_reader.h"
+#include "identity/agent/metrics.h"
 #include "identity/file_util.h"
 #include "identity/status_macros.h"
 
@@ -128,27 +127,22 @@ absl::StatusOr<AgentConfig> ParseAgentConfig(absl::string_view yaml,
   if (root["metrics_address"]) {
     ASSIGN_OR_RETURN(config.metrics_address,
                      r.String(root["metrics_address"], "metrics_address"));
-    const size_t colon = config.metrics_address.rfind(':');
-    int port = -1;
     if (!config.metrics_address.empty() &&
-        (colon == std::string::npos ||
-         !absl::StartsWith(config.metrics_address, "127.") ||
-         !absl::SimpleAtoi(config.metrics_address.substr(colon + 1), &port) ||
-         port < 0 || port > 65535)) {
+        !ParseLoopbackAddress(config.metrics_address).ok()) {
       return r.Error(root["metrics_address"], "metrics_address",
                      "want 127.x.x.x:PORT (metrics are served on loopback "
                      "only)");
     }
   }
   if (root["log_level"]) {
-    ASSIGN_OR_RETURN(config.log_level,
+    ASSIGN_OR_RETURN(std::string level,
                      r.String(root["log_level"], "log_level"));
-    if (!absl::c_linear_search(
-            std::vector<std::string>{"debug", "info", "warn", "error"},
-            config.log_level)) {
+    absl::StatusOr<LogLevel> parsed = ParseLogLevel(level);
+    if (!parsed.ok()) {
       return r.Error(root["log_level"], "log_level",
                      "want debug, info, warn or error");
     }
+    config.log_level = *parsed;
   }
   if (const YAML::Node limits = root["limits"]) {
     RETURN_IF_ERROR(r.CheckKeys(

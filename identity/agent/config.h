@@ -31,6 +31,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "identity/agent/log.h"
 #include "identity/internal/cert_builder.h"
 #include "identity/spiffe_id.h"
 
@@ -104,7 +105,7 @@ struct AgentConfig {
   std::string entries_file;
   std::vector<EntryConfig> entries;
   std::string metrics_address;
-  std::string log_level = "info";
+  LogLevel log_level = LogLevel::kInfo;
   AgentLimits limits;
 };
 

@@ -67,7 +67,7 @@ TEST(ConfigTest, EveryFieldReadBack) {
   EXPECT_EQ(config->default_ttl, absl::Minutes(2));
   EXPECT_EQ(config->intermediate_ttl, absl::Hours(2));
   EXPECT_EQ(config->metrics_address, "127.0.0.1:9988");
-  EXPECT_EQ(config->log_level, "debug");
+  EXPECT_EQ(config->log_level, LogLevel::kDebug);
   EXPECT_EQ(config->limits.max_connections, 10);
   EXPECT_EQ(config->limits.max_streams_per_caller, 3);
   EXPECT_EQ(config->limits.requests_per_second_per_caller, 2.5);
@@ -175,6 +175,10 @@ TEST(ConfigTest, SocketPathTooLong) {
 TEST(ConfigTest, MetricsOnLoopbackOnly) {
   EXPECT_THAT(
       Error(std::string(kHead) + "entries: []\nmetrics_address: 0.0.0.0:9\n"),
+      ErrorAt("agent.yaml:5: metrics_address: want 127.x.x.x:PORT"));
+  // The check is the metrics server's own, so what passes here binds.
+  EXPECT_THAT(
+      Error(std::string(kHead) + "entries: []\nmetrics_address: 127.x:9\n"),
       ErrorAt("agent.yaml:5: metrics_address: want 127.x.x.x:PORT"));
 }
 

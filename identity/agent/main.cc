@@ -110,8 +110,7 @@ int Main(int argc, char** argv) {
               << ")\n";
     return 0;
   }
-  absl::StatusOr<LogLevel> level = ParseLogLevel(config->log_level);
-  if (level.ok()) SetLogLevel(*level);
+  SetLogLevel(config->log_level);
 
   RaiseFileLimit();
   BlockAgentSignals();

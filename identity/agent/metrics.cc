@@ -43,8 +43,7 @@ std::string PrometheusMetric(const std::string& name, const std::string& type,
                          name, type, name, value);
 }
 
-absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
-    const std::string& address, Render render) {
+absl::StatusOr<sockaddr_in> ParseLoopbackAddress(const std::string& address) {
   const size_t colon = address.rfind(':');
   int port = -1;
   if (colon == std::string::npos ||
@@ -62,6 +61,14 @@ absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
     return absl::InvalidArgumentError(absl::StrCat(
         "metrics address \"", address, "\": must be a 127.x.x.x address"));
   }
+  return addr;
+}
+
+absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
+    const std::string& address, Render render) {
+  absl::StatusOr<sockaddr_in> parsed = ParseLoopbackAddress(address);
+  if (!parsed.ok()) return parsed.status();
+  sockaddr_in addr = *parsed;
   std::unique_ptr<MetricsServer> server(new MetricsServer(std::move(render)));
   server->listen_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   const int one = 1;

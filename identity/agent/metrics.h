@@ -7,6 +7,8 @@
 #ifndef MAYFLY_IDENTITY_AGENT_METRICS_H_
 #define MAYFLY_IDENTITY_AGENT_METRICS_H_
 
+#include <netinet/in.h>
+
 #include <functional>
 #include <memory>
 #include <string>
@@ -15,6 +17,10 @@
 #include "absl/status/statusor.h"
 
 namespace mayfly::agent {
+
+// "127.x.x.x:PORT" (PORT 0 included) as a socket address; InvalidArgument
+// naming `address` for anything else, other hosts included.
+absl::StatusOr<sockaddr_in> ParseLoopbackAddress(const std::string& address);
 
 class MetricsServer {
  public:
