@@ -63,6 +63,10 @@ entries:
   - spiffe_id: spiffe://example.org/nobody
     selectors: ["unix:uid:65534"]
     hint: internal
+  - spiffe_id: spiffe://example.org/by-name
+    selectors: ["unix:user:daemon", "unix:group:daemon"]
+  - spiffe_id: spiffe://example.org/by-supplementary-group
+    selectors: ["unix:user:daemon", "unix:supplementary_group:sudo"]
   - spiffe_id: spiffe://example.org/before-exec
     selectors: ["unix:uid:1234", "unix:path:$bin/probe"]
   - spiffe_id: spiffe://example.org/after-exec
@@ -111,6 +115,13 @@ expect 0 "root fetch" -- "$bin/probe" fetch "$sock"
 equals "$out" "OK spiffe://example.org/root" "root gets root's identity only"
 expect 0 "nobody fetch" -- as_uid 65534 "$bin/probe" fetch "$sock"
 equals "$out" "OK spiffe://example.org/nobody" "nobody gets nobody's only"
+expect 0 "daemon fetch" -- as_uid 1 "$bin/probe" fetch "$sock"
+equals "$out" "OK spiffe://example.org/by-name" "user and group names via NSS"
+expect 0 "daemon in sudo" -- setpriv --reuid=1 --regid=1 --groups=27 -- \
+  "$bin/probe" fetch "$sock"
+equals "$out" \
+  "OK spiffe://example.org/by-name spiffe://example.org/by-supplementary-group" \
+  "supplementary group name"
 expect 0 "unregistered uid" -- as_uid 4242 "$bin/probe" fetch "$sock"
 contains "$out" "ERR PERMISSION_DENIED" "unknown caller refused"
 expect 0 "refusal logged" -- \

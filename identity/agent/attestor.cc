@@ -37,36 +37,33 @@ constexpr size_t kMaxNssBuffer = 1 << 20;
 constexpr absl::Duration kNameCacheTtl = absl::Seconds(30);
 constexpr size_t kMaxCachedNames = 65536;
 
-std::optional<std::string> LookUpUserName(uint32_t uid) {
+// getpwuid_r or getgrgid_r, growing the buffer while NSS says ERANGE.
+template <typename Entry>
+std::optional<std::string> LookUpName(uint32_t id,
+                                      int (*get)(uint32_t, Entry*, char*,
+                                                 size_t, Entry**),
+                                      char* Entry::*name) {
   std::vector<char> buf(4096);
   while (buf.size() <= kMaxNssBuffer) {
-    struct passwd pw;
-    struct passwd* result = nullptr;
-    const int rc = getpwuid_r(uid, &pw, buf.data(), buf.size(), &result);
+    Entry entry;
+    Entry* result = nullptr;
+    const int rc = get(id, &entry, buf.data(), buf.size(), &result);
     if (rc == ERANGE) {
       buf.resize(buf.size() * 2);
       continue;
     }
     if (rc != 0 || result == nullptr) return std::nullopt;
-    return std::string(pw.pw_name);
+    return std::string(entry.*name);
   }
   return std::nullopt;
 }
 
+std::optional<std::string> LookUpUserName(uint32_t uid) {
+  return LookUpName<passwd>(uid, &getpwuid_r, &passwd::pw_name);
+}
+
 std::optional<std::string> LookUpGroupName(uint32_t gid) {
-  std::vector<char> buf(4096);
-  while (buf.size() <= kMaxNssBuffer) {
-    struct group gr;
-    struct group* result = nullptr;
-    const int rc = getgrgid_r(gid, &gr, buf.data(), buf.size(), &result);
-    if (rc == ERANGE) {
-      buf.resize(buf.size() * 2);
-      continue;
-    }
-    if (rc != 0 || result == nullptr) return std::nullopt;
-    return std::string(gr.gr_name);
-  }
-  return std::nullopt;
+  return LookUpName<group>(gid, &getgrgid_r, &group::gr_name);
 }
 
 struct ProcStatus {

@@ -189,19 +189,27 @@ int Stall(const std::string& socket, int seconds) {
   return 0;
 }
 
+// A plain Unix connection (not close-on-exec), or -1 after printing why.
+int ConnectRaw(const std::string& socket) {
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, socket.c_str(), sizeof(addr.sun_path) - 1);
+  if (fd < 0 ||
+      connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    std::cout << "ERR CONNECT: " << std::strerror(errno) << std::endl;
+    if (fd >= 0) close(fd);
+    return -1;
+  }
+  return fd;
+}
+
 // N raw connections that never speak, then a fetch on a fresh one.
 int Conns(const std::string& socket, int n) {
   std::vector<int> fds;
   for (int i = 0; i < n; ++i) {
-    const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::strncpy(addr.sun_path, socket.c_str(), sizeof(addr.sun_path) - 1);
-    if (fd < 0 ||
-        connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-      std::cout << "ERR CONNECT: " << std::strerror(errno) << std::endl;
-      return 0;
-    }
+    const int fd = ConnectRaw(socket);
+    if (fd < 0) return 0;
     fds.push_back(fd);
   }
   // Let the agent accept them all before the fetch connects.
@@ -212,15 +220,8 @@ int Conns(const std::string& socket, int n) {
 }
 
 int ConnectExec(const std::string& socket, char** program) {
-  const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);  // inherited across exec
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::strncpy(addr.sun_path, socket.c_str(), sizeof(addr.sun_path) - 1);
-  if (fd < 0 ||
-      connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    std::cout << "ERR CONNECT: " << std::strerror(errno) << std::endl;
-    return 0;
-  }
+  const int fd = ConnectRaw(socket);  // inherited across exec
+  if (fd < 0) return 0;
   setenv("PROBE_FD", std::to_string(fd).c_str(), 1);
   execv(program[0], program);
   std::cout << "ERR EXEC: " << std::strerror(errno) << std::endl;
