@@ -35,6 +35,15 @@ std::string DirOf(const std::string& path) {
   return slash == 0 ? "/" : path.substr(0, slash);
 }
 
+absl::StatusOr<std::string> ReadConfigFile(const std::string& path) {
+  absl::StatusOr<std::string> text = identity::ReadFile(path);
+  if (!text.ok()) {
+    return absl::NotFoundError(
+        absl::StrCat(path, ": cannot read: ", text.status().message()));
+  }
+  return text;
+}
+
 }  // namespace
 
 absl::StatusOr<AgentConfig> ParseAgentConfig(absl::string_view yaml,
@@ -179,12 +188,8 @@ absl::StatusOr<AgentConfig> ParseAgentConfig(absl::string_view yaml,
 }
 
 absl::StatusOr<AgentConfig> LoadAgentConfig(const std::string& path) {
-  absl::StatusOr<std::string> text = identity::ReadFile(path);
-  if (!text.ok()) {
-    return absl::NotFoundError(
-        absl::StrCat(path, ": cannot read: ", text.status().message()));
-  }
-  return ParseAgentConfig(*text, path, DirOf(path));
+  ASSIGN_OR_RETURN(std::string text, ReadConfigFile(path));
+  return ParseAgentConfig(text, path, DirOf(path));
 }
 
 absl::StatusOr<std::vector<EntryConfig>> ParseEntries(
@@ -197,12 +202,8 @@ absl::StatusOr<std::vector<EntryConfig>> ParseEntries(
 }
 
 absl::StatusOr<std::vector<EntryConfig>> LoadEntries(const std::string& path) {
-  absl::StatusOr<std::string> text = identity::ReadFile(path);
-  if (!text.ok()) {
-    return absl::NotFoundError(
-        absl::StrCat(path, ": cannot read: ", text.status().message()));
-  }
-  return ParseEntries(*text, path);
+  ASSIGN_OR_RETURN(std::string text, ReadConfigFile(path));
+  return ParseEntries(text, path);
 }
 
 absl::Status CheckEntriesInTrustDomain(
