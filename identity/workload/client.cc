@@ -44,6 +44,18 @@ absl::StatusOr<std::string> UnixTarget(absl::string_view address,
   return absl::StrCat("unix:", path);
 }
 
+// The first message of a server stream; the rest is not wanted.
+template <typename Response>
+absl::StatusOr<Response> FirstMessage(
+    grpc::ClientContext& context,
+    std::unique_ptr<grpc::ClientReader<Response>> reader) {
+  Response response;
+  if (!reader->Read(&response)) return FromGrpcStatus(reader->Finish());
+  context.TryCancel();
+  reader->Finish();
+  return response;
+}
+
 }  // namespace
 
 absl::StatusOr<std::string> ResolveEndpoint(absl::string_view flag) {
@@ -150,26 +162,20 @@ std::unique_ptr<grpc::ClientContext> WorkloadClient::NewContext(
 absl::StatusOr<X509Context> WorkloadClient::FetchX509Context(
     absl::Duration timeout) {
   auto context = NewContext(timeout);
-  auto reader = stub_->FetchX509SVID(context.get(), X509SVIDRequest());
-  X509SVIDResponse response;
-  if (!reader->Read(&response)) {
-    return FromGrpcStatus(reader->Finish());
-  }
-  context->TryCancel();
-  reader->Finish();
+  ASSIGN_OR_RETURN(
+      X509SVIDResponse response,
+      FirstMessage(*context,
+                   stub_->FetchX509SVID(context.get(), X509SVIDRequest())));
   return ParseX509Response(response);
 }
 
 absl::StatusOr<std::map<TrustDomain, X509Bundle>>
 WorkloadClient::FetchX509Bundles(absl::Duration timeout) {
   auto context = NewContext(timeout);
-  auto reader = stub_->FetchX509Bundles(context.get(), X509BundlesRequest());
-  X509BundlesResponse response;
-  if (!reader->Read(&response)) {
-    return FromGrpcStatus(reader->Finish());
-  }
-  context->TryCancel();
-  reader->Finish();
+  ASSIGN_OR_RETURN(
+      X509BundlesResponse response,
+      FirstMessage(*context, stub_->FetchX509Bundles(context.get(),
+                                                     X509BundlesRequest())));
   std::map<TrustDomain, X509Bundle> out;
   for (const auto& [td_id, der] : response.bundles()) {
     absl::StatusOr<SpiffeId> id = SpiffeId::FromString(td_id);
