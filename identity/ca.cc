@@ -13,10 +13,6 @@
 namespace mayfly::identity {
 namespace {
 
-std::string PathIn(const std::string& dir, absl::string_view file) {
-  return absl::StrCat(dir, "/", file);
-}
-
 absl::Status CheckKeyFilePrivate(const std::string& path) {
   struct stat st;
   if (stat(path.c_str(), &st) != 0) {
@@ -36,7 +32,7 @@ absl::Status CheckKeyFilePrivate(const std::string& path) {
 absl::StatusOr<std::unique_ptr<CertificateAuthority>>
 CertificateAuthority::Create(const std::string& dir, const Options& options,
                              const Clock& clock) {
-  if (PathExists(PathIn(dir, kTrustDomainFile))) {
+  if (PathExists(CaPath(dir, kTrustDomainFile))) {
     return absl::AlreadyExistsError(
         absl::StrCat("a CA already exists in ", dir));
   }
@@ -48,17 +44,17 @@ CertificateAuthority::Create(const std::string& dir, const Options& options,
   X509Bundle bundle(options.trust_domain);
   bundle.AddRoot(*root.cert);
 
-  RETURN_IF_ERROR(WriteFileAtomically(PathIn(dir, kRootKeyFile), key_pem,
+  RETURN_IF_ERROR(WriteFileAtomically(CaPath(dir, kRootKeyFile), key_pem,
                                       kPrivateFileMode));
   CertChain root_only;
   root_only.push_back(ShareCert(root.cert.get()));
-  RETURN_IF_ERROR(WriteFileAtomically(PathIn(dir, kRootCertFile),
+  RETURN_IF_ERROR(WriteFileAtomically(CaPath(dir, kRootCertFile),
                                       CertsToPem(root_only), kPublicFileMode));
-  RETURN_IF_ERROR(WriteFileAtomically(PathIn(dir, kBundleFile), bundle.ToPem(),
+  RETURN_IF_ERROR(WriteFileAtomically(CaPath(dir, kBundleFile), bundle.ToPem(),
                                       kPublicFileMode));
   // Written last: a crash before this line leaves no half-made CA behind
   // that Load would accept.
-  RETURN_IF_ERROR(WriteFileAtomically(PathIn(dir, kTrustDomainFile),
+  RETURN_IF_ERROR(WriteFileAtomically(CaPath(dir, kTrustDomainFile),
                                       options.trust_domain.name() + "\n",
                                       kPublicFileMode));
   return std::unique_ptr<CertificateAuthority>(
@@ -66,7 +62,7 @@ CertificateAuthority::Create(const std::string& dir, const Options& options,
 }
 
 absl::StatusOr<JwtSigningKey> CertificateAuthority::LoadOrCreateJwtKey() const {
-  const std::string path = PathIn(dir_, kJwtKeyFile);
+  const std::string path = CaPath(dir_, kJwtKeyFile);
   if (!PathExists(path)) {
     ASSIGN_OR_RETURN(JwtSigningKey key, GenerateJwtSigningKey());
     ASSIGN_OR_RETURN(std::string pem, PrivateKeyToPkcs8Pem(*key.key));
@@ -88,9 +84,12 @@ absl::StatusOr<JwtSigningKey> CertificateAuthority::LoadOrCreateJwtKey() const {
   return jwt;
 }
 
-absl::StatusOr<std::unique_ptr<CertificateAuthority>>
-CertificateAuthority::Load(const std::string& dir, const Clock& clock) {
-  const std::string td_path = PathIn(dir, kTrustDomainFile);
+std::string CaPath(const std::string& dir, absl::string_view file) {
+  return absl::StrCat(dir, "/", file);
+}
+
+absl::StatusOr<X509Bundle> ReadCaBundle(const std::string& dir) {
+  const std::string td_path = CaPath(dir, kTrustDomainFile);
   absl::StatusOr<std::string> td_text = ReadFile(td_path);
   if (!td_text.ok()) {
     return absl::NotFoundError(
@@ -103,8 +102,21 @@ CertificateAuthority::Load(const std::string& dir, const Clock& clock) {
     return absl::InvalidArgumentError(
         absl::StrCat(td_path, ": ", td.status().message()));
   }
+  const std::string bundle_path = CaPath(dir, kBundleFile);
+  ASSIGN_OR_RETURN(std::string bundle_pem, ReadFile(bundle_path));
+  absl::StatusOr<X509Bundle> bundle = X509Bundle::FromPem(*td, bundle_pem);
+  if (!bundle.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(bundle_path, ": ", bundle.status().message()));
+  }
+  return bundle;
+}
 
-  const std::string key_path = PathIn(dir, kRootKeyFile);
+absl::StatusOr<std::unique_ptr<CertificateAuthority>>
+CertificateAuthority::Load(const std::string& dir, const Clock& clock) {
+  ASSIGN_OR_RETURN(X509Bundle bundle, ReadCaBundle(dir));
+
+  const std::string key_path = CaPath(dir, kRootKeyFile);
   RETURN_IF_ERROR(CheckKeyFilePrivate(key_path));
   ASSIGN_OR_RETURN(std::string key_pem, ReadFile(key_path));
   absl::StatusOr<UniqueEvpPkey> key = PrivateKeyFromPem(key_pem);
@@ -113,7 +125,7 @@ CertificateAuthority::Load(const std::string& dir, const Clock& clock) {
         absl::StrCat(key_path, ": ", key.status().message()));
   }
 
-  const std::string cert_path = PathIn(dir, kRootCertFile);
+  const std::string cert_path = CaPath(dir, kRootCertFile);
   ASSIGN_OR_RETURN(std::string cert_pem, ReadFile(cert_path));
   absl::StatusOr<CertChain> certs = CertsFromPem(cert_pem);
   if (!certs.ok() || certs->size() != 1) {
@@ -125,20 +137,13 @@ CertificateAuthority::Load(const std::string& dir, const Clock& clock) {
         key_path, " does not hold the private key of ", cert_path));
   }
 
-  const std::string bundle_path = PathIn(dir, kBundleFile);
-  ASSIGN_OR_RETURN(std::string bundle_pem, ReadFile(bundle_path));
-  absl::StatusOr<X509Bundle> bundle = X509Bundle::FromPem(*td, bundle_pem);
-  if (!bundle.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(bundle_path, ": ", bundle.status().message()));
-  }
-  if (!bundle->Contains(*(*certs)[0])) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(bundle_path, " does not contain the root in ", cert_path));
+  if (!bundle.Contains(*(*certs)[0])) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        CaPath(dir, kBundleFile), " does not contain the root in ", cert_path));
   }
   Signer root{std::move((*certs)[0]), std::move(*key), {}};
-  return std::unique_ptr<CertificateAuthority>(new CertificateAuthority(
-      dir, std::move(root), std::move(*bundle), clock));
+  return std::unique_ptr<CertificateAuthority>(
+      new CertificateAuthority(dir, std::move(root), std::move(bundle), clock));
 }
 
 absl::StatusOr<Signer> CertificateAuthority::IssueIntermediate(

@@ -41,6 +41,13 @@ inline constexpr absl::string_view kBundleFile = "bundle.pem";
 // The trust domain's JWT-SVID signing key (P-256, PKCS#8, mode 0600).
 inline constexpr absl::string_view kJwtKeyFile = "jwt_key.pem";
 
+// DIR/FILE for one of the files above.
+std::string CaPath(const std::string& dir, absl::string_view file);
+
+// The trust domain and bundle of the CA in `dir`, read without its key.
+// NotFound when `dir` holds no CA; errors name the file.
+absl::StatusOr<X509Bundle> ReadCaBundle(const std::string& dir);
+
 class CertificateAuthority {
  public:
   struct Options {

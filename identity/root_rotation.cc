@@ -20,10 +20,6 @@
 namespace mayfly::identity {
 namespace {
 
-std::string In(const std::string& dir, absl::string_view file) {
-  return absl::StrCat(dir, "/", file);
-}
-
 absl::Status Rename(const std::string& from, const std::string& to) {
   if (rename(from.c_str(), to.c_str()) != 0) {
     return absl::InternalError(
@@ -43,26 +39,26 @@ absl::StatusOr<UniqueX509> ReadOneCert(const std::string& path) {
 }
 
 absl::Status WriteBundle(const std::string& dir, const X509Bundle& bundle) {
-  return WriteFileAtomically(In(dir, kBundleFile), bundle.ToPem(),
+  return WriteFileAtomically(CaPath(dir, kBundleFile), bundle.ToPem(),
                              kPublicFileMode);
 }
 
 // Promote renames the key, then the certificate. A crash in between leaves
 // root_key.pem holding the next root's key: finish the second rename.
 absl::Status FinishInterruptedPromote(const std::string& dir) {
-  const std::string next_cert = In(dir, kNextRootCertFile);
-  if (!PathExists(next_cert) || PathExists(In(dir, kNextRootKeyFile))) {
+  const std::string next_cert = CaPath(dir, kNextRootCertFile);
+  if (!PathExists(next_cert) || PathExists(CaPath(dir, kNextRootKeyFile))) {
     return absl::OkStatus();
   }
-  ASSIGN_OR_RETURN(std::string key_pem, ReadFile(In(dir, kRootKeyFile)));
+  ASSIGN_OR_RETURN(std::string key_pem, ReadFile(CaPath(dir, kRootKeyFile)));
   ASSIGN_OR_RETURN(UniqueEvpPkey key, PrivateKeyFromPem(key_pem));
   ASSIGN_OR_RETURN(UniqueX509 cert, ReadOneCert(next_cert));
   if (!KeyMatchesCert(*key, *cert)) {
     return absl::DataLossError(absl::StrCat(
         next_cert, " exists without its key and does not match ",
-        In(dir, kRootKeyFile), "; restore the CA directory from backup"));
+        CaPath(dir, kRootKeyFile), "; restore the CA directory from backup"));
   }
-  return Rename(next_cert, In(dir, kRootCertFile));
+  return Rename(next_cert, CaPath(dir, kRootCertFile));
 }
 
 }  // namespace
@@ -82,15 +78,15 @@ absl::string_view PhaseName(RootRotationState::Phase phase) {
 absl::StatusOr<RootRotationState> InspectRootRotation(const std::string& dir) {
   RETURN_IF_ERROR(FinishInterruptedPromote(dir));
   RootRotationState state;
-  const bool next = PathExists(In(dir, kNextRootKeyFile));
-  const bool retired = PathExists(In(dir, kRetiredRootCertFile));
+  const bool next = PathExists(CaPath(dir, kNextRootKeyFile));
+  const bool retired = PathExists(CaPath(dir, kRetiredRootCertFile));
   if (retired) {
     ASSIGN_OR_RETURN(std::string text,
-                     ReadFile(In(dir, kRetiredDropAfterFile)));
+                     ReadFile(CaPath(dir, kRetiredDropAfterFile)));
     int64_t seconds = 0;
     if (!absl::SimpleAtoi(absl::StripAsciiWhitespace(text), &seconds)) {
-      return absl::DataLossError(
-          absl::StrCat(In(dir, kRetiredDropAfterFile), ": not a Unix time"));
+      return absl::DataLossError(absl::StrCat(
+          CaPath(dir, kRetiredDropAfterFile), ": not a Unix time"));
     }
     state.drop_after = absl::FromUnixSeconds(seconds);
   }
@@ -121,9 +117,9 @@ absl::Status PrepareRootRotation(const std::string& dir,
   CertChain cert;
   cert.push_back(ShareCert(next.cert.get()));
   // Certificate first: a next root is "present" once its key exists.
-  RETURN_IF_ERROR(WriteFileAtomically(In(dir, kNextRootCertFile),
+  RETURN_IF_ERROR(WriteFileAtomically(CaPath(dir, kNextRootCertFile),
                                       CertsToPem(cert), kPublicFileMode));
-  RETURN_IF_ERROR(WriteFileAtomically(In(dir, kNextRootKeyFile), key_pem,
+  RETURN_IF_ERROR(WriteFileAtomically(CaPath(dir, kNextRootKeyFile), key_pem,
                                       kPrivateFileMode));
   X509Bundle bundle = ca->bundle();
   bundle.AddRoot(*next.cert);
@@ -131,7 +127,7 @@ absl::Status PrepareRootRotation(const std::string& dir,
 }
 
 absl::StatusOr<UniqueX509> ReadNextRoot(const std::string& dir) {
-  const std::string path = In(dir, kNextRootCertFile);
+  const std::string path = CaPath(dir, kNextRootCertFile);
   if (!PathExists(path)) {
     return absl::NotFoundError(absl::StrCat("no next root in ", dir));
   }
@@ -140,11 +136,7 @@ absl::StatusOr<UniqueX509> ReadNextRoot(const std::string& dir) {
 
 absl::StatusOr<bool> EnsureNextRootInBundle(const std::string& dir) {
   ASSIGN_OR_RETURN(UniqueX509 next, ReadNextRoot(dir));
-  ASSIGN_OR_RETURN(std::string bundle_pem, ReadFile(In(dir, kBundleFile)));
-  ASSIGN_OR_RETURN(std::string td_text, ReadFile(In(dir, kTrustDomainFile)));
-  ASSIGN_OR_RETURN(TrustDomain td, TrustDomain::FromString(
-                                       absl::StripAsciiWhitespace(td_text)));
-  ASSIGN_OR_RETURN(X509Bundle bundle, X509Bundle::FromPem(td, bundle_pem));
+  ASSIGN_OR_RETURN(X509Bundle bundle, ReadCaBundle(dir));
   if (!bundle.AddRoot(*next)) return false;
   RETURN_IF_ERROR(WriteBundle(dir, bundle));
   return true;
@@ -160,16 +152,18 @@ absl::Status PromoteNextRoot(const std::string& dir, absl::Time drop_after) {
   // in Prepare may have stopped short of it).
   RETURN_IF_ERROR(EnsureNextRootInBundle(dir).status());
 
-  if (!PathExists(In(dir, kRetiredRootCertFile))) {
-    ASSIGN_OR_RETURN(std::string old_cert, ReadFile(In(dir, kRootCertFile)));
+  if (!PathExists(CaPath(dir, kRetiredRootCertFile))) {
+    ASSIGN_OR_RETURN(std::string old_cert,
+                     ReadFile(CaPath(dir, kRootCertFile)));
     RETURN_IF_ERROR(WriteFileAtomically(
-        In(dir, kRetiredDropAfterFile),
+        CaPath(dir, kRetiredDropAfterFile),
         absl::StrCat(absl::ToUnixSeconds(drop_after), "\n"), kPublicFileMode));
-    RETURN_IF_ERROR(WriteFileAtomically(In(dir, kRetiredRootCertFile), old_cert,
-                                        kPublicFileMode));
+    RETURN_IF_ERROR(WriteFileAtomically(CaPath(dir, kRetiredRootCertFile),
+                                        old_cert, kPublicFileMode));
   }
-  RETURN_IF_ERROR(Rename(In(dir, kNextRootKeyFile), In(dir, kRootKeyFile)));
-  return Rename(In(dir, kNextRootCertFile), In(dir, kRootCertFile));
+  RETURN_IF_ERROR(
+      Rename(CaPath(dir, kNextRootKeyFile), CaPath(dir, kRootKeyFile)));
+  return Rename(CaPath(dir, kNextRootCertFile), CaPath(dir, kRootCertFile));
 }
 
 absl::Status DropRetiredRoot(const std::string& dir) {
@@ -179,20 +173,16 @@ absl::Status DropRetiredRoot(const std::string& dir) {
         absl::StrCat("no retired root to drop in ", dir));
   }
   ASSIGN_OR_RETURN(UniqueX509 retired,
-                   ReadOneCert(In(dir, kRetiredRootCertFile)));
-  ASSIGN_OR_RETURN(std::string bundle_pem, ReadFile(In(dir, kBundleFile)));
-  ASSIGN_OR_RETURN(std::string td_text, ReadFile(In(dir, kTrustDomainFile)));
-  ASSIGN_OR_RETURN(TrustDomain td, TrustDomain::FromString(
-                                       absl::StripAsciiWhitespace(td_text)));
-  ASSIGN_OR_RETURN(X509Bundle bundle, X509Bundle::FromPem(td, bundle_pem));
+                   ReadOneCert(CaPath(dir, kRetiredRootCertFile)));
+  ASSIGN_OR_RETURN(X509Bundle bundle, ReadCaBundle(dir));
   if (bundle.RemoveRoot(*retired)) RETURN_IF_ERROR(WriteBundle(dir, bundle));
   // The certificate file goes last: while it exists, the drop is pending.
-  unlink(In(dir, kRetiredDropAfterFile).c_str());
-  if (unlink(In(dir, kRetiredRootCertFile).c_str()) != 0) {
+  unlink(CaPath(dir, kRetiredDropAfterFile).c_str());
+  if (unlink(CaPath(dir, kRetiredRootCertFile).c_str()) != 0) {
     return absl::InternalError(
         absl::StrCat("unlink retired root: ", std::strerror(errno)));
   }
-  return SyncParentDir(In(dir, kRetiredRootCertFile));
+  return SyncParentDir(CaPath(dir, kRetiredRootCertFile));
 }
 
 }  // namespace mayfly::identity
