@@ -23,7 +23,6 @@ using google::protobuf::Value;
 using internal::B64;
 using internal::Curve;
 using internal::CurveOf;
-using internal::kCurves;
 using internal::StringField;
 using internal::Unb64;
 
@@ -120,10 +119,7 @@ absl::StatusOr<JwtSvidClaims> ValidateJwtSvid(
 
   const std::string* alg = StringField(header, "alg");
   if (alg == nullptr) return absl::InvalidArgumentError("header has no alg");
-  const Curve* curve = nullptr;
-  for (const Curve& c : kCurves) {
-    if (*alg == c.alg) curve = &c;
-  }
+  const Curve* curve = internal::FindCurve(&Curve::alg, *alg);
   if (curve == nullptr) {
     return absl::InvalidArgumentError(absl::StrCat(
         "alg \"", *alg, "\" is not accepted (ES256 and ES384 are)"));

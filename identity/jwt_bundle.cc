@@ -14,7 +14,6 @@ using google::protobuf::Struct;
 using internal::B64;
 using internal::Curve;
 using internal::CurveOf;
-using internal::kCurves;
 using internal::StringField;
 using internal::Unb64;
 
@@ -86,10 +85,8 @@ absl::StatusOr<JwtBundle> JwtBundle::FromJwks(TrustDomain trust_domain,
           absl::StrCat(where, ".kty \"", *StringField(jwk, "kty"),
                        "\" is not supported (EC only)"));
     }
-    const Curve* curve = nullptr;
-    for (const Curve& c : kCurves) {
-      if (*StringField(jwk, "crv") == c.crv) curve = &c;
-    }
+    const Curve* curve =
+        internal::FindCurve(&Curve::crv, *StringField(jwk, "crv"));
     if (curve == nullptr) {
       return absl::InvalidArgumentError(absl::StrCat(
           where, ".crv \"", *StringField(jwk, "crv"), "\" is not supported"));

@@ -20,6 +20,13 @@ const Curve kCurves[2] = {
     {"P-384", "secp384r1", "ES384", EVP_sha384, 48},
 };
 
+const Curve* FindCurve(const char* Curve::*field, absl::string_view value) {
+  for (const Curve& c : kCurves) {
+    if (value == c.*field) return &c;
+  }
+  return nullptr;
+}
+
 const Curve* CurveOf(const EVP_PKEY& key) {
   char group[64] = {0};
   size_t len = 0;
@@ -27,10 +34,7 @@ const Curve* CurveOf(const EVP_PKEY& key) {
                                      sizeof(group), &len) != 1) {
     return nullptr;
   }
-  for (const Curve& c : kCurves) {
-    if (absl::string_view(group) == c.group) return &c;
-  }
-  return nullptr;
+  return FindCurve(&Curve::group, group);
 }
 
 std::string B64(absl::string_view data) {

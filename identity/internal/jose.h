@@ -25,6 +25,9 @@ struct Curve {
 // ES256 and ES384, the EC algorithms the JWT-SVID spec allows and we verify.
 extern const Curve kCurves[2];
 
+// The curve whose `field` (&Curve::crv, ::group or ::alg) is `value`, or
+// null.
+const Curve* FindCurve(const char* Curve::*field, absl::string_view value);
 // The curve of an EC key, or null for any other key.
 const Curve* CurveOf(const EVP_PKEY& key);
 
