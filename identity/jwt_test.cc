@@ -245,6 +245,12 @@ TEST_F(JwtTest, JwksErrorsNameTheKey) {
           R"({"keys":[{"kty":"EC","kid":"k","crv":"P-256","x":"AAAA","y":"AAAA"}]})"),
       StatusIs(absl::StatusCode::kInvalidArgument,
                HasSubstr("keys[0].x/.y must be 32 bytes")));
+  EXPECT_THAT(
+      JwtBundle::FromJwks(
+          td_,
+          R"({"keys":[{"kty":"EC","kid":"k","crv":"P-521","x":"AAAA","y":"AAAA"}]})"),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("keys[0].crv \"P-521\" is not supported")));
   const std::string zero = B64(std::string(32, '\x01'));
   EXPECT_THAT(
       JwtBundle::FromJwks(
