@@ -45,16 +45,6 @@ as_uid() {
   setpriv --reuid="$uid" --regid="$uid" --clear-groups -- "$@"
 }
 
-# wait_for SECONDS COMMAND...: retries COMMAND every 0.1 s until it succeeds.
-wait_for() {
-  local deadline=$((SECONDS + $1))
-  shift
-  until "$@" >/dev/null 2>&1; do
-    if ((SECONDS >= deadline)); then return 1; fi
-    sleep 0.1
-  done
-}
-
 write_entries() {
   cat >"$work/entries.yaml.tmp" <<YAML
 entries:

@@ -40,16 +40,13 @@ entries:
 YAML
 "$bin/mayfly-agent" --config "$work/agent.yaml" 2>"$work/agent.log" &
 pids+=($!)
-for _ in $(seq 100); do
-  "$bin/mayfly" healthcheck --socket "$sock" --timeout 1s >/dev/null 2>&1 && break
-  sleep 0.1
-done
+wait_for 10 "$bin/mayfly" healthcheck --socket "$sock" --timeout 1s || true
 
 # The relying party: its bundle file is what it trusts.
 "$bin/mayfly" watch x509 --socket "$sock" --write "$work/rp" \
   >"$work/rp.log" 2>&1 &
 pids+=($!)
-for _ in $(seq 100); do [[ -s $work/rp/svid_bundle.pem ]] && break; sleep 0.1; done
+wait_for 10 test -s "$work/rp/svid_bundle.pem" || true
 old_root=$(openssl x509 -in "$work/rp/svid_bundle.pem" -noout -fingerprint -sha256)
 
 # The client: fetch, then verify against the relying party's bundle the new

@@ -20,6 +20,8 @@
 # Env: MAYFLY_BENCH_SPIRE=0 skips SPIRE; MAYFLY_BENCH_WORKLOADS (10000).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# wait_for
+source tests/lib/checks.sh
 
 bazel build -c opt --noshow_progress //:mayfly-agent //tests/bench:workload_bench \
   2>&1 | grep -vE '^\(|^INFO|^Target|^  bazel' || true
@@ -59,14 +61,6 @@ cpu_ticks() { # utime + stime of the given pids
   echo "$total"
 }
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
-wait_until() { # SECONDS COMMAND...
-  local end=$((SECONDS + $1))
-  shift
-  until "$@" >/dev/null 2>&1; do
-    ((SECONDS < end)) || return 1
-    sleep 0.2
-  done
-}
 
 # --- the two systems: start SYSTEM, register N, stop --------------------------
 # start_X sets: sock, agent_pid (the process whose RSS counts), cpu_pids.
@@ -96,7 +90,7 @@ YAML
   pids+=("$agent_pid")
   cpu_pids=("$agent_pid")
   sock="$dir/api.sock"
-  wait_until 30 "$bench" latency "$sock" 1 1
+  wait_for 30 "$bench" latency "$sock" 1 1
 }
 register_mayfly() { # N: entries for supplementary groups first_gid..
   local dir
@@ -111,7 +105,7 @@ register_mayfly() { # N: entries for supplementary groups first_gid..
   mv "$dir/entries.new" "$dir/entries.yaml"
   kill -HUP "$agent_pid"
   # Registered once the last entry's workload gets its SVID.
-  wait_until 60 "$bench" groups "$sock" $((first_gid + $1 - 1)) 1
+  wait_for 60 "$bench" groups "$sock" $((first_gid + $1 - 1)) 1
 }
 
 start_spire() {
@@ -162,7 +156,7 @@ HCL
   "$spire_dir/spire-server" run -config "$dir/server.conf" >"$dir/server.log" 2>&1 &
   local server_pid=$!
   pids+=("$server_pid")
-  wait_until 60 "$spire_dir/spire-server" healthcheck -socketPath "$dir/server.sock"
+  wait_for 60 "$spire_dir/spire-server" healthcheck -socketPath "$dir/server.sock"
   local token
   token=$("$spire_dir/spire-server" token generate -socketPath "$dir/server.sock" \
     -spiffeID spiffe://example.org/agent | awk '{print $2}')
@@ -176,7 +170,7 @@ HCL
   cpu_pids=("$agent_pid" "$server_pid")
   sock="$dir/agent.sock"
   spire_server_sock="$dir/server.sock"
-  wait_until 60 "$bench" latency "$sock" 1 1
+  wait_for 60 "$bench" latency "$sock" 1 1
 }
 register_spire() {
   local dir

@@ -32,10 +32,7 @@ YAML
 "$runfiles/identity/agent/mayfly-agent" --config "$work/agent.yaml" \
   2>"$work/agent.log" &
 agent_pid=$!
-for _ in $(seq 100); do
-  [[ -S $sock ]] && break
-  sleep 0.1
-done
+wait_for 10 test -S "$sock" || true
 
 # A 10 s SVID renews at about 5 s: one rotation within 20 s.
 expect 0 "go-spiffe: X.509 SVID, verified, then one rotation" -- \

@@ -42,6 +42,16 @@ equals() {
     failures=$((failures + 1))
   fi
 }
+# wait_for SECONDS COMMAND...: retries COMMAND (quietly) every 0.1 s until
+# it succeeds; returns 1 if it never did within SECONDS. Not a check.
+wait_for() {
+  local deadline=$((SECONDS + $1))
+  shift
+  until "$@" >/dev/null 2>&1; do
+    if ((SECONDS >= deadline)); then return 1; fi
+    sleep 0.1
+  done
+}
 # finish NAME: prints the tally and fails the test if any check failed.
 finish() {
   echo "$1: $((checks - failures)) passed, $failures failed"
