@@ -17,18 +17,24 @@ bash third_party/install_deps.sh
 step() { printf '\n==> %s\n' "$*" >&2; }
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
+# bazel test ARGS...: everything into $log, the summary lines on the
+# terminal; returns bazel's exit code.
+bazel_test() {
+  bazel test "$@" 2>&1 | tee -a "$log" |
+    grep -E 'PASSED|FAILED|TIMEOUT|NO STATUS|ERROR|Executed'
+  return "${PIPESTATUS[0]}"
+}
 
 step "format"
 bash tests/check_format.sh
 
 step "bazel test //... (normal build)"
-bazel test //... 2>&1 | tee "$log" | grep -E 'PASSED|FAILED|TIMEOUT|NO STATUS|ERROR|Executed' || true
-normal_rc=${PIPESTATUS[0]}
+normal_rc=0
+bazel_test //... || normal_rc=$?
 
 step "bazel test //identity/... under ASan + UBSan"
-bazel test --config=asan --config=ubsan //identity/... 2>&1 |
-  tee -a "$log" | grep -E 'PASSED|FAILED|TIMEOUT|NO STATUS|ERROR|Executed' || true
-sanitizer_rc=${PIPESTATUS[0]}
+sanitizer_rc=0
+bazel_test --config=asan --config=ubsan //identity/... || sanitizer_rc=$?
 
 step "interop: third-party Workload API clients"
 interop_bin="${MAYFLY_CACHE:-$HOME/.cache/mayfly}/interop"
@@ -39,9 +45,8 @@ if spire_agent=$(bash tests/interop/build_spire.sh "$interop_bin" 2>&1 | tail -1
 else
   echo "SPIRE did not build here ($spire_agent); its CLI checks are skipped" >&2
 fi
-bazel test "${interop_env[@]}" //tests/interop:gospiffe_test 2>&1 |
-  tee -a "$log" | grep -E 'PASSED|FAILED|TIMEOUT|NO STATUS|ERROR|Executed' || true
-interop_rc=${PIPESTATUS[0]}
+interop_rc=0
+bazel_test "${interop_env[@]}" //tests/interop:gospiffe_test || interop_rc=$?
 
 fuzz_rc=0
 step "fuzzers, ${MAYFLY_FUZZ_SECONDS:-60}s each"
