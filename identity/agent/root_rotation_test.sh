@@ -40,22 +40,24 @@ entries:
 YAML
 "$bin/mayfly-agent" --config "$work/agent.yaml" 2>"$work/agent.log" &
 pids+=($!)
-wait_for 10 "$bin/mayfly" healthcheck --socket "$sock" --timeout 1s || true
+expect 0 "agent up" -- wait_for 10 "$bin/mayfly" healthcheck --socket "$sock" \
+  --timeout 1s
 
 # The relying party: its bundle file is what it trusts.
 "$bin/mayfly" watch x509 --socket "$sock" --write "$work/rp" \
   >"$work/rp.log" 2>&1 &
 pids+=($!)
-wait_for 10 test -s "$work/rp/svid_bundle.pem" || true
+expect 0 "relying party has a bundle" -- wait_for 10 test -s \
+  "$work/rp/svid_bundle.pem"
 old_root=$(openssl x509 -in "$work/rp/svid_bundle.pem" -noout -fingerprint -sha256)
 
 # The client: fetch, then verify against the relying party's bundle the new
 # SVID and the last one the old root signed (kept until it expires: the
-# old root must stay trusted that long). Bounded: 90 s.
+# old root must stay trusted that long). Bounded: 120 s.
 cp "$work/rp/svid_bundle.pem" "$work/old_bundle.pem"
 mkdir -m 777 "$work/client"
 prober() {
-  local end=$((SECONDS + 90)) n=0
+  local end=$((SECONDS + 120)) n=0
   while ((SECONDS < end)) && [[ ! -e $work/stop ]]; do
     n=$((n + 1))
     if ! setpriv --reuid=65534 --regid=65534 --clear-groups -- \
@@ -96,8 +98,10 @@ expect 0 "mayfly ca rotate --wait" -- "$bin/mayfly" ca rotate \
 contains "$out" "root rotation: prepared" "prepared phase seen"
 contains "$out" "root rotation: retiring" "retiring phase seen"
 equals "$(tail -1 <<<"$out")" "root rotation: idle" "rotation finished"
-# One more second of probing against the final bundle, then stop.
-sleep 3
+# Five more rounds of probing against the final bundle, then stop.
+verified_past() { (($(wc -l <"$work/verified") > $1)); }
+expect 0 "probed after the rotation" -- wait_for 30 verified_past \
+  "$(($(wc -l <"$work/verified") + 5))"
 touch "$work/stop"
 wait "$prober_pid" || true
 
