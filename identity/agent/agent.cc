@@ -96,7 +96,8 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(
       CallerLimits{limits.max_connections, limits.max_streams_per_caller,
                    limits.requests_per_second_per_caller, limits.request_burst},
       clock);
-  agent->attestor_ = std::make_unique<UnixAttestor>(limits.max_hash_bytes);
+  agent->attestor_ =
+      std::make_unique<UnixAttestor>(limits.max_hash_bytes, clock);
   agent->service_ = std::make_unique<WorkloadApiService>(
       *agent->registry_, *agent->callers_, *agent->attestor_, clock);
   agent->service_->SetSigningState(agent->authority_->Current());

@@ -19,7 +19,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "absl/time/clock.h"
 #include "identity/file_util.h"
 #include "identity/status_macros.h"
 
@@ -32,10 +31,6 @@ constexpr size_t kMaxCachedHashes = 4096;
 constexpr size_t kReadChunk = 1 << 16;
 // getpwuid_r/getgrgid_r buffers; NSS returns ERANGE and we grow to this.
 constexpr size_t kMaxNssBuffer = 1 << 20;
-
-// A renamed user or group shows up in selectors within this long.
-constexpr absl::Duration kNameCacheTtl = absl::Seconds(30);
-constexpr size_t kMaxCachedNames = 65536;
 
 // getpwuid_r or getgrgid_r, growing the buffer while NSS says ERANGE.
 template <typename Entry>
@@ -135,10 +130,10 @@ std::vector<std::string> WorkloadAttributes::Selectors() const {
   return out;
 }
 
-UnixAttestor::UnixAttestor(int64_t max_hash_bytes)
+UnixAttestor::UnixAttestor(int64_t max_hash_bytes, const identity::Clock& clock)
     : max_hash_bytes_(max_hash_bytes),
-      users_(&LookUpUserName),
-      groups_(&LookUpGroupName) {}
+      users_(&LookUpUserName, clock),
+      groups_(&LookUpGroupName, clock) {}
 
 absl::StatusOr<WorkloadAttributes> UnixAttestor::Attest(
     const PeerCredentials& peer, const ProcessRef& process) {
@@ -180,22 +175,6 @@ absl::StatusOr<WorkloadAttributes> UnixAttestor::Attest(
     if (auto name = groups_.Get(g)) out.supplementary_groups.push_back(*name);
   }
   return out;
-}
-
-std::optional<std::string> UnixAttestor::NameCache::Get(uint32_t id) {
-  const absl::Time now = absl::Now();
-  {
-    absl::MutexLock lock(&mu_);
-    auto it = names_.find(id);
-    if (it != names_.end() && it->second.expires > now) return it->second.name;
-  }
-  // Looked up unlocked: a slow directory service must not hold up callers
-  // whose names are cached.
-  std::optional<std::string> name = look_up_(id);
-  absl::MutexLock lock(&mu_);
-  if (names_.size() >= kMaxCachedNames) names_.clear();
-  names_[id] = Cached{name, now + kNameCacheTtl};
-  return name;
 }
 
 absl::StatusOr<std::optional<std::string>> UnixAttestor::HashExecutable(

@@ -24,8 +24,9 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
-#include "absl/time/time.h"
+#include "identity/agent/name_cache.h"
 #include "identity/agent/process.h"
+#include "identity/clock.h"
 
 namespace mayfly::agent {
 
@@ -49,7 +50,9 @@ class UnixAttestor {
   // Executables larger than `max_hash_bytes` get no unix:sha256 selector:
   // hashing a multi-gigabyte file on every call would let one workload stall
   // the agent.
-  explicit UnixAttestor(int64_t max_hash_bytes);
+  //
+  // User and group names are cached on `clock` (see name_cache.h).
+  UnixAttestor(int64_t max_hash_bytes, const identity::Clock& clock);
 
   // PermissionDenied if the process changed its effective uid or gid since
   // connecting (what SO_PEERCRED says is then no longer who is calling);
@@ -65,25 +68,6 @@ class UnixAttestor {
 
   absl::StatusOr<std::optional<std::string>> HashExecutable(pid_t pid)
       ABSL_LOCKS_EXCLUDED(mu_);
-
-  // uid or gid to name. getpwuid_r/getgrgid_r read /etc/passwd and
-  // /etc/group (or ask a directory service) on every call, so names are
-  // cached for a while.
-  class NameCache {
-   public:
-    using LookUp = std::optional<std::string> (*)(uint32_t id);
-    explicit NameCache(LookUp look_up) : look_up_(look_up) {}
-    std::optional<std::string> Get(uint32_t id) ABSL_LOCKS_EXCLUDED(mu_);
-
-   private:
-    struct Cached {
-      std::optional<std::string> name;
-      absl::Time expires;
-    };
-    const LookUp look_up_;
-    absl::Mutex mu_;
-    absl::flat_hash_map<uint32_t, Cached> names_ ABSL_GUARDED_BY(mu_);
-  };
 
   const int64_t max_hash_bytes_;
   absl::Mutex mu_;
