@@ -20,10 +20,10 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "identity/clock.h"
-#include "identity/internal/cert_builder.h"
 #include "identity/keys.h"
 #include "identity/openssl_util.h"
 #include "identity/spiffe_id.h"
+#include "identity/subject.h"
 
 namespace mayfly::identity {
 

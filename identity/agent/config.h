@@ -32,8 +32,8 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "identity/agent/log.h"
-#include "identity/internal/cert_builder.h"
 #include "identity/spiffe_id.h"
+#include "identity/subject.h"
 
 namespace mayfly::agent {
 

@@ -15,11 +15,9 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "identity/openssl_util.h"
+#include "identity/subject.h"
 
 namespace mayfly::identity {
-
-// Subject attributes in order, e.g. {{"O", "Mayfly"}, {"CN", "web"}}.
-using Subject = std::vector<std::pair<std::string, std::string>>;
 
 namespace internal {
 
