@@ -9,17 +9,18 @@
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "identity/agent/internal/yaml_reader.h"
+#include "identity/agent/internal/entry_list.h"
 #include "identity/agent/metrics.h"
 #include "identity/file_util.h"
 #include "identity/status_macros.h"
+#include "identity/yaml_reader.h"
 
 namespace mayfly::agent {
 namespace {
 
-using internal::LoadYaml;
+using identity::LoadYaml;
+using identity::YamlReader;
 using internal::ParseEntryList;
-using internal::Reader;
 
 // sockaddr_un.sun_path is 108 bytes on Linux, NUL included.
 constexpr size_t kMaxSocketPath = 107;
@@ -49,7 +50,7 @@ absl::StatusOr<std::string> ReadConfigFile(const std::string& path) {
 absl::StatusOr<AgentConfig> ParseAgentConfig(absl::string_view yaml,
                                              absl::string_view source_name,
                                              absl::string_view base_dir) {
-  const Reader r(source_name);
+  const YamlReader r(source_name);
   ASSIGN_OR_RETURN(YAML::Node root, LoadYaml(yaml, source_name));
   RETURN_IF_ERROR(
       r.CheckKeys(root, "",
@@ -174,9 +175,10 @@ absl::StatusOr<AgentConfig> ParseAgentConfig(absl::string_view yaml,
       *target = static_cast<int>(v);
     }
     if (limits["requests_per_second_per_caller"]) {
-      ASSIGN_OR_RETURN(l.requests_per_second_per_caller,
-                       r.Rate(limits["requests_per_second_per_caller"],
-                              "limits.requests_per_second_per_caller"));
+      ASSIGN_OR_RETURN(
+          l.requests_per_second_per_caller,
+          r.PositiveNumber(limits["requests_per_second_per_caller"],
+                           "limits.requests_per_second_per_caller"));
     }
     if (limits["max_hash_bytes"]) {
       ASSIGN_OR_RETURN(l.max_hash_bytes,
@@ -194,7 +196,7 @@ absl::StatusOr<AgentConfig> LoadAgentConfig(const std::string& path) {
 
 absl::StatusOr<std::vector<EntryConfig>> ParseEntries(
     absl::string_view yaml, absl::string_view source_name) {
-  const Reader r(source_name);
+  const YamlReader r(source_name);
   ASSIGN_OR_RETURN(YAML::Node root, LoadYaml(yaml, source_name));
   RETURN_IF_ERROR(r.CheckKeys(root, "", {"entries"}));
   if (!root["entries"]) return r.Error(root, "entries", "required");
