@@ -96,6 +96,14 @@ absl::StatusOr<AgentConfig> ParseAgentConfig(absl::string_view yaml,
                      absl::FormatDuration(kMaxSvidTtl)));
   }
 
+  if (config.intermediate_ttl > kMaxIntermediateTtl) {
+    return r.Error(root["intermediate_ttl"], "intermediate_ttl",
+                   absl::StrCat("must be at most ",
+                                absl::FormatDuration(kMaxIntermediateTtl), " (",
+                                kIntermediateToSvidTtlRatio,
+                                "x the longest SVID TTL an entry may have)"));
+  }
+
   const bool inline_entries = static_cast<bool>(root["entries"]);
   const bool file_entries = static_cast<bool>(root["entries_file"]);
   if (inline_entries == file_entries) {
@@ -206,6 +214,15 @@ absl::StatusOr<std::vector<EntryConfig>> ParseEntries(
 absl::StatusOr<std::vector<EntryConfig>> LoadEntries(const std::string& path) {
   ASSIGN_OR_RETURN(std::string text, ReadConfigFile(path));
   return ParseEntries(text, path);
+}
+
+absl::StatusOr<std::vector<EntryConfig>> LoadConfiguredEntries(
+    const AgentConfig& config) {
+  if (config.entries_file.empty()) return config.entries;
+  ASSIGN_OR_RETURN(std::vector<EntryConfig> entries,
+                   LoadEntries(config.entries_file));
+  RETURN_IF_ERROR(CheckEntriesInTrustDomain(entries, config.trust_domain));
+  return entries;
 }
 
 absl::Status CheckEntriesInTrustDomain(
