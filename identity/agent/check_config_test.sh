@@ -83,7 +83,7 @@ expect 0 "short-lived root" -- "$mayfly" ca init --dir "$work/state/ca" \
 write_config 2h
 # The bound only stops a broken agent that started serving instead.
 expect 1 "agent start with root expiring first" -- \
-  timeout 60 "$agent" --config "$work/agent.yaml"
+  timeout 20 "$agent" --config "$work/agent.yaml"
 contains "$err" "sooner than intermediate_ttl (2h): rotate the root" \
   "root expiring first: the start error says why"
 lacks "$err" "agent_started" "root expiring first: never served"
