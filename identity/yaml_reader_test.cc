@@ -32,6 +32,8 @@ TEST(LoadYamlTest, ReadsOneDocument) {
   ASSERT_TRUE(root.ok()) << root.status();
   EXPECT_EQ((*root)["a"].Scalar(), "1");
   EXPECT_EQ((*root)["b"]["c"][1].Scalar(), "y");
+  // An explicit start and end mark one document, not two.
+  EXPECT_TRUE(LoadYaml("---\na: 1\n...\n", "cfg.yaml").ok());
 }
 
 TEST(LoadYamlTest, DuplicateTopLevelKey) {
