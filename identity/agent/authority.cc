@@ -9,6 +9,12 @@
 #include "identity/status_macros.h"
 
 namespace mayfly::agent {
+namespace {
+
+// X.509 times have whole seconds (RFC 5280, 4.1.2.5).
+constexpr absl::Duration kCertTimeResolution = absl::Seconds(1);
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<DiskUpstreamAuthority>>
 DiskUpstreamAuthority::Open(const std::string& dir,
@@ -53,6 +59,22 @@ absl::StatusOr<std::unique_ptr<Authority>> Authority::Create(
   absl::MutexLock lock(&authority->mu_);
   RETURN_IF_ERROR(
       authority->RebuildLocked(/*renew_intermediate=*/true).status());
+  // An intermediate is cut short at its root's expiry, so a shorter one
+  // here means the root expires within intermediate_ttl. Refuse at start:
+  // the operator rotates the root now, rather than learning of it when
+  // every SVID stops verifying. (Renewals later are cut short the same way.)
+  const absl::Time now = clock.Now();
+  const absl::Time not_after = authority->current_->signer->NotAfter();
+  if (not_after + kCertTimeResolution < now + intermediate_ttl) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the root CA expires at ",
+        absl::FormatTime(absl::RFC3339_sec, not_after, absl::UTCTimeZone()),
+        " (in ",
+        absl::FormatDuration(absl::Trunc(not_after - now, absl::Seconds(1))),
+        "), sooner than intermediate_ttl (",
+        absl::FormatDuration(intermediate_ttl),
+        "): rotate the root (mayfly ca rotate) or lower intermediate_ttl"));
+  }
   return authority;
 }
 

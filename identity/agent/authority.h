@@ -71,6 +71,7 @@ class Authority {
 
   // Mints the first intermediate. `intermediate_ttl` must exceed every SVID
   // TTL (leaves are capped by their issuer's NotAfter).
+  // FailedPrecondition if the root expires within `intermediate_ttl`.
   static absl::StatusOr<std::unique_ptr<Authority>> Create(
       std::unique_ptr<UpstreamAuthority> upstream,
       absl::Duration intermediate_ttl, const identity::Clock& clock);

@@ -9,17 +9,18 @@
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "identity/agent/internal/yaml_reader.h"
+#include "identity/agent/internal/entry_list.h"
 #include "identity/agent/metrics.h"
 #include "identity/file_util.h"
 #include "identity/status_macros.h"
+#include "identity/yaml_reader.h"
 
 namespace mayfly::agent {
 namespace {
 
-using internal::LoadYaml;
+using identity::LoadYaml;
+using identity::YamlReader;
 using internal::ParseEntryList;
-using internal::Reader;
 
 // sockaddr_un.sun_path is 108 bytes on Linux, NUL included.
 constexpr size_t kMaxSocketPath = 107;
@@ -49,7 +50,7 @@ absl::StatusOr<std::string> ReadConfigFile(const std::string& path) {
 absl::StatusOr<AgentConfig> ParseAgentConfig(absl::string_view yaml,
                                              absl::string_view source_name,
                                              absl::string_view base_dir) {
-  const Reader r(source_name);
+  const YamlReader r(source_name);
   ASSIGN_OR_RETURN(YAML::Node root, LoadYaml(yaml, source_name));
   RETURN_IF_ERROR(
       r.CheckKeys(root, "",
@@ -93,6 +94,14 @@ absl::StatusOr<AgentConfig> ParseAgentConfig(absl::string_view yaml,
         root["default_ttl"] ? root["default_ttl"] : root, "default_ttl",
         absl::StrCat("must be from ", absl::FormatDuration(kMinSvidTtl), " to ",
                      absl::FormatDuration(kMaxSvidTtl)));
+  }
+
+  if (config.intermediate_ttl > kMaxIntermediateTtl) {
+    return r.Error(root["intermediate_ttl"], "intermediate_ttl",
+                   absl::StrCat("must be at most ",
+                                absl::FormatDuration(kMaxIntermediateTtl), " (",
+                                kIntermediateToSvidTtlRatio,
+                                "x the longest SVID TTL an entry may have)"));
   }
 
   const bool inline_entries = static_cast<bool>(root["entries"]);
@@ -174,9 +183,10 @@ absl::StatusOr<AgentConfig> ParseAgentConfig(absl::string_view yaml,
       *target = static_cast<int>(v);
     }
     if (limits["requests_per_second_per_caller"]) {
-      ASSIGN_OR_RETURN(l.requests_per_second_per_caller,
-                       r.Rate(limits["requests_per_second_per_caller"],
-                              "limits.requests_per_second_per_caller"));
+      ASSIGN_OR_RETURN(
+          l.requests_per_second_per_caller,
+          r.PositiveNumber(limits["requests_per_second_per_caller"],
+                           "limits.requests_per_second_per_caller"));
     }
     if (limits["max_hash_bytes"]) {
       ASSIGN_OR_RETURN(l.max_hash_bytes,
@@ -194,7 +204,7 @@ absl::StatusOr<AgentConfig> LoadAgentConfig(const std::string& path) {
 
 absl::StatusOr<std::vector<EntryConfig>> ParseEntries(
     absl::string_view yaml, absl::string_view source_name) {
-  const Reader r(source_name);
+  const YamlReader r(source_name);
   ASSIGN_OR_RETURN(YAML::Node root, LoadYaml(yaml, source_name));
   RETURN_IF_ERROR(r.CheckKeys(root, "", {"entries"}));
   if (!root["entries"]) return r.Error(root, "entries", "required");
@@ -204,6 +214,15 @@ absl::StatusOr<std::vector<EntryConfig>> ParseEntries(
 absl::StatusOr<std::vector<EntryConfig>> LoadEntries(const std::string& path) {
   ASSIGN_OR_RETURN(std::string text, ReadConfigFile(path));
   return ParseEntries(text, path);
+}
+
+absl::StatusOr<std::vector<EntryConfig>> LoadConfiguredEntries(
+    const AgentConfig& config) {
+  if (config.entries_file.empty()) return config.entries;
+  ASSIGN_OR_RETURN(std::vector<EntryConfig> entries,
+                   LoadEntries(config.entries_file));
+  RETURN_IF_ERROR(CheckEntriesInTrustDomain(entries, config.trust_domain));
+  return entries;
 }
 
 absl::Status CheckEntriesInTrustDomain(

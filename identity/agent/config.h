@@ -5,7 +5,7 @@
 //   socket_path: /run/mayfly-agent/api.sock   # required, < 108 bytes
 //   state_dir: /var/lib/mayfly-agent          # required
 //   default_ttl: 5m                           # SVID lifetime
-//   intermediate_ttl: 1h                      # the agent's signing CA
+//   intermediate_ttl: 1h                      # the agent's signing CA, <= 4d
 //   root_rotation_lead: 30s                   # see AgentConfig
 //   metrics_address: 127.0.0.1:9988           # optional, loopback only
 //   log_level: info                           # debug|info|warn|error
@@ -44,6 +44,13 @@ inline constexpr absl::Duration kMaxSvidTtl = absl::Hours(24);
 // The intermediate must outlive every SVID it signs by a wide margin: it
 // renews at half-life, and what it signed just before must still be valid.
 inline constexpr int kIntermediateToSvidTtlRatio = 4;
+// kIntermediateToSvidTtlRatio x kMaxSvidTtl: enough for the longest SVID an
+// entry may have. Longer only widens the window in which a copy of the
+// intermediate's key (in the agent's memory, not revocable) mints any
+// identity of the trust domain. At start the agent also refuses an
+// intermediate_ttl its root expires within (authority.h).
+inline constexpr absl::Duration kMaxIntermediateTtl =
+    absl::Hours(kIntermediateToSvidTtlRatio * 24);
 // X.520 upper bounds (ub-common-name, ub-organization-name, ...).
 inline constexpr size_t kMaxSubjectValueLength = 64;
 inline constexpr size_t kMaxHintLength = 64;
@@ -120,6 +127,12 @@ absl::StatusOr<AgentConfig> LoadAgentConfig(const std::string& path);
 absl::StatusOr<std::vector<EntryConfig>> ParseEntries(
     absl::string_view yaml, absl::string_view source_name);
 absl::StatusOr<std::vector<EntryConfig>> LoadEntries(const std::string& path);
+
+// The entries `config` serves at start: its inline ones, or its
+// entries_file loaded and checked against its trust domain, with the errors
+// the agent gives at start. What --check-config runs.
+absl::StatusOr<std::vector<EntryConfig>> LoadConfiguredEntries(
+    const AgentConfig& config);
 
 // FailedPrecondition naming the first entry outside `trust_domain`.
 absl::Status CheckEntriesInTrustDomain(

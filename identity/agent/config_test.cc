@@ -188,6 +188,80 @@ TEST(ConfigTest, IntermediateMustOutliveSvids) {
               ErrorAt("agent.yaml:6: intermediate_ttl: must be at least 4x"));
 }
 
+TEST(ConfigTest, IntermediateTtlBounded) {
+  EXPECT_THAT(
+      Error(std::string(kHead) + "entries: []\nintermediate_ttl: 10000d\n"),
+      ErrorAt("agent.yaml:5: intermediate_ttl: must be at most 96h (4x the "
+              "longest SVID TTL an entry may have)"));
+  auto at_max = ParseAgentConfig(
+      std::string(kHead) + "entries: []\nintermediate_ttl: 4d\n", "a.yaml");
+  ASSERT_TRUE(at_max.ok()) << at_max.status();
+  EXPECT_EQ(at_max->intermediate_ttl, kMaxIntermediateTtl);
+}
+
+// A key given twice used to be read as its first value, silently.
+TEST(ConfigTest, DuplicateTopLevelKey) {
+  EXPECT_THAT(Error(std::string(kHead) +
+                    "entries: []\ndefault_ttl: 5m\ndefault_ttl: 10m\n"),
+              ErrorAt("agent.yaml:6: default_ttl: key given twice (first at "
+                      "line 5)"));
+}
+
+TEST(ConfigTest, DuplicateKeyInLimits) {
+  EXPECT_THAT(
+      Error(std::string(kHead) + "entries: []\nlimits:\n  max_connections: 1\n"
+                                 "  max_connections: 9\n"),
+      ErrorAt("agent.yaml:7: limits.max_connections: key given twice "
+              "(first at line 6)"));
+}
+
+TEST(ConfigTest, DuplicateKeyInAnInlineEntry) {
+  EXPECT_THAT(Error(std::string(kHead) +
+                    "entries:\n  - spiffe_id: spiffe://example.org/a\n"
+                    "    selectors: [\"unix:uid:1\"]\n    ttl: 1m\n"
+                    "    ttl: 2m\n"),
+              ErrorAt("agent.yaml:8: entries[0].ttl: key given twice (first "
+                      "at line 7)"));
+}
+
+// The first `selectors` winning would silently drop the narrower second.
+TEST(ConfigTest, DuplicateKeyInEntriesFile) {
+  EXPECT_THAT(ParseEntries("entries:\n  - spiffe_id: spiffe://example.org/a\n"
+                           "    selectors: [\"unix:uid:1\"]\n"
+                           "    selectors: [\"unix:uid:1\", "
+                           "\"unix:path:/bin/a\"]\n",
+                           "entries.yaml")
+                  .status(),
+              ErrorAt("entries.yaml:4: entries[0].selectors: key given twice "
+                      "(first at line 3)"));
+}
+
+// What --check-config runs: the entries file is loaded and checked too.
+TEST(ConfigTest, ConfiguredEntriesLoadTheEntriesFile) {
+  const std::string dir = std::getenv("TEST_TMPDIR");
+  std::ofstream(dir + "/check.yaml") << kHead << "entries_file: check-e.yaml\n";
+  auto config = LoadAgentConfig(dir + "/check.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  const auto entries_with = [&](const std::string& text) {
+    std::ofstream(dir + "/check-e.yaml", std::ios::trunc) << text;
+    return LoadConfiguredEntries(*config);
+  };
+  auto good = entries_with(
+      "entries:\n  - spiffe_id: spiffe://example.org/a\n"
+      "    selectors: [\"unix:uid:1\"]\n");
+  ASSERT_TRUE(good.ok()) << good.status();
+  EXPECT_EQ(good->size(), 1u);
+  EXPECT_THAT(entries_with("entries:\n  - spiffe_id: spiffe://example.org/a\n"
+                           "    selectors: [\"unix:uid:x\"]\n")
+                  .status(),
+              ErrorAt(dir + "/check-e.yaml:3: entries[0].selectors[0]: "));
+  EXPECT_THAT(entries_with("entries:\n  - spiffe_id: spiffe://other.org/a\n"
+                           "    selectors: [\"unix:uid:1\"]\n")
+                  .status(),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       StartsWith(dir + "/check-e.yaml:2: spiffe_id: ")));
+}
+
 TEST(ConfigTest, MalformedYamlNamesTheLine) {
   EXPECT_THAT(Error(std::string(kHead) + "entries: [\n  oops: : :\n"),
               ErrorAt("agent.yaml:"));

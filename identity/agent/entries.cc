@@ -14,14 +14,15 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "identity/agent/config.h"
-#include "identity/agent/internal/yaml_reader.h"
+#include "identity/agent/internal/entry_list.h"
 #include "identity/agent/selectors.h"
 #include "identity/status_macros.h"
+#include "identity/yaml_reader.h"
 
 namespace mayfly::agent {
 namespace {
 
-using internal::Reader;
+using identity::YamlReader;
 
 constexpr size_t kMaxDnsLabelLength = 63;
 
@@ -46,7 +47,8 @@ bool ValidDnsName(absl::string_view name) {
   return true;
 }
 
-absl::StatusOr<EntryConfig> ParseEntry(const Reader& r, const YAML::Node& node,
+absl::StatusOr<EntryConfig> ParseEntry(const YamlReader& r,
+                                       const YAML::Node& node,
                                        const std::string& field) {
   RETURN_IF_ERROR(r.CheckKeys(
       node, field,
@@ -138,7 +140,7 @@ absl::StatusOr<EntryConfig> ParseEntry(const Reader& r, const YAML::Node& node,
 namespace internal {
 
 absl::StatusOr<std::vector<EntryConfig>> ParseEntryList(
-    const Reader& r, const YAML::Node& node) {
+    const YamlReader& r, const YAML::Node& node) {
   if (!node.IsSequence()) return r.Error(node, "entries", "want a list");
   std::vector<EntryConfig> entries;
   std::map<std::string, std::string> seen;  // id + selectors -> source

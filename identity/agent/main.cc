@@ -3,7 +3,8 @@
 //   mayfly-agent [--config FILE]      serve (the embedded default without
 //                                     --config)
 //   mayfly-agent --print-default-config
-//   mayfly-agent --check-config FILE  validate a config and exit
+//   mayfly-agent --check-config FILE  validate a config (and its entries
+//                                     file) and exit
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -102,11 +103,15 @@ int Main(int argc, char** argv) {
     return 2;
   }
   if (check_only) {
-    std::cout << config_path << ": OK (" << config->entries.size()
-              << " inline entries"
-              << (config->entries_file.empty()
-                      ? ""
-                      : ", entries from " + config->entries_file)
+    absl::StatusOr<std::vector<EntryConfig>> entries =
+        LoadConfiguredEntries(*config);
+    if (!entries.ok()) {
+      std::cerr << "mayfly-agent: " << entries.status().message() << "\n";
+      return 2;
+    }
+    std::cout << config_path << ": OK (" << entries->size() << " entries "
+              << (config->entries_file.empty() ? "inline"
+                                               : "from " + config->entries_file)
               << ")\n";
     return 0;
   }

@@ -1,0 +1,172 @@
+// The YAML reader: a key given twice at any depth and a second document are
+// refused with FILE:LINE, and every typed read names file, line and field.
+#include "identity/yaml_reader.h"
+
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "identity/testing/status_matchers.h"
+
+namespace mayfly::identity {
+namespace {
+
+using ::mayfly::testing_util::StatusIs;
+using ::testing::ElementsAre;
+using ::testing::Eq;
+using ::testing::StartsWith;
+
+// The whole message, exactly: these strings are what an operator reads.
+absl::Status LoadError(const std::string& yaml) {
+  return LoadYaml(yaml, "cfg.yaml").status();
+}
+MATCHER_P(Invalid, message, "") {
+  return ::testing::ExplainMatchResult(
+      StatusIs(absl::StatusCode::kInvalidArgument, Eq(message)), arg,
+      result_listener);
+}
+
+TEST(LoadYamlTest, ReadsOneDocument) {
+  auto root = LoadYaml("a: 1\nb: {c: [x, y]}\n", "cfg.yaml");
+  ASSERT_TRUE(root.ok()) << root.status();
+  EXPECT_EQ((*root)["a"].Scalar(), "1");
+  EXPECT_EQ((*root)["b"]["c"][1].Scalar(), "y");
+  // An explicit start and end mark one document, not two.
+  EXPECT_TRUE(LoadYaml("---\na: 1\n...\n", "cfg.yaml").ok());
+}
+
+TEST(LoadYamlTest, DuplicateTopLevelKey) {
+  EXPECT_THAT(LoadError("a: 1\nb: 2\na: 3\n"),
+              Invalid("cfg.yaml:3: a: key given twice (first at line 1)"));
+}
+
+TEST(LoadYamlTest, DuplicateNestedKey) {
+  EXPECT_THAT(
+      LoadError("outer:\n  x: 1\n  inner:\n    y: 1\n    y: 2\n"),
+      Invalid("cfg.yaml:5: outer.inner.y: key given twice (first at line 4)"));
+}
+
+TEST(LoadYamlTest, DuplicateKeyInAListItem) {
+  EXPECT_THAT(
+      LoadError("items:\n  - a: 1\n  - a: 1\n    b: 2\n    a: 3\n"),
+      Invalid("cfg.yaml:5: items[1].a: key given twice (first at line 3)"));
+}
+
+TEST(LoadYamlTest, DuplicateKeyInAFlowMapping) {
+  EXPECT_THAT(LoadError("m: {k: 1, j: 2, k: 3}\n"),
+              Invalid("cfg.yaml:1: m.k: key given twice (first at line 1)"));
+}
+
+TEST(LoadYamlTest, QuotedAndPlainKeysAreTheSameKey) {
+  EXPECT_THAT(LoadError("\"a\": 1\na: 2\n"),
+              Invalid("cfg.yaml:2: a: key given twice (first at line 1)"));
+}
+
+TEST(LoadYamlTest, AliasedKeyIsTheKeyItNames) {
+  EXPECT_THAT(LoadError("name: &k port\nm:\n  port: 1\n  *k : 2\n"),
+              Invalid("cfg.yaml:4: m.port: key given twice (first at line 3)"));
+}
+
+TEST(LoadYamlTest, SameKeyInDifferentMappingsIsFine) {
+  EXPECT_TRUE(
+      LoadYaml("a: {x: 1}\nb: {x: 2}\nl:\n  - x: 1\n  - x: 2\n", "cfg.yaml")
+          .ok());
+}
+
+// An alias is one event however often its anchor nests: a document that
+// would be 10^8 nodes walked as a tree is checked in a blink.
+TEST(LoadYamlTest, NestedAliasesAreNotExpanded) {
+  std::string yaml = "l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n";
+  for (int i = 1; i <= 8; ++i) {
+    absl::StrAppend(&yaml, "l", i, ": &l", i, " [");
+    for (int j = 0; j < 10; ++j)
+      absl::StrAppend(&yaml, j ? ", " : "", "*l", i - 1);
+    absl::StrAppend(&yaml, "]\n");
+  }
+  EXPECT_TRUE(LoadYaml(yaml, "cfg.yaml").ok());
+  EXPECT_THAT(LoadError(yaml + "l3: again\n"),
+              Invalid("cfg.yaml:10: l3: key given twice (first at line 4)"));
+}
+
+TEST(LoadYamlTest, SecondDocumentRefused) {
+  EXPECT_THAT(LoadError("a: 1\n---\nb: 2\n"),
+              Invalid("cfg.yaml:2: a second YAML document (after ---); a "
+                      "config is one document"));
+}
+
+TEST(LoadYamlTest, SyntaxErrorNamesTheLine) {
+  EXPECT_THAT(LoadError("a: 1\nb: [x]]\nc: 2\n"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       StartsWith("cfg.yaml:2: not valid YAML: ")));
+}
+
+class YamlReaderTest : public ::testing::Test {
+ protected:
+  YAML::Node Load(const std::string& yaml) {
+    auto root = LoadYaml(yaml, "cfg.yaml");
+    EXPECT_TRUE(root.ok()) << root.status();
+    return root.ok() ? *root : YAML::Node();
+  }
+  const YamlReader r_{"cfg.yaml"};
+};
+
+TEST_F(YamlReaderTest, StringWantsAScalar) {
+  YAML::Node root = Load("a: x\nb:\n  c: 1\n");
+  EXPECT_EQ(*r_.String(root["a"], "a"), "x");
+  EXPECT_THAT(r_.String(root["b"], "b"),
+              Invalid("cfg.yaml:3: b: want a string"));
+}
+
+TEST_F(YamlReaderTest, DurationQuotesTheRule) {
+  YAML::Node root = Load("ok: 90s\nbad: 5 min\n");
+  EXPECT_EQ(*r_.Duration(root["ok"], "ok"), absl::Seconds(90));
+  EXPECT_THAT(r_.Duration(root["bad"], "bad"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       StartsWith("cfg.yaml:2: bad: ")));
+}
+
+TEST_F(YamlReaderTest, IntegerInRange) {
+  YAML::Node root = Load("n: 7\nbig: 11\nword: seven\n");
+  EXPECT_EQ(*r_.Integer(root["n"], "n", 1, 10), 7);
+  EXPECT_THAT(r_.Integer(root["big"], "x.big", 1, 10),
+              Invalid("cfg.yaml:2: x.big: \"11\": want a whole number from 1 "
+                      "to 10"));
+  EXPECT_THAT(r_.Integer(root["word"], "word", 1, 10),
+              Invalid("cfg.yaml:3: word: \"seven\": want a whole number from "
+                      "1 to 10"));
+}
+
+TEST_F(YamlReaderTest, PositiveNumberRefusesZeroNanAndInf) {
+  YAML::Node root = Load("r: 2.5\nz: 0\nn: nan\ni: inf\n");
+  EXPECT_EQ(*r_.PositiveNumber(root["r"], "r"), 2.5);
+  EXPECT_THAT(r_.PositiveNumber(root["z"], "z"),
+              Invalid("cfg.yaml:2: z: \"0\": want a number above 0"));
+  EXPECT_THAT(r_.PositiveNumber(root["n"], "n"),
+              Invalid("cfg.yaml:3: n: \"nan\": want a number above 0"));
+  EXPECT_THAT(r_.PositiveNumber(root["i"], "i"),
+              Invalid("cfg.yaml:4: i: \"inf\": want a number above 0"));
+}
+
+TEST_F(YamlReaderTest, StringsNamesTheItem) {
+  YAML::Node root = Load("l: [a, b]\nbad:\n  - a\n  - {k: v}\nnot: x\n");
+  auto l = r_.Strings(root["l"], "l");
+  ASSERT_TRUE(l.ok()) << l.status();
+  EXPECT_EQ((*l)[1].second, "b");
+  EXPECT_THAT(r_.Strings(root["bad"], "bad"),
+              Invalid("cfg.yaml:4: bad[1]: want a string"));
+  EXPECT_THAT(r_.Strings(root["not"], "not"),
+              Invalid("cfg.yaml:5: not: want a list"));
+}
+
+TEST_F(YamlReaderTest, CheckKeysNamesTheUnknownOne) {
+  YAML::Node root = Load("a: 1\nsub:\n  b: 2\n  typo: 3\n");
+  EXPECT_TRUE(r_.CheckKeys(root, "", {"a", "sub"}).ok());
+  EXPECT_THAT(r_.CheckKeys(root["sub"], "sub", {"a", "b"}),
+              Invalid("cfg.yaml:4: sub.typo: unknown key (known: a, b)"));
+  EXPECT_THAT(r_.CheckKeys(root["a"], "a", {"x"}),
+              Invalid("cfg.yaml:1: a: want a map of keys"));
+}
+
+}  // namespace
+}  // namespace mayfly::identity
