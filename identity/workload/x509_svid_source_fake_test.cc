@@ -4,9 +4,12 @@
 // outliving its source).
 #include "identity/workload/x509_svid_source_fake.h"
 
+#include <atomic>
 #include <memory>
 #include <string>
+#include <thread>
 
+#include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "identity/clock.h"
@@ -22,6 +25,9 @@ using ::testing::HasSubstr;
 // A fixed start keeps certificate times the same on every run.
 const absl::Time kStart = absl::FromUnixSeconds(1800000000);
 constexpr absl::Duration kTtl = absl::Minutes(5);
+// How long a test watches for something that must not happen: far longer
+// than the microseconds the bug it guards against would take.
+constexpr absl::Duration kNegativeWindow = absl::Milliseconds(100);
 
 class FakeSourceTest : public ::testing::Test {
  protected:
@@ -131,6 +137,29 @@ TEST_F(FakeSourceTest, CallbackMayCancelItselfAndOthers) {
   EXPECT_EQ(self_calls, 1);
   EXPECT_EQ(other_calls, 0);
   EXPECT_EQ(source_.watchers(), 0);
+}
+
+// Cancel from another thread returns only once a running call has finished,
+// so the caller may free what the callback uses.
+TEST_F(FakeSourceTest, CancelWaitsForARunningCallback) {
+  std::atomic<bool> cancel_returned{false};
+  std::atomic<bool> returned_while_running{false};
+  absl::Notification entered;
+  X509SvidSource::Subscription subscription = source_.Watch([&] {
+    entered.Notify();
+    // Cancel has unregistered us (it erases before it waits) ...
+    while (source_.watchers() != 0) absl::SleepFor(absl::Milliseconds(1));
+    // ... and must now be waiting for this call. A Cancel that did not wait
+    // returns within microseconds; this window only has to outlast that.
+    absl::SleepFor(kNegativeWindow);
+    returned_while_running = cancel_returned.load();
+  });
+  std::thread rotate([&] { source_.SetX509Svid(Mint("/a")); });
+  entered.WaitForNotification();
+  subscription.Cancel();
+  cancel_returned = true;
+  rotate.join();
+  EXPECT_FALSE(returned_while_running.load());
 }
 
 TEST_F(FakeSourceTest, CallbackMayChangeTheSource) {
