@@ -141,20 +141,20 @@ absl::Status FromGrpcStatus(const grpc::Status& status) {
 }
 
 absl::StatusOr<std::unique_ptr<WorkloadClient>> WorkloadClient::Create(
-    absl::string_view endpoint_flag) {
+    absl::string_view endpoint_flag, const Clock& clock) {
   ASSIGN_OR_RETURN(std::string target, ResolveEndpoint(endpoint_flag));
   auto channel =
       grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
   return std::unique_ptr<WorkloadClient>(
-      new WorkloadClient(std::move(target), std::move(channel)));
+      new WorkloadClient(std::move(target), std::move(channel), clock));
 }
 
 std::unique_ptr<grpc::ClientContext> WorkloadClient::NewContext(
-    absl::Duration timeout) {
+    absl::Duration timeout) const {
   auto context = std::make_unique<grpc::ClientContext>();
   context->AddMetadata("workload.spiffe.io", "true");
   if (timeout != absl::InfiniteDuration()) {
-    context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+    context->set_deadline(absl::ToChronoTime(clock_.Now() + timeout));
   }
   return context;
 }

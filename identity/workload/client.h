@@ -20,6 +20,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "identity/bundle.h"
+#include "identity/clock.h"
 #include "identity/openssl_util.h"
 #include "identity/spiffe_id.h"
 #include "third_party/spiffe/workloadapi.grpc.pb.h"
@@ -59,9 +60,11 @@ absl::Status FromGrpcStatus(const grpc::Status& status);
 
 class WorkloadClient {
  public:
-  // Does not connect yet: gRPC connects on the first call.
+  // Does not connect yet: gRPC connects on the first call. Call deadlines
+  // are read from `clock`'s wall clock (gRPC deadlines are wall-clock
+  // times); it must outlive the client.
   static absl::StatusOr<std::unique_ptr<WorkloadClient>> Create(
-      absl::string_view endpoint_flag);
+      absl::string_view endpoint_flag, const Clock& clock = RealClock());
 
   const std::string& target() const { return target_; }
 
@@ -85,15 +88,17 @@ class WorkloadClient {
   SpiffeWorkloadAPI::Stub& stub() { return *stub_; }
   // A context with the security header and a deadline `timeout` from now
   // (none if infinite).
-  static std::unique_ptr<grpc::ClientContext> NewContext(
-      absl::Duration timeout);
+  std::unique_ptr<grpc::ClientContext> NewContext(absl::Duration timeout) const;
 
  private:
-  WorkloadClient(std::string target, std::shared_ptr<grpc::Channel> channel)
-      : target_(std::move(target)),
+  WorkloadClient(std::string target, std::shared_ptr<grpc::Channel> channel,
+                 const Clock& clock)
+      : clock_(clock),
+        target_(std::move(target)),
         channel_(std::move(channel)),
         stub_(SpiffeWorkloadAPI::NewStub(channel_)) {}
 
+  const Clock& clock_;
   const std::string target_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<SpiffeWorkloadAPI::Stub> stub_;

@@ -1,12 +1,15 @@
 // Endpoint resolution (flag, SPIFFE_ENDPOINT_SOCKET, the accepted address
-// forms) and the checks made on a Workload API response.
+// forms), the checks made on a Workload API response, and call deadlines
+// taken from the injected clock.
 #include "identity/workload/client.h"
 
 #include <cstdlib>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "identity/clock.h"
 #include "identity/testing/status_matchers.h"
+#include "identity/workload/fake_agent.h"
 
 namespace mayfly::identity::workload {
 namespace {
@@ -67,6 +70,33 @@ TEST(ParseX509ResponseTest, RefusesWhatDoesNotHoldTogether) {
   EXPECT_THAT(ParseX509Response(bad_chain),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("svids[0].x509_svid")));
+}
+
+// gRPC deadlines are wall-clock times: they must come from the client's
+// Clock, not the system's. A clock in 1970 puts a 10 s deadline decades in
+// the past, so the call fails at once although the agent would answer.
+TEST(WorkloadClientTest, DeadlineComesFromTheInjectedClock) {
+  absl::StatusOr<std::unique_ptr<FakeAgent>> agent = FakeAgent::Start();
+  ASSERT_TRUE(agent.ok()) << agent.status();
+  // Twice, in case the first call reached the agent before its deadline
+  // was noticed and used up the first script.
+  (*agent)->End(grpc::Status(grpc::StatusCode::PERMISSION_DENIED, "answered"));
+  (*agent)->NextStream();
+  (*agent)->End(grpc::Status(grpc::StatusCode::PERMISSION_DENIED, "answered"));
+  FakeClock long_ago(absl::FromUnixSeconds(1000));
+  absl::StatusOr<std::unique_ptr<WorkloadClient>> client =
+      WorkloadClient::Create((*agent)->endpoint(), long_ago);
+  ASSERT_TRUE(client.ok()) << client.status();
+  EXPECT_THAT((*client)->FetchX509Context(absl::Seconds(10)),
+              StatusIs(absl::StatusCode::kDeadlineExceeded,
+                       HasSubstr("Deadline Exceeded")));
+  // The same call with the clock at the real time reaches the agent.
+  FakeClock now(absl::Now());
+  client = WorkloadClient::Create((*agent)->endpoint(), now);
+  ASSERT_TRUE(client.ok()) << client.status();
+  EXPECT_THAT(
+      (*client)->FetchX509Context(absl::Seconds(10)),
+      StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("answered")));
 }
 
 }  // namespace

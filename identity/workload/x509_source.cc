@@ -1,4 +1,4 @@
-// A self-refreshing X.509 context: see x509_source.h.
+// A self-refreshing X.509 context from the Workload API: see x509_source.h.
 #include "identity/workload/x509_source.h"
 
 #include <algorithm>
@@ -8,16 +8,34 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "identity/status_macros.h"
+#include "identity/workload/svid_expiry.h"
+#include "identity/x509_svid.h"
 
 namespace mayfly::identity::workload {
+namespace {
 
 // ±20% keeps a fleet of clients that lost the same agent from reconnecting
 // in lockstep.
 constexpr double kBackoffJitter = 0.2;
 
+// The default SVID of a context as an X509Svid, sharing its certificates
+// and key.
+std::shared_ptr<const X509Svid> DefaultSvid(const X509Context& context) {
+  const X509SvidEntry& entry = context.svids.front();
+  return std::make_shared<const X509Svid>(
+      X509Svid{entry.id, ShareChain(entry.chain), ShareKey(entry.key.get()),
+               CertNotBefore(*entry.chain[0]), CertNotAfter(*entry.chain[0])});
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<X509Source>> X509Source::Start(
     absl::string_view endpoint_flag, Options options) {
-  ASSIGN_OR_RETURN(auto client, WorkloadClient::Create(endpoint_flag));
+  if (options.clock == nullptr) {
+    return absl::InvalidArgumentError("X509Source::Options.clock is null");
+  }
+  ASSIGN_OR_RETURN(auto client,
+                   WorkloadClient::Create(endpoint_flag, *options.clock));
   std::unique_ptr<X509Source> source(
       new X509Source(std::move(client), std::move(options)));
   source->thread_ = std::thread([s = source.get()] { s->Run(); });
@@ -26,14 +44,55 @@ absl::StatusOr<std::unique_ptr<X509Source>> X509Source::Start(
 
 X509Source::~X509Source() { Close(); }
 
+absl::StatusOr<std::shared_ptr<const X509Svid>> X509Source::GetX509Svid()
+    const {
+  std::shared_ptr<const X509Svid> svid;
+  std::string why;
+  {
+    absl::MutexLock lock(&mu_);
+    svid = default_svid_;
+    if (!last_error_.ok()) why = last_error_.ToString();
+  }
+  return ServeUnexpired(std::move(svid), options_.clock->Now(), why);
+}
+
+absl::StatusOr<X509Bundle> X509Source::GetX509BundleForTrustDomain(
+    const TrustDomain& trust_domain) const {
+  absl::MutexLock lock(&mu_);
+  if (current_ == nullptr) {
+    return absl::UnavailableError(
+        "no X.509 bundle received from the Workload API yet");
+  }
+  auto it = current_->bundles.find(trust_domain);
+  if (it == current_->bundles.end()) {
+    return absl::NotFoundError(
+        absl::StrCat("the Workload API sent no X.509 bundle for trust domain ",
+                     trust_domain.name()));
+  }
+  return it->second;
+}
+
+X509SvidSource::Subscription X509Source::Watch(
+    std::function<void()> on_change) {
+  return watchers_->Add(std::move(on_change));
+}
+
 std::shared_ptr<const X509Context> X509Source::Current() const {
   absl::MutexLock lock(&mu_);
+  if (current_ != nullptr && options_.clock->Now() > current_->Expiry()) {
+    return nullptr;
+  }
   return current_;
 }
 
 int64_t X509Source::updates() const {
   absl::MutexLock lock(&mu_);
   return updates_;
+}
+
+bool X509Source::stopped() const {
+  absl::MutexLock lock(&mu_);
+  return stopped_;
 }
 
 absl::StatusOr<std::shared_ptr<const X509Context>> X509Source::WaitForFirst(
@@ -62,55 +121,71 @@ void X509Source::Close() {
   if (thread_.joinable()) thread_.join();
 }
 
+void X509Source::Publish(X509Context context) {
+  auto shared = std::make_shared<const X509Context>(std::move(context));
+  {
+    absl::MutexLock lock(&mu_);
+    current_ = shared;
+    default_svid_ = DefaultSvid(*shared);
+    ++updates_;
+    last_error_ = absl::OkStatus();
+  }
+  // Both after the lock is released: a callback may read the source.
+  if (options_.on_update) options_.on_update(shared);
+  watchers_->Notify();
+}
+
+X509Source::StreamEnd X509Source::ReadStream(absl::Duration& backoff) {
+  auto context = client_->NewContext(absl::InfiniteDuration());
+  {
+    absl::MutexLock lock(&mu_);
+    if (closed_) return {absl::CancelledError("closed"), false};
+    active_ = context.get();
+  }
+  auto reader = client_->stub().FetchX509SVID(context.get(), X509SVIDRequest());
+  X509SVIDResponse response;
+  StreamEnd end;
+  while (reader->Read(&response)) {
+    absl::StatusOr<X509Context> parsed = ParseX509Response(response);
+    if (!parsed.ok()) {
+      // Our verdict on the agent's message, not the agent's on our request.
+      end.status = absl::Status(
+          parsed.status().code(),
+          absl::StrCat("unusable X509SVIDResponse from the Workload API: ",
+                       parsed.status().message()));
+      break;
+    }
+    backoff = options_.min_backoff;
+    Publish(*std::move(parsed));
+  }
+  // Cancel only a stream we walk away from: cancelling one the agent ended
+  // would replace the agent's status with our own CANCELLED.
+  if (!end.status.ok()) context->TryCancel();
+  absl::Status finish = FromGrpcStatus(reader->Finish());
+  if (end.status.ok()) {
+    end.status = finish.ok() ? absl::UnavailableError("stream ended") : finish;
+    end.agent_verdict = !finish.ok();
+  }
+  absl::MutexLock lock(&mu_);
+  active_ = nullptr;
+  return end;
+}
+
 void X509Source::Run() {
   absl::BitGen rng;
   absl::Duration backoff = options_.min_backoff;
   while (true) {
-    auto context = WorkloadClient::NewContext(absl::InfiniteDuration());
+    const StreamEnd end = ReadStream(backoff);
+    const bool final = end.agent_verdict &&
+                       end.status.code() == absl::StatusCode::kInvalidArgument;
     {
       absl::MutexLock lock(&mu_);
       if (closed_) return;
-      active_ = context.get();
+      last_error_ = end.status;
+      stopped_ = final;
     }
-    auto reader =
-        client_->stub().FetchX509SVID(context.get(), X509SVIDRequest());
-    X509SVIDResponse response;
-    absl::Status failure;
-    while (reader->Read(&response)) {
-      absl::StatusOr<X509Context> parsed = ParseX509Response(response);
-      if (!parsed.ok()) {
-        failure = parsed.status();
-        break;
-      }
-      auto shared = std::make_shared<const X509Context>(*std::move(parsed));
-      {
-        absl::MutexLock lock(&mu_);
-        current_ = shared;
-        ++updates_;
-        last_error_ = absl::OkStatus();
-      }
-      backoff = options_.min_backoff;
-      if (options_.on_update) options_.on_update(shared);
-    }
-    if (failure.ok()) {
-      context->TryCancel();
-      failure = FromGrpcStatus(reader->Finish());
-      if (failure.ok()) failure = absl::UnavailableError("stream ended");
-    } else {
-      context->TryCancel();
-      reader->Finish();
-    }
-    {
-      absl::MutexLock lock(&mu_);
-      active_ = nullptr;
-      if (closed_) return;
-      last_error_ = failure;
-      if (failure.code() == absl::StatusCode::kInvalidArgument) {
-        stopped_ = true;
-      }
-    }
-    if (options_.on_error) options_.on_error(failure);
-    if (failure.code() == absl::StatusCode::kInvalidArgument) return;
+    if (options_.on_error) options_.on_error(end.status);
+    if (final) return;
     const absl::Duration wait =
         backoff * absl::Uniform(rng, 1 - kBackoffJitter, 1 + kBackoffJitter);
     backoff = std::min(backoff * 2, options_.max_backoff);
