@@ -12,6 +12,7 @@
 #include "gtest/gtest.h"
 #include "identity/file_util.h"
 #include "identity/pem.h"
+#include "identity/root_rotation.h"
 #include "identity/testing/status_matchers.h"
 #include "identity/x509_verify.h"
 
@@ -157,6 +158,22 @@ TEST_F(CaTest, LoadRefusesAGroupWritableKeyOrDirectory) {
                AllOf(HasSubstr("directory " + dir_), HasSubstr("mode 0770"))));
   ASSERT_EQ(chmod(dir_.c_str(), 0700), 0);
   EXPECT_TRUE(CertificateAuthority::Load(dir_, clock_).ok());
+}
+
+// A staged next root becomes the root on Promote: one planted by another
+// user is refused before anything renames it into place.
+TEST_F(CaTest, RotationRefusesAPlantedNextRoot) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to chown";
+  Create();
+  const std::string next = File(kNextRootKeyFile);
+  ASSERT_TRUE(
+      WriteFileAtomically(next, *ReadFile(File(kRootKeyFile)), kPrivateFileMode)
+          .ok());
+  ASSERT_TRUE(InspectRootRotation(dir_).ok());
+  ASSERT_EQ(chown(next.c_str(), kOtherUid, kOtherUid), 0);
+  EXPECT_THAT(InspectRootRotation(dir_).status(),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       AllOf(HasSubstr(next), HasSubstr("owner uid 65534"))));
 }
 
 // We refuse a symlinked CA directory rather than resolve it: the link's
