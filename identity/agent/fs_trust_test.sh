@@ -26,9 +26,10 @@ install -m 755 "$runfiles/identity/agent/mayfly-agent" "$bin/mayfly-agent"
 install -m 755 "$runfiles/identity/cli/mayfly" "$bin/mayfly"
 
 # uid 65534 ("nobody") plays the hostile user; $user is an unprivileged
-# agent whose default socket directory is /tmp/mayfly-agent-$user.
+# agent whose default socket directory is /tmp/mayfly-agent-$user, a uid
+# picked from our pid so that parallel runs do not share that directory.
 other=65534
-user=42917
+user=$((40000 + $$ % 20000))
 user_runtime="/tmp/mayfly-agent-$user"
 agent_pid=""
 
@@ -57,7 +58,7 @@ serves() {
   agent_pid=$!
   local ok=0
   wait_for 20 "$bin/mayfly" healthcheck --socket "$2/api.sock" || ok=$?
-  kill -TERM "$agent_pid"
+  kill -TERM "$agent_pid" 2>/dev/null || true
   wait "$agent_pid" || true
   agent_pid=""
   checks=$((checks + 1))
@@ -135,7 +136,7 @@ agent_pid=$!
 expect 0 "default runtime dir created and served" -- \
   wait_for 20 "$bin/mayfly" healthcheck --socket "$user_runtime/public/api.sock"
 equals "$(stat -c %u "$user_runtime")" "$user" "default runtime dir is ours"
-kill -TERM "$agent_pid"
+kill -TERM "$agent_pid" 2>/dev/null || true
 wait "$agent_pid" || true
 agent_pid=""
 
