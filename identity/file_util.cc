@@ -70,6 +70,7 @@ absl::Status Untrusted(absl::string_view what, const std::string& path,
 }
 
 std::string ExpectedOwner() {
+  if (geteuid() == 0) return "owner uid 0 (root, this process)";
   return absl::StrCat("owner uid ", geteuid(), " (this process) or 0 (root)");
 }
 

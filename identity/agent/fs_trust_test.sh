@@ -91,7 +91,7 @@ mkdir -m 755 "$work/theirs"
 chown "$other:$other" "$work/theirs"
 config sock_owner "$work/theirs" "$work/state"
 refuses sock_owner "directory $work/theirs is owned by another user" \
-  "owner uid $other, mode 0755" "expected owner uid 0 (this process)"
+  "owner uid $other, mode 0755" "expected owner uid 0 (root, this process)"
 equals "$(ls -A "$work/theirs")" "" "nothing bound in their directory"
 
 for mode in 775 757 1777; do
