@@ -1,11 +1,8 @@
 // CA creation, loading and intermediate issuance.
 #include "identity/ca.h"
 
-#include <sys/stat.h>
-
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "identity/file_util.h"
 #include "identity/pem.h"
 #include "identity/status_macros.h"
@@ -13,19 +10,16 @@
 namespace mayfly::identity {
 namespace {
 
-absl::Status CheckKeyFilePrivate(const std::string& path) {
-  struct stat st;
-  if (stat(path.c_str(), &st) != 0) {
-    return absl::NotFoundError(absl::StrCat("cannot stat ", path));
-  }
-  if ((st.st_mode & 077) != 0) {
-    return absl::PermissionDeniedError(absl::StrFormat(
-        "key file %s has mode %04o; it must not be readable by group or "
-        "others (chmod 600)",
-        path, st.st_mode & 07777));
-  }
-  return absl::OkStatus();
-}
+// The files whose owner and mode Load vouches for, and whether each is a key.
+struct CaFile {
+  absl::string_view name;
+  bool is_key;
+};
+constexpr CaFile kCaFiles[] = {{kTrustDomainFile, false},
+                               {kRootKeyFile, true},
+                               {kRootCertFile, false},
+                               {kBundleFile, false},
+                               {kJwtKeyFile, true}};
 
 }  // namespace
 
@@ -69,7 +63,7 @@ absl::StatusOr<JwtSigningKey> CertificateAuthority::LoadOrCreateJwtKey() const {
     RETURN_IF_ERROR(WriteFileAtomically(path, pem, kPrivateFileMode));
     return key;
   }
-  RETURN_IF_ERROR(CheckKeyFilePrivate(path));
+  RETURN_IF_ERROR(CheckTrustedFile(path, /*private_file=*/true));
   ASSIGN_OR_RETURN(std::string pem, ReadFile(path));
   absl::StatusOr<UniqueEvpPkey> key = PrivateKeyFromPem(pem);
   if (!key.ok()) {
@@ -82,6 +76,17 @@ absl::StatusOr<JwtSigningKey> CertificateAuthority::LoadOrCreateJwtKey() const {
         absl::StrCat(path, ": ", jwt.status().message()));
   }
   return jwt;
+}
+
+absl::Status CheckCaFilesTrusted(const std::string& dir) {
+  RETURN_IF_ERROR(CheckTrustedDir(dir));
+  for (const CaFile& file : kCaFiles) {
+    const std::string path = CaPath(dir, file.name);
+    // A missing file is Load's to report, with its own message.
+    if (!PathExists(path)) continue;
+    RETURN_IF_ERROR(CheckTrustedFile(path, file.is_key));
+  }
+  return absl::OkStatus();
 }
 
 std::string CaPath(const std::string& dir, absl::string_view file) {
@@ -114,10 +119,13 @@ absl::StatusOr<X509Bundle> ReadCaBundle(const std::string& dir) {
 
 absl::StatusOr<std::unique_ptr<CertificateAuthority>>
 CertificateAuthority::Load(const std::string& dir, const Clock& clock) {
+  // NotFound (no CA yet) must stay NotFound so the agent creates one.
+  if (!PathExists(CaPath(dir, kTrustDomainFile)))
+    return ReadCaBundle(dir).status();
+  RETURN_IF_ERROR(CheckCaFilesTrusted(dir));
   ASSIGN_OR_RETURN(X509Bundle bundle, ReadCaBundle(dir));
 
   const std::string key_path = CaPath(dir, kRootKeyFile);
-  RETURN_IF_ERROR(CheckKeyFilePrivate(key_path));
   ASSIGN_OR_RETURN(std::string key_pem, ReadFile(key_path));
   absl::StatusOr<UniqueEvpPkey> key = PrivateKeyFromPem(key_pem);
   if (!key.ok()) {

@@ -48,6 +48,12 @@ std::string CaPath(const std::string& dir, absl::string_view file);
 // NotFound when `dir` holds no CA; errors name the file.
 absl::StatusOr<X509Bundle> ReadCaBundle(const std::string& dir);
 
+// Refuses a CA another local user could have written: `dir` must pass
+// CheckTrustedDir and each of the files above that exists CheckTrustedFile
+// (keys private). Load calls it; so does anything that acts on the
+// directory's files before loading it.
+absl::Status CheckCaFilesTrusted(const std::string& dir);
+
 class CertificateAuthority {
  public:
   struct Options {
@@ -61,7 +67,8 @@ class CertificateAuthority {
       const std::string& dir, const Options& options, const Clock& clock);
 
   // Loads the CA in `dir`, checking that the files agree with each other and
-  // that the key is not readable by others.
+  // that nobody but this uid or root could have written them
+  // (CheckCaFilesTrusted; PermissionDenied naming the path otherwise).
   static absl::StatusOr<std::unique_ptr<CertificateAuthority>> Load(
       const std::string& dir, const Clock& clock);
 

@@ -12,6 +12,7 @@
 #include "gtest/gtest.h"
 #include "identity/file_util.h"
 #include "identity/pem.h"
+#include "identity/root_rotation.h"
 #include "identity/testing/status_matchers.h"
 #include "identity/x509_verify.h"
 
@@ -19,6 +20,7 @@ namespace mayfly::identity {
 namespace {
 
 using ::mayfly::testing_util::StatusIs;
+using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
@@ -97,6 +99,94 @@ TEST_F(CaTest, LoadRefusesAKeyReadableByOthers) {
   EXPECT_THAT(
       CertificateAuthority::Load(dir_, clock_),
       StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("chmod 600")));
+}
+
+// uid 65534 is "nobody": some other local user.
+constexpr uid_t kOtherUid = 65534;
+
+// A key another user wrote, for example while the directory was writable:
+// signing with it would serve their root and honour SVIDs they minted.
+TEST_F(CaTest, LoadRefusesAPlantedKeyOwnedByAnotherUser) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to chown";
+  Create();
+  ASSERT_EQ(chown(File(kRootKeyFile).c_str(), kOtherUid, kOtherUid), 0);
+  EXPECT_THAT(CertificateAuthority::Load(dir_, clock_),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       AllOf(HasSubstr(File(kRootKeyFile)),
+                             HasSubstr("is owned by another user"),
+                             HasSubstr("owner uid 65534"))));
+}
+
+TEST_F(CaTest, LoadRefusesABundleOwnedByAnotherUser) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to chown";
+  Create();
+  ASSERT_EQ(chown(File(kBundleFile).c_str(), kOtherUid, kOtherUid), 0);
+  EXPECT_THAT(CertificateAuthority::Load(dir_, clock_),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       AllOf(HasSubstr(File(kBundleFile)),
+                             HasSubstr("owner uid 65534"))));
+}
+
+TEST_F(CaTest, LoadRefusesADirectoryOwnedByAnotherUser) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to chown";
+  Create();
+  ASSERT_EQ(chown(dir_.c_str(), kOtherUid, kOtherUid), 0);
+  EXPECT_THAT(CertificateAuthority::Load(dir_, clock_),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       AllOf(HasSubstr("directory " + dir_),
+                             HasSubstr("is owned by another user"))));
+}
+
+TEST_F(CaTest, LoadRefusesAGroupWritableKeyOrDirectory) {
+  Create();
+  ASSERT_EQ(chmod(File(kRootKeyFile).c_str(), 0620), 0);
+  EXPECT_THAT(
+      CertificateAuthority::Load(dir_, clock_),
+      StatusIs(absl::StatusCode::kPermissionDenied,
+               AllOf(HasSubstr(File(kRootKeyFile)), HasSubstr("mode 0620"))));
+  ASSERT_EQ(chmod(File(kRootKeyFile).c_str(), 0600), 0);
+  ASSERT_EQ(chmod(File(kRootCertFile).c_str(), 0664), 0);
+  EXPECT_THAT(CertificateAuthority::Load(dir_, clock_),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       AllOf(HasSubstr(File(kRootCertFile)),
+                             HasSubstr("writable by group or others"))));
+  ASSERT_EQ(chmod(File(kRootCertFile).c_str(), 0644), 0);
+  ASSERT_EQ(chmod(dir_.c_str(), 0770), 0);
+  EXPECT_THAT(
+      CertificateAuthority::Load(dir_, clock_),
+      StatusIs(absl::StatusCode::kPermissionDenied,
+               AllOf(HasSubstr("directory " + dir_), HasSubstr("mode 0770"))));
+  ASSERT_EQ(chmod(dir_.c_str(), 0700), 0);
+  EXPECT_TRUE(CertificateAuthority::Load(dir_, clock_).ok());
+}
+
+// A staged next root becomes the root on Promote: one planted by another
+// user is refused before anything renames it into place.
+TEST_F(CaTest, RotationRefusesAPlantedNextRoot) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to chown";
+  Create();
+  const std::string next = File(kNextRootKeyFile);
+  ASSERT_TRUE(
+      WriteFileAtomically(next, *ReadFile(File(kRootKeyFile)), kPrivateFileMode)
+          .ok());
+  ASSERT_TRUE(InspectRootRotation(dir_).ok());
+  ASSERT_EQ(chown(next.c_str(), kOtherUid, kOtherUid), 0);
+  EXPECT_THAT(InspectRootRotation(dir_).status(),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       AllOf(HasSubstr(next), HasSubstr("owner uid 65534"))));
+}
+
+// We refuse a symlinked CA directory rather than resolve it: the link's
+// owner could re-point it at a CA of their own at any time.
+TEST_F(CaTest, LoadRefusesASymlinkedDirectory) {
+  Create();
+  const std::string link = dir_ + "_link";
+  unlink(link.c_str());
+  ASSERT_EQ(symlink(dir_.c_str(), link.c_str()), 0);
+  EXPECT_THAT(CertificateAuthority::Load(link, clock_),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       AllOf(HasSubstr("directory " + link),
+                             HasSubstr("is a symbolic link"))));
 }
 
 TEST_F(CaTest, LoadRefusesAKeyOfAnotherCert) {

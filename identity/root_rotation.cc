@@ -61,6 +61,21 @@ absl::Status FinishInterruptedPromote(const std::string& dir) {
   return Rename(next_cert, CaPath(dir, kRootCertFile));
 }
 
+// A staged next root becomes the root on Promote: vouch for it as Load
+// vouches for the root, before anything renames or reads it.
+absl::Status CheckRotationFilesTrusted(const std::string& dir) {
+  if (!PathExists(dir)) return absl::OkStatus();  // Load names a missing CA.
+  RETURN_IF_ERROR(CheckCaFilesTrusted(dir));
+  for (absl::string_view name : {kNextRootKeyFile, kNextRootCertFile,
+                                 kRetiredRootCertFile, kRetiredDropAfterFile}) {
+    const std::string path = CaPath(dir, name);
+    if (!PathExists(path)) continue;
+    RETURN_IF_ERROR(
+        CheckTrustedFile(path, /*private_file=*/name == kNextRootKeyFile));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::string_view PhaseName(RootRotationState::Phase phase) {
@@ -76,6 +91,7 @@ absl::string_view PhaseName(RootRotationState::Phase phase) {
 }
 
 absl::StatusOr<RootRotationState> InspectRootRotation(const std::string& dir) {
+  RETURN_IF_ERROR(CheckRotationFilesTrusted(dir));
   RETURN_IF_ERROR(FinishInterruptedPromote(dir));
   RootRotationState state;
   const bool next = PathExists(CaPath(dir, kNextRootKeyFile));

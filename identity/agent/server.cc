@@ -82,8 +82,9 @@ absl::StatusOr<std::unique_ptr<WorkloadApiServer>> WorkloadApiServer::Start(
     const ServerOptions& options, WorkloadApiService& service,
     CallerTable& callers) {
   ASSIGN_OR_RETURN(sockaddr_un addr, SocketAddress(options.socket_path));
+  // Whoever can write the directory can swap the socket for their own.
   RETURN_IF_ERROR(
-      identity::EnsureDir(Dirname(options.socket_path), kSocketDirMode));
+      identity::EnsureTrustedDir(Dirname(options.socket_path), kSocketDirMode));
   RETURN_IF_ERROR(RemoveStaleSocket(options.socket_path, addr));
 
   std::unique_ptr<WorkloadApiServer> server(
