@@ -37,7 +37,7 @@ contains "$err" "unknown flag --bogus" "unknown flag named"
 expect 0 "mint" -- "$mayfly" svid mint --ca-dir "$work/ca" \
   --id spiffe://example.org/ns/prod/sa/web --ttl 60s --dns web.example.org \
   --out "$work/svid"
-equals "$(stat -c %a "$work/svid/svid_key.pem")" 600 "SVID key mode"
+equals "$(stat -L -c %a "$work/svid/svid_key.pem")" 600 "SVID key mode"
 equals "$(grep -c 'BEGIN CERTIFICATE' "$work/svid/svid.pem")" 2 "leaf + intermediate"
 equals "$(grep -c 'BEGIN CERTIFICATE' "$work/svid/svid_bundle.pem")" 1 "bundle has the root"
 expect 1 "mint foreign id" -- "$mayfly" svid mint --ca-dir "$work/ca" \
