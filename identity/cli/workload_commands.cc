@@ -336,8 +336,6 @@ int Healthcheck(const std::vector<std::string>& args) {
   return FailStatus(context.status());
 }
 
-}  // namespace
-
 std::vector<Command> WorkloadCommands() {
   return {
       {"fetch x509", "Fetch this process's X.509-SVIDs from the agent.",
@@ -350,4 +348,7 @@ std::vector<Command> WorkloadCommands() {
   };
 }
 
+const CommandGroupRegistrar kRegistrar("workload", WorkloadCommands);
+
+}  // namespace
 }  // namespace mayfly::cli
