@@ -8,6 +8,7 @@
 #include "absl/time/time.h"
 #include "identity/ca.h"
 #include "identity/cli/command.h"
+#include "identity/cli/rotation_follow.h"
 #include "identity/duration.h"
 #include "identity/keys.h"
 #include "identity/root_rotation.h"
@@ -115,24 +116,16 @@ int CaRotate(const std::vector<std::string>& args) {
   if (!s.ok()) return Fail(std::string(s.message()));
   std::cout << "next root added to " << dir << "/bundle.pem" << std::endl;
   if (*wait_for == absl::ZeroDuration()) return kExitOk;
-  auto last = identity::RootRotationState::Phase::kIdle;
-  // A deadline on the monotonic clock: a wall-clock step must not cut the
-  // wait short or stretch it.
-  const absl::Duration deadline = clock.Monotonic() + *wait_for;
-  while (clock.Monotonic() < deadline) {
-    absl::StatusOr<identity::RootRotationState> state =
-        identity::InspectRootRotation(dir);
-    if (!state.ok()) return Fail(std::string(state.status().message()));
-    if (state->phase != last) PrintState(*state);
-    if (state->phase == identity::RootRotationState::Phase::kIdle) {
-      return kExitOk;
-    }
-    last = state->phase;
-    absl::SleepFor(kRotationPoll);
+  absl::StatusOr<bool> done = FollowRootRotation(
+      dir, *wait_for, kRotationPoll, clock,
+      [](absl::Duration poll) { absl::SleepFor(poll); }, PrintState);
+  if (!done.ok()) return Fail(std::string(done.status().message()));
+  if (!*done) {
+    return Fail(
+        "the rotation did not finish within --wait; is the agent "
+        "running on this CA directory?");
   }
-  return Fail(
-      "the rotation did not finish within --wait; is the agent "
-      "running on this CA directory?");
+  return kExitOk;
 }
 
 int CaStatus(const std::vector<std::string>& args) {
