@@ -1,9 +1,10 @@
 // A reader racing `WriteSvidFiles`: one thread switches the directory to a
 // new SVID hundreds of times while another reads svid.pem and svid_key.pem
-// by name in a tight loop. Every set a reader accepts must match, and the
-// reads must really interleave with the switches. With the old writer (three
-// files renamed one by one, key first) this test fails: a reader finds the
-// new key beside the old certificate.
+// by name in a tight loop, starting from plain files an older Mayfly wrote
+// (the first switch migrates them). Every set a reader accepts must match, and
+// the reads must really interleave with the switches. With the old writer
+// (three files renamed one by one, key first) this test fails: a reader finds
+// the new key beside the old certificate.
 #include <atomic>
 #include <cstdlib>
 #include <iostream>
@@ -100,7 +101,18 @@ TEST(SvidFilesSwapTest, ReadersNeverSeeAKeyOfAnotherCertificate) {
   CertChain bundle;
   bundle.push_back(ShareCert(root.cert.get()));
   const std::string dir = absl::StrCat(std::getenv("TEST_TMPDIR"), "/swap");
-  ASSERT_TRUE(WriteSvidFiles(dir, svids[0].chain, *svids[0].key, bundle).ok());
+  // Version 0 as plain files, as an older Mayfly wrote them: the first switch
+  // migrates the directory while the reader reads.
+  ASSERT_TRUE(EnsureDir(dir, 0755).ok());
+  ASSERT_TRUE(
+      WriteFileAtomically(dir + "/svid.pem", pems[0], kPublicFileMode).ok());
+  ASSERT_TRUE(WriteFileAtomically(dir + "/svid_key.pem",
+                                  *PrivateKeyToPkcs8Pem(*svids[0].key),
+                                  kPrivateFileMode)
+                  .ok());
+  ASSERT_TRUE(WriteFileAtomically(dir + "/svid_bundle.pem", CertsToPem(bundle),
+                                  kPublicFileMode)
+                  .ok());
 
   std::atomic<bool> writing{false};
   std::atomic<bool> done{false};
