@@ -102,6 +102,12 @@ contains "$(cat "$work/stderr")" "has expired" "expiry rule named"
 # --- every command with its defaults only ---------------------------------
 # id check, ca init, svid mint and svid verify ran above with their required
 # flags only. The rest here; the agent commands against a real agent.
+expect 0 "svid mint with defaults" -- "$mayfly" svid mint --ca-dir "$work/ca" \
+  --id spiffe://example.org/defaults --out "$work/defaults"
+contains "$out" "minted spiffe://example.org/defaults" "minted with defaults"
+expect 0 "default SVID verifies" -- "$mayfly" svid verify \
+  --bundle "$work/defaults/svid_bundle.pem" --svid "$work/defaults/svid.pem"
+contains "$out" "(in 4m" "default TTL is 5m"
 expect 0 "ca init for rotate" -- "$mayfly" ca init --dir "$work/rot" \
   --trust-domain example.org
 expect 0 "ca rotate with defaults" -- "$mayfly" ca rotate --dir "$work/rot"
