@@ -169,7 +169,7 @@ expect 0 "fetch --write as nobody" -- env SPIFFE_ENDPOINT_SOCKET="unix://$sock" 
   "$bin/mayfly" fetch x509 --write "$work/out/nobody"
 contains "$out" "spiffe://example.org/nobody" "fetch prints the id"
 contains "$out" "hint=internal" "fetch prints the hint"
-equals "$(stat -c %a "$work/out/nobody/svid_key.pem")" 600 "key file mode"
+equals "$(stat -L -c %a "$work/out/nobody/svid_key.pem")" 600 "key file mode"
 expect 0 "written SVID verifies" -- "$bin/mayfly" svid verify \
   --bundle "$work/out/nobody/svid_bundle.pem" --svid "$work/out/nobody/svid.pem"
 contains "$out" "spiffe://example.org/nobody" "verified id"

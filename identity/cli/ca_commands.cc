@@ -8,6 +8,7 @@
 #include "absl/time/time.h"
 #include "identity/ca.h"
 #include "identity/cli/command.h"
+#include "identity/cli/rotation_follow.h"
 #include "identity/duration.h"
 #include "identity/keys.h"
 #include "identity/root_rotation.h"
@@ -70,8 +71,13 @@ void PrintState(const identity::RootRotationState& state) {
   std::cout << std::endl;
 }
 
+// How often `ca rotate --wait` looks at the rotation's state: its steps take
+// seconds to hours, so twice a second is prompt and cheap.
+constexpr absl::Duration kRotationPoll = absl::Milliseconds(500);
+
 int CaRotate(const std::vector<std::string>& args) {
-  std::string dir, key_type = "p256", ttl = "365d", wait = "0s";
+  // --wait is empty by default: return once the next root is added.
+  std::string dir, key_type = "p256", ttl = "365d", wait;
   FlagSet flags(
       "mayfly ca rotate --dir DIR [--wait DURATION]",
       "Starts a root rotation: mints the next root and adds it to the "
@@ -82,36 +88,39 @@ int CaRotate(const std::vector<std::string>& args) {
   flags.String("dir", &dir, "The CA directory (the agent's state_dir/ca).");
   flags.String("key-type", &key_type, "Root key type: p256, ed25519, rsa2048.");
   flags.String("ttl", &ttl, "New root certificate lifetime.");
-  flags.String("wait", &wait, "Follow the rotation for up to this long.");
+  flags.String("wait", &wait,
+               "Follow the rotation for up to this long, e.g. 2h (default: "
+               "do not wait).");
   std::vector<std::string> positional;
   if (auto code = ParseOrExit(flags, args, &positional)) return *code;
   if (dir.empty()) return MissingFlag(flags, "dir");
+  if (!positional.empty()) {
+    return Fail("ca rotate takes no arguments", kExitUsage);
+  }
   absl::StatusOr<identity::KeyType> type =
       identity::KeyTypeFromString(key_type);
   if (!type.ok()) return Fail(std::string(type.status().message()), kExitUsage);
   absl::StatusOr<absl::Duration> root_ttl = identity::ParseDuration(ttl);
-  absl::StatusOr<absl::Duration> wait_for = identity::ParseDuration(wait);
-  if (!root_ttl.ok() || !wait_for.ok()) {
-    return Fail("--ttl and --wait take durations, e.g. 365d, 90s", kExitUsage);
+  if (!root_ttl.ok()) {
+    return Fail("--ttl: " + std::string(root_ttl.status().message()),
+                kExitUsage);
   }
-  absl::Status s = identity::PrepareRootRotation(dir, *root_ttl,
-                                                 identity::RealClock(), *type);
+  absl::StatusOr<absl::Duration> wait_for = absl::ZeroDuration();
+  if (!wait.empty()) wait_for = identity::ParseDuration(wait);
+  if (!wait_for.ok()) {
+    return Fail("--wait: " + std::string(wait_for.status().message()),
+                kExitUsage);
+  }
+  const identity::Clock& clock = identity::RealClock();
+  absl::Status s = identity::PrepareRootRotation(dir, *root_ttl, clock, *type);
   if (!s.ok()) return Fail(std::string(s.message()));
   std::cout << "next root added to " << dir << "/bundle.pem" << std::endl;
-  auto last = identity::RootRotationState::Phase::kIdle;
-  const absl::Time deadline = absl::Now() + *wait_for;
-  while (absl::Now() < deadline) {
-    absl::StatusOr<identity::RootRotationState> state =
-        identity::InspectRootRotation(dir);
-    if (!state.ok()) return Fail(std::string(state.status().message()));
-    if (state->phase != last) PrintState(*state);
-    if (state->phase == identity::RootRotationState::Phase::kIdle) {
-      return kExitOk;
-    }
-    last = state->phase;
-    absl::SleepFor(absl::Milliseconds(500));
-  }
-  if (*wait_for > absl::ZeroDuration()) {
+  if (*wait_for == absl::ZeroDuration()) return kExitOk;
+  absl::StatusOr<bool> done = FollowRootRotation(
+      dir, *wait_for, kRotationPoll, clock,
+      [](absl::Duration poll) { absl::SleepFor(poll); }, PrintState);
+  if (!done.ok()) return Fail(std::string(done.status().message()));
+  if (!*done) {
     return Fail(
         "the rotation did not finish within --wait; is the agent "
         "running on this CA directory?");
@@ -138,12 +147,13 @@ int CaStatus(const std::vector<std::string>& args) {
   return kExitOk;
 }
 
-}  // namespace
-
 std::vector<Command> CaCommands() {
   return {{"ca init", "Create a trust domain root CA", CaInit},
           {"ca rotate", "Start a no-outage root rotation", CaRotate},
           {"ca status", "Show the CA and any root rotation", CaStatus}};
 }
 
+const CommandGroupRegistrar kRegistrar("ca", CaCommands);
+
+}  // namespace
 }  // namespace mayfly::cli

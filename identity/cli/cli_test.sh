@@ -1,11 +1,28 @@
 #!/usr/bin/env bash
-# End-to-end tests of the `mayfly` binary: exit codes, messages, file modes.
+# End-to-end tests of the `mayfly` binary: exit codes, messages, file modes;
+# every command run once with its defaults only (the agent commands against
+# a real agent); and `watch x509 --write` keeping the ..data layout whole
+# across a renewal while a reader reads it.
 set -euo pipefail
 
 mayfly="$TEST_SRCDIR/$TEST_WORKSPACE/identity/cli/mayfly"
+agent="$TEST_SRCDIR/$TEST_WORKSPACE/identity/agent/mayfly-agent"
 work="$TEST_TMPDIR/cli"
 rm -rf "$work" && mkdir -p "$work"
 source "$TEST_SRCDIR/$TEST_WORKSPACE/tests/lib/checks.sh"
+
+# --help lists every registered command group.
+expect 0 "mayfly --help" -- "$mayfly" --help
+usage=$out
+for command in "id check" "ca init" "ca rotate" "ca status" "svid mint" \
+  "svid verify" "fetch x509" "watch x509" "fetch jwt" "validate jwt" \
+  healthcheck; do
+  contains "$usage" "  $command " "--help lists $command"
+  expect 0 "$command --help" -- "$mayfly" $command --help
+  contains "$out" "usage: mayfly $command" "$command has its own help"
+done
+expect 2 "unknown command" -- "$mayfly" bogus
+contains "$err" 'unknown command "bogus"' "unknown command named"
 
 # id check
 expect 0 "valid ids" -- "$mayfly" id check spiffe://example.org/a/b spiffe://td
@@ -37,7 +54,7 @@ contains "$err" "unknown flag --bogus" "unknown flag named"
 expect 0 "mint" -- "$mayfly" svid mint --ca-dir "$work/ca" \
   --id spiffe://example.org/ns/prod/sa/web --ttl 60s --dns web.example.org \
   --out "$work/svid"
-equals "$(stat -c %a "$work/svid/svid_key.pem")" 600 "SVID key mode"
+equals "$(stat -L -c %a "$work/svid/svid_key.pem")" 600 "SVID key mode"
 equals "$(grep -c 'BEGIN CERTIFICATE' "$work/svid/svid.pem")" 2 "leaf + intermediate"
 equals "$(grep -c 'BEGIN CERTIFICATE' "$work/svid/svid_bundle.pem")" 1 "bundle has the root"
 expect 1 "mint foreign id" -- "$mayfly" svid mint --ca-dir "$work/ca" \
@@ -81,5 +98,131 @@ for _ in $(seq 1 50); do
 done
 equals "$expired" 1 "1 s SVID expired within 5 s"
 contains "$(cat "$work/stderr")" "has expired" "expiry rule named"
+
+# --- every command with its defaults only ---------------------------------
+# id check, ca init, svid mint and svid verify ran above with their required
+# flags only. The rest here; the agent commands against a real agent.
+expect 0 "svid mint with defaults" -- "$mayfly" svid mint --ca-dir "$work/ca" \
+  --id spiffe://example.org/defaults --out "$work/defaults"
+contains "$out" "minted spiffe://example.org/defaults" "minted with defaults"
+expect 0 "default SVID verifies" -- "$mayfly" svid verify \
+  --bundle "$work/defaults/svid_bundle.pem" --svid "$work/defaults/svid.pem"
+contains "$out" "(in 4m" "default TTL is 5m"
+expect 0 "ca init for rotate" -- "$mayfly" ca init --dir "$work/rot" \
+  --trust-domain example.org
+expect 0 "ca rotate with defaults" -- "$mayfly" ca rotate --dir "$work/rot"
+contains "$out" "next root added to $work/rot/bundle.pem" "rotate reported"
+expect 0 "ca status with defaults" -- "$mayfly" ca status --dir "$work/rot"
+contains "$out" "2 root(s) in the bundle" "next root in the bundle"
+contains "$out" "root rotation: prepared" "rotation prepared"
+expect 2 "ca rotate bad --wait" -- "$mayfly" ca rotate --dir "$work/rot" \
+  --wait 0s
+contains "$err" "--wait: " "bad --wait named"
+
+# Under /tmp: a Unix socket path must stay under 108 bytes.
+agent_dir=$(mktemp -d /tmp/mayfly-cli-test.XXXXXX)
+agent_pid=""
+watch_pid=""
+cleanup() {
+  for pid in $watch_pid $agent_pid; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$agent_dir"
+}
+trap cleanup EXIT
+sock="$agent_dir/run/api.sock"
+cat >"$agent_dir/agent.yaml" <<YAML
+trust_domain: example.org
+socket_path: $sock
+state_dir: $agent_dir/state
+default_ttl: 10s
+intermediate_ttl: 1m
+entries:
+  - spiffe_id: spiffe://example.org/cli
+    selectors: ["unix:uid:$(id -u)"]
+YAML
+"$agent" --config "$agent_dir/agent.yaml" 2>"$agent_dir/agent.log" &
+agent_pid=$!
+export SPIFFE_ENDPOINT_SOCKET="unix://$sock"
+wait_for 20 "$mayfly" healthcheck ||
+  echo "agent did not come up: $(cat "$agent_dir/agent.log")" >&2
+
+expect 0 "healthcheck with defaults" -- "$mayfly" healthcheck
+contains "$out" "agent is serving" "healthcheck answer"
+expect 0 "fetch x509 with defaults" -- "$mayfly" fetch x509
+contains "$out" "spiffe://example.org/cli" "fetched the caller's SVID"
+expect 0 "fetch jwt with defaults" -- "$mayfly" fetch jwt --audience kafka
+token=$out
+expect 0 "validate jwt with defaults" -- "$mayfly" validate jwt \
+  --audience kafka "$token"
+equals "$out" "spiffe://example.org/cli" "validated id"
+
+# fetch x509 --write: the ..data layout.
+expect 0 "fetch x509 --write" -- "$mayfly" fetch x509 --write "$agent_dir/f"
+for name in svid.pem svid_key.pem svid_bundle.pem; do
+  equals "$(readlink "$agent_dir/f/$name")" "..data/$name" "$name is a link"
+done
+equals "$(stat -L -c %a "$agent_dir/f/svid_key.pem")" 600 "fetched key mode"
+expect 0 "fetched SVID verifies" -- "$mayfly" svid verify \
+  --bundle "$agent_dir/f/svid_bundle.pem" --svid "$agent_dir/f/svid.pem"
+
+# watch x509 with defaults, into a directory of plain files that an older
+# mayfly wrote: it migrates them, then renews the 10 s SVID at about 5 s.
+out_dir="$agent_dir/w"
+mkdir "$out_dir"
+cp -L "$work/svid/svid.pem" "$work/svid/svid_key.pem" \
+  "$work/svid/svid_bundle.pem" "$out_dir/"
+"$mayfly" watch x509 --write "$out_dir" >"$agent_dir/watch.out" 2>&1 &
+watch_pid=$!
+written_at_least() {
+  (($(grep -c '^wrote ' "$agent_dir/watch.out" || true) >= $1))
+}
+wait_for 20 written_at_least 1 || echo "watch never wrote" >&2
+first=$(readlink "$out_dir/..data" || true)
+for name in svid.pem svid_key.pem svid_bundle.pem; do
+  equals "$(readlink "$out_dir/$name")" "..data/$name" "$name migrated to a link"
+done
+equals "$(stat -L -c %a "$out_dir/svid_key.pem")" 600 "watched key mode"
+contains "$(openssl x509 -in "$out_dir/svid.pem" -noout -ext subjectAltName)" \
+  "spiffe://example.org/cli" "the agent's SVID replaced the old one"
+
+# A reader as docs/agent.md describes it (cd into ..data, read both) until
+# the renewal has been written: every set it reads matches. Bounded by the
+# wait below.
+reader() {
+  local reads=0 mismatches=0 result
+  while [[ ! -e $agent_dir/stop-reader ]]; do
+    # Empty when the version was removed under the reader: read again.
+    result=$(cd "$out_dir/..data" 2>/dev/null &&
+      a=$(openssl x509 -in svid.pem -noout -pubkey 2>/dev/null) &&
+      b=$(openssl pkey -in svid_key.pem -pubout 2>/dev/null) &&
+      if [[ $a == "$b" ]]; then echo same; else echo different; fi) || true
+    [[ -n $result ]] || continue
+    reads=$((reads + 1))
+    [[ $result == same ]] || mismatches=$((mismatches + 1))
+  done
+  echo "$reads $mismatches" >"$agent_dir/reader.out"
+}
+reader &
+reader_pid=$!
+wait_for 20 written_at_least 2 || echo "watch never renewed" >&2
+touch "$agent_dir/stop-reader"
+wait "$reader_pid"
+read -r reads mismatches <"$agent_dir/reader.out"
+equals "$mismatches" 0 "a reader of ..data never sees a key of another cert"
+equals "$((reads > 0))" 1 "the reader read ($reads sets)"
+echo "reader: $reads sets read across the renewal"
+second=$(readlink "$out_dir/..data" || true)
+equals "$([[ $second != "$first" ]] && echo switched)" switched "..data switched"
+equals "$(test -e "$out_dir/$first" && echo left || echo removed)" removed \
+  "the previous version removed"
+equals "$(ls -A "$out_dir" | sort | tr '\n' ' ')" \
+  "$second ..data svid.pem svid_bundle.pem svid_key.pem " "nothing else left"
+expect 0 "renewed SVID verifies" -- "$mayfly" svid verify \
+  --bundle "$out_dir/svid_bundle.pem" --svid "$out_dir/svid.pem"
+kill -TERM "$watch_pid"
+rc=0
+wait "$watch_pid" || rc=$?
+watch_pid=""
+equals "$rc" 0 "watch x509 exits 0 on SIGTERM"
 
 finish cli_test

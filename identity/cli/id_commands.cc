@@ -29,10 +29,11 @@ int IdCheck(const std::vector<std::string>& args) {
   return exit_code;
 }
 
-}  // namespace
-
 std::vector<Command> IdCommands() {
   return {{"id check", "Validate SPIFFE IDs", IdCheck}};
 }
 
+const CommandGroupRegistrar kRegistrar("id", IdCommands);
+
+}  // namespace
 }  // namespace mayfly::cli

@@ -187,8 +187,6 @@ int SvidVerify(const std::vector<std::string>& args) {
   return kExitOk;
 }
 
-}  // namespace
-
 std::vector<Command> SvidCommands() {
   return {
       {"svid mint", "Mint an X.509-SVID from a CA directory", SvidMint},
@@ -196,4 +194,7 @@ std::vector<Command> SvidCommands() {
   };
 }
 
+const CommandGroupRegistrar kRegistrar("svid", SvidCommands);
+
+}  // namespace
 }  // namespace mayfly::cli

@@ -111,8 +111,9 @@ int FetchX509(const std::vector<std::string>& args) {
   std::string write_dir;
   FlagSet flags("mayfly fetch x509 [--socket PATH] [--write DIR]",
                 "Fetches this process's X.509-SVIDs from the agent and prints "
-                "them, default\nfirst; with --write, writes svid.pem, "
-                "svid_key.pem (0600) and svid_bundle.pem.");
+                "them, default\nfirst; with --write, switches DIR/svid.pem, "
+                "svid_key.pem (0600) and\nsvid_bundle.pem to the default one "
+                "at once (symlinks through DIR/..data).");
   AgentFlags agent_flags(flags, "10s");
   flags.String("write", &write_dir, "Directory to write the default SVID to.");
   std::vector<std::string> positional;
@@ -200,9 +201,9 @@ int WatchX509(const std::vector<std::string>& args) {
   FlagSet flags(
       "mayfly watch x509 --write DIR [--exec CMD | --signal PIDFILE:SIG]",
       "Keeps svid.pem, svid_key.pem (0600) and svid_bundle.pem in --write "
-      "current,\nrewriting them atomically on every rotation, then runs "
-      "--exec or signals the\nprocess in PIDFILE. Runs until SIGINT or "
-      "SIGTERM (or --count updates).");
+      "current,\nswitching all three at once on every rotation (symlinks "
+      "through DIR/..data),\nthen runs --exec or signals the process in "
+      "PIDFILE. Runs until SIGINT or\nSIGTERM (or --count updates).");
   flags.String("socket", &socket, kSocketHelp);
   flags.String("write", &write_dir, "Directory for the PEM files.");
   flags.String("exec", &exec_command, "Shell command to run after each write.");
@@ -336,8 +337,6 @@ int Healthcheck(const std::vector<std::string>& args) {
   return FailStatus(context.status());
 }
 
-}  // namespace
-
 std::vector<Command> WorkloadCommands() {
   return {
       {"fetch x509", "Fetch this process's X.509-SVIDs from the agent.",
@@ -350,4 +349,7 @@ std::vector<Command> WorkloadCommands() {
   };
 }
 
+const CommandGroupRegistrar kRegistrar("workload", WorkloadCommands);
+
+}  // namespace
 }  // namespace mayfly::cli
