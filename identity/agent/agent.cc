@@ -100,11 +100,12 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(
   agent->service_ = std::make_unique<WorkloadApiService>(
       *agent->registry_, *agent->callers_, *agent->attestor_, clock);
   agent->service_->SetSigningState(agent->authority_->Current());
-  ASSIGN_OR_RETURN(agent->server_, WorkloadApiServer::Start(
-                                       ServerOptions{config.socket_path,
-                                                     limits.max_request_bytes,
-                                                     limits.max_response_bytes},
-                                       *agent->service_, *agent->callers_));
+  ASSIGN_OR_RETURN(
+      agent->server_,
+      WorkloadApiServer::Start(
+          ServerOptions{config.socket_path, limits.max_request_bytes,
+                        limits.max_response_bytes},
+          *agent->service_, *agent->callers_, clock));
   if (!config.metrics_address.empty()) {
     Agent* a = agent.get();
     ASSIGN_OR_RETURN(agent->metrics_,

@@ -57,7 +57,7 @@ absl::StatusOr<Caller> CallerTable::Lookup(const std::string& grpc_peer) {
     return absl::UnavailableError("connection closed");
   }
   PerProcess& pp = by_pid_[it->second.caller.peer.pid];
-  if (!pp.requests.Take(clock_.Now(), limits_.requests_per_second,
+  if (!pp.requests.Take(clock_.Monotonic(), limits_.requests_per_second,
                         limits_.request_burst)) {
     return absl::ResourceExhaustedError(
         absl::StrCat("request rate limit (", limits_.requests_per_second,

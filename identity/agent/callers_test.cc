@@ -130,6 +130,26 @@ TEST_F(CallerTableTest, RateLimitsRequestsPerProcess) {
   EXPECT_EQ(allowed, 3);
 }
 
+TEST_F(CallerTableTest, AWallClockStepNeitherFreezesNorFloodsTheBucket) {
+  CallerLimits limits;
+  limits.requests_per_second = 2;
+  limits.request_burst = 1;
+  CallerTable table(limits, clock_);
+  Connection conn;
+  ASSERT_TRUE(table.Add(conn.fd()).ok());
+  ASSERT_TRUE(table.Lookup(conn.peer()).ok());
+  // NTP or an operator steps the wall clock back an hour: half a second
+  // later the bucket has refilled all the same.
+  clock_.SetTime(clock_.Now() - absl::Hours(1));
+  clock_.Advance(absl::Milliseconds(501));
+  EXPECT_TRUE(table.Lookup(conn.peer()).ok());
+  // A step forward hands out nothing extra.
+  clock_.SetTime(clock_.Now() + absl::Hours(2));
+  EXPECT_THAT(table.Lookup(conn.peer()),
+              StatusIs(absl::StatusCode::kResourceExhausted,
+                       HasSubstr("request rate limit")));
+}
+
 TEST_F(CallerTableTest, CapsStreamsPerProcess) {
   CallerLimits limits;
   limits.max_streams_per_caller = 2;

@@ -34,6 +34,10 @@ namespace mayfly::agent {
 // The header every Workload API request must carry, with value "true".
 inline constexpr char kWorkloadHeader[] = "workload.spiffe.io";
 
+// Refused calls (and connections) logged per second at most: a caller
+// retrying in a loop shows up without filling the disk.
+inline constexpr int kRefusalLogLinesPerSecond = 20;
+
 // Counters for /metrics; written by the service, read by the exporter.
 struct ServiceCounters {
   std::atomic<int64_t> attestation_failures{0};
@@ -119,7 +123,7 @@ class WorkloadApiService : public SpiffeWorkloadAPI::CallbackService {
   UnixAttestor& attestor_;
   const identity::Clock& clock_;
   ServiceCounters counters_;
-  LogThrottle refusal_log_{20, identity::RealClock()};
+  LogThrottle refusal_log_{kRefusalLogLinesPerSecond, clock_};
 
   mutable absl::Mutex mu_;
   std::shared_ptr<const SigningState> signing_ ABSL_GUARDED_BY(mu_);
