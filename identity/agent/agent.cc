@@ -97,8 +97,10 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(
                    limits.requests_per_second_per_caller, limits.request_burst},
       clock);
   agent->attestor_ = std::make_unique<UnixAttestor>(limits.max_hash_bytes);
+  ASSIGN_OR_RETURN(agent->exit_watcher_, ExitWatcher::Start());
   agent->service_ = std::make_unique<WorkloadApiService>(
-      *agent->registry_, *agent->callers_, *agent->attestor_, clock);
+      *agent->registry_, *agent->callers_, *agent->attestor_,
+      *agent->exit_watcher_, clock);
   agent->service_->SetSigningState(agent->authority_->Current());
   ASSIGN_OR_RETURN(
       agent->server_,

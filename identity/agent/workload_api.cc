@@ -30,6 +30,15 @@ void Prune(std::vector<std::weak_ptr<T>>& streams) {
                 streams.end());
 }
 
+// Why a stream ends when its process is gone or has become another binary.
+// PermissionDenied, as for any caller that cannot be attested: a client
+// that still wants an SVID opens a new stream and is attested as itself.
+constexpr char kProcessExited[] =
+    "the process this stream was attested for has exited";
+constexpr char kProcessChanged[] =
+    "the process this stream was attested for has exec'd another binary "
+    "(its selectors changed); open a new stream to be attested again";
+
 }  // namespace
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {
@@ -40,7 +49,31 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
 class WorkloadApiService::X509Stream : public PushStream<X509SVIDResponse>,
                                        public X509Subscriber {
  public:
+  X509Stream(UnixAttestor& attestor, Caller caller,
+             std::vector<std::string> selectors)
+      : attestor_(attestor),
+        caller_(std::move(caller)),
+        selectors_(std::move(selectors)) {}
+
+  // Attests the process again first: an SVID goes only to the process it
+  // was attested for, still running the binary it was attested as. Hashes
+  // are cached by inode, so an unchanged binary costs a few /proc reads.
   void Deliver(const X509Update& update) override {
+    absl::StatusOr<WorkloadAttributes> now =
+        attestor_.Attest(caller_.peer, *caller_.process);
+    if (!now.ok()) {
+      // NotFound: exited, or its pid names another process now.
+      End(grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                       absl::IsNotFound(now.status())
+                           ? kProcessExited
+                           : absl::StrCat("could not attest the caller again: ",
+                                          now.status().message())));
+      return;
+    }
+    if (now->Selectors() != selectors_) {
+      End(grpc::Status(grpc::StatusCode::PERMISSION_DENIED, kProcessChanged));
+      return;
+    }
     Push(update.response, update.bundle_generation);
   }
   void Revoke(const absl::Status& status) override {
@@ -49,15 +82,44 @@ class WorkloadApiService::X509Stream : public PushStream<X509SVIDResponse>,
   uint64_t DeliveredBundleGeneration() const override {
     return DeliveredGeneration();
   }
+
+ private:
+  UnixAttestor& attestor_;
+  const Caller caller_;
+  const std::vector<std::string> selectors_;
 };
 
 WorkloadApiService::WorkloadApiService(Registry& registry, CallerTable& callers,
                                        UnixAttestor& attestor,
+                                       ExitWatcher& exit_watcher,
                                        const identity::Clock& clock)
     : registry_(registry),
       callers_(callers),
       attestor_(attestor),
+      exit_watcher_(exit_watcher),
       clock_(clock) {}
+
+template <typename Response>
+grpc::ServerWriteReactor<Response>* WorkloadApiService::StartStream(
+    const std::shared_ptr<PushStream<Response>>& stream, const Caller& caller,
+    std::function<void()> on_done) {
+  // gRPC calls OnDone only after this method has returned the reactor, so
+  // the watch is in place before on_done can cancel it.
+  auto watch = std::make_shared<std::atomic<ExitWatcher::WatchId>>(0);
+  auto* reactor = stream->Start(
+      [this, watch, on_done = std::move(on_done)] {
+        exit_watcher_.Cancel(watch->load());
+        on_done();
+      },
+      &counters_.superseded_messages);
+  std::weak_ptr<PushStream<Response>> weak = stream;
+  watch->store(exit_watcher_.Watch(caller.process, [weak] {
+    if (auto s = weak.lock()) {
+      s->End(grpc::Status(grpc::StatusCode::PERMISSION_DENIED, kProcessExited));
+    }
+  }));
+  return reactor;
+}
 
 absl::StatusOr<WorkloadApiService::Attested> WorkloadApiService::Admit(
     absl::string_view rpc, grpc::CallbackServerContext& context) {
@@ -122,7 +184,8 @@ grpc::ServerWriteReactor<X509SVIDResponse>* WorkloadApiService::FetchX509SVID(
   if (absl::Status s = callers_.OpenStream(pid); !s.ok()) {
     return Refuse<X509SVIDResponse>(Refused(kRpc, *context, &*attested, s));
   }
-  auto stream = std::make_shared<X509Stream>();
+  auto stream = std::make_shared<X509Stream>(attestor_, attested->caller,
+                                             attested->selectors);
   absl::StatusOr<X509Update> first =
       registry_.Subscribe(attested->selectors, stream);
   if (!first.ok()) {
@@ -137,13 +200,12 @@ grpc::ServerWriteReactor<X509SVIDResponse>* WorkloadApiService::FetchX509SVID(
     x509_streams_.push_back(stream);
   }
   const X509Subscriber* key = stream.get();
-  auto* reactor = stream->Start(
-      [this, key, pid] {
+  auto* reactor =
+      StartStream<X509SVIDResponse>(stream, attested->caller, [this, key, pid] {
         registry_.Unsubscribe(key);
         callers_.CloseStream(pid);
         counters_.active_streams.fetch_sub(1, std::memory_order_relaxed);
-      },
-      &counters_.superseded_messages);
+      });
   // A rotation between Subscribe and here was delivered already and is
   // newer: the stream keeps the newest of the two.
   stream->PushFirst(first->response, first->bundle_generation);
@@ -185,12 +247,10 @@ grpc::ServerWriteReactor<Response>* WorkloadApiService::OpenBundleStream(
     generation = signing_->bundle_generation;
   }
   counters_.active_streams.fetch_add(1, std::memory_order_relaxed);
-  auto* reactor = stream->Start(
-      [this, pid] {
-        callers_.CloseStream(pid);
-        counters_.active_streams.fetch_sub(1, std::memory_order_relaxed);
-      },
-      &counters_.superseded_messages);
+  auto* reactor = StartStream<Response>(stream, attested->caller, [this, pid] {
+    callers_.CloseStream(pid);
+    counters_.active_streams.fetch_sub(1, std::memory_order_relaxed);
+  });
   stream->Push(std::move(first), generation);
   return reactor;
 }

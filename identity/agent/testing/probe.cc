@@ -24,7 +24,9 @@
 // "OK=10 RESOURCE_EXHAUSTED=20". 2 on a usage error.
 #include <grpcpp/create_channel_posix.h>
 #include <grpcpp/grpcpp.h>
+#include <poll.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -228,6 +230,75 @@ int ConnectExec(const std::string& socket, char** program) {
   return 0;
 }
 
+// fork-exit SOCKET [PROGRAM ARGS...]: a stream that outlives the process it
+// was attested for. This process connects; its child opens a FetchX509SVID
+// stream on that connection (so it is attested as this process) and reads
+// the first SVID; then this process exits (or, given PROGRAM, execs it)
+// while the child keeps reading. gRPC is not started before the fork, so
+// the child may use it. The child prints, once the stream ends or 20 s
+// pass:
+//   ENDED CODE after_ms=MS renewed=N: MESSAGE
+// with MS counted from this process's exit (or its exec) and N the SVIDs
+// received after the first.
+int ForkExit(const std::string& socket, char** program) {
+  const int fd = ConnectRaw(socket);
+  if (fd < 0) return 0;
+  int ready[2];
+  if (pipe(ready) != 0) return 2;
+  const pid_t parent = getpid();
+  // Opened before the fork: the child learns when this process is gone
+  // without racing with its exit.
+  const int parent_pidfd = static_cast<int>(syscall(SYS_pidfd_open, parent, 0));
+  const pid_t child = fork();
+  if (child < 0) return 2;
+  if (child > 0) {
+    close(ready[1]);
+    char byte = 0;
+    // The child has its first SVID: leave it the connection.
+    if (read(ready[0], &byte, 1) != 1 || byte != '1') return 0;
+    if (program[0] != nullptr) {
+      execv(program[0], program);
+      std::cout << "ERR EXEC: " << std::strerror(errno) << std::endl;
+    }
+    _exit(0);
+  }
+  close(ready[0]);
+  auto stub = SpiffeWorkloadAPI::NewStub(
+      grpc::CreateInsecureChannelFromFd("probe", fd));
+  grpc::ClientContext context;
+  context.AddMetadata("workload.spiffe.io", "true");
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(30));
+  auto reader = stub->FetchX509SVID(&context, X509SVIDRequest());
+  X509SVIDResponse response;
+  if (!reader->Read(&response)) {
+    const char no = '0';
+    (void)!write(ready[1], &no, 1);
+    return Report(reader->Finish());
+  }
+  const char yes = '1';
+  (void)!write(ready[1], &yes, 1);
+  if (program[0] == nullptr && parent_pidfd >= 0) {
+    pollfd p{parent_pidfd, POLLIN, 0};
+    poll(&p, 1, 10000);
+  }
+  const auto gone = std::chrono::steady_clock::now();
+  // Bounded: the agent must end the stream long before; 20 s covers two
+  // renewals of a 10 s SVID that a broken agent would deliver.
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(20));
+  int renewed = 0;
+  while (reader->Read(&response)) ++renewed;
+  const grpc::Status status = reader->Finish();
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now() - gone)
+                      .count();
+  std::cout << "ENDED " << kCodeNames[status.error_code()] << " after_ms=" << ms
+            << " renewed=" << renewed << ": " << status.error_message()
+            << std::endl;
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -268,6 +339,7 @@ int main(int argc, char** argv) {
     return Fetch(grpc::CreateInsecureChannelFromFd("probe", std::atoi(fd)),
                  true);
   }
+  if (mode == "fork-exit" && argc >= 3) return ForkExit(argv[2], argv + 3);
   std::cerr << "usage: see probe.cc\n";
   return 2;
 }
