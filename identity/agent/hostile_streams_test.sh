@@ -67,7 +67,7 @@ wait_for 20 "$bin/mayfly" healthcheck --socket "$sock"
 as_uid 2345 "$bin/probe" fork-exit "$sock" >"$work/fork-exit.out" 2>&1 &
 background+=($!)
 expect 0 "forked child sees its stream end" -- \
-  wait_for 30 grep -q '^ENDED' "$work/fork-exit.out"
+  wait_for 40 grep -q '^ENDED' "$work/fork-exit.out"
 ended=$(grep '^ENDED' "$work/fork-exit.out" || cat "$work/fork-exit.out")
 contains "$ended" "ENDED PERMISSION_DENIED" "ended with PermissionDenied"
 contains "$ended" "renewed=0:" "no renewed SVID after the parent exited"
@@ -83,7 +83,7 @@ as_uid 2345 "$bin/probe" fork-exit "$sock" /bin/sleep 60 \
   >"$work/fork-exec.out" 2>&1 &
 background+=($!)
 expect 0 "forked child of an exec sees its stream end" -- \
-  wait_for 30 grep -q '^ENDED' "$work/fork-exec.out"
+  wait_for 40 grep -q '^ENDED' "$work/fork-exec.out"
 ended=$(grep '^ENDED' "$work/fork-exec.out" || cat "$work/fork-exec.out")
 contains "$ended" "ENDED PERMISSION_DENIED" "ended with PermissionDenied"
 contains "$ended" "renewed=0:" "the renewal is not delivered after an exec"

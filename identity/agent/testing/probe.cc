@@ -235,7 +235,7 @@ int ConnectExec(const std::string& socket, char** program) {
 // stream on that connection (so it is attested as this process) and reads
 // the first SVID; then this process exits (or, given PROGRAM, execs it)
 // while the child keeps reading. gRPC is not started before the fork, so
-// the child may use it. The child prints, once the stream ends or 20 s
+// the child may use it. The child prints, once the stream ends or 25 s
 // pass:
 //   ENDED CODE after_ms=MS renewed=N: MESSAGE
 // with MS counted from this process's exit (or its exec) and N the SVIDs
@@ -267,8 +267,10 @@ int ForkExit(const std::string& socket, char** program) {
       grpc::CreateInsecureChannelFromFd("probe", fd));
   grpc::ClientContext context;
   context.AddMetadata("workload.spiffe.io", "true");
+  // Bounded: the agent must end the stream within a second or two of the
+  // exit; 25 s covers the renewals of a 10 s SVID a broken agent would send.
   context.set_deadline(std::chrono::system_clock::now() +
-                       std::chrono::seconds(30));
+                       std::chrono::seconds(25));
   auto reader = stub->FetchX509SVID(&context, X509SVIDRequest());
   X509SVIDResponse response;
   if (!reader->Read(&response)) {
@@ -283,10 +285,6 @@ int ForkExit(const std::string& socket, char** program) {
     poll(&p, 1, 10000);
   }
   const auto gone = std::chrono::steady_clock::now();
-  // Bounded: the agent must end the stream long before; 20 s covers two
-  // renewals of a 10 s SVID that a broken agent would deliver.
-  context.set_deadline(std::chrono::system_clock::now() +
-                       std::chrono::seconds(20));
   int renewed = 0;
   while (reader->Read(&response)) ++renewed;
   const grpc::Status status = reader->Finish();
