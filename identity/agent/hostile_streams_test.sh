@@ -47,6 +47,10 @@ trust_domain: example.org
 socket_path: $sock
 state_dir: $work/state
 default_ttl: 5m
+limits:
+  max_connections: 64
+  max_connections_per_uid: 8
+  idle_connection_timeout: 3s
 entries:
   - spiffe_id: spiffe://example.org/root
     selectors: ["unix:uid:0"]
@@ -93,5 +97,42 @@ contains "$ended" "exec'd another binary" "the reason names the exec"
 expect 0 "fresh fetch after the hostile streams" -- \
   as_uid 2345 "$bin/probe" fetch "$sock"
 equals "$out" "OK spiffe://example.org/fast" "a new connection is attested anew"
+
+# --- connection lock-out --------------------------------------------------
+# An unregistered uid holds as many silent connections as it may; the
+# agent's accept queue is first in, first out, so they are accepted before
+# anything connected after them.
+fds() { find "/proc/$agent_pid/fd" -mindepth 1 | wc -l; }
+fds_before=$(fds)
+as_uid 4242 "$bin/probe" hold "$sock" 8 >"$work/hold.out" 2>&1 &
+background+=($!)
+expect 0 "uid 4242 holds 8 connections" -- \
+  wait_for 10 grep -q '^HELD 8' "$work/hold.out"
+expect 0 "a ninth from uid 4242" -- as_uid 4242 "$bin/probe" fetch "$sock"
+contains "$out" "ERR UNAVAILABLE" "refused at accept over max_connections_per_uid"
+expect 0 "per-uid refusal logged" -- wait_for 10 grep -q \
+  '"event":"connection_refused".*uid 4242 already has 8 connections' "$log"
+expect 0 "nobody served while uid 4242 is at its cap" -- \
+  as_uid 65534 "$bin/probe" fetch "$sock"
+equals "$out" "OK spiffe://example.org/nobody" "another uid is not locked out"
+expect 0 "root served while uid 4242 is at its cap" -- \
+  "$bin/probe" fetch "$sock"
+equals "$out" "OK spiffe://example.org/root" "root is not locked out"
+
+# Connections that never send a byte are closed after idle_connection_timeout
+# (3 s here; the agent's loop looks once a second), and gRPC lets go of them.
+expect 0 "silent connections closed" -- \
+  wait_for 20 grep -q '^CLOSED' "$work/hold.out"
+closed=$(grep '^CLOSED' "$work/hold.out" || cat "$work/hold.out")
+contains "$closed" "CLOSED 8 " "all eight closed by the agent"
+ms=$(sed -n 's/.*after_ms=\([0-9]*\).*/\1/p' <<<"$closed")
+equals "$(((${ms:-0} >= 2900 && ${ms:-0} <= 6000)) && echo on-time ||
+  echo "${ms}ms")" on-time "closed after the 3 s timeout, not before"
+expect 0 "idle close logged" -- \
+  wait_for 10 grep -q '"event":"idle_connections_closed"' "$log"
+expect 0 "the agent's descriptors are released" -- \
+  wait_for 10 bash -c "(( \$(find /proc/$agent_pid/fd -mindepth 1 | wc -l) <= $fds_before ))"
+expect 0 "uid 4242 is let in again" -- as_uid 4242 "$bin/probe" fetch "$sock"
+contains "$out" "ERR PERMISSION_DENIED" "accepted and attested (unregistered)"
 
 finish hostile_streams_test

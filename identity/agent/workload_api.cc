@@ -180,8 +180,8 @@ grpc::ServerWriteReactor<X509SVIDResponse>* WorkloadApiService::FetchX509SVID(
   constexpr absl::string_view kRpc = "FetchX509SVID";
   absl::StatusOr<Attested> attested = Admit(kRpc, *context);
   if (!attested.ok()) return Refuse<X509SVIDResponse>(attested.status());
-  const pid_t pid = attested->caller.peer.pid;
-  if (absl::Status s = callers_.OpenStream(pid); !s.ok()) {
+  const Caller& caller = attested->caller;
+  if (absl::Status s = callers_.OpenStream(caller); !s.ok()) {
     return Refuse<X509SVIDResponse>(Refused(kRpc, *context, &*attested, s));
   }
   auto stream = std::make_shared<X509Stream>(attestor_, attested->caller,
@@ -189,7 +189,7 @@ grpc::ServerWriteReactor<X509SVIDResponse>* WorkloadApiService::FetchX509SVID(
   absl::StatusOr<X509Update> first =
       registry_.Subscribe(attested->selectors, stream);
   if (!first.ok()) {
-    callers_.CloseStream(pid);
+    callers_.CloseStream(caller);
     return Refuse<X509SVIDResponse>(
         Refused(kRpc, *context, &*attested, first.status()));
   }
@@ -201,9 +201,9 @@ grpc::ServerWriteReactor<X509SVIDResponse>* WorkloadApiService::FetchX509SVID(
   }
   const X509Subscriber* key = stream.get();
   auto* reactor =
-      StartStream<X509SVIDResponse>(stream, attested->caller, [this, key, pid] {
+      StartStream<X509SVIDResponse>(stream, caller, [this, key, caller] {
         registry_.Unsubscribe(key);
-        callers_.CloseStream(pid);
+        callers_.CloseStream(caller);
         counters_.active_streams.fetch_sub(1, std::memory_order_relaxed);
       });
   // A rotation between Subscribe and here was delivered already and is
@@ -227,8 +227,8 @@ grpc::ServerWriteReactor<Response>* WorkloadApiService::OpenBundleStream(
                 absl::PermissionDeniedError(
                     "no registration entry matches this workload")));
   }
-  const pid_t pid = attested->caller.peer.pid;
-  if (absl::Status s = callers_.OpenStream(pid); !s.ok()) {
+  const Caller& caller = attested->caller;
+  if (absl::Status s = callers_.OpenStream(caller); !s.ok()) {
     return Refuse<Response>(Refused(rpc, context, &*attested, s));
   }
   auto stream = std::make_shared<PushStream<Response>>();
@@ -237,7 +237,7 @@ grpc::ServerWriteReactor<Response>* WorkloadApiService::OpenBundleStream(
   {
     absl::MutexLock lock(&mu_);
     if (signing_ == nullptr) {
-      callers_.CloseStream(pid);
+      callers_.CloseStream(caller);
       return Refuse<Response>(
           absl::UnavailableError("the agent has no trust bundle yet"));
     }
@@ -247,8 +247,8 @@ grpc::ServerWriteReactor<Response>* WorkloadApiService::OpenBundleStream(
     generation = signing_->bundle_generation;
   }
   counters_.active_streams.fetch_add(1, std::memory_order_relaxed);
-  auto* reactor = StartStream<Response>(stream, attested->caller, [this, pid] {
-    callers_.CloseStream(pid);
+  auto* reactor = StartStream<Response>(stream, caller, [this, caller] {
+    callers_.CloseStream(caller);
     counters_.active_streams.fetch_sub(1, std::memory_order_relaxed);
   });
   stream->Push(std::move(first), generation);

@@ -297,6 +297,46 @@ int ForkExit(const std::string& socket, char** program) {
   return 0;
 }
 
+// hold SOCKET N: N raw connections that never send a byte, held until the
+// agent closes them or 30 s pass. Prints "HELD N" once connected, then
+//   CLOSED K after_ms=MS
+// with K the connections the agent closed and MS when the last of them
+// closed, counted from the connects.
+int Hold(const std::string& socket, int n) {
+  std::vector<pollfd> fds;
+  for (int i = 0; i < n; ++i) {
+    const int fd = ConnectRaw(socket);
+    if (fd < 0) return 0;
+    fds.push_back(pollfd{fd, POLLIN, 0});
+  }
+  const auto start = std::chrono::steady_clock::now();
+  std::cout << "HELD " << n << std::endl;
+  const auto deadline = start + std::chrono::seconds(30);
+  int closed = 0;
+  auto last = start;
+  while (closed < n && std::chrono::steady_clock::now() < deadline) {
+    if (poll(fds.data(), fds.size(), 100) <= 0) continue;
+    for (pollfd& p : fds) {
+      if (p.fd < 0 || p.revents == 0) continue;
+      char byte;
+      if (recv(p.fd, &byte, 1, MSG_DONTWAIT) > 0) continue;  // not ours
+      close(p.fd);
+      p.fd = -1;  // poll skips it from now on
+      ++closed;
+      last = std::chrono::steady_clock::now();
+    }
+  }
+  std::cout << "CLOSED " << closed << " after_ms="
+            << std::chrono::duration_cast<std::chrono::milliseconds>(last -
+                                                                     start)
+                   .count()
+            << std::endl;
+  for (const pollfd& p : fds) {
+    if (p.fd >= 0) close(p.fd);
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -338,6 +378,7 @@ int main(int argc, char** argv) {
                  true);
   }
   if (mode == "fork-exit" && argc >= 3) return ForkExit(argv[2], argv + 3);
+  if (mode == "hold" && argc == 4) return Hold(argv[2], std::atoi(argv[3]));
   std::cerr << "usage: see probe.cc\n";
   return 2;
 }
