@@ -301,7 +301,8 @@ int ForkExit(const std::string& socket, char** program) {
 // agent closes them or 30 s pass. Prints "HELD N" once connected, then
 //   CLOSED K after_ms=MS
 // with K the connections the agent closed and MS when the last of them
-// closed, counted from the connects.
+// closed, counted from the connects. This end stays open until the 30 s are
+// up, so whatever the agent frees it freed on its own.
 int Hold(const std::string& socket, int n) {
   std::vector<pollfd> fds;
   for (int i = 0; i < n; ++i) {
@@ -317,11 +318,10 @@ int Hold(const std::string& socket, int n) {
   while (closed < n && std::chrono::steady_clock::now() < deadline) {
     if (poll(fds.data(), fds.size(), 100) <= 0) continue;
     for (pollfd& p : fds) {
-      if (p.fd < 0 || p.revents == 0) continue;
+      if (p.fd < 0 || p.revents == 0) continue;  // closed already, or quiet
       char byte;
       if (recv(p.fd, &byte, 1, MSG_DONTWAIT) > 0) continue;  // not ours
-      close(p.fd);
-      p.fd = -1;  // poll skips it from now on
+      p.fd = -p.fd;  // poll skips it from now on; closed at the end
       ++closed;
       last = std::chrono::steady_clock::now();
     }
@@ -331,9 +331,8 @@ int Hold(const std::string& socket, int n) {
                                                                      start)
                    .count()
             << std::endl;
-  for (const pollfd& p : fds) {
-    if (p.fd >= 0) close(p.fd);
-  }
+  std::this_thread::sleep_until(deadline);
+  for (const pollfd& p : fds) close(p.fd < 0 ? -p.fd : p.fd);
   return 0;
 }
 
