@@ -18,7 +18,10 @@
 // wait for their HTTP/2 preface forever. The agent hands each connection to
 // gRPC and cannot close it behind gRPC's back; shutdown(2) on the socket
 // (checked to still be the same inode) makes gRPC see end-of-file and drop
-// it. The idle clock is the Clock's Monotonic() reading.
+// it. The idle clock is the Clock's Monotonic() reading. (gRPC 1.51's
+// GRPC_ARG_MAX_CONNECTION_IDLE_MS does apply to channels added from an fd,
+// silent ones included, as a test with it set showed; but it runs on
+// gRPC's own clock, which tests cannot move.)
 //
 // Thread-safe.
 #ifndef MAYFLY_IDENTITY_AGENT_CALLERS_H_
