@@ -30,64 +30,12 @@ void Prune(std::vector<std::weak_ptr<T>>& streams) {
                 streams.end());
 }
 
-// Why a stream ends when its process is gone or has become another binary.
-// PermissionDenied, as for any caller that cannot be attested: a client
-// that still wants an SVID opens a new stream and is attested as itself.
-constexpr char kProcessExited[] =
-    "the process this stream was attested for has exited";
-constexpr char kProcessChanged[] =
-    "the process this stream was attested for has exec'd another binary "
-    "(its selectors changed); open a new stream to be attested again";
-
 }  // namespace
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
                       std::string(status.message()));
 }
-
-class WorkloadApiService::X509Stream : public PushStream<X509SVIDResponse>,
-                                       public X509Subscriber {
- public:
-  X509Stream(UnixAttestor& attestor, Caller caller,
-             std::vector<std::string> selectors)
-      : attestor_(attestor),
-        caller_(std::move(caller)),
-        selectors_(std::move(selectors)) {}
-
-  // Attests the process again first: an SVID goes only to the process it
-  // was attested for, still running the binary it was attested as. Hashes
-  // are cached by inode, so an unchanged binary costs a few /proc reads.
-  void Deliver(const X509Update& update) override {
-    absl::StatusOr<WorkloadAttributes> now =
-        attestor_.Attest(caller_.peer, *caller_.process);
-    if (!now.ok()) {
-      // NotFound: exited, or its pid names another process now.
-      End(grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
-                       absl::IsNotFound(now.status())
-                           ? kProcessExited
-                           : absl::StrCat("could not attest the caller again: ",
-                                          now.status().message())));
-      return;
-    }
-    if (now->Selectors() != selectors_) {
-      End(grpc::Status(grpc::StatusCode::PERMISSION_DENIED, kProcessChanged));
-      return;
-    }
-    Push(update.response, update.bundle_generation);
-  }
-  void Revoke(const absl::Status& status) override {
-    End(ToGrpcStatus(status));
-  }
-  uint64_t DeliveredBundleGeneration() const override {
-    return DeliveredGeneration();
-  }
-
- private:
-  UnixAttestor& attestor_;
-  const Caller caller_;
-  const std::vector<std::string> selectors_;
-};
 
 WorkloadApiService::WorkloadApiService(Registry& registry, CallerTable& callers,
                                        UnixAttestor& attestor,
@@ -115,7 +63,8 @@ grpc::ServerWriteReactor<Response>* WorkloadApiService::StartStream(
   std::weak_ptr<PushStream<Response>> weak = stream;
   watch->store(exit_watcher_.Watch(caller.process, [weak] {
     if (auto s = weak.lock()) {
-      s->End(grpc::Status(grpc::StatusCode::PERMISSION_DENIED, kProcessExited));
+      s->End(grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                          kStreamProcessExited));
     }
   }));
   return reactor;
@@ -184,8 +133,8 @@ grpc::ServerWriteReactor<X509SVIDResponse>* WorkloadApiService::FetchX509SVID(
   if (absl::Status s = callers_.OpenStream(caller); !s.ok()) {
     return Refuse<X509SVIDResponse>(Refused(kRpc, *context, &*attested, s));
   }
-  auto stream = std::make_shared<X509Stream>(attestor_, attested->caller,
-                                             attested->selectors);
+  auto stream = std::make_shared<X509SvidStream>(attestor_, attested->caller,
+                                                 attested->selectors);
   absl::StatusOr<X509Update> first =
       registry_.Subscribe(attested->selectors, stream);
   if (!first.ok()) {
@@ -423,7 +372,7 @@ bool WorkloadApiService::AllStreamsHave(uint64_t bundle_generation) const {
 
 void WorkloadApiService::EndAllStreams() {
   std::vector<std::shared_ptr<PushStream<X509BundlesResponse>>> bundles;
-  std::vector<std::shared_ptr<X509Stream>> svids;
+  std::vector<std::shared_ptr<X509SvidStream>> svids;
   std::vector<std::shared_ptr<PushStream<JWTBundlesResponse>>> jwt;
   {
     absl::MutexLock lock(&mu_);

@@ -96,8 +96,6 @@ class WorkloadApiService : public SpiffeWorkloadAPI::CallbackService {
       ValidateJWTSVIDResponse* response) override;
 
  private:
-  class X509Stream;
-
   // The attested caller, or the status to answer with.
   struct Attested {
     Caller caller;
@@ -147,7 +145,7 @@ class WorkloadApiService : public SpiffeWorkloadAPI::CallbackService {
   std::shared_ptr<const SigningState> signing_ ABSL_GUARDED_BY(mu_);
   std::vector<std::weak_ptr<PushStream<X509BundlesResponse>>>
       x509_bundle_streams_ ABSL_GUARDED_BY(mu_);
-  std::vector<std::weak_ptr<X509Stream>> x509_streams_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::weak_ptr<X509SvidStream>> x509_streams_ ABSL_GUARDED_BY(mu_);
   std::vector<std::weak_ptr<PushStream<JWTBundlesResponse>>> jwt_bundle_streams_
       ABSL_GUARDED_BY(mu_);
 };
