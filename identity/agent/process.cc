@@ -129,6 +129,13 @@ absl::StatusOr<std::unique_ptr<ProcessRef>> ProcessRef::Open(pid_t pid) {
       pid, pidfd, stat->start_time, /*pinned_at_connect=*/false));
 }
 
+absl::StatusOr<std::unique_ptr<ProcessRef>> ProcessRef::OpenWithoutPidfdForTest(
+    pid_t pid) {
+  ASSIGN_OR_RETURN(ProcStat stat, ReadProcStat(pid));
+  return std::unique_ptr<ProcessRef>(new ProcessRef(
+      pid, /*pidfd=*/-1, stat.start_time, /*pinned_at_connect=*/false));
+}
+
 absl::StatusOr<std::unique_ptr<ProcessRef>> ProcessRef::OpenPeer(int socket_fd,
                                                                  pid_t pid) {
   int pidfd = -1;

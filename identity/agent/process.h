@@ -57,6 +57,10 @@ class ProcessRef {
   // The process that connected `socket_fd`, whose SO_PEERCRED pid is `pid`.
   static absl::StatusOr<std::unique_ptr<ProcessRef>> OpenPeer(int socket_fd,
                                                               pid_t pid);
+  // As Open, but without a pidfd, as on a kernel before 5.3: for tests of
+  // the start-time fallback.
+  static absl::StatusOr<std::unique_ptr<ProcessRef>> OpenWithoutPidfdForTest(
+      pid_t pid);
   ~ProcessRef();
   ProcessRef(const ProcessRef&) = delete;
   ProcessRef& operator=(const ProcessRef&) = delete;

@@ -187,6 +187,24 @@ TEST_F(ProcessRefTest, ExitWatcherFiresWhenTheProcessExits) {
   close(other_conn);
 }
 
+TEST_F(ProcessRefTest, ExitWatcherFallsBackToTheStartTimeWithoutPidfds) {
+  absl::StatusOr<std::unique_ptr<ExitWatcher>> watcher = ExitWatcher::Start();
+  ASSERT_TRUE(watcher.ok()) << watcher.status();
+  const pid_t child = SpawnConnectedChild();
+  absl::StatusOr<std::unique_ptr<ProcessRef>> ref =
+      ProcessRef::OpenWithoutPidfdForTest(child);
+  ASSERT_TRUE(ref.ok()) << ref.status();
+  ASSERT_EQ((*ref)->pidfd(), -1);
+  EXPECT_TRUE((*ref)->CheckAlive().ok());
+  absl::Notification exited;
+  (*watcher)->Watch(*std::move(ref), [&] { exited.Notify(); });
+  EXPECT_FALSE(exited.HasBeenNotified()) << "fired while the child lives";
+  kill(child, SIGKILL);
+  EXPECT_TRUE(exited.WaitForNotificationWithTimeout(kExitNoticeDeadline));
+  ASSERT_EQ(waitpid(child, nullptr, 0), child);
+  EXPECT_EQ((*watcher)->size(), 0);
+}
+
 TEST(ProcessStartTimeTest, ReadsThisProcess) {
   absl::StatusOr<uint64_t> start = ProcessStartTime(getpid());
   ASSERT_TRUE(start.ok()) << start.status();
