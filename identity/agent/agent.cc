@@ -93,19 +93,24 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(
 
   const AgentLimits& limits = config.limits;
   agent->callers_ = std::make_unique<CallerTable>(
-      CallerLimits{limits.max_connections, limits.max_streams_per_caller,
-                   limits.requests_per_second_per_caller, limits.request_burst},
+      CallerLimits{limits.max_connections, limits.max_connections_per_uid,
+                   limits.max_streams_per_caller,
+                   limits.requests_per_second_per_caller, limits.request_burst,
+                   limits.idle_connection_timeout},
       clock);
   agent->attestor_ =
       std::make_unique<UnixAttestor>(limits.max_hash_bytes, clock);
+  ASSIGN_OR_RETURN(agent->exit_watcher_, ExitWatcher::Start());
   agent->service_ = std::make_unique<WorkloadApiService>(
-      *agent->registry_, *agent->callers_, *agent->attestor_, clock);
+      *agent->registry_, *agent->callers_, *agent->attestor_,
+      *agent->exit_watcher_, clock);
   agent->service_->SetSigningState(agent->authority_->Current());
-  ASSIGN_OR_RETURN(agent->server_, WorkloadApiServer::Start(
-                                       ServerOptions{config.socket_path,
-                                                     limits.max_request_bytes,
-                                                     limits.max_response_bytes},
-                                       *agent->service_, *agent->callers_));
+  ASSIGN_OR_RETURN(
+      agent->server_,
+      WorkloadApiServer::Start(
+          ServerOptions{config.socket_path, limits.max_request_bytes,
+                        limits.max_response_bytes},
+          *agent->service_, *agent->callers_, clock));
   if (!config.metrics_address.empty()) {
     Agent* a = agent.get();
     ASSIGN_OR_RETURN(agent->metrics_,
@@ -260,7 +265,9 @@ absl::Time Agent::Tick(bool force_reload) {
     next_authority_refresh_ = now + kAuthorityRefreshInterval;
   }
   const absl::Time next_renewal = registry_->RunDue();
-  callers_->Reap();
+  if (const int closed = callers_->CloseIdle(); closed > 0) {
+    LogInfo("idle_connections_closed", {{"count", std::to_string(closed)}});
+  }
   return std::min({next_renewal, now + kPollInterval, next_authority_refresh_});
 }
 

@@ -18,6 +18,7 @@
 #include "identity/agent/config.h"
 #include "identity/agent/entry_store.h"
 #include "identity/agent/metrics.h"
+#include "identity/agent/process.h"
 #include "identity/agent/registry.h"
 #include "identity/agent/server.h"
 #include "identity/agent/workload_api.h"
@@ -74,6 +75,8 @@ class Agent {
   std::unique_ptr<Registry> registry_;
   std::unique_ptr<CallerTable> callers_;
   std::unique_ptr<UnixAttestor> attestor_;
+  // Before service_: the service's streams hold watches on it.
+  std::unique_ptr<ExitWatcher> exit_watcher_;
   std::unique_ptr<WorkloadApiService> service_;
   std::unique_ptr<WorkloadApiServer> server_;
   std::unique_ptr<MetricsServer> metrics_;

@@ -1,6 +1,7 @@
 // Accepted connections and per-caller limits: see callers.h.
 #include "identity/agent/callers.h"
 
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include <utility>
@@ -31,14 +32,29 @@ absl::Status CallerTable::Add(int fd) {
                    ProcessRef::OpenPeer(fd, peer.pid));
   const ino_t inode = SocketInode(fd);
   absl::MutexLock lock(&mu_);
-  if (static_cast<int>(by_fd_.size()) >= limits_.max_connections) ReapLocked();
-  if (static_cast<int>(by_fd_.size()) >= limits_.max_connections) {
+  // A number gRPC closed and the kernel handed back to us.
+  if (by_fd_.contains(fd)) DropLocked(fd);
+  auto uid_full = [&] {
+    auto it = connections_by_uid_.find(peer.uid);
+    return it != connections_by_uid_.end() &&
+           it->second >= limits_.max_connections_per_uid;
+  };
+  auto full = [&] {
+    return static_cast<int>(by_fd_.size()) >= limits_.max_connections;
+  };
+  if (full() || uid_full()) ReapLocked();
+  if (full()) {
     return absl::ResourceExhaustedError(
         absl::StrCat("connection cap reached (", limits_.max_connections, ")"));
   }
-  // A number gRPC closed and the kernel handed back to us.
-  if (by_fd_.contains(fd)) DropLocked(fd);
-  by_fd_[fd] = Connection{inode, Caller{peer, std::move(process)}};
+  if (uid_full()) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "uid ", peer.uid, " already has ", limits_.max_connections_per_uid,
+        " connections open (limits.max_connections_per_uid)"));
+  }
+  by_fd_[fd] = Connection{inode, Caller{peer, std::move(process), fd, inode}, 0,
+                          clock_.Monotonic()};
+  ++connections_by_uid_[peer.uid];
   // A new process starts with a full bucket.
   ++by_pid_[peer.pid].connections;
   return absl::OkStatus();
@@ -56,8 +72,10 @@ absl::StatusOr<Caller> CallerTable::Lookup(const std::string& grpc_peer) {
   if (it == by_fd_.end() || SocketInode(fd) != it->second.inode) {
     return absl::UnavailableError("connection closed");
   }
+  const absl::Duration now = clock_.Monotonic();
+  it->second.last_active = now;
   PerProcess& pp = by_pid_[it->second.caller.peer.pid];
-  if (!pp.requests.Take(clock_.Now(), limits_.requests_per_second,
+  if (!pp.requests.Take(now, limits_.requests_per_second,
                         limits_.request_burst)) {
     return absl::ResourceExhaustedError(
         absl::StrCat("request rate limit (", limits_.requests_per_second,
@@ -66,7 +84,14 @@ absl::StatusOr<Caller> CallerTable::Lookup(const std::string& grpc_peer) {
   return it->second.caller;
 }
 
-absl::Status CallerTable::OpenStream(pid_t pid) {
+CallerTable::Connection* CallerTable::ConnectionLocked(const Caller& caller) {
+  auto it = by_fd_.find(caller.fd);
+  if (it == by_fd_.end() || it->second.inode != caller.inode) return nullptr;
+  return &it->second;
+}
+
+absl::Status CallerTable::OpenStream(const Caller& caller) {
+  const pid_t pid = caller.peer.pid;
   absl::MutexLock lock(&mu_);
   PerProcess& pp = by_pid_[pid];
   if (pp.streams >= limits_.max_streams_per_caller) {
@@ -75,11 +100,18 @@ absl::Status CallerTable::OpenStream(pid_t pid) {
         limits_.max_streams_per_caller, ")"));
   }
   ++pp.streams;
+  if (Connection* conn = ConnectionLocked(caller)) ++conn->streams;
   return absl::OkStatus();
 }
 
-void CallerTable::CloseStream(pid_t pid) {
+void CallerTable::CloseStream(const Caller& caller) {
+  const pid_t pid = caller.peer.pid;
   absl::MutexLock lock(&mu_);
+  if (Connection* conn = ConnectionLocked(caller)) {
+    --conn->streams;
+    // The idle clock runs from the end of the last call.
+    conn->last_active = clock_.Monotonic();
+  }
   auto it = by_pid_.find(pid);
   if (it == by_pid_.end()) return;
   if (--it->second.streams <= 0 && it->second.connections <= 0) {
@@ -91,6 +123,27 @@ int CallerTable::Reap() {
   absl::MutexLock lock(&mu_);
   ReapLocked();
   return static_cast<int>(by_fd_.size());
+}
+
+int CallerTable::CloseIdle() {
+  absl::MutexLock lock(&mu_);
+  ReapLocked();
+  const absl::Duration now = clock_.Monotonic();
+  std::vector<int> idle;
+  for (const auto& [fd, conn] : by_fd_) {
+    if (conn.streams <= 0 && now - conn.last_active >= limits_.idle_timeout) {
+      idle.push_back(fd);
+    }
+  }
+  for (int fd : idle) {
+    // gRPC owns the fd and may close it at any time, and the accept loop
+    // may reuse the number: check the inode right before shutting down.
+    // What is left is a window of a few instructions in which a brand-new
+    // connection could be shut down instead; its client reconnects.
+    if (SocketInode(fd) == by_fd_[fd].inode) shutdown(fd, SHUT_RDWR);
+    DropLocked(fd);
+  }
+  return static_cast<int>(idle.size());
 }
 
 void CallerTable::ReapLocked() {
@@ -105,7 +158,12 @@ void CallerTable::DropLocked(int fd) {
   auto it = by_fd_.find(fd);
   if (it == by_fd_.end()) return;
   const pid_t pid = it->second.caller.peer.pid;
+  const uid_t uid = it->second.caller.peer.uid;
   by_fd_.erase(it);
+  auto u = connections_by_uid_.find(uid);
+  if (u != connections_by_uid_.end() && --u->second <= 0) {
+    connections_by_uid_.erase(u);
+  }
   auto pp = by_pid_.find(pid);
   if (pp != by_pid_.end() && --pp->second.connections <= 0 &&
       pp->second.streams <= 0) {

@@ -165,12 +165,14 @@ absl::StatusOr<AgentConfig> ParseAgentConfig(absl::string_view yaml,
   if (const YAML::Node limits = root["limits"]) {
     RETURN_IF_ERROR(r.CheckKeys(
         limits, "limits",
-        {"max_connections", "max_streams_per_caller",
+        {"max_connections", "max_connections_per_uid", "max_streams_per_caller",
          "requests_per_second_per_caller", "request_burst", "max_request_bytes",
-         "max_response_bytes", "max_hash_bytes"}));
+         "max_response_bytes", "max_hash_bytes", "idle_connection_timeout"}));
     AgentLimits& l = config.limits;
     for (auto [key, target, max] :
          {std::tuple{"max_connections", &l.max_connections, 1 << 20},
+          std::tuple{"max_connections_per_uid", &l.max_connections_per_uid,
+                     1 << 20},
           std::tuple{"max_streams_per_caller", &l.max_streams_per_caller,
                      1 << 20},
           std::tuple{"request_burst", &l.request_burst, 1 << 20},
@@ -187,6 +189,16 @@ absl::StatusOr<AgentConfig> ParseAgentConfig(absl::string_view yaml,
           l.requests_per_second_per_caller,
           r.PositiveNumber(limits["requests_per_second_per_caller"],
                            "limits.requests_per_second_per_caller"));
+    }
+    if (const YAML::Node idle = limits["idle_connection_timeout"]) {
+      ASSIGN_OR_RETURN(l.idle_connection_timeout,
+                       r.Duration(idle, "limits.idle_connection_timeout"));
+      if (l.idle_connection_timeout < kMinIdleConnectionTimeout) {
+        return r.Error(
+            idle, "limits.idle_connection_timeout",
+            absl::StrCat("must be at least ",
+                         absl::FormatDuration(kMinIdleConnectionTimeout)));
+      }
     }
     if (limits["max_hash_bytes"]) {
       ASSIGN_OR_RETURN(l.max_hash_bytes,

@@ -51,6 +51,9 @@ inline constexpr int kIntermediateToSvidTtlRatio = 4;
 // intermediate_ttl its root expires within (authority.h).
 inline constexpr absl::Duration kMaxIntermediateTtl =
     absl::Hours(kIntermediateToSvidTtlRatio * 24);
+// Idle connections are closed by the agent's loop, which turns about once
+// a second: a shorter timeout would not be honoured.
+inline constexpr absl::Duration kMinIdleConnectionTimeout = absl::Seconds(1);
 // X.520 upper bounds (ub-common-name, ub-organization-name, ...).
 inline constexpr size_t kMaxSubjectValueLength = 64;
 inline constexpr size_t kMaxHintLength = 64;
@@ -83,6 +86,11 @@ struct AgentLimits {
   // Beyond this, new connections are closed at once (file descriptors are
   // the agent's own lifeline).
   int max_connections = 4096;
+  // Connections one uid may hold open: one local user cannot lock the
+  // others out at accept. A uid running hundreds of worker processes with
+  // a client each still fits; a hostile uid holds at most an eighth of the
+  // default max_connections.
+  int max_connections_per_uid = 512;
   // Streams one process may hold open; a go-spiffe client opens 2-3.
   int max_streams_per_caller = 64;
   // Token bucket per process: a client fetching in a loop is throttled,
@@ -96,6 +104,12 @@ struct AgentLimits {
   int max_response_bytes = 4 << 20;
   // Executables larger than this get no unix:sha256 selector.
   int64_t max_hash_bytes = int64_t{512} << 20;
+  // A connection with no stream open and no call started for this long is
+  // closed (so is one that never sent a byte). A well-behaved client
+  // either holds a stream (never idle) or calls now and then; gRPC
+  // reconnects on its next call, so closing costs it one reconnect, while
+  // a leaked or hostile connection holds its slot for at most this long.
+  absl::Duration idle_connection_timeout = absl::Seconds(60);
 };
 
 struct AgentConfig {

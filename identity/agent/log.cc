@@ -52,7 +52,7 @@ void Log(LogLevel level, absl::string_view event, LogFields fields) {
 }
 
 bool LogThrottle::Allow(int64_t& held_back) {
-  const absl::Time now = clock_.Now();
+  const absl::Duration now = clock_.Monotonic();
   absl::MutexLock lock(&mu_);
   if (!bucket_.Take(now, per_second_, per_second_)) {
     ++held_back_;

@@ -43,7 +43,9 @@ inline void LogError(absl::string_view event, LogFields fields = {}) {
 }
 
 // Lets at most `per_second` lines a second through (in bursts of as many),
-// so that a caller retrying in a loop cannot flood the log.
+// so that a caller retrying in a loop cannot flood the log. Runs on the
+// clock's monotonic reading, so a wall-clock step neither mutes nor floods
+// it.
 class LogThrottle {
  public:
   LogThrottle(int per_second, const identity::Clock& clock)

@@ -76,5 +76,21 @@ TEST(LogThrottleTest, LetsABurstThroughThenCountsWhatItHeldBack) {
   EXPECT_EQ(allowed, 20);
 }
 
+TEST(LogThrottleTest, AWallClockStepNeitherFreezesNorFloodsIt) {
+  identity::FakeClock clock(absl::FromUnixSeconds(1'800'000'000));
+  LogThrottle throttle(1, clock);
+  int64_t held_back = 0;
+  ASSERT_TRUE(throttle.Allow(held_back));
+  EXPECT_FALSE(throttle.Allow(held_back));
+  // The wall clock steps back an hour; a second later a line goes through.
+  clock.SetTime(clock.Now() - absl::Hours(1));
+  clock.Advance(absl::Seconds(1));
+  EXPECT_TRUE(throttle.Allow(held_back));
+  EXPECT_EQ(held_back, 1);
+  // A step forward lets nothing extra through.
+  clock.SetTime(clock.Now() + absl::Hours(2));
+  EXPECT_FALSE(throttle.Allow(held_back));
+}
+
 }  // namespace
 }  // namespace mayfly::agent

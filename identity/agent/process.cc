@@ -2,7 +2,10 @@
 #include "identity/agent/process.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -80,6 +83,15 @@ bool PidfdAlive(int pidfd) {
 #endif
 }
 
+// Whether a pidfd is readable, i.e. its process has exited (pidfd_poll).
+bool PidfdExited(int pidfd) {
+  pollfd p{pidfd, POLLIN, 0};
+  return poll(&p, 1, 0) == 1 && (p.revents & (POLLIN | POLLHUP)) != 0;
+}
+
+// Events taken from epoll per wake-up; more simply wait for the next turn.
+constexpr int kMaxEvents = 64;
+
 }  // namespace
 
 absl::StatusOr<PeerCredentials> GetPeerCredentials(int socket_fd) {
@@ -115,6 +127,13 @@ absl::StatusOr<std::unique_ptr<ProcessRef>> ProcessRef::Open(pid_t pid) {
   // Private constructor: make_unique cannot reach it.
   return std::unique_ptr<ProcessRef>(new ProcessRef(
       pid, pidfd, stat->start_time, /*pinned_at_connect=*/false));
+}
+
+absl::StatusOr<std::unique_ptr<ProcessRef>> ProcessRef::OpenWithoutPidfdForTest(
+    pid_t pid) {
+  ASSIGN_OR_RETURN(ProcStat stat, ReadProcStat(pid));
+  return std::unique_ptr<ProcessRef>(new ProcessRef(
+      pid, /*pidfd=*/-1, stat.start_time, /*pinned_at_connect=*/false));
 }
 
 absl::StatusOr<std::unique_ptr<ProcessRef>> ProcessRef::OpenPeer(int socket_fd,
@@ -157,6 +176,151 @@ absl::Status ProcessRef::CheckAlive() const {
     return absl::NotFoundError(absl::StrCat("process ", pid_, " has exited"));
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<ExitWatcher>> ExitWatcher::Start() {
+  const int epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+  if (epoll_fd < 0) {
+    return absl::InternalError(
+        absl::StrCat("epoll_create1: ", std::strerror(errno)));
+  }
+  const int wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.ptr = nullptr;  // the wake-up
+  if (wake_fd < 0 || epoll_ctl(epoll_fd, EPOLL_CTL_ADD, wake_fd, &ev) != 0) {
+    const int err = errno;
+    close(epoll_fd);
+    if (wake_fd >= 0) close(wake_fd);
+    return absl::InternalError(
+        absl::StrCat("exit watcher eventfd: ", std::strerror(err)));
+  }
+  // Private constructor: make_unique cannot reach it.
+  std::unique_ptr<ExitWatcher> watcher(new ExitWatcher(epoll_fd, wake_fd));
+  watcher->thread_ = std::thread([w = watcher.get()] { w->Loop(); });
+  return watcher;
+}
+
+ExitWatcher::~ExitWatcher() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  Wake();
+  if (thread_.joinable()) thread_.join();
+  close(epoll_fd_);
+  close(wake_fd_);
+}
+
+void ExitWatcher::Wake() {
+  const uint64_t one = 1;
+  // EAGAIN only when the counter is full: the loop is awake anyway.
+  (void)!write(wake_fd_, &one, sizeof(one));
+}
+
+ExitWatcher::WatchId ExitWatcher::Watch(
+    std::shared_ptr<const ProcessRef> process, std::function<void()> on_exit) {
+  absl::MutexLock lock(&mu_);
+  const WatchId id = next_id_++;
+  const ProcessRef* key = process.get();
+  by_id_[id] = key;
+  auto [it, inserted] = by_process_.try_emplace(key);
+  it->second.callbacks[id] = std::move(on_exit);
+  if (!inserted) return id;
+  it->second.process = std::move(process);
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.ptr = const_cast<ProcessRef*>(key);
+  it->second.polled = key->pidfd() >= 0 && epoll_ctl(epoll_fd_, EPOLL_CTL_ADD,
+                                                     key->pidfd(), &ev) == 0;
+  // A process left to the fallback check changes how long the loop sleeps.
+  if (!it->second.polled) Wake();
+  return id;
+}
+
+void ExitWatcher::Cancel(WatchId id) {
+  absl::MutexLock lock(&mu_);
+  auto by_id = by_id_.find(id);
+  if (by_id == by_id_.end()) return;
+  auto it = by_process_.find(by_id->second);
+  by_id_.erase(by_id);
+  if (it == by_process_.end()) return;
+  it->second.callbacks.erase(id);
+  if (!it->second.callbacks.empty()) return;
+  if (it->second.polled) {
+    epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, it->first->pidfd(), nullptr);
+  }
+  by_process_.erase(it);
+}
+
+int ExitWatcher::size() const {
+  absl::MutexLock lock(&mu_);
+  return static_cast<int>(by_id_.size());
+}
+
+std::vector<std::function<void()>> ExitWatcher::TakeLocked(
+    const ProcessRef* process) {
+  std::vector<std::function<void()>> out;
+  auto it = by_process_.find(process);
+  if (it == by_process_.end()) return out;
+  for (auto& [id, callback] : it->second.callbacks) {
+    by_id_.erase(id);
+    out.push_back(std::move(callback));
+  }
+  if (it->second.polled) {
+    epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, process->pidfd(), nullptr);
+  }
+  by_process_.erase(it);
+  return out;
+}
+
+void ExitWatcher::Loop() {
+  epoll_event events[kMaxEvents];
+  int timeout_ms = -1;
+  while (true) {
+    const int n = epoll_wait(epoll_fd_, events, kMaxEvents, timeout_ms);
+    if (n < 0 && errno != EINTR) return;  // EBADF/EINVAL: nothing to wait on
+    std::vector<std::function<void()>> fire;
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return;
+      std::vector<const ProcessRef*> exited;
+      for (int i = 0; i < n; ++i) {
+        const auto* key = static_cast<const ProcessRef*>(events[i].data.ptr);
+        if (key == nullptr) {
+          uint64_t count;
+          (void)!read(wake_fd_, &count, sizeof(count));
+          continue;
+        }
+        // The event may predate a Cancel that freed this handle and a Watch
+        // that reused its address: trust only the pidfd itself.
+        auto it = by_process_.find(key);
+        if (it != by_process_.end() && it->second.polled &&
+            PidfdExited(key->pidfd())) {
+          exited.push_back(key);
+        }
+      }
+      bool fallback = false;
+      for (const auto& [key, watched] : by_process_) {
+        if (watched.polled) continue;
+        if (key->CheckAlive().ok()) {
+          fallback = true;
+        } else {
+          exited.push_back(key);
+        }
+      }
+      for (const ProcessRef* key : exited) {
+        for (auto& callback : TakeLocked(key)) {
+          fire.push_back(std::move(callback));
+        }
+      }
+      timeout_ms = fallback ? static_cast<int>(absl::ToInt64Milliseconds(
+                                  kFallbackCheckInterval))
+                            : -1;
+    }
+    // Unlocked: a callback may end a stream, whose OnDone cancels watches.
+    for (auto& callback : fire) callback();
+  }
 }
 
 }  // namespace mayfly::agent

@@ -11,8 +11,11 @@
 
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <string>
 
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "identity/testing/status_matchers.h"
@@ -130,6 +133,76 @@ TEST_F(ProcessRefTest, RefusesACallerThatExitedBeforeAccept) {
       ProcessRef::OpenPeer(conn, peer->pid),
       StatusIs(absl::StatusCode::kNotFound, HasSubstr(std::to_string(child))));
   close(conn);
+}
+
+// Well above the watcher's reaction time (an epoll wake-up, or one
+// kFallbackCheckInterval without pidfds), well below a test timeout.
+constexpr absl::Duration kExitNoticeDeadline = absl::Seconds(5);
+
+TEST_F(ProcessRefTest, ExitWatcherFiresWhenTheProcessExits) {
+  absl::StatusOr<std::unique_ptr<ExitWatcher>> watcher = ExitWatcher::Start();
+  ASSERT_TRUE(watcher.ok()) << watcher.status();
+  const pid_t child = SpawnConnectedChild();
+  const pid_t other = SpawnConnectedChild();
+  const int conn = accept(listener_, nullptr, nullptr);
+  const int other_conn = accept(listener_, nullptr, nullptr);
+  ASSERT_GE(conn, 0);
+  ASSERT_GE(other_conn, 0);
+  absl::StatusOr<std::unique_ptr<ProcessRef>> ref =
+      ProcessRef::OpenPeer(conn, child);
+  absl::StatusOr<std::unique_ptr<ProcessRef>> other_ref =
+      ProcessRef::OpenPeer(other_conn, other);
+  ASSERT_TRUE(ref.ok()) << ref.status();
+  ASSERT_TRUE(other_ref.ok()) << other_ref.status();
+  std::shared_ptr<const ProcessRef> process = *std::move(ref);
+
+  absl::Notification first, second, cancelled, others;
+  (*watcher)->Watch(process, [&] { first.Notify(); });
+  (*watcher)->Watch(process, [&] { second.Notify(); });
+  const ExitWatcher::WatchId id =
+      (*watcher)->Watch(process, [&] { cancelled.Notify(); });
+  (*watcher)->Watch(*std::move(other_ref), [&] { others.Notify(); });
+  (*watcher)->Cancel(id);
+  EXPECT_EQ((*watcher)->size(), 3);
+  EXPECT_FALSE(first.HasBeenNotified()) << "fired while the child lives";
+
+  kill(child, SIGKILL);
+  EXPECT_TRUE(first.WaitForNotificationWithTimeout(kExitNoticeDeadline));
+  EXPECT_TRUE(second.WaitForNotificationWithTimeout(kExitNoticeDeadline));
+  EXPECT_FALSE(cancelled.HasBeenNotified());
+  EXPECT_FALSE(others.HasBeenNotified()) << "another process's watch fired";
+  EXPECT_EQ((*watcher)->size(), 1);
+
+  // A process that is gone already is reported at once.
+  ASSERT_EQ(waitpid(child, nullptr, 0), child);
+  absl::Notification late;
+  (*watcher)->Watch(process, [&] { late.Notify(); });
+  EXPECT_TRUE(late.WaitForNotificationWithTimeout(kExitNoticeDeadline));
+
+  kill(other, SIGKILL);
+  EXPECT_TRUE(others.WaitForNotificationWithTimeout(kExitNoticeDeadline));
+  ASSERT_EQ(waitpid(other, nullptr, 0), other);
+  EXPECT_EQ((*watcher)->size(), 0);
+  close(conn);
+  close(other_conn);
+}
+
+TEST_F(ProcessRefTest, ExitWatcherFallsBackToTheStartTimeWithoutPidfds) {
+  absl::StatusOr<std::unique_ptr<ExitWatcher>> watcher = ExitWatcher::Start();
+  ASSERT_TRUE(watcher.ok()) << watcher.status();
+  const pid_t child = SpawnConnectedChild();
+  absl::StatusOr<std::unique_ptr<ProcessRef>> ref =
+      ProcessRef::OpenWithoutPidfdForTest(child);
+  ASSERT_TRUE(ref.ok()) << ref.status();
+  ASSERT_EQ((*ref)->pidfd(), -1);
+  EXPECT_TRUE((*ref)->CheckAlive().ok());
+  absl::Notification exited;
+  (*watcher)->Watch(*std::move(ref), [&] { exited.Notify(); });
+  EXPECT_FALSE(exited.HasBeenNotified()) << "fired while the child lives";
+  kill(child, SIGKILL);
+  EXPECT_TRUE(exited.WaitForNotificationWithTimeout(kExitNoticeDeadline));
+  ASSERT_EQ(waitpid(child, nullptr, 0), child);
+  EXPECT_EQ((*watcher)->size(), 0);
 }
 
 TEST(ProcessStartTimeTest, ReadsThisProcess) {

@@ -10,6 +10,9 @@
 // held while calling them, and Finish is only called with no write in flight.
 //
 // The object owns itself from Start() until gRPC calls OnDone. Thread-safe.
+//
+// X509SvidStream is the FetchX509SVID stream built on it: a registry
+// subscriber that attests its process again before each delivery.
 #ifndef MAYFLY_IDENTITY_AGENT_PUSH_STREAM_H_
 #define MAYFLY_IDENTITY_AGENT_PUSH_STREAM_H_
 
@@ -20,10 +23,18 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "identity/agent/attestor.h"
+#include "identity/agent/callers.h"
+#include "identity/agent/registry.h"
+#include "third_party/spiffe/workloadapi.pb.h"
 
 namespace mayfly::agent {
 
@@ -142,6 +153,62 @@ class PushStream : public grpc::ServerWriteReactor<Response>,
   bool pushed_ ABSL_GUARDED_BY(mu_) = false;
   bool finishing_ ABSL_GUARDED_BY(mu_) = false;
   std::optional<grpc::Status> finish_status_ ABSL_GUARDED_BY(mu_);
+};
+
+// Why a stream ends when its process is gone or has become another binary.
+// PermissionDenied, as for any caller that cannot be attested: a client
+// that still wants an SVID opens a new stream and is attested as itself.
+inline constexpr char kStreamProcessExited[] =
+    "the process this stream was attested for has exited";
+inline constexpr char kStreamProcessChanged[] =
+    "the process this stream was attested for has changed since: its "
+    "selectors differ (it exec'd another binary, or its groups or names "
+    "changed); open a new stream to be attested again";
+
+class X509SvidStream : public PushStream<X509SVIDResponse>,
+                       public X509Subscriber {
+ public:
+  // `selectors`: what `caller` was attested as when the stream opened.
+  X509SvidStream(UnixAttestor& attestor, Caller caller,
+                 std::vector<std::string> selectors)
+      : attestor_(attestor),
+        caller_(std::move(caller)),
+        selectors_(std::move(selectors)) {}
+
+  // Attests the process again first: an SVID goes only to the process it
+  // was attested for, still running the binary it was attested as. Hashes
+  // are cached by inode, so an unchanged binary costs a few /proc reads.
+  void Deliver(const X509Update& update) override {
+    absl::StatusOr<WorkloadAttributes> now =
+        attestor_.Attest(caller_.peer, *caller_.process);
+    if (!now.ok()) {
+      // NotFound: exited, or its pid names another process now.
+      End(grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                       absl::IsNotFound(now.status())
+                           ? kStreamProcessExited
+                           : absl::StrCat("could not attest the caller again: ",
+                                          now.status().message())));
+      return;
+    }
+    if (now->Selectors() != selectors_) {
+      End(grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                       kStreamProcessChanged));
+      return;
+    }
+    Push(update.response, update.bundle_generation);
+  }
+  void Revoke(const absl::Status& status) override {
+    End(grpc::Status(static_cast<grpc::StatusCode>(status.code()),
+                     std::string(status.message())));
+  }
+  uint64_t DeliveredBundleGeneration() const override {
+    return DeliveredGeneration();
+  }
+
+ private:
+  UnixAttestor& attestor_;
+  const Caller caller_;
+  const std::vector<std::string> selectors_;
 };
 
 }  // namespace mayfly::agent

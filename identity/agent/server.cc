@@ -80,7 +80,7 @@ absl::Status RemoveStaleSocket(const std::string& path,
 
 absl::StatusOr<std::unique_ptr<WorkloadApiServer>> WorkloadApiServer::Start(
     const ServerOptions& options, WorkloadApiService& service,
-    CallerTable& callers) {
+    CallerTable& callers, const identity::Clock& clock) {
   ASSIGN_OR_RETURN(sockaddr_un addr, SocketAddress(options.socket_path));
   // Whoever can write the directory can swap the socket for their own.
   RETURN_IF_ERROR(
@@ -88,7 +88,7 @@ absl::StatusOr<std::unique_ptr<WorkloadApiServer>> WorkloadApiServer::Start(
   RETURN_IF_ERROR(RemoveStaleSocket(options.socket_path, addr));
 
   std::unique_ptr<WorkloadApiServer> server(
-      new WorkloadApiServer(options, service, callers));
+      new WorkloadApiServer(options, service, callers, clock));
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   builder.RegisterService(&service);

@@ -21,6 +21,7 @@
 #include "identity/agent/callers.h"
 #include "identity/agent/log.h"
 #include "identity/agent/workload_api.h"
+#include "identity/clock.h"
 
 namespace mayfly::agent {
 
@@ -36,7 +37,7 @@ class WorkloadApiServer {
   // another process is serving on the path.
   static absl::StatusOr<std::unique_ptr<WorkloadApiServer>> Start(
       const ServerOptions& options, WorkloadApiService& service,
-      CallerTable& callers);
+      CallerTable& callers, const identity::Clock& clock);
   ~WorkloadApiServer();
 
   // Stops accepting, ends every stream, waits up to `grace` for calls to
@@ -48,15 +49,18 @@ class WorkloadApiServer {
 
  private:
   WorkloadApiServer(ServerOptions options, WorkloadApiService& service,
-                    CallerTable& callers)
-      : options_(std::move(options)), service_(service), callers_(callers) {}
+                    CallerTable& callers, const identity::Clock& clock)
+      : options_(std::move(options)),
+        service_(service),
+        callers_(callers),
+        refusal_log_(kRefusalLogLinesPerSecond, clock) {}
 
   void AcceptLoop();
 
   const ServerOptions options_;
   WorkloadApiService& service_;
   CallerTable& callers_;
-  LogThrottle refusal_log_{20, identity::RealClock()};
+  LogThrottle refusal_log_;
   std::unique_ptr<grpc::Server> grpc_server_;
   int listen_fd_ = -1;
   int stop_fd_ = -1;  // an eventfd that wakes the accept loop

@@ -1,5 +1,8 @@
 // A token bucket: `per_second` tokens a second, holding at most `burst`.
-// Starts full. Not thread-safe: its owner locks.
+// Starts full. It runs on a monotonic reading (Clock::Monotonic()), never
+// the wall clock: a wall-clock step back would freeze it for as long as the
+// step, a step forward would refill it at once. Not thread-safe: its owner
+// locks.
 #ifndef MAYFLY_IDENTITY_AGENT_TOKEN_BUCKET_H_
 #define MAYFLY_IDENTITY_AGENT_TOKEN_BUCKET_H_
 
@@ -11,11 +14,15 @@ namespace mayfly::agent {
 
 class TokenBucket {
  public:
-  // Takes a token if there is one at `now`.
-  bool Take(absl::Time now, double per_second, double burst) {
-    // The first call finds the bucket empty since the infinite past: full.
-    tokens_ = std::min(
-        burst, tokens_ + absl::ToDoubleSeconds(now - refilled_) * per_second);
+  // Takes a token if there is one at monotonic reading `now`.
+  bool Take(absl::Duration now, double per_second, double burst) {
+    if (!started_) {
+      tokens_ = burst;
+      started_ = true;
+    } else {
+      tokens_ = std::min(
+          burst, tokens_ + absl::ToDoubleSeconds(now - refilled_) * per_second);
+    }
     refilled_ = now;
     if (tokens_ < 1) return false;
     tokens_ -= 1;
@@ -23,8 +30,9 @@ class TokenBucket {
   }
 
  private:
+  bool started_ = false;
   double tokens_ = 0;
-  absl::Time refilled_ = absl::InfinitePast();
+  absl::Duration refilled_ = absl::ZeroDuration();
 };
 
 }  // namespace mayfly::agent

@@ -37,27 +37,38 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
                       std::string(status.message()));
 }
 
-class WorkloadApiService::X509Stream : public PushStream<X509SVIDResponse>,
-                                       public X509Subscriber {
- public:
-  void Deliver(const X509Update& update) override {
-    Push(update.response, update.bundle_generation);
-  }
-  void Revoke(const absl::Status& status) override {
-    End(ToGrpcStatus(status));
-  }
-  uint64_t DeliveredBundleGeneration() const override {
-    return DeliveredGeneration();
-  }
-};
-
 WorkloadApiService::WorkloadApiService(Registry& registry, CallerTable& callers,
                                        UnixAttestor& attestor,
+                                       ExitWatcher& exit_watcher,
                                        const identity::Clock& clock)
     : registry_(registry),
       callers_(callers),
       attestor_(attestor),
+      exit_watcher_(exit_watcher),
       clock_(clock) {}
+
+template <typename Response>
+grpc::ServerWriteReactor<Response>* WorkloadApiService::StartStream(
+    const std::shared_ptr<PushStream<Response>>& stream, const Caller& caller,
+    std::function<void()> on_done) {
+  // gRPC calls OnDone only after this method has returned the reactor, so
+  // the watch is in place before on_done can cancel it.
+  auto watch = std::make_shared<std::atomic<ExitWatcher::WatchId>>(0);
+  auto* reactor = stream->Start(
+      [this, watch, on_done = std::move(on_done)] {
+        exit_watcher_.Cancel(watch->load());
+        on_done();
+      },
+      &counters_.superseded_messages);
+  std::weak_ptr<PushStream<Response>> weak = stream;
+  watch->store(exit_watcher_.Watch(caller.process, [weak] {
+    if (auto s = weak.lock()) {
+      s->End(grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                          kStreamProcessExited));
+    }
+  }));
+  return reactor;
+}
 
 absl::StatusOr<WorkloadApiService::Attested> WorkloadApiService::Admit(
     absl::string_view rpc, grpc::CallbackServerContext& context) {
@@ -118,15 +129,16 @@ grpc::ServerWriteReactor<X509SVIDResponse>* WorkloadApiService::FetchX509SVID(
   constexpr absl::string_view kRpc = "FetchX509SVID";
   absl::StatusOr<Attested> attested = Admit(kRpc, *context);
   if (!attested.ok()) return Refuse<X509SVIDResponse>(attested.status());
-  const pid_t pid = attested->caller.peer.pid;
-  if (absl::Status s = callers_.OpenStream(pid); !s.ok()) {
+  const Caller& caller = attested->caller;
+  if (absl::Status s = callers_.OpenStream(caller); !s.ok()) {
     return Refuse<X509SVIDResponse>(Refused(kRpc, *context, &*attested, s));
   }
-  auto stream = std::make_shared<X509Stream>();
+  auto stream = std::make_shared<X509SvidStream>(attestor_, attested->caller,
+                                                 attested->selectors);
   absl::StatusOr<X509Update> first =
       registry_.Subscribe(attested->selectors, stream);
   if (!first.ok()) {
-    callers_.CloseStream(pid);
+    callers_.CloseStream(caller);
     return Refuse<X509SVIDResponse>(
         Refused(kRpc, *context, &*attested, first.status()));
   }
@@ -137,13 +149,12 @@ grpc::ServerWriteReactor<X509SVIDResponse>* WorkloadApiService::FetchX509SVID(
     x509_streams_.push_back(stream);
   }
   const X509Subscriber* key = stream.get();
-  auto* reactor = stream->Start(
-      [this, key, pid] {
+  auto* reactor =
+      StartStream<X509SVIDResponse>(stream, caller, [this, key, caller] {
         registry_.Unsubscribe(key);
-        callers_.CloseStream(pid);
+        callers_.CloseStream(caller);
         counters_.active_streams.fetch_sub(1, std::memory_order_relaxed);
-      },
-      &counters_.superseded_messages);
+      });
   // A rotation between Subscribe and here was delivered already and is
   // newer: the stream keeps the newest of the two.
   stream->PushFirst(first->response, first->bundle_generation);
@@ -165,8 +176,8 @@ grpc::ServerWriteReactor<Response>* WorkloadApiService::OpenBundleStream(
                 absl::PermissionDeniedError(
                     "no registration entry matches this workload")));
   }
-  const pid_t pid = attested->caller.peer.pid;
-  if (absl::Status s = callers_.OpenStream(pid); !s.ok()) {
+  const Caller& caller = attested->caller;
+  if (absl::Status s = callers_.OpenStream(caller); !s.ok()) {
     return Refuse<Response>(Refused(rpc, context, &*attested, s));
   }
   auto stream = std::make_shared<PushStream<Response>>();
@@ -175,7 +186,7 @@ grpc::ServerWriteReactor<Response>* WorkloadApiService::OpenBundleStream(
   {
     absl::MutexLock lock(&mu_);
     if (signing_ == nullptr) {
-      callers_.CloseStream(pid);
+      callers_.CloseStream(caller);
       return Refuse<Response>(
           absl::UnavailableError("the agent has no trust bundle yet"));
     }
@@ -185,12 +196,10 @@ grpc::ServerWriteReactor<Response>* WorkloadApiService::OpenBundleStream(
     generation = signing_->bundle_generation;
   }
   counters_.active_streams.fetch_add(1, std::memory_order_relaxed);
-  auto* reactor = stream->Start(
-      [this, pid] {
-        callers_.CloseStream(pid);
-        counters_.active_streams.fetch_sub(1, std::memory_order_relaxed);
-      },
-      &counters_.superseded_messages);
+  auto* reactor = StartStream<Response>(stream, caller, [this, caller] {
+    callers_.CloseStream(caller);
+    counters_.active_streams.fetch_sub(1, std::memory_order_relaxed);
+  });
   stream->Push(std::move(first), generation);
   return reactor;
 }
@@ -363,7 +372,7 @@ bool WorkloadApiService::AllStreamsHave(uint64_t bundle_generation) const {
 
 void WorkloadApiService::EndAllStreams() {
   std::vector<std::shared_ptr<PushStream<X509BundlesResponse>>> bundles;
-  std::vector<std::shared_ptr<X509Stream>> svids;
+  std::vector<std::shared_ptr<X509SvidStream>> svids;
   std::vector<std::shared_ptr<PushStream<JWTBundlesResponse>>> jwt;
   {
     absl::MutexLock lock(&mu_);

@@ -6,12 +6,20 @@
 // every call. Streams are capped per caller and fed by PushStream, so a slow
 // reader only delays itself.
 //
+// A stream belongs to the process it was attested for, not to the
+// connection: every stream ends with PermissionDenied once that process
+// exits (the ExitWatcher sees its pidfd), so a child that inherited the
+// connection gets nothing further. Before each renewed SVID is delivered the
+// process is attested again, and a process that exec'd another binary (its
+// selectors changed) has its stream ended too.
+//
 // Thread-safe: gRPC calls it from its callback threads.
 #ifndef MAYFLY_IDENTITY_AGENT_WORKLOAD_API_H_
 #define MAYFLY_IDENTITY_AGENT_WORKLOAD_API_H_
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -23,6 +31,7 @@
 #include "identity/agent/attestor.h"
 #include "identity/agent/callers.h"
 #include "identity/agent/log.h"
+#include "identity/agent/process.h"
 #include "identity/agent/push_stream.h"
 #include "identity/agent/registry.h"
 #include "identity/agent/signing_state.h"
@@ -33,6 +42,10 @@ namespace mayfly::agent {
 
 // The header every Workload API request must carry, with value "true".
 inline constexpr char kWorkloadHeader[] = "workload.spiffe.io";
+
+// Refused calls (and connections) logged per second at most: a caller
+// retrying in a loop shows up without filling the disk.
+inline constexpr int kRefusalLogLinesPerSecond = 20;
 
 // Counters for /metrics; written by the service, read by the exporter.
 struct ServiceCounters {
@@ -46,8 +59,10 @@ struct ServiceCounters {
 
 class WorkloadApiService : public SpiffeWorkloadAPI::CallbackService {
  public:
+  // `exit_watcher` must outlive the service.
   WorkloadApiService(Registry& registry, CallerTable& callers,
-                     UnixAttestor& attestor, const identity::Clock& clock);
+                     UnixAttestor& attestor, ExitWatcher& exit_watcher,
+                     const identity::Clock& clock);
 
   // Publishes a new signing state to the bundle streams (the registry
   // handles the SVID streams).
@@ -81,8 +96,6 @@ class WorkloadApiService : public SpiffeWorkloadAPI::CallbackService {
       ValidateJWTSVIDResponse* response) override;
 
  private:
-  class X509Stream;
-
   // The attested caller, or the status to answer with.
   struct Attested {
     Caller caller;
@@ -102,6 +115,12 @@ class WorkloadApiService : public SpiffeWorkloadAPI::CallbackService {
   std::shared_ptr<const JWTBundlesResponse> JwtBundlesLocked() const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::shared_ptr<const SigningState> signing() const ABSL_LOCKS_EXCLUDED(mu_);
+  // Starts `stream` and ends it once `caller`'s process exits; `on_done`
+  // runs when gRPC is done with it.
+  template <typename Response>
+  grpc::ServerWriteReactor<Response>* StartStream(
+      const std::shared_ptr<PushStream<Response>>& stream, const Caller& caller,
+      std::function<void()> on_done);
   // A bundle stream: admitted like any call, kept in `streams` for pushes,
   // started with what `build` makes of the current state.
   template <typename Response>
@@ -117,15 +136,16 @@ class WorkloadApiService : public SpiffeWorkloadAPI::CallbackService {
   Registry& registry_;
   CallerTable& callers_;
   UnixAttestor& attestor_;
+  ExitWatcher& exit_watcher_;
   const identity::Clock& clock_;
   ServiceCounters counters_;
-  LogThrottle refusal_log_{20, identity::RealClock()};
+  LogThrottle refusal_log_{kRefusalLogLinesPerSecond, clock_};
 
   mutable absl::Mutex mu_;
   std::shared_ptr<const SigningState> signing_ ABSL_GUARDED_BY(mu_);
   std::vector<std::weak_ptr<PushStream<X509BundlesResponse>>>
       x509_bundle_streams_ ABSL_GUARDED_BY(mu_);
-  std::vector<std::weak_ptr<X509Stream>> x509_streams_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::weak_ptr<X509SvidStream>> x509_streams_ ABSL_GUARDED_BY(mu_);
   std::vector<std::weak_ptr<PushStream<JWTBundlesResponse>>> jwt_bundle_streams_
       ABSL_GUARDED_BY(mu_);
 };

@@ -24,7 +24,9 @@
 // "OK=10 RESOURCE_EXHAUSTED=20". 2 on a usage error.
 #include <grpcpp/create_channel_posix.h>
 #include <grpcpp/grpcpp.h>
+#include <poll.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -228,6 +230,112 @@ int ConnectExec(const std::string& socket, char** program) {
   return 0;
 }
 
+// fork-exit SOCKET [PROGRAM ARGS...]: a stream that outlives the process it
+// was attested for. This process connects; its child opens a FetchX509SVID
+// stream on that connection (so it is attested as this process) and reads
+// the first SVID; then this process exits (or, given PROGRAM, execs it)
+// while the child keeps reading. gRPC is not started before the fork, so
+// the child may use it. The child prints, once the stream ends or 25 s
+// pass:
+//   ENDED CODE after_ms=MS renewed=N: MESSAGE
+// with MS counted from this process's exit (or its exec) and N the SVIDs
+// received after the first.
+int ForkExit(const std::string& socket, char** program) {
+  const int fd = ConnectRaw(socket);
+  if (fd < 0) return 0;
+  int ready[2];
+  if (pipe(ready) != 0) return 2;
+  const pid_t parent = getpid();
+  // Opened before the fork: the child learns when this process is gone
+  // without racing with its exit.
+  const int parent_pidfd = static_cast<int>(syscall(SYS_pidfd_open, parent, 0));
+  const pid_t child = fork();
+  if (child < 0) return 2;
+  if (child > 0) {
+    close(ready[1]);
+    char byte = 0;
+    // The child has its first SVID: leave it the connection.
+    if (read(ready[0], &byte, 1) != 1 || byte != '1') return 0;
+    if (program[0] != nullptr) {
+      execv(program[0], program);
+      std::cout << "ERR EXEC: " << std::strerror(errno) << std::endl;
+    }
+    _exit(0);
+  }
+  close(ready[0]);
+  auto stub = SpiffeWorkloadAPI::NewStub(
+      grpc::CreateInsecureChannelFromFd("probe", fd));
+  grpc::ClientContext context;
+  context.AddMetadata("workload.spiffe.io", "true");
+  // Bounded: the agent must end the stream within a second or two of the
+  // exit; 25 s covers the renewals of a 10 s SVID a broken agent would send.
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(25));
+  auto reader = stub->FetchX509SVID(&context, X509SVIDRequest());
+  X509SVIDResponse response;
+  if (!reader->Read(&response)) {
+    const char no = '0';
+    (void)!write(ready[1], &no, 1);
+    return Report(reader->Finish());
+  }
+  const char yes = '1';
+  (void)!write(ready[1], &yes, 1);
+  if (program[0] == nullptr && parent_pidfd >= 0) {
+    pollfd p{parent_pidfd, POLLIN, 0};
+    poll(&p, 1, 10000);
+  }
+  const auto gone = std::chrono::steady_clock::now();
+  int renewed = 0;
+  while (reader->Read(&response)) ++renewed;
+  const grpc::Status status = reader->Finish();
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now() - gone)
+                      .count();
+  std::cout << "ENDED " << kCodeNames[status.error_code()] << " after_ms=" << ms
+            << " renewed=" << renewed << ": " << status.error_message()
+            << std::endl;
+  return 0;
+}
+
+// hold SOCKET N: N raw connections that never send a byte, held until the
+// agent closes them or 30 s pass. Prints "HELD N" once connected, then
+//   CLOSED K after_ms=MS
+// with K the connections the agent closed and MS when the last of them
+// closed, counted from the connects. This end stays open until the 30 s are
+// up, so whatever the agent frees it freed on its own.
+int Hold(const std::string& socket, int n) {
+  std::vector<pollfd> fds;
+  for (int i = 0; i < n; ++i) {
+    const int fd = ConnectRaw(socket);
+    if (fd < 0) return 0;
+    fds.push_back(pollfd{fd, POLLIN, 0});
+  }
+  const auto start = std::chrono::steady_clock::now();
+  std::cout << "HELD " << n << std::endl;
+  const auto deadline = start + std::chrono::seconds(30);
+  int closed = 0;
+  auto last = start;
+  while (closed < n && std::chrono::steady_clock::now() < deadline) {
+    if (poll(fds.data(), fds.size(), 100) <= 0) continue;
+    for (pollfd& p : fds) {
+      if (p.fd < 0 || p.revents == 0) continue;  // closed already, or quiet
+      char byte;
+      if (recv(p.fd, &byte, 1, MSG_DONTWAIT) > 0) continue;  // not ours
+      p.fd = -p.fd;  // poll skips it from now on; closed at the end
+      ++closed;
+      last = std::chrono::steady_clock::now();
+    }
+  }
+  std::cout << "CLOSED " << closed << " after_ms="
+            << std::chrono::duration_cast<std::chrono::milliseconds>(last -
+                                                                     start)
+                   .count()
+            << std::endl;
+  std::this_thread::sleep_until(deadline);
+  for (const pollfd& p : fds) close(p.fd < 0 ? -p.fd : p.fd);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -268,6 +376,8 @@ int main(int argc, char** argv) {
     return Fetch(grpc::CreateInsecureChannelFromFd("probe", std::atoi(fd)),
                  true);
   }
+  if (mode == "fork-exit" && argc >= 3) return ForkExit(argv[2], argv + 3);
+  if (mode == "hold" && argc == 4) return Hold(argv[2], std::atoi(argv[3]));
   std::cerr << "usage: see probe.cc\n";
   return 2;
 }
