@@ -10,6 +10,7 @@
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "identity/internal/jose.h"
 #include "identity/testing/status_matchers.h"
 
 namespace mayfly::identity {
@@ -50,18 +51,28 @@ class JwtTest : public ::testing::Test {
 
   absl::StatusOr<JwtSvidClaims> Validate(absl::string_view token,
                                          absl::string_view audience) {
-    return ValidateJwtSvid(
-        token, audience,
-        [this](const TrustDomain& td) -> const JwtBundle* {
-          return td == td_ ? &bundle_ : nullptr;
-        },
-        clock_);
+    const JwtBundle* bundles[] = {&bundle_};
+    return ValidateJwtSvid(token, audience, bundles, clock_);
   }
 
   // A token with the given header and claims JSON and a signature that
   // does not matter (rules checked before the signature).
   static std::string Craft(absl::string_view header, absl::string_view claims) {
     return absl::StrCat(B64(header), ".", B64(claims), ".", B64("sig"));
+  }
+
+  // The header MintJwtSvid writes, naming key_.
+  std::string Header() const {
+    return absl::StrCat(R"({"alg":"ES256","kid":")", key_.key_id, R"("})");
+  }
+
+  // Header() and `claims`, signed by key_: what a holder of the trust
+  // domain's key could write.
+  std::string Sign(absl::string_view claims) {
+    const std::string input = absl::StrCat(B64(Header()), ".", B64(claims));
+    auto sig = internal::SignRaw(*key_.key, internal::kCurves[0], input);
+    EXPECT_TRUE(sig.ok()) << sig.status();
+    return absl::StrCat(input, ".", B64(sig.ok() ? *sig : ""));
   }
 
   FakeClock clock_{absl::FromUnixSeconds(1800000000)};
@@ -155,7 +166,9 @@ TEST_F(JwtTest, UnknownKeyAndUnknownTrustDomain) {
                            other, clock_);
   EXPECT_THAT(
       Validate(*token, "a"),
-      StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("no key")));
+      StatusIs(absl::StatusCode::kUnauthenticated,
+               HasSubstr(absl::StrCat("no key \"", other.key_id,
+                                      "\" in any trusted JWT bundle"))));
   auto foreign = MintJwtSvid(
       JwtSvidRequest{*SpiffeId::FromString("spiffe://other.org/x"), {"a"}},
       key_, clock_);
@@ -182,21 +195,26 @@ TEST_F(JwtTest, HeaderRules) {
 }
 
 TEST_F(JwtTest, ClaimRules) {
-  const std::string header = R"({"alg":"ES256","kid":"k"})";
-  EXPECT_THAT(Validate(Craft(header, R"({"aud":"a","exp":1900000000})"), "a"),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("sub")));
+  // Signed, so that the claims are what is refused.
+  EXPECT_THAT(Validate(Sign(R"({"aud":"a","exp":1900000000})"), "a"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("claims have no sub")));
+  EXPECT_THAT(Validate(Sign(R"({"sub":"https://x","aud":"a","exp":1})"), "a"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("sub: ")));
   EXPECT_THAT(
-      Validate(Craft(header, R"({"sub":"https://x","aud":"a","exp":1})"), "a"),
-      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("sub: ")));
+      Validate(Sign(R"({"sub":"spiffe://example.org/w","aud":"a"})"), "a"),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("claims have no numeric exp")));
   EXPECT_THAT(
-      Validate(Craft(header, R"({"sub":"spiffe://example.org/w","aud":"a"})"),
+      Validate(Sign(R"({"sub":"spiffe://example.org/w","exp":1900000000})"),
                "a"),
-      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("exp")));
-  EXPECT_THAT(
-      Validate(
-          Craft(header, R"({"sub":"spiffe://example.org/w","exp":1900000000})"),
-          "a"),
-      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("no aud")));
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("claims have no aud")));
+  EXPECT_THAT(Validate(Sign(R"({"sub":"spiffe://example.org/w","aud":"a",)"
+                            R"("exp":1e300})"),
+                       "a"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("exp is not a time")));
 }
 
 TEST_F(JwtTest, FramingRules) {
@@ -214,6 +232,118 @@ TEST_F(JwtTest, FramingRules) {
                        HasSubstr("header is not a JSON object")));
 }
 
+// A key trusted for one trust domain cannot sign for another, even when the
+// validator trusts both.
+TEST_F(JwtTest, KeySignsOnlyForItsOwnTrustDomain) {
+  const TrustDomain other_td = *TrustDomain::FromString("other.org");
+  JwtSigningKey other_key = *GenerateJwtSigningKey();
+  JwtBundle other(other_td);
+  other.AddKey(other_key.key_id, *other_key.key);
+  const JwtBundle* bundles[] = {&bundle_, &other};
+  auto forged = MintJwtSvid(
+      JwtSvidRequest{*SpiffeId::FromString("spiffe://other.org/x"), {"a"}},
+      key_, clock_);
+  EXPECT_THAT(ValidateJwtSvid(*forged, "a", bundles, clock_),
+              StatusIs(absl::StatusCode::kUnauthenticated,
+                       HasSubstr(absl::StrCat(
+                           "key \"", key_.key_id,
+                           "\" is not in the JWT bundle of trust domain "
+                           "\"other.org\""))));
+  auto genuine = MintJwtSvid(
+      JwtSvidRequest{*SpiffeId::FromString("spiffe://other.org/x"), {"a"}},
+      other_key, clock_);
+  auto claims = ValidateJwtSvid(*genuine, "a", bundles, clock_);
+  ASSERT_TRUE(claims.ok()) << claims.status();
+  EXPECT_EQ(claims->id.ToString(), "spiffe://other.org/x");
+}
+
+// The size bound comes before anything is decoded: an oversized token of
+// bytes that are not even base64url is refused for its size.
+TEST_F(JwtTest, OversizedTokenRefusedBeforeDecoding) {
+  EXPECT_THAT(Validate(std::string(kMaxJwtSvidBytes + 1, '!'), "a"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("token is 8193 bytes; a JWT-SVID is at "
+                                 "most 8192")));
+  // A 64 KB payload (the size of the reported attack), validly signed.
+  const std::string big = Sign(absl::StrCat(
+      R"({"sub":"spiffe://example.org/w","aud":"a","exp":1900000000,"x":")",
+      std::string(64 * 1024, 'x'), R"("})"));
+  EXPECT_THAT(Validate(big, "a"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("a JWT-SVID is at most 8192")));
+}
+
+// The largest signed token under the limit validates; the next size up
+// does not.
+TEST_F(JwtTest, SizeLimitIsExact) {
+  std::string fits;
+  std::string over;
+  for (size_t filler = 5000; filler < kMaxJwtSvidBytes && over.empty();
+       ++filler) {
+    std::string token = Sign(absl::StrCat(
+        R"({"sub":"spiffe://example.org/w","aud":"a","exp":1900000000,"x":")",
+        std::string(filler, 'x'), R"("})"));
+    (token.size() <= kMaxJwtSvidBytes ? fits : over) = std::move(token);
+  }
+  ASSERT_GE(fits.size(), kMaxJwtSvidBytes - 3);  // base64 steps by 1-2
+  EXPECT_TRUE(Validate(fits, "a").ok()) << Validate(fits, "a").status();
+  EXPECT_THAT(Validate(over, "a"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("a JWT-SVID is at most 8192")));
+}
+
+std::string Nested(int depth) {
+  return std::string(depth, '[') + std::string(depth, ']');
+}
+
+TEST_F(JwtTest, NestingLimitOnSignedClaims) {
+  // The claims object is one level: kMaxJwtJsonDepth - 1 arrays inside fit.
+  const auto claims = [](int arrays) {
+    return absl::StrCat(
+        R"({"sub":"spiffe://example.org/w","aud":"a","exp":1900000000,"x":)",
+        Nested(arrays), "}");
+  };
+  auto ok = Validate(Sign(claims(kMaxJwtJsonDepth - 1)), "a");
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(ok->claims.fields().at("x").list_value().values_size(), 1);
+  EXPECT_THAT(Validate(Sign(claims(kMaxJwtJsonDepth)), "a"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("payload nests arrays and objects deeper "
+                                 "than 16")));
+}
+
+TEST_F(JwtTest, NestingLimitOnHeader) {
+  EXPECT_THAT(
+      Validate(Craft(absl::StrCat(R"({"alg":"ES256","kid":"k","x":)",
+                                  Nested(kMaxJwtJsonDepth), "}"),
+                     "{}"),
+               "a"),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("header nests arrays and objects deeper than 16")));
+}
+
+// The signature is checked over the raw bytes before the payload is parsed:
+// a payload the parser would refuse (far too deep, and not even JSON) under
+// a valid header and a bad signature is refused for the signature.
+TEST_F(JwtTest, SignatureCheckedBeforePayloadIsParsed) {
+  const std::string deep = Nested(3000);  // 6000 bytes, under the size cap
+  const std::string token =
+      absl::StrCat(B64(Header()), ".", B64(deep), ".", B64(std::string(64, 1)));
+  ASSERT_LE(token.size(), kMaxJwtSvidBytes);
+  EXPECT_THAT(Validate(token, "a"),
+              StatusIs(absl::StatusCode::kUnauthenticated,
+                       HasSubstr("signature does not verify")));
+  // Not even base64url: still the signature first.
+  EXPECT_THAT(Validate(absl::StrCat(B64(Header()), ".!!!.", B64("sig")), "a"),
+              StatusIs(absl::StatusCode::kUnauthenticated,
+                       HasSubstr("signature does not verify")));
+  // Signed, the same payload reaches the parser and its bound.
+  EXPECT_THAT(Validate(Sign(deep), "a"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("payload nests arrays and objects deeper "
+                                 "than 16")));
+}
+
 TEST_F(JwtTest, JwksRoundTrip) {
   auto jwks = bundle_.ToJwks();
   ASSERT_TRUE(jwks.ok()) << jwks.status();
@@ -224,8 +354,8 @@ TEST_F(JwtTest, JwksRoundTrip) {
   ASSERT_TRUE(parsed.ok()) << parsed.status();
   ASSERT_EQ(parsed->size(), 1u);
   const std::string token = Mint({"a"});
-  auto claims = ValidateJwtSvid(
-      token, "a", [&](const TrustDomain&) { return &*parsed; }, clock_);
+  const JwtBundle* bundles[] = {&*parsed};
+  auto claims = ValidateJwtSvid(token, "a", bundles, clock_);
   EXPECT_TRUE(claims.ok()) << claims.status();
 }
 
