@@ -117,7 +117,9 @@ TEST_F(RegistryTest, EveryEntrySelectorMustBeTheWorkloads) {
   registry_.SetEntries(
       {Entry("spiffe://example.org/both", {"unix:gid:5", "unix:uid:1"})});
   EXPECT_THAT(registry_.Fetch({"unix:gid:6", "unix:uid:1"}),
-              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("")));
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       HasSubstr("no registration entry matches this "
+                                 "workload")));
   auto update =
       registry_.Fetch({"unix:gid:5", "unix:path:/bin/x", "unix:uid:1"});
   ASSERT_TRUE(update.ok()) << update.status();
