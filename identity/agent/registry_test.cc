@@ -98,6 +98,14 @@ class RegistryTest : public ::testing::Test {
   Registry registry_{clock_, kTtl};
 };
 
+// One TTL for an entry, shared by its X.509-SVIDs and its JWT-SVIDs.
+TEST_F(RegistryTest, EffectiveTtlIsTheEntrysElseTheDefault) {
+  RegistrationEntry entry = Entry("spiffe://example.org/a", {"unix:uid:1"});
+  EXPECT_EQ(registry_.EffectiveTtl(entry), kTtl);
+  entry.ttl = absl::Seconds(30);
+  EXPECT_EQ(registry_.EffectiveTtl(entry), absl::Seconds(30));
+}
+
 TEST_F(RegistryTest, UnavailableBeforeSigningState) {
   registry_.SetEntries({Entry("spiffe://example.org/a", {"unix:uid:1"})});
   EXPECT_THAT(registry_.Fetch({"unix:uid:1"}),

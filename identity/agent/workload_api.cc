@@ -245,9 +245,10 @@ absl::Status WorkloadApiService::MintJwtSvids(const Attested& attested,
     if (!request.spiffe_id().empty() && id != request.spiffe_id()) continue;
     // Two entries may give the same ID: one token per ID.
     if (absl::c_linear_search(minted_ids, id)) continue;
-    const absl::Duration ttl = std::min(
-        entry.ttl > absl::ZeroDuration() ? entry.ttl : identity::kMaxJwtSvidTtl,
-        identity::kMaxJwtSvidTtl);
+    // Never longer than the entry's X.509-SVIDs: a removed entry's tokens
+    // die with its certificates. MintJwtSvid caps at kMaxJwtSvidTtl too.
+    const absl::Duration ttl =
+        std::min(registry_.EffectiveTtl(entry), identity::kMaxJwtSvidTtl);
     ASSIGN_OR_RETURN(
         std::string token,
         identity::MintJwtSvid(identity::JwtSvidRequest{entry.id, audience, ttl},
