@@ -46,9 +46,11 @@ absl::Status Unauthenticated(absl::string_view why) {
   return absl::UnauthenticatedError(absl::StrCat("JWT-SVID rejected: ", why));
 }
 
-// JSON from a token: at most the token's size, nested at most
-// kMaxJwtJsonDepth deep.
-constexpr JsonLimits kTokenJsonLimits = {kMaxJwtSvidBytes, kMaxJwtJsonDepth};
+// JSON from a token: nested at most kMaxJwtJsonDepth deep; the claims at
+// most the token's size, the header (parsed before the signature is
+// checked) much less.
+constexpr JsonLimits kHeaderJsonLimits = {kMaxJwsHeaderBytes, kMaxJwtJsonDepth};
+constexpr JsonLimits kClaimsJsonLimits = {kMaxJwtSvidBytes, kMaxJwtJsonDepth};
 // exp beyond 9999-12-31T23:59:59Z (RFC 3339's last second) is not a time.
 constexpr double kMaxExpSeconds = 253402300799;
 
@@ -59,8 +61,8 @@ struct JwsHeader {
 
 absl::StatusOr<JwsHeader> ParseHeader(absl::string_view encoded) {
   ASSIGN_OR_RETURN(std::string json, Unb64(encoded, "header"));
-  ASSIGN_OR_RETURN(Struct header,
-                   internal::ParseJsonObject(json, "header", kTokenJsonLimits));
+  ASSIGN_OR_RETURN(Struct header, internal::ParseJsonObject(json, "header",
+                                                            kHeaderJsonLimits));
   const std::string* alg = StringField(header, "alg");
   if (alg == nullptr) return absl::InvalidArgumentError("header has no alg");
   const Curve* curve = internal::FindCurve(&Curve::alg, *alg);
@@ -90,7 +92,7 @@ struct Claims {
 absl::StatusOr<Claims> ParseClaims(absl::string_view encoded) {
   ASSIGN_OR_RETURN(std::string json, Unb64(encoded, "payload"));
   ASSIGN_OR_RETURN(Struct claims, internal::ParseJsonObject(json, "payload",
-                                                            kTokenJsonLimits));
+                                                            kClaimsJsonLimits));
   const std::string* sub = StringField(claims, "sub");
   if (sub == nullptr) return absl::InvalidArgumentError("claims have no sub");
   absl::StatusOr<SpiffeId> id = SpiffeId::FromString(*sub);

@@ -44,6 +44,10 @@ inline constexpr char kJwtSvidUse[] = "jwt-svid";
 // presented to a server anyway. A JWT-SVID we mint is under 3 KiB even with
 // a 2048-byte SPIFFE ID.
 inline constexpr size_t kMaxJwtSvidBytes = 8192;
+// The largest decoded JOSE header accepted. It is parsed before the
+// signature is checked, so it is kept small: alg, kid and typ, the only
+// header parameters the JWT-SVID spec names, take under 100 bytes.
+inline constexpr size_t kMaxJwsHeaderBytes = 1024;
 // The deepest nesting of arrays and objects accepted in a token's header or
 // claims. JWT-SVID claims nest two deep (the aud list); the deepest claims in
 // common use, Kubernetes service account tokens' "kubernetes.io", three. 16

@@ -312,7 +312,18 @@ TEST_F(JwtTest, NestingLimitOnSignedClaims) {
                                  "than 16")));
 }
 
-TEST_F(JwtTest, NestingLimitOnHeader) {
+TEST_F(JwtTest, HeaderBounds) {
+  const std::string padded =
+      absl::StrCat(R"({"alg":"ES256","kid":"k","x":")",
+                   std::string(kMaxJwsHeaderBytes - 32, 'x'), R"("})");
+  ASSERT_EQ(padded.size(), kMaxJwsHeaderBytes);
+  EXPECT_THAT(
+      Validate(Craft(padded, "{}"), "a"),
+      StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("no key \"k\"")));
+  EXPECT_THAT(
+      Validate(Craft(absl::StrCat(padded, " "), "{}"), "a"),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("header is 1025 bytes; at most 1024 are accepted")));
   EXPECT_THAT(
       Validate(Craft(absl::StrCat(R"({"alg":"ES256","kid":"k","x":)",
                                   Nested(kMaxJwtJsonDepth), "}"),
