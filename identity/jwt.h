@@ -8,10 +8,16 @@
 // well-formed one that must not be accepted (unknown key, bad signature,
 // expired, wrong audience).
 //
+// Validation is built for tokens from anyone: the token's size is checked
+// before anything is decoded, the small header is parsed (bounded) to find
+// the key, and the signature is checked over the raw bytes before the
+// claims are parsed, so an unsigned payload never reaches the JSON parser.
+//
 // Thread-compatible: const objects may be shared across threads.
 #ifndef MAYFLY_IDENTITY_JWT_H_
 #define MAYFLY_IDENTITY_JWT_H_
 
+#include <cstddef>
 #include <map>
 #include <string>
 #include <vector>
@@ -19,6 +25,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "google/protobuf/struct.pb.h"
 #include "identity/clock.h"
 #include "identity/openssl_util.h"
@@ -30,6 +37,22 @@ namespace mayfly::identity {
 // few minutes.
 inline constexpr absl::Duration kMaxJwtSvidTtl = absl::Minutes(5);
 inline constexpr char kJwtSvidUse[] = "jwt-svid";
+// The longest compact token accepted, checked before anything is decoded.
+// gRPC's default metadata limit and the default header limits of common
+// HTTP servers (nginx large_client_header_buffers, Apache
+// LimitRequestFieldSize) are 8 KiB: a longer bearer token could not be
+// presented to a server anyway. A JWT-SVID we mint is under 3 KiB even with
+// a 2048-byte SPIFFE ID.
+inline constexpr size_t kMaxJwtSvidBytes = 8192;
+// The largest decoded JOSE header accepted. It is parsed before the
+// signature is checked, so it is kept small: alg, kid and typ, the only
+// header parameters the JWT-SVID spec names, take under 100 bytes.
+inline constexpr size_t kMaxJwsHeaderBytes = 1024;
+// The deepest nesting of arrays and objects accepted in a token's header or
+// claims. JWT-SVID claims nest two deep (the aud list); the deepest claims in
+// common use, Kubernetes service account tokens' "kubernetes.io", three. 16
+// leaves room for others' claims and keeps parsing cost linear in size.
+inline constexpr int kMaxJwtJsonDepth = 16;
 
 struct JwtSigningKey {
   // base64url of the first 16 bytes of SHA-256(SubjectPublicKeyInfo): the
@@ -94,12 +117,15 @@ struct JwtSvidClaims {
   google::protobuf::Struct claims;
 };
 
-// Validates `token` for `audience` at clock.Now(). `bundle_for` returns the
-// JWT bundle of a trust domain, or null if none is known.
+// Validates `token` for `audience` at clock.Now() against the trusted JWT
+// `bundles` (not owned; typically the local trust domain's and federated
+// ones). The key is found by the header's kid in every bundle that holds
+// it, and the claims' sub must belong to the trust domain of a bundle whose
+// key verified the signature. Costs at most one ECDSA verification per
+// bundle holding the kid, plus linear work on at most kMaxJwtSvidBytes.
 absl::StatusOr<JwtSvidClaims> ValidateJwtSvid(
     absl::string_view token, absl::string_view audience,
-    const std::function<const JwtBundle*(const TrustDomain&)>& bundle_for,
-    const Clock& clock);
+    absl::Span<const JwtBundle* const> bundles, const Clock& clock);
 
 }  // namespace mayfly::identity
 

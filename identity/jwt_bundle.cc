@@ -17,6 +17,11 @@ using internal::CurveOf;
 using internal::StringField;
 using internal::Unb64;
 
+// A JWK set is read from the agent or from disk, not from a workload, but
+// it is still bounded: 1 MiB holds thousands of keys (one is ~200 bytes),
+// and a JWK nests three deep ({"keys":[{"x5c":[...]}]}).
+constexpr JsonLimits kJwksJsonLimits = {1 << 20, kMaxJwtJsonDepth};
+
 JwtBundle::JwtBundle(const JwtBundle& other)
     : trust_domain_(other.trust_domain_) {
   for (const auto& [kid, key] : other.keys_) AddKey(kid, *key);
@@ -59,7 +64,8 @@ absl::StatusOr<std::string> JwtBundle::ToJwks() const {
 
 absl::StatusOr<JwtBundle> JwtBundle::FromJwks(TrustDomain trust_domain,
                                               absl::string_view json) {
-  ASSIGN_OR_RETURN(Struct jwks, internal::ParseJsonObject(json, "JWK set"));
+  ASSIGN_OR_RETURN(Struct jwks,
+                   internal::ParseJsonObject(json, "JWK set", kJwksJsonLimits));
   auto keys = jwks.fields().find("keys");
   if (keys == jwks.fields().end() || !keys->second.has_list_value()) {
     return absl::InvalidArgumentError("JWK set has no \"keys\" list");

@@ -1,15 +1,16 @@
 // JWT-SVIDs: the exact header and claims minted, one case per validation
-// rule of the JWT-SVID spec, and the JWK set round trip.
+// rule of the JWT-SVID spec, and the JWK set round trip. The bounds against
+// hostile tokens are in jwt_bounds_test.cc.
 #include "identity/jwt.h"
 
 #include <string>
 #include <vector>
 
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "identity/testing/jwt_fixture.h"
 #include "identity/testing/status_matchers.h"
 
 namespace mayfly::identity {
@@ -18,57 +19,10 @@ namespace {
 using ::mayfly::testing_util::StatusIs;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-
-constexpr char kId[] = "spiffe://example.org/web";
-
-std::string B64(absl::string_view s) {
-  std::string out;
-  absl::WebSafeBase64Escape(s, &out);
-  return out;
-}
-std::string Unb64(absl::string_view s) {
-  std::string out;
-  absl::WebSafeBase64Unescape(s, &out);
-  return out;
-}
-
-class JwtTest : public ::testing::Test {
- protected:
-  JwtTest() : td_(*TrustDomain::FromString("example.org")), bundle_(td_) {
-    key_ = *GenerateJwtSigningKey();
-    bundle_.AddKey(key_.key_id, *key_.key);
-  }
-
-  std::string Mint(std::vector<std::string> audience,
-                   absl::Duration ttl = absl::Minutes(5)) {
-    auto token = MintJwtSvid(
-        JwtSvidRequest{*SpiffeId::FromString(kId), std::move(audience), ttl},
-        key_, clock_);
-    EXPECT_TRUE(token.ok()) << token.status();
-    return token.ok() ? *token : "";
-  }
-
-  absl::StatusOr<JwtSvidClaims> Validate(absl::string_view token,
-                                         absl::string_view audience) {
-    return ValidateJwtSvid(
-        token, audience,
-        [this](const TrustDomain& td) -> const JwtBundle* {
-          return td == td_ ? &bundle_ : nullptr;
-        },
-        clock_);
-  }
-
-  // A token with the given header and claims JSON and a signature that
-  // does not matter (rules checked before the signature).
-  static std::string Craft(absl::string_view header, absl::string_view claims) {
-    return absl::StrCat(B64(header), ".", B64(claims), ".", B64("sig"));
-  }
-
-  FakeClock clock_{absl::FromUnixSeconds(1800000000)};
-  TrustDomain td_;
-  JwtSigningKey key_;
-  JwtBundle bundle_;
-};
+using testing_jwt::B64;
+using testing_jwt::JwtTest;
+using testing_jwt::kId;
+using testing_jwt::Unb64;
 
 TEST_F(JwtTest, MintsExactHeaderAndClaims) {
   const std::string token = Mint({"kafka"});
@@ -155,7 +109,9 @@ TEST_F(JwtTest, UnknownKeyAndUnknownTrustDomain) {
                            other, clock_);
   EXPECT_THAT(
       Validate(*token, "a"),
-      StatusIs(absl::StatusCode::kUnauthenticated, HasSubstr("no key")));
+      StatusIs(absl::StatusCode::kUnauthenticated,
+               HasSubstr(absl::StrCat("no key \"", other.key_id,
+                                      "\" in any trusted JWT bundle"))));
   auto foreign = MintJwtSvid(
       JwtSvidRequest{*SpiffeId::FromString("spiffe://other.org/x"), {"a"}},
       key_, clock_);
@@ -182,21 +138,26 @@ TEST_F(JwtTest, HeaderRules) {
 }
 
 TEST_F(JwtTest, ClaimRules) {
-  const std::string header = R"({"alg":"ES256","kid":"k"})";
-  EXPECT_THAT(Validate(Craft(header, R"({"aud":"a","exp":1900000000})"), "a"),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("sub")));
+  // Signed, so that the claims are what is refused.
+  EXPECT_THAT(Validate(Sign(R"({"aud":"a","exp":1900000000})"), "a"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("claims have no sub")));
+  EXPECT_THAT(Validate(Sign(R"({"sub":"https://x","aud":"a","exp":1})"), "a"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("sub: ")));
   EXPECT_THAT(
-      Validate(Craft(header, R"({"sub":"https://x","aud":"a","exp":1})"), "a"),
-      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("sub: ")));
+      Validate(Sign(R"({"sub":"spiffe://example.org/w","aud":"a"})"), "a"),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("claims have no numeric exp")));
   EXPECT_THAT(
-      Validate(Craft(header, R"({"sub":"spiffe://example.org/w","aud":"a"})"),
+      Validate(Sign(R"({"sub":"spiffe://example.org/w","exp":1900000000})"),
                "a"),
-      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("exp")));
-  EXPECT_THAT(
-      Validate(
-          Craft(header, R"({"sub":"spiffe://example.org/w","exp":1900000000})"),
-          "a"),
-      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("no aud")));
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("claims have no aud")));
+  EXPECT_THAT(Validate(Sign(R"({"sub":"spiffe://example.org/w","aud":"a",)"
+                            R"("exp":1e300})"),
+                       "a"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("exp is not a time")));
 }
 
 TEST_F(JwtTest, FramingRules) {
@@ -214,6 +175,31 @@ TEST_F(JwtTest, FramingRules) {
                        HasSubstr("header is not a JSON object")));
 }
 
+// A key trusted for one trust domain cannot sign for another, even when the
+// validator trusts both.
+TEST_F(JwtTest, KeySignsOnlyForItsOwnTrustDomain) {
+  const TrustDomain other_td = *TrustDomain::FromString("other.org");
+  JwtSigningKey other_key = *GenerateJwtSigningKey();
+  JwtBundle other(other_td);
+  other.AddKey(other_key.key_id, *other_key.key);
+  const JwtBundle* bundles[] = {&bundle_, &other};
+  auto forged = MintJwtSvid(
+      JwtSvidRequest{*SpiffeId::FromString("spiffe://other.org/x"), {"a"}},
+      key_, clock_);
+  EXPECT_THAT(ValidateJwtSvid(*forged, "a", bundles, clock_),
+              StatusIs(absl::StatusCode::kUnauthenticated,
+                       HasSubstr(absl::StrCat(
+                           "key \"", key_.key_id,
+                           "\" is not in the JWT bundle of trust domain "
+                           "\"other.org\""))));
+  auto genuine = MintJwtSvid(
+      JwtSvidRequest{*SpiffeId::FromString("spiffe://other.org/x"), {"a"}},
+      other_key, clock_);
+  auto claims = ValidateJwtSvid(*genuine, "a", bundles, clock_);
+  ASSERT_TRUE(claims.ok()) << claims.status();
+  EXPECT_EQ(claims->id.ToString(), "spiffe://other.org/x");
+}
+
 TEST_F(JwtTest, JwksRoundTrip) {
   auto jwks = bundle_.ToJwks();
   ASSERT_TRUE(jwks.ok()) << jwks.status();
@@ -224,8 +210,8 @@ TEST_F(JwtTest, JwksRoundTrip) {
   ASSERT_TRUE(parsed.ok()) << parsed.status();
   ASSERT_EQ(parsed->size(), 1u);
   const std::string token = Mint({"a"});
-  auto claims = ValidateJwtSvid(
-      token, "a", [&](const TrustDomain&) { return &*parsed; }, clock_);
+  const JwtBundle* bundles[] = {&*parsed};
+  auto claims = ValidateJwtSvid(token, "a", bundles, clock_);
   EXPECT_TRUE(claims.ok()) << claims.status();
 }
 

@@ -207,6 +207,10 @@ std::vector<size_t> Registry::MatchLocked(
   return out;
 }
 
+absl::Duration Registry::EffectiveTtl(const RegistrationEntry& entry) const {
+  return entry.ttl > absl::ZeroDuration() ? entry.ttl : default_ttl_;
+}
+
 absl::Time Registry::RenewAtLocked(absl::Time minted, absl::Duration ttl) {
   const absl::Duration half = ttl * kRenewFraction;
   const double jitter = absl::Uniform(rng_, -kRenewJitter, kRenewJitter);
@@ -219,8 +223,7 @@ absl::Status Registry::EnsureSvidLocked(EntrySlot& slot) {
     return absl::UnavailableError("the agent has no signing key yet");
   }
   identity::X509SvidRequest request{slot.entry.id};
-  request.ttl =
-      slot.entry.ttl > absl::ZeroDuration() ? slot.entry.ttl : default_ttl_;
+  request.ttl = EffectiveTtl(slot.entry);
   request.dns_names = slot.entry.dns_names;
   request.subject = slot.entry.subject;
   const absl::Time now = clock_.Now();

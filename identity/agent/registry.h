@@ -115,6 +115,9 @@ class Registry {
       std::shared_ptr<X509Subscriber> subscriber) ABSL_LOCKS_EXCLUDED(mu_);
   void Unsubscribe(const X509Subscriber* subscriber) ABSL_LOCKS_EXCLUDED(mu_);
 
+  // The lifetime of `entry`'s SVIDs: its own ttl, else the default TTL.
+  absl::Duration EffectiveTtl(const RegistrationEntry& entry) const;
+
   // The entries a workload with `selectors` matches, in registration order.
   std::vector<RegistrationEntry> Match(
       const std::vector<std::string>& selectors) const ABSL_LOCKS_EXCLUDED(mu_);

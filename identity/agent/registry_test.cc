@@ -98,6 +98,14 @@ class RegistryTest : public ::testing::Test {
   Registry registry_{clock_, kTtl};
 };
 
+// One TTL for an entry, shared by its X.509-SVIDs and its JWT-SVIDs.
+TEST_F(RegistryTest, EffectiveTtlIsTheEntrysElseTheDefault) {
+  RegistrationEntry entry = Entry("spiffe://example.org/a", {"unix:uid:1"});
+  EXPECT_EQ(registry_.EffectiveTtl(entry), kTtl);
+  entry.ttl = absl::Seconds(30);
+  EXPECT_EQ(registry_.EffectiveTtl(entry), absl::Seconds(30));
+}
+
 TEST_F(RegistryTest, UnavailableBeforeSigningState) {
   registry_.SetEntries({Entry("spiffe://example.org/a", {"unix:uid:1"})});
   EXPECT_THAT(registry_.Fetch({"unix:uid:1"}),
@@ -117,7 +125,9 @@ TEST_F(RegistryTest, EveryEntrySelectorMustBeTheWorkloads) {
   registry_.SetEntries(
       {Entry("spiffe://example.org/both", {"unix:gid:5", "unix:uid:1"})});
   EXPECT_THAT(registry_.Fetch({"unix:gid:6", "unix:uid:1"}),
-              StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("")));
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       HasSubstr("no registration entry matches this "
+                                 "workload")));
   auto update =
       registry_.Fetch({"unix:gid:5", "unix:path:/bin/x", "unix:uid:1"});
   ASSERT_TRUE(update.ok()) << update.status();

@@ -254,9 +254,10 @@ absl::Status WorkloadApiService::MintJwtSvids(const Attested& attested,
     if (!request.spiffe_id().empty() && id != request.spiffe_id()) continue;
     // Two entries may give the same ID: one token per ID.
     if (absl::c_linear_search(minted_ids, id)) continue;
-    const absl::Duration ttl = std::min(
-        entry.ttl > absl::ZeroDuration() ? entry.ttl : identity::kMaxJwtSvidTtl,
-        identity::kMaxJwtSvidTtl);
+    // Never longer than the entry's X.509-SVIDs: a removed entry's tokens
+    // die with its certificates. MintJwtSvid caps at kMaxJwtSvidTtl too.
+    const absl::Duration ttl =
+        std::min(registry_.EffectiveTtl(entry), identity::kMaxJwtSvidTtl);
     ASSIGN_OR_RETURN(
         std::string token,
         identity::MintJwtSvid(identity::JwtSvidRequest{entry.id, audience, ttl},
@@ -294,15 +295,14 @@ grpc::ServerUnaryReactor* WorkloadApiService::ValidateJWTSVID(
              state == nullptr || state->jwt_bundle == nullptr) {
     status = absl::UnavailableError("the agent has no JWT bundle yet");
   } else {
+    // Open to unregistered callers, as in SPIRE (a verifier needs no
+    // identity of its own). That is safe because one call is cheap and
+    // bounded: the token's size is capped before decoding, the signature is
+    // checked before the claims are parsed, and the JSON parsed is bounded
+    // in depth (jwt.h); the per-process rate limit in Admit bounds calls.
+    const identity::JwtBundle* bundles[] = {state->jwt_bundle.get()};
     absl::StatusOr<identity::JwtSvidClaims> claims = identity::ValidateJwtSvid(
-        request->svid(), request->audience(),
-        [&state](
-            const identity::TrustDomain& td) -> const identity::JwtBundle* {
-          return td == state->jwt_bundle->trust_domain()
-                     ? state->jwt_bundle.get()
-                     : nullptr;
-        },
-        clock_);
+        request->svid(), request->audience(), bundles, clock_);
     if (claims.ok()) {
       response->set_spiffe_id(claims->id.ToString());
       *response->mutable_claims() = std::move(claims->claims);

@@ -10,6 +10,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "identity/json_util.h"
 
 namespace mayfly::identity::internal {
 
@@ -56,7 +57,9 @@ absl::StatusOr<std::string> Unb64(absl::string_view data,
 }
 
 absl::StatusOr<Struct> ParseJsonObject(absl::string_view json,
-                                       absl::string_view what) {
+                                       absl::string_view what,
+                                       const JsonLimits& limits) {
+  if (absl::Status s = CheckJsonBounds(json, limits, what); !s.ok()) return s;
   Struct out;
   if (!google::protobuf::util::JsonStringToMessage(std::string(json), &out)
            .ok()) {

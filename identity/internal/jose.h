@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "google/protobuf/struct.pb.h"
+#include "identity/json_util.h"
 #include "identity/openssl_util.h"
 
 namespace mayfly::identity::internal {
@@ -35,8 +36,10 @@ std::string B64(absl::string_view data);
 // InvalidArgument naming `what` unless `data` is unpadded base64url.
 absl::StatusOr<std::string> Unb64(absl::string_view data,
                                   absl::string_view what);
+// A JSON object, parsed only once CheckJsonBounds(json, limits) holds:
+// InvalidArgument naming `what` if it does not, or if `json` is no object.
 absl::StatusOr<google::protobuf::Struct> ParseJsonObject(
-    absl::string_view json, absl::string_view what);
+    absl::string_view json, absl::string_view what, const JsonLimits& limits);
 // A string member of `s`, or null.
 const std::string* StringField(const google::protobuf::Struct& s,
                                const std::string& name);

