@@ -10,8 +10,8 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "identity/agent/log.h"
 #include "identity/file_util.h"
+#include "identity/log/log.h"
 #include "identity/root_rotation.h"
 #include "identity/status_macros.h"
 

@@ -31,7 +31,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "identity/agent/log.h"
+#include "identity/log/log.h"
 #include "identity/spiffe_id.h"
 #include "identity/subject.h"
 

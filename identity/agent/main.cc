@@ -16,8 +16,8 @@
 #include "absl/strings/str_cat.h"
 #include "identity/agent/agent.h"
 #include "identity/agent/config.h"
-#include "identity/agent/log.h"
 #include "identity/clock.h"
+#include "identity/log/log.h"
 
 namespace mayfly::agent {
 namespace {

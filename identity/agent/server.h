@@ -19,9 +19,10 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "identity/agent/callers.h"
-#include "identity/agent/log.h"
+#include "identity/agent/log_throttle.h"
 #include "identity/agent/workload_api.h"
 #include "identity/clock.h"
+#include "identity/log/log.h"
 
 namespace mayfly::agent {
 

@@ -30,12 +30,13 @@
 #include "absl/synchronization/mutex.h"
 #include "identity/agent/attestor.h"
 #include "identity/agent/callers.h"
-#include "identity/agent/log.h"
+#include "identity/agent/log_throttle.h"
 #include "identity/agent/process.h"
 #include "identity/agent/push_stream.h"
 #include "identity/agent/registry.h"
 #include "identity/agent/signing_state.h"
 #include "identity/clock.h"
+#include "identity/log/log.h"
 #include "third_party/spiffe/workloadapi.grpc.pb.h"
 
 namespace mayfly::agent {
