@@ -54,8 +54,8 @@ inline constexpr absl::Duration kMaxIntermediateTtl =
 // Idle connections are closed by the agent's loop, which turns about once
 // a second: a shorter timeout would not be honoured.
 inline constexpr absl::Duration kMinIdleConnectionTimeout = absl::Seconds(1);
-// X.520 upper bounds (ub-common-name, ub-organization-name, ...).
-inline constexpr size_t kMaxSubjectValueLength = 64;
+// A hint is a short label for the workload; the Workload API sets no
+// limit, this one keeps it a label.
 inline constexpr size_t kMaxHintLength = 64;
 inline constexpr size_t kMaxDnsNameLength = 253;
 

@@ -219,10 +219,10 @@ absl::StatusOr<identity::Subject> ExpandSubject(const SubjectTemplate& tmpl,
       return absl::InvalidArgumentError(
           absl::StrCat("C=\"", expanded, "\": a country is two letters"));
     }
-    if (expanded.size() > kMaxSubjectValueLength) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(attr, "=\"", expanded, "\" is ", expanded.size(),
-                       " bytes; X.520 allows ", kMaxSubjectValueLength));
+    if (expanded.size() > identity::kMaxSubjectValueLength) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          attr, "=\"", expanded, "\" is ", expanded.size(),
+          " bytes; X.520 allows ", identity::kMaxSubjectValueLength));
     }
     out.emplace_back(attr, std::move(expanded));
   }
