@@ -35,12 +35,14 @@ class JsonStderrSink : public LogSink {
   absl::Mutex mu_;
 };
 
-// The process logger's sink. Sinks are never freed: a thread may still be
-// inside Write when SetLogSink replaces one, or log during static destruction.
-std::atomic<LogSink*>& ProcessSink() {
-  static std::atomic<LogSink*> sink{
-      NewJsonStderrSink(identity::RealClock()).release()};
-  return sink;
+// The process logger's sink: the one SetLogSink was given, else stderr.
+std::atomic<LogSink*> g_sink{nullptr};
+
+LogSink& StderrSink() {
+  // Leaked on purpose: threads may log during static destruction.
+  static LogSink* const sink =
+      NewJsonStderrSink(identity::RealClock()).release();
+  return *sink;
 }
 
 std::atomic<int> g_level{static_cast<int>(LogLevel::kInfo)};
@@ -79,13 +81,12 @@ std::unique_ptr<LogSink> NewJsonStderrSink(const identity::Clock& clock) {
 
 void SetLogLevel(LogLevel level) { g_level.store(static_cast<int>(level)); }
 
-void SetLogSink(std::unique_ptr<LogSink> sink) {
-  ProcessSink().store(sink.release());
-}
+void SetLogSink(LogSink* sink) { g_sink.store(sink); }
 
 void Log(LogLevel level, absl::string_view event, LogFields fields) {
   if (static_cast<int>(level) < g_level.load()) return;
-  ProcessSink().load()->Write(level, event, fields);
+  LogSink* sink = g_sink.load();
+  (sink != nullptr ? *sink : StderrSink()).Write(level, event, fields);
 }
 
 }  // namespace mayfly

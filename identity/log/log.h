@@ -80,9 +80,9 @@ class Logger {
 // library code in someone else's process): JSON lines on stderr from the
 // real clock at level info until told otherwise.
 void SetLogLevel(LogLevel level);
-// Replaces the process logger's sink, e.g. with a test's capturing sink. The
-// old sink is never destroyed (another thread may be writing to it).
-void SetLogSink(std::unique_ptr<LogSink> sink);
+// Sends the process logger's lines to `sink` (not owned; it must outlive
+// every later log call), or back to stderr when `sink` is null.
+void SetLogSink(LogSink* sink);
 void Log(LogLevel level, absl::string_view event, LogFields fields);
 
 inline void LogDebug(absl::string_view event, LogFields fields = {}) {

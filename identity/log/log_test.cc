@@ -68,14 +68,18 @@ TEST(LogTest, LoggerWritesOnlyToItsSinkAtOrAboveItsLevel) {
 }
 
 TEST(LogTest, ProcessLoggerGoesToTheSinkItWasGiven) {
-  auto owned = std::make_unique<CapturingSink>();
-  CapturingSink* sink = owned.get();  // never destroyed: see SetLogSink
-  SetLogSink(std::move(owned));
+  CapturingSink sink;
+  SetLogSink(&sink);
   SetLogLevel(LogLevel::kWarn);
   LogInfo("dropped");
   LogWarn("kept", {{"k", "v"}});
   SetLogLevel(LogLevel::kInfo);
-  EXPECT_THAT(sink->lines,
+  SetLogSink(nullptr);
+  testing::internal::CaptureStderr();
+  LogInfo("back_on_stderr");
+  EXPECT_THAT(testing::internal::GetCapturedStderr(),
+              HasSubstr("\"event\":\"back_on_stderr\""));
+  EXPECT_THAT(sink.lines,
               ElementsAre(std::make_tuple(LogLevel::kWarn, "kept k=v")));
 }
 
