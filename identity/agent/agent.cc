@@ -218,17 +218,18 @@ void Agent::AdvanceRootRotation() {
   }
   if (rotation_generation_ != current->bundle_generation) {
     rotation_generation_ = current->bundle_generation;
-    rotation_delivered_at_ = absl::InfiniteFuture();
+    rotation_delivered_at_ = absl::InfiniteDuration();
     LogInfo("root_rotation_bundle_published",
             {{"bundle_generation", std::to_string(rotation_generation_)}});
   }
-  if (rotation_delivered_at_ == absl::InfiniteFuture()) {
+  const absl::Duration elapsed = clock_.Monotonic();
+  if (rotation_delivered_at_ == absl::InfiniteDuration()) {
     if (!service_->AllStreamsHave(rotation_generation_)) return;
-    rotation_delivered_at_ = now;
+    rotation_delivered_at_ = elapsed;
     LogInfo("root_rotation_bundle_delivered",
             {{"bundle_generation", std::to_string(rotation_generation_)}});
   }
-  if (now < rotation_delivered_at_ + config_.root_rotation_lead) return;
+  if (elapsed < rotation_delivered_at_ + config_.root_rotation_lead) return;
 
   // Leaves are capped by their intermediate, and intermediates renew in
   // order, so the current intermediate outlives everything the old root
@@ -252,33 +253,36 @@ void Agent::AdvanceRootRotation() {
   Publish(*renewed);
 }
 
-absl::Time Agent::Tick(bool force_reload) {
-  const absl::Time now = clock_.Now();
+absl::Duration Agent::Tick(bool force_reload) {
+  const absl::Duration elapsed = clock_.Monotonic();
   if (force_reload || store_->Changed()) {
     // A failed reload is logged; the store reports the change again only
     // when the file changes again.
     ReloadEntries().IgnoreError();
   }
-  if (now >= next_authority_refresh_) {
+  if (elapsed >= next_authority_refresh_) {
     RefreshAuthority();
     AdvanceRootRotation();
-    next_authority_refresh_ = now + kAuthorityRefreshInterval;
+    next_authority_refresh_ = elapsed + kAuthorityRefreshInterval;
   }
   const absl::Time next_renewal = registry_->RunDue();
   if (const int closed = callers_->CloseIdle(); closed > 0) {
     LogInfo("idle_connections_closed", {{"count", std::to_string(closed)}});
   }
-  return std::min({next_renewal, now + kPollInterval, next_authority_refresh_});
+  // Renewals are due at wall-clock times (half an SVID's life); the wait for
+  // them is cut to kPollInterval, so a wall clock stepped back costs at most
+  // that much.
+  return std::max(absl::ZeroDuration(),
+                  std::min({next_renewal - clock_.Now(), kPollInterval,
+                            next_authority_refresh_ - clock_.Monotonic()}));
 }
 
 void Agent::Run() {
   const sigset_t signals = AgentSignals();
   bool reload = false;
   while (true) {
-    const absl::Time next = Tick(reload);
+    const absl::Duration wait = Tick(reload);
     reload = false;
-    const absl::Duration wait =
-        std::max(absl::ZeroDuration(), next - clock_.Now());
     const timespec timeout = absl::ToTimespec(wait);
     const int sig = sigtimedwait(&signals, nullptr, &timeout);
     if (sig == SIGHUP) {
@@ -323,6 +327,11 @@ std::string Agent::RenderMetrics() const {
                        "Unix time at which the first cached SVID expires "
                        "(0 if none).",
                        soonest),
+      PrometheusMetric(
+          "mayfly_agent_bundle_roots", "gauge",
+          "Roots in the served trust bundle (2 while a root "
+          "rotation is under way).",
+          static_cast<double>(authority_->Current()->bundle.roots().size())),
       PrometheusMetric("mayfly_agent_registration_entries", "gauge",
                        "Registration entries loaded.", stats.entries),
       PrometheusMetric("mayfly_agent_cached_svids", "gauge",

@@ -49,9 +49,9 @@ class Agent {
   void Run();
 
   // One turn of the loop: renew what is due, reload entries if the store
-  // changed (or `force_reload`), refresh the authority. Returns when the
-  // next turn is needed.
-  absl::Time Tick(bool force_reload);
+  // changed (or `force_reload`), refresh the authority. Returns how long
+  // until the next turn is needed (at most kPollInterval).
+  absl::Duration Tick(bool force_reload);
 
   int metrics_port() const { return metrics_ ? metrics_->port() : 0; }
   std::string RenderMetrics() const;
@@ -80,11 +80,14 @@ class Agent {
   std::unique_ptr<WorkloadApiService> service_;
   std::unique_ptr<WorkloadApiServer> server_;
   std::unique_ptr<MetricsServer> metrics_;
-  absl::Time next_authority_refresh_ = absl::InfinitePast();
+  // Intervals, on clock_.Monotonic(), so that a wall-clock step neither
+  // holds them up nor cuts them short. What certificates say (renewal and
+  // drop times) stays on the wall clock.
+  absl::Duration next_authority_refresh_ = -absl::InfiniteDuration();
   // The bundle generation that first carried the next root, and when every
   // stream had received it.
   uint64_t rotation_generation_ = 0;
-  absl::Time rotation_delivered_at_ = absl::InfiniteFuture();
+  absl::Duration rotation_delivered_at_ = absl::InfiniteDuration();
   // Read by the metrics thread.
   std::atomic<int64_t> reloads_{0};
   std::atomic<int64_t> failed_reloads_{0};
