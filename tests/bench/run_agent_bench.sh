@@ -29,14 +29,20 @@
 # The bench fails if any Mayfly call fails; SPIRE's failures are reported.
 # Env: MAYFLY_BENCH_SPIRE=0 skips SPIRE.
 set -euo pipefail
+if [[ $# -gt 1 || ($# == 1 && $1 != --short) ]]; then
+  echo "usage: run_agent_bench.sh [--short]" >&2
+  exit 2
+fi
 cd "$(dirname "$0")/../.."
 # wait_for
 source tests/lib/checks.sh
 
 bazel build -c opt --noshow_progress //:mayfly-agent //tests/bench:workload_bench \
   2>&1 | grep -vE '^\(|^INFO|^Target|^  bazel' || true
-agent_bin=$PWD/bazel-bin/identity/agent/mayfly-agent
-bench=$PWD/bazel-bin/tests/bench/workload_bench
+# Resolved now: a later build in another configuration moves bazel-bin.
+bin=$(bazel info -c opt bazel-bin 2>/dev/null)
+agent_bin=$bin/identity/agent/mayfly-agent
+bench=$bin/tests/bench/workload_bench
 ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 if [[ ${1:-} == --short ]]; then
   rounds100=10 rounds1000=2 paced_s=3 streams=2000 stream_conns=20
