@@ -35,11 +35,9 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -48,100 +46,11 @@
 #include <thread>
 #include <vector>
 
+#include "tests/bench/bench_client.h"
 #include "third_party/spiffe/workloadapi.grpc.pb.h"
 
+namespace mayfly::bench {
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-std::shared_ptr<grpc::Channel> Dial(const std::string& socket) {
-  grpc::ChannelArguments args;
-  // A connection per channel: without this, channels to one target share
-  // one subchannel and the "clients" would be streams on one connection.
-  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  args.SetMaxReceiveMessageSize(64 << 20);
-  return grpc::CreateCustomChannel("unix:" + socket,
-                                   grpc::InsecureChannelCredentials(), args);
-}
-
-void AddHeader(grpc::ClientContext& context, int timeout_s) {
-  context.AddMetadata("workload.spiffe.io", "true");
-  context.set_deadline(std::chrono::system_clock::now() +
-                       std::chrono::seconds(timeout_s));
-}
-
-// Why calls failed, counted by message, so that a run with failures says
-// what they were (stderr) instead of only how many.
-class FailureLog {
- public:
-  void Add(const std::string& why) {
-    std::lock_guard<std::mutex> lock(mu_);
-    ++by_reason_[why];
-  }
-  void Print(const char* mode) const {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (const auto& [why, count] : by_reason_) {
-      std::fprintf(stderr, "%s: %d failed: %s\n", mode, count, why.c_str());
-    }
-  }
-
- private:
-  mutable std::mutex mu_;
-  std::map<std::string, int> by_reason_;
-};
-FailureLog failure_log;
-
-// One FetchX509SVID first response; returns milliseconds or -1.
-double FetchOnce(SpiffeWorkloadAPI::Stub& stub, int* svids = nullptr) {
-  grpc::ClientContext context;
-  AddHeader(context, 30);
-  const auto start = Clock::now();
-  auto reader = stub.FetchX509SVID(&context, X509SVIDRequest());
-  X509SVIDResponse response;
-  const bool ok = reader->Read(&response);
-  const double ms =
-      std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-  context.TryCancel();
-  const grpc::Status status = reader->Finish();
-  if (svids != nullptr) *svids = response.svids_size();
-  if (ok && response.svids_size() > 0) return ms;
-  failure_log.Add(ok ? "response without SVIDs"
-                     : "code " + std::to_string(status.error_code()) + ": " +
-                           status.error_message());
-  return -1;
-}
-
-// Releases waiting threads all at once. Waiting threads sleep on a condition
-// variable: an earlier version polled every 1 ms, and 1,000 threads doing
-// that kept both cores busy in the kernel (about 100 s of system CPU per
-// run), starving the connections still being set up until gRPC gave up on
-// them after 20 s ("connection attempt timed out before receiving SETTINGS
-// frame").
-class StartGate {
- public:
-  void Wait() {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [this] { return open_; });
-  }
-  void Open() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      open_ = true;
-    }
-    cv_.notify_all();
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool open_ = false;
-};
-
-double Percentile(std::vector<double>& v, double p) {
-  const size_t i = std::min(v.size() - 1, static_cast<size_t>(p * v.size()));
-  std::nth_element(v.begin(), v.begin() + i, v.end());
-  return v[i];
-}
 
 void Report(const char* mode, int clients,
             std::vector<std::vector<double>>& samples, int failures) {
@@ -197,7 +106,7 @@ int RunClients(
   gate.Open();
   for (auto& t : threads) t.join();
   Report(mode, clients, samples, failures.load());
-  failure_log.Print(mode);
+  Failures().Print(mode);
   return failures.load() == 0 ? 0 : 1;
 }
 
@@ -396,7 +305,7 @@ int Storm(const std::string& socket, int clients) {
         "p99_ms=%.1f\n",
         clients, ok.size(), failed, all, p50, p99);
   }
-  failure_log.Print("storm");
+  Failures().Print("storm");
   return failed == 0 ? 0 : 1;
 }
 
@@ -430,26 +339,28 @@ int Groups(const std::string& socket, gid_t first_gid, int count) {
 }
 
 }  // namespace
+}  // namespace mayfly::bench
 
 int main(int argc, char** argv) {
   const std::string mode = argc > 1 ? argv[1] : "";
   if (mode == "latency" && argc == 5) {
-    return Latency(argv[2], std::atoi(argv[3]), std::atoi(argv[4]));
+    return mayfly::bench::Latency(argv[2], std::atoi(argv[3]),
+                                  std::atoi(argv[4]));
   }
   if (mode == "paced" && argc == 6) {
-    return Paced(argv[2], std::atoi(argv[3]), std::atoi(argv[4]),
-                 std::atoi(argv[5]));
+    return mayfly::bench::Paced(argv[2], std::atoi(argv[3]), std::atoi(argv[4]),
+                                std::atoi(argv[5]));
   }
   if (mode == "fanout" && argc == 6) {
-    return Fanout(argv[2], std::atoi(argv[3]), std::atoi(argv[4]),
-                  std::atoi(argv[5]));
+    return mayfly::bench::Fanout(argv[2], std::atoi(argv[3]),
+                                 std::atoi(argv[4]), std::atoi(argv[5]));
   }
   if (mode == "storm" && argc == 4) {
-    return Storm(argv[2], std::atoi(argv[3]));
+    return mayfly::bench::Storm(argv[2], std::atoi(argv[3]));
   }
   if (mode == "groups" && argc == 5) {
-    return Groups(argv[2], static_cast<gid_t>(std::atoll(argv[3])),
-                  std::atoi(argv[4]));
+    return mayfly::bench::Groups(
+        argv[2], static_cast<gid_t>(std::atoll(argv[3])), std::atoi(argv[4]));
   }
   std::fprintf(stderr, "usage: see workload_bench.cc\n");
   return 2;
