@@ -240,11 +240,6 @@ measure() {
   local sys=$1 out c
   echo "== $sys" >&2
   "start_$sys" load
-  for c in "${storms[@]}"; do
-    run "$sys" storm "$sock" "$c"
-    fig[$sys.storm$c]=$(field all_ms "$out")
-    fig[$sys.storm$c.failed]=$(field failed "$out")
-  done
   for c in 100 1000; do
     local rounds=$((c == 100 ? rounds100 : rounds1000)) period=$((c == 100 ? 100 : 1000)) k
     run "$sys" latency "$sock" "$c" "$rounds"
@@ -264,6 +259,13 @@ measure() {
   local rotated
   rotated=$(field rotated "$out")
   fig[$sys.fanout.failed]=$((streams - ${rotated:-0}))
+  # Last on this agent: thousands of connections at once must not disturb
+  # the latency rows.
+  for c in "${storms[@]}"; do
+    run "$sys" storm "$sock" "$c"
+    fig[$sys.storm$c]=$(field all_ms "$out")
+    fig[$sys.storm$c.failed]=$(field failed "$out")
+  done
   stop_all
 
   "start_$sys" workloads
