@@ -55,7 +55,7 @@ bash tests/fuzz/run_fuzzers.sh "${MAYFLY_FUZZ_SECONDS:-60}" || fuzz_rc=$?
 step "benchmarks"
 bench_rc=0
 bash tests/bench/run_mint_bench.sh || bench_rc=$?
-bash tests/bench/run_agent_bench.sh || bench_rc=$?
+bash tests/bench/run_agent_bench.sh --short || bench_rc=$?
 
 passed=$(grep -cE '^//[^ ]+ +(\(cached\) )?PASSED' "$log" || true)
 failed=$(grep -cE '^//[^ ]+ +(FAILED|TIMEOUT|NO STATUS)' "$log" || true)

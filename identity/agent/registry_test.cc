@@ -203,6 +203,26 @@ TEST_F(RegistryTest, UnwatchedSvidIsDroppedNotRenewed) {
   EXPECT_EQ(registry_.GetStats().svids_minted, 2);
 }
 
+// Issue 8 item 16: a registered entry nobody fetches must cost its entry
+// only, never an SVID (minted at registration, on reload or by RunDue).
+TEST_F(RegistryTest, RegisteredEntriesMintNothingUntilFetched) {
+  registry_.SetSigningState(authority_->Current());
+  std::vector<RegistrationEntry> entries;
+  for (int i = 0; i < 100; ++i) {
+    entries.push_back(Entry("spiffe://example.org/w" + std::to_string(i),
+                            {"unix:gid:" + std::to_string(i)}));
+  }
+  registry_.SetEntries(entries);
+  registry_.SetEntries(entries);
+  EXPECT_EQ(registry_.RunDue(), absl::InfiniteFuture());
+  EXPECT_EQ(registry_.GetStats().entries, 100);
+  EXPECT_EQ(registry_.GetStats().svids_minted, 0);
+  EXPECT_EQ(registry_.GetStats().cached_svids, 0);
+  ASSERT_TRUE(registry_.Fetch({"unix:gid:7"}).ok());
+  EXPECT_EQ(registry_.GetStats().svids_minted, 1);
+  EXPECT_EQ(registry_.GetStats().cached_svids, 1);
+}
+
 TEST_F(RegistryTest, EntriesRegisteredTogetherRenewAtDifferentTimes) {
   registry_.SetSigningState(authority_->Current());
   constexpr int kEntries = 60;

@@ -15,12 +15,18 @@
 //     every stream's first SVID, then for every stream to receive the next
 //     one. Prints "fanout streams=N ... spread_ms=.." (first to last stream
 //     to get the renewed SVID).
+//   workload_bench storm SOCKET CLIENTS
+//     CLIENTS threads released at once, each opening a new connection and
+//     fetching once. Prints "storm clients=N ok=.. failed=.. all_ms=.."
+//     (release to the last SVID received) and p50_ms/p99_ms.
 //   workload_bench groups SOCKET FIRST_GID COUNT
 //     For each of COUNT supplementary groups FIRST_GID.., switches this
 //     process to that group and fetches once: COUNT workloads, each matching
 //     its own entry. Prints "groups fetched=N failed=F seconds=..".
 //
-// Every loop is bounded by its count and by a deadline. Exit 1 on failure.
+// Every loop is bounded by its count and by a deadline. Exit 1 on failure;
+// failed calls are counted in the output line (failed=N) and their reasons
+// printed to stderr.
 #include <grp.h>
 #include <grpcpp/grpcpp.h>
 #include <sys/resource.h>
@@ -40,49 +46,11 @@
 #include <thread>
 #include <vector>
 
+#include "tests/bench/bench_client.h"
 #include "third_party/spiffe/workloadapi.grpc.pb.h"
 
+namespace mayfly::bench {
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-std::shared_ptr<grpc::Channel> Dial(const std::string& socket) {
-  grpc::ChannelArguments args;
-  // A connection per channel: without this, channels to one target share
-  // one subchannel and the "clients" would be streams on one connection.
-  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  args.SetMaxReceiveMessageSize(64 << 20);
-  return grpc::CreateCustomChannel("unix:" + socket,
-                                   grpc::InsecureChannelCredentials(), args);
-}
-
-void AddHeader(grpc::ClientContext& context, int timeout_s) {
-  context.AddMetadata("workload.spiffe.io", "true");
-  context.set_deadline(std::chrono::system_clock::now() +
-                       std::chrono::seconds(timeout_s));
-}
-
-// One FetchX509SVID first response; returns milliseconds or -1.
-double FetchOnce(SpiffeWorkloadAPI::Stub& stub, int* svids = nullptr) {
-  grpc::ClientContext context;
-  AddHeader(context, 30);
-  const auto start = Clock::now();
-  auto reader = stub.FetchX509SVID(&context, X509SVIDRequest());
-  X509SVIDResponse response;
-  const bool ok = reader->Read(&response);
-  const double ms =
-      std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-  context.TryCancel();
-  reader->Finish();
-  if (svids != nullptr) *svids = response.svids_size();
-  return ok && response.svids_size() > 0 ? ms : -1;
-}
-
-double Percentile(std::vector<double>& v, double p) {
-  const size_t i = std::min(v.size() - 1, static_cast<size_t>(p * v.size()));
-  std::nth_element(v.begin(), v.begin() + i, v.end());
-  return v[i];
-}
 
 void Report(const char* mode, int clients,
             std::vector<std::vector<double>>& samples, int failures) {
@@ -120,16 +88,14 @@ int RunClients(
                              std::vector<double>&, std::atomic<int>&)>& load) {
   std::vector<std::vector<double>> samples(clients);
   std::atomic<int> ready{0}, failures{0};
-  std::atomic<bool> go{false};
+  StartGate gate;
   std::vector<std::thread> threads;
   for (int c = 0; c < clients; ++c) {
     threads.emplace_back([&, c] {
       auto stub = SpiffeWorkloadAPI::NewStub(Dial(socket));
       if (FetchOnce(*stub) < 0) failures++;
       ready++;
-      while (!go.load()) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
-      }
+      gate.Wait();
       load(c, *stub, samples[c], failures);
     });
   }
@@ -137,9 +103,10 @@ int RunClients(
   while (ready.load() < clients && Clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  go = true;
+  gate.Open();
   for (auto& t : threads) t.join();
   Report(mode, clients, samples, failures.load());
+  Failures().Print(mode);
   return failures.load() == 0 ? 0 : 1;
 }
 
@@ -295,6 +262,53 @@ int Fanout(const std::string& socket, int streams, int connections,
   return opened == streams && rotated == streams && timed.size() == 1 ? 0 : 1;
 }
 
+// CLIENTS threads released together, each dialling its own new connection
+// and fetching once, as workloads do when an agent restarts. One attempt
+// each: a failure is counted, not retried.
+int Storm(const std::string& socket, int clients) {
+  std::vector<double> done_ms(clients, -1);
+  std::atomic<int> waiting{0};
+  StartGate gate;
+  Clock::time_point released;
+  std::vector<std::thread> threads;
+  for (int c = 0; c < clients; ++c) {
+    threads.emplace_back([&, c] {
+      waiting++;
+      gate.Wait();
+      auto stub = SpiffeWorkloadAPI::NewStub(Dial(socket));
+      if (FetchOnce(*stub) >= 0) {
+        done_ms[c] =
+            std::chrono::duration<double, std::milli>(Clock::now() - released)
+                .count();
+      }
+    });
+  }
+  const auto deadline = Clock::now() + std::chrono::seconds(60);
+  while (waiting.load() < clients && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  released = Clock::now();
+  gate.Open();
+  for (auto& t : threads) t.join();
+  std::vector<double> ok;
+  for (double ms : done_ms) {
+    if (ms >= 0) ok.push_back(ms);
+  }
+  const int failed = clients - static_cast<int>(ok.size());
+  if (ok.empty()) {
+    std::printf("storm clients=%d failed=%d\n", clients, failed);
+  } else {
+    const double all = *std::max_element(ok.begin(), ok.end());
+    const double p50 = Percentile(ok, 0.50), p99 = Percentile(ok, 0.99);
+    std::printf(
+        "storm clients=%d ok=%zu failed=%d all_ms=%.1f p50_ms=%.1f "
+        "p99_ms=%.1f\n",
+        clients, ok.size(), failed, all, p50, p99);
+  }
+  Failures().Print("storm");
+  return failed == 0 ? 0 : 1;
+}
+
 int Groups(const std::string& socket, gid_t first_gid, int count) {
   auto stub = SpiffeWorkloadAPI::NewStub(Dial(socket));
   int failed = 0;
@@ -325,23 +339,28 @@ int Groups(const std::string& socket, gid_t first_gid, int count) {
 }
 
 }  // namespace
+}  // namespace mayfly::bench
 
 int main(int argc, char** argv) {
   const std::string mode = argc > 1 ? argv[1] : "";
   if (mode == "latency" && argc == 5) {
-    return Latency(argv[2], std::atoi(argv[3]), std::atoi(argv[4]));
+    return mayfly::bench::Latency(argv[2], std::atoi(argv[3]),
+                                  std::atoi(argv[4]));
   }
   if (mode == "paced" && argc == 6) {
-    return Paced(argv[2], std::atoi(argv[3]), std::atoi(argv[4]),
-                 std::atoi(argv[5]));
+    return mayfly::bench::Paced(argv[2], std::atoi(argv[3]), std::atoi(argv[4]),
+                                std::atoi(argv[5]));
   }
   if (mode == "fanout" && argc == 6) {
-    return Fanout(argv[2], std::atoi(argv[3]), std::atoi(argv[4]),
-                  std::atoi(argv[5]));
+    return mayfly::bench::Fanout(argv[2], std::atoi(argv[3]),
+                                 std::atoi(argv[4]), std::atoi(argv[5]));
+  }
+  if (mode == "storm" && argc == 4) {
+    return mayfly::bench::Storm(argv[2], std::atoi(argv[3]));
   }
   if (mode == "groups" && argc == 5) {
-    return Groups(argv[2], static_cast<gid_t>(std::atoll(argv[3])),
-                  std::atoi(argv[4]));
+    return mayfly::bench::Groups(
+        argv[2], static_cast<gid_t>(std::atoll(argv[3])), std::atoi(argv[4]));
   }
   std::fprintf(stderr, "usage: see workload_bench.cc\n");
   return 2;
