@@ -54,6 +54,9 @@ absl::StatusOr<identity::JwtSigningKey> DiskUpstreamAuthority::JwtKey() {
 absl::StatusOr<std::unique_ptr<Authority>> Authority::Create(
     std::unique_ptr<UpstreamAuthority> upstream,
     absl::Duration intermediate_ttl, const identity::Clock& clock) {
+  // Read before minting: the intermediate's NotAfter is its minting time
+  // plus intermediate_ttl, and minting may take seconds on a busy machine.
+  const absl::Time now = clock.Now();
   std::unique_ptr<Authority> authority(
       new Authority(std::move(upstream), intermediate_ttl, clock));
   absl::MutexLock lock(&authority->mu_);
@@ -63,7 +66,6 @@ absl::StatusOr<std::unique_ptr<Authority>> Authority::Create(
   // here means the root expires within intermediate_ttl. Refuse at start:
   // the operator rotates the root now, rather than learning of it when
   // every SVID stops verifying. (Renewals later are cut short the same way.)
-  const absl::Time now = clock.Now();
   const absl::Time not_after = authority->current_->signer->NotAfter();
   if (not_after + kCertTimeResolution < now + intermediate_ttl) {
     return absl::FailedPreconditionError(absl::StrCat(

@@ -101,5 +101,31 @@ TEST_F(AuthorityTest, OtherTrustDomainsCaIsRefused) {
   EXPECT_NE(other.status().message().find("example.org"), std::string::npos);
 }
 
+// A clock on a busy machine: every reading is two seconds after the last.
+class SlowMachineClock : public identity::Clock {
+ public:
+  absl::Time Now() const override {
+    now_ += absl::Seconds(2);
+    return now_;
+  }
+  absl::Duration Monotonic() const override { return now_ - absl::UnixEpoch(); }
+
+ private:
+  mutable absl::Time now_ = absl::FromUnixSeconds(1800000000);
+};
+
+// Seconds spent minting the first intermediate are not mistaken for a root
+// that expires within intermediate_ttl.
+TEST(AuthorityStartTest, SlowMintingIsNotAnExpiringRoot) {
+  SlowMachineClock clock;
+  const std::string dir = std::string(std::getenv("TEST_TMPDIR")) + "/slow";
+  auto upstream = DiskUpstreamAuthority::Open(
+      dir, *identity::TrustDomain::FromString("example.org"), clock);
+  ASSERT_TRUE(upstream.ok()) << upstream.status();
+  auto authority =
+      Authority::Create(*std::move(upstream), absl::Hours(1), clock);
+  EXPECT_TRUE(authority.ok()) << authority.status();
+}
+
 }  // namespace
 }  // namespace mayfly::agent
