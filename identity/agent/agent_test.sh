@@ -6,23 +6,9 @@
 # TTL of seconds, metrics, SIGTERM and a restart that keeps the bundle.
 set -euo pipefail
 
-runfiles="$TEST_SRCDIR/$TEST_WORKSPACE"
-# Under /tmp, not $TEST_TMPDIR: other uids must reach the binaries and the
-# socket, and Bazel's tree under /root is closed to them.
-work=$(mktemp -d /tmp/mayfly-agent-test.XXXXXX)
-chmod 755 "$work"
-source "$runfiles/tests/lib/checks.sh"
-
-if [[ $(id -u) != 0 ]]; then
-  echo "agent_test: needs root to run callers under other uids" >&2
-  exit 1
-fi
-
-bin="$work/bin"
-mkdir -p "$bin"
-install -m 755 "$runfiles/identity/agent/mayfly-agent" "$bin/mayfly-agent"
-install -m 755 "$runfiles/identity/cli/mayfly" "$bin/mayfly"
-install -m 755 "$runfiles/identity/agent/probe" "$bin/probe"
+source "$TEST_SRCDIR/$TEST_WORKSPACE/tests/lib/agent_env.sh"
+agent_env agent-test identity/agent/mayfly-agent identity/cli/mayfly \
+  identity/agent/probe
 # The same program at another path: what the exec test switches to.
 install -m 755 "$runfiles/identity/agent/probe" "$bin/probe-after"
 
@@ -38,12 +24,6 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-
-as_uid() {
-  local uid=$1
-  shift
-  setpriv --reuid="$uid" --regid="$uid" --clear-groups -- "$@"
-}
 
 write_entries() {
   cat >"$work/entries.yaml.tmp" <<YAML

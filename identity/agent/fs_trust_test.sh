@@ -8,22 +8,8 @@
 # good cases must start and serve.
 set -euo pipefail
 
-runfiles="$TEST_SRCDIR/$TEST_WORKSPACE"
-# Under /tmp, not $TEST_TMPDIR: the non-root cases need other uids to reach
-# the binaries, and Bazel's tree under /root is closed to them.
-work=$(mktemp -d /tmp/mayfly-fstrust-test.XXXXXX)
-chmod 755 "$work"
-source "$runfiles/tests/lib/checks.sh"
-
-if [[ $(id -u) != 0 ]]; then
-  echo "fs_trust_test: needs root to chown and to run as other uids" >&2
-  exit 1
-fi
-
-bin="$work/bin"
-mkdir -p "$bin"
-install -m 755 "$runfiles/identity/agent/mayfly-agent" "$bin/mayfly-agent"
-install -m 755 "$runfiles/identity/cli/mayfly" "$bin/mayfly"
+source "$TEST_SRCDIR/$TEST_WORKSPACE/tests/lib/agent_env.sh"
+agent_env fstrust-test identity/agent/mayfly-agent identity/cli/mayfly
 
 # uid 65534 ("nobody") plays the hostile user; $user is an unprivileged
 # agent whose default socket directory is /tmp/mayfly-agent-$user, a uid

@@ -5,23 +5,9 @@
 # uids with setpriv (the test runs as root).
 set -euo pipefail
 
-runfiles="$TEST_SRCDIR/$TEST_WORKSPACE"
-# Under /tmp, not $TEST_TMPDIR: other uids must reach the binaries and the
-# socket, and Bazel's tree under /root is closed to them.
-work=$(mktemp -d /tmp/mayfly-hostile-test.XXXXXX)
-chmod 755 "$work"
-source "$runfiles/tests/lib/checks.sh"
-
-if [[ $(id -u) != 0 ]]; then
-  echo "hostile_streams_test: needs root to run callers under other uids" >&2
-  exit 1
-fi
-
-bin="$work/bin"
-mkdir -p "$bin"
-install -m 755 "$runfiles/identity/agent/mayfly-agent" "$bin/mayfly-agent"
-install -m 755 "$runfiles/identity/cli/mayfly" "$bin/mayfly"
-install -m 755 "$runfiles/identity/agent/probe" "$bin/probe"
+source "$TEST_SRCDIR/$TEST_WORKSPACE/tests/lib/agent_env.sh"
+agent_env hostile-test identity/agent/mayfly-agent identity/cli/mayfly \
+  identity/agent/probe
 
 sock="$work/run/api.sock"
 log="$work/agent.log"
@@ -33,12 +19,6 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-
-as_uid() {
-  local uid=$1
-  shift
-  setpriv --reuid="$uid" --regid="$uid" --clear-groups -- "$@"
-}
 
 # uid 2345's SVID lives 10 s, so a renewal comes about 5 s after the first
 # fetch: a stream that outlived its process would get it.

@@ -12,23 +12,9 @@
 # bytes, 64,000 once base64url-encoded.
 set -euo pipefail
 
-runfiles="$TEST_SRCDIR/$TEST_WORKSPACE"
-# Under /tmp, not $TEST_TMPDIR: other uids must reach the binaries and the
-# socket, and Bazel's tree under /root is closed to them.
-work=$(mktemp -d /tmp/mayfly-jwt-abuse.XXXXXX)
-chmod 755 "$work"
-source "$runfiles/tests/lib/checks.sh"
-
-if [[ $(id -u) != 0 ]]; then
-  echo "jwt_abuse_test: needs root to run callers under other uids" >&2
-  exit 1
-fi
-
-bin="$work/bin"
-mkdir -p "$bin"
-install -m 755 "$runfiles/identity/agent/mayfly-agent" "$bin/mayfly-agent"
-install -m 755 "$runfiles/identity/cli/mayfly" "$bin/mayfly"
-install -m 755 "$runfiles/identity/agent/probe" "$bin/probe"
+source "$TEST_SRCDIR/$TEST_WORKSPACE/tests/lib/agent_env.sh"
+agent_env jwt-abuse identity/agent/mayfly-agent identity/cli/mayfly \
+  identity/agent/probe
 
 sock="$work/run/api.sock"
 log="$work/agent.log"
@@ -40,12 +26,6 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-
-as_uid() {
-  local uid=$1
-  shift
-  setpriv --reuid="$uid" --regid="$uid" --clear-groups -- "$@"
-}
 
 # default_ttl is the floor (10 s), so that a 5-minute token would stand out.
 # intermediate_ttl must be 4x the longest SVID TTL (1h).

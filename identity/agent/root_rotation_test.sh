@@ -7,14 +7,8 @@
 # relying party has it, and the old root leaves only after what it signed
 # has expired.
 set -euo pipefail
-runfiles="$TEST_SRCDIR/$TEST_WORKSPACE"
-work=$(mktemp -d /tmp/mayfly-rotation-test.XXXXXX)
-chmod 755 "$work"
-source "$runfiles/tests/lib/checks.sh"
-bin="$work/bin"
-mkdir -p "$bin"
-install -m 755 "$runfiles/identity/agent/mayfly-agent" "$bin/mayfly-agent"
-install -m 755 "$runfiles/identity/cli/mayfly" "$bin/mayfly"
+source "$TEST_SRCDIR/$TEST_WORKSPACE/tests/lib/agent_env.sh"
+agent_env rotation-test identity/agent/mayfly-agent identity/cli/mayfly
 sock="$work/run/api.sock"
 state="$work/state"
 pids=()
