@@ -12,11 +12,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "identity/status_macros.h"
+#include "identity/unique_fd.h"
 
 namespace mayfly::identity {
-namespace {
 
-absl::Status ErrnoError(absl::string_view what, const std::string& path) {
+absl::Status ErrnoError(absl::string_view what, absl::string_view path) {
   const int err = errno;
   std::string message = absl::StrCat(what, " ", path, ": ", strerror(err));
   if (err == ENOENT) return absl::NotFoundError(message);
@@ -25,6 +25,8 @@ absl::Status ErrnoError(absl::string_view what, const std::string& path) {
   }
   return absl::InternalError(message);
 }
+
+namespace {
 
 std::string DirName(const std::string& path) {
   const size_t slash = path.find_last_of('/');
@@ -35,11 +37,9 @@ std::string DirName(const std::string& path) {
 
 // fsync on a directory makes a rename in it durable.
 absl::Status SyncDir(const std::string& dir) {
-  const int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return ErrnoError("cannot open directory", dir);
-  const int rc = fsync(fd);
-  close(fd);
-  if (rc != 0) return ErrnoError("cannot fsync directory", dir);
+  const UniqueFd fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd.valid()) return ErrnoError("cannot open directory", dir);
+  if (fsync(fd.get()) != 0) return ErrnoError("cannot fsync directory", dir);
   return absl::OkStatus();
 }
 
@@ -145,18 +145,16 @@ absl::Status CheckTrustedDir(const std::string& path) {
   RETURN_IF_ERROR(CheckAncestors(resolved, path));
   // The directory itself through a descriptor that cannot have followed a
   // link swapped in since the lstat above.
-  const int fd =
-      open(absolute.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) {
+  const UniqueFd fd(
+      open(absolute.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd.valid()) {
     if (errno == ENOTDIR) {
       return absl::FailedPreconditionError(
           absl::StrCat(path, " exists and is not a directory"));
     }
     return ErrnoError("cannot open directory", path);
   }
-  const int rc = fstat(fd, &st);
-  close(fd);
-  if (rc != 0) return ErrnoError("cannot stat", path);
+  if (fstat(fd.get(), &st) != 0) return ErrnoError("cannot stat", path);
   const std::string expected =
       absl::StrCat(ExpectedOwner(), ", not writable by group or others");
   if (!TrustedOwner(st.st_uid)) {
@@ -224,13 +222,15 @@ absl::Status WriteFileAtomically(const std::string& path,
   std::string tmp = absl::StrCat(path, ".tmp.XXXXXX");
   // mkstemp creates the file 0600, so a key is private from its first byte;
   // fchmod below only ever widens it to the final mode.
-  const int fd = mkostemp(tmp.data(), O_CLOEXEC);
-  if (fd < 0) return ErrnoError("cannot create temporary file for", path);
+  UniqueFd fd(mkostemp(tmp.data(), O_CLOEXEC));
+  if (!fd.valid()) return ErrnoError("cannot create temporary file for", path);
   absl::Status status = absl::OkStatus();
-  if (fchmod(fd, mode) != 0) status = ErrnoError("cannot chmod", tmp);
-  if (status.ok()) status = WriteAll(fd, data, tmp);
-  if (status.ok() && fsync(fd) != 0) status = ErrnoError("cannot fsync", tmp);
-  if (close(fd) != 0 && status.ok()) status = ErrnoError("cannot close", tmp);
+  if (fchmod(fd.get(), mode) != 0) status = ErrnoError("cannot chmod", tmp);
+  if (status.ok()) status = WriteAll(fd.get(), data, tmp);
+  if (status.ok() && fsync(fd.get()) != 0) {
+    status = ErrnoError("cannot fsync", tmp);
+  }
+  if (fd.Close() != 0 && status.ok()) status = ErrnoError("cannot close", tmp);
   if (status.ok() && rename(tmp.c_str(), path.c_str()) != 0) {
     status = ErrnoError("cannot rename temporary file onto", path);
   }
@@ -243,27 +243,23 @@ absl::Status WriteFileAtomically(const std::string& path,
 
 absl::StatusOr<std::string> ReadFile(const std::string& path,
                                      size_t max_bytes) {
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return ErrnoError("cannot open", path);
+  const UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return ErrnoError("cannot open", path);
   std::string out;
   char buf[16384];
   while (true) {
-    const ssize_t n = read(fd, buf, sizeof(buf));
+    const ssize_t n = read(fd.get(), buf, sizeof(buf));
     if (n < 0) {
       if (errno == EINTR) continue;
-      absl::Status status = ErrnoError("cannot read", path);
-      close(fd);
-      return status;
+      return ErrnoError("cannot read", path);
     }
     if (n == 0) break;
     out.append(buf, static_cast<size_t>(n));
     if (out.size() > max_bytes) {
-      close(fd);
       return absl::InvalidArgumentError(absl::StrCat(
           "file ", path, " is larger than the limit of ", max_bytes, " bytes"));
     }
   }
-  close(fd);
   return out;
 }
 

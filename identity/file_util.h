@@ -26,6 +26,11 @@ inline constexpr mode_t kPublicFileMode = 0644;
 // Mode for directories that hold keys.
 inline constexpr mode_t kPrivateDirMode = 0700;
 
+// "WHAT PATH: strerror(errno)", as NotFound for ENOENT, PermissionDenied for
+// EACCES and EPERM, else Internal. Call it right after the failed call, while
+// errno still holds its reason.
+absl::Status ErrnoError(absl::string_view what, absl::string_view path);
+
 absl::Status WriteFileAtomically(const std::string& path,
                                  absl::string_view data, mode_t mode);
 

@@ -25,6 +25,7 @@
 #include "identity/keys.h"
 #include "identity/pem.h"
 #include "identity/status_macros.h"
+#include "identity/unique_fd.h"
 
 namespace mayfly::identity {
 namespace {
@@ -44,31 +45,6 @@ constexpr mode_t kVersionDirMode = 0755;
 // How often ReadSvidFiles starts over when the version it resolved is
 // removed under it (a write finished meanwhile; each retry sees a newer one).
 constexpr int kReadAttempts = 5;
-
-absl::Status ErrnoError(absl::string_view what, absl::string_view path) {
-  const int err = errno;
-  std::string message = absl::StrCat(what, " ", path, ": ", strerror(err));
-  if (err == ENOENT) return absl::NotFoundError(message);
-  if (err == EACCES || err == EPERM) {
-    return absl::PermissionDeniedError(message);
-  }
-  return absl::InternalError(message);
-}
-
-// Owns one file descriptor.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd_ >= 0) close(fd_);
-  }
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 mode_t ModeOf(absl::string_view name) {
   return name == kSvidKeyFile ? kPrivateFileMode : kPublicFileMode;
@@ -163,9 +139,9 @@ using Contents = std::map<absl::string_view, std::string>;
 absl::Status WriteNewFile(int version_fd, const std::string& path,
                           absl::string_view name, absl::string_view data,
                           mode_t mode) {
-  const Fd fd(openat(version_fd, std::string(name).c_str(),
-                     O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                     kPrivateFileMode));
+  const UniqueFd fd(openat(version_fd, std::string(name).c_str(),
+                           O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                           kPrivateFileMode));
   const std::string file = absl::StrCat(path, "/", name);
   if (fd.get() < 0) return ErrnoError("cannot create", file);
   if (fchmod(fd.get(), mode) != 0) return ErrnoError("cannot chmod", file);
@@ -192,7 +168,7 @@ absl::Status Publish(int dir_fd, const std::string& dir,
   }
   const std::string version = path.substr(dir.size() + 1);
   {
-    const Fd version_fd(
+    const UniqueFd version_fd(
         open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (version_fd.get() < 0) return ErrnoError("cannot open", path);
     for (const auto& [name, data] : contents) {
@@ -274,7 +250,7 @@ absl::Status WriteSvidFiles(const std::string& dir, const CertChain& chain,
                           {kSvidKeyFile, std::move(key_pem)},
                           {kSvidBundleFile, CertsToPem(bundle)}};
   RETURN_IF_ERROR(EnsureDir(dir, 0755));
-  const Fd dir_fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  const UniqueFd dir_fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (dir_fd.get() < 0) return ErrnoError("cannot open directory", dir);
   // Released when dir_fd closes.
   if (flock(dir_fd.get(), LOCK_EX) != 0) return ErrnoError("cannot lock", dir);
