@@ -39,8 +39,9 @@ SPIFFE_ENDPOINT_SOCKET="unix://$socket" "$mayfly" fetch x509 --write "$work/svid
 echo "==> mayfly svid verify"
 "$mayfly" svid verify --bundle "$work/svid/svid_bundle.pem" \
   --svid "$work/svid/svid.pem"
-echo "==> files (the key is 0600)"
+echo "==> files: three links into ..data, the current version (key 0600)"
 ls -l "$work/svid"
+ls -lL "$work/svid"
 echo "==> openssl x509 -text (leaf)"
 openssl x509 -in "$work/svid/svid.pem" -noout -text |
   grep -E 'Subject:|Issuer:|Not (Before|After)|URI:|CA:|Digital Signature|TLS Web'
