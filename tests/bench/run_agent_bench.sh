@@ -115,8 +115,12 @@ socket_path: $dir/api.sock
 state_dir: $dir/state
 log_level: $([[ -n ${2:-} ]] && echo info || echo warn)
 entries_file: entries.yaml
+# Every bench client runs as root in one process: the per-uid, per-process
+# and idle limits are for hostile neighbours, and SPIRE has none of them.
 limits:
   max_connections: 15000
+  max_connections_per_uid: 15000
+  idle_connection_timeout: 1h
   max_streams_per_caller: 20000
   requests_per_second_per_caller: 1000000
   request_burst: 1000000
