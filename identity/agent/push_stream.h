@@ -33,6 +33,7 @@
 #include "absl/synchronization/mutex.h"
 #include "identity/agent/attestor.h"
 #include "identity/agent/callers.h"
+#include "identity/agent/delivery_attestations.h"
 #include "identity/agent/registry.h"
 #include "third_party/spiffe/workloadapi.pb.h"
 
@@ -169,18 +170,18 @@ class X509SvidStream : public PushStream<X509SVIDResponse>,
                        public X509Subscriber {
  public:
   // `selectors`: what `caller` was attested as when the stream opened.
-  X509SvidStream(UnixAttestor& attestor, Caller caller,
+  X509SvidStream(DeliveryAttestations& attestations, Caller caller,
                  std::vector<std::string> selectors)
-      : attestor_(attestor),
+      : attestations_(attestations),
         caller_(std::move(caller)),
         selectors_(std::move(selectors)) {}
 
-  // Attests the process again first: an SVID goes only to the process it
-  // was attested for, still running the binary it was attested as. Hashes
-  // are cached by inode, so an unchanged binary costs a few /proc reads.
+  // Attests the process again first (once per renewal for all its streams):
+  // an SVID goes only to the process it was attested for, still running the
+  // binary it was attested as.
   void Deliver(const X509Update& update) override {
-    absl::StatusOr<WorkloadAttributes> now =
-        attestor_.Attest(caller_.peer, *caller_.process);
+    absl::StatusOr<std::vector<std::string>> now =
+        attestations_.Selectors(caller_, update.response);
     if (!now.ok()) {
       // NotFound: exited, or its pid names another process now.
       End(grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
@@ -190,7 +191,7 @@ class X509SvidStream : public PushStream<X509SVIDResponse>,
                                           now.status().message())));
       return;
     }
-    if (now->Selectors() != selectors_) {
+    if (*now != selectors_) {
       End(grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
                        kStreamProcessChanged));
       return;
@@ -206,7 +207,7 @@ class X509SvidStream : public PushStream<X509SVIDResponse>,
   }
 
  private:
-  UnixAttestor& attestor_;
+  DeliveryAttestations& attestations_;
   const Caller caller_;
   const std::vector<std::string> selectors_;
 };

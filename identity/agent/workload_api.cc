@@ -133,8 +133,8 @@ grpc::ServerWriteReactor<X509SVIDResponse>* WorkloadApiService::FetchX509SVID(
   if (absl::Status s = callers_.OpenStream(caller); !s.ok()) {
     return Refuse<X509SVIDResponse>(Refused(kRpc, *context, &*attested, s));
   }
-  auto stream = std::make_shared<X509SvidStream>(attestor_, attested->caller,
-                                                 attested->selectors);
+  auto stream = std::make_shared<X509SvidStream>(
+      delivery_attestations_, attested->caller, attested->selectors);
   absl::StatusOr<X509Update> first =
       registry_.Subscribe(attested->selectors, stream);
   if (!first.ok()) {

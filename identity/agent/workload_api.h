@@ -137,6 +137,7 @@ class WorkloadApiService : public SpiffeWorkloadAPI::CallbackService {
   Registry& registry_;
   CallerTable& callers_;
   UnixAttestor& attestor_;
+  DeliveryAttestations delivery_attestations_{attestor_};
   ExitWatcher& exit_watcher_;
   const identity::Clock& clock_;
   ServiceCounters counters_;
