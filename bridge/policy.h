@@ -1,0 +1,91 @@
+// The bridge policy: which SPIFFE ID is which Kafka principal, and what each
+// principal may do. One YAML file, the single source of truth for the C++
+// bridge and the Java broker plugin (docs/kafka.md is the reference):
+//
+//   trust_domains: [prod.acme]
+//   principals:                       # first match wins
+//     - id: spiffe://prod.acme/ns/{ns}/sa/{sa}
+//       principal: User:{ns}.{sa}
+//     - id: spiffe://prod.acme/kafka/broker
+//       principal: User:broker
+//   unmapped: deny
+//   super_users: [User:broker]
+//   acls:
+//     - principal: User:orders.writer
+//       resource: {type: topic, name: orders, pattern: literal}
+//       operations: [write, describe]
+//       permission: allow
+//
+// Mapping is pure and total: every string gets a principal or a Denial with
+// a reason. A capture "{name}" is one whole path segment; patterns are
+// checked at load time (no rule may be unreachable behind an earlier one,
+// no capture may be ambiguous). Errors read "FILE:LINE: FIELD: what".
+//
+// A Policy is immutable once loaded and safe to share between threads.
+#ifndef MAYFLY_BRIDGE_POLICY_H_
+#define MAYFLY_BRIDGE_POLICY_H_
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "bridge/acl.h"
+#include "identity/spiffe_id.h"
+
+namespace mayfly::bridge {
+
+// Why an ID has no principal. The names are part of the vectors file that
+// the C++ and Java mappers both pass (bridge/testdata/mapping_vectors.yaml).
+enum class Denial {
+  kInvalidId,           // "invalid_id": not a SPIFFE ID by the spec's rules
+  kForeignTrustDomain,  // "foreign_trust_domain": not in trust_domains
+  kUnmapped,            // "unmapped": no rule matches and unmapped is deny
+};
+absl::string_view DenialName(Denial denial);
+
+struct MapResult {
+  // Set when the ID maps: "User:orders.writer".
+  std::optional<std::string> principal;
+  // Meaningful only when principal is unset.
+  Denial denial = Denial::kUnmapped;
+  // For people: which rule matched, or what is wrong with the ID.
+  std::string detail;
+};
+
+// One `principals` entry as loaded.
+struct PrincipalRule {
+  std::string id_pattern;          // as written: "spiffe://t/ns/{ns}/sa/{sa}"
+  std::string principal_template;  // as written: "User:{ns}.{sa}"
+  std::vector<std::string> captures;  // names in path order: {"ns", "sa"}
+  std::string source;                 // "FILE:LINE"
+};
+
+class Policy {
+ public:
+  static absl::StatusOr<Policy> Parse(absl::string_view yaml,
+                                      absl::string_view source);
+  static absl::StatusOr<Policy> Load(const std::string& path);
+
+  MapResult Map(absl::string_view spiffe_id) const;
+
+  // Whether some rule can produce `principal` ("Type:Name"): the policy owns
+  // every ACL whose principal it can produce, and only those.
+  bool Owns(absl::string_view principal) const;
+
+  const std::vector<identity::TrustDomain>& trust_domains() const;
+  const std::vector<PrincipalRule>& rules() const;
+  // "User:..." principals the broker treats as super users.
+  const std::vector<std::string>& super_users() const;
+  // Every grant expanded to one binding per operation; sorted, no duplicates.
+  const std::vector<AclBinding>& acls() const;
+
+ private:
+  // Filled in by the implementation (policy.cc).
+  struct Impl;
+};
+
+}  // namespace mayfly::bridge
+
+#endif  // MAYFLY_BRIDGE_POLICY_H_
