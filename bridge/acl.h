@@ -67,8 +67,8 @@ struct AclBinding {
   Permission permission = Permission::kAllow;
 
   auto Tie() const {
-    return std::tie(principal, host, resource_type, resource_name,
-                    pattern_type, operation, permission);
+    return std::tie(principal, host, resource_type, resource_name, pattern_type,
+                    operation, permission);
   }
   friend bool operator==(const AclBinding& a, const AclBinding& b) {
     return a.Tie() == b.Tie();

@@ -25,8 +25,10 @@
 #ifndef MAYFLY_BRIDGE_POLICY_H_
 #define MAYFLY_BRIDGE_POLICY_H_
 
+#include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -84,6 +86,10 @@ class Policy {
  private:
   // Filled in by the implementation (policy.cc).
   struct Impl;
+  explicit Policy(std::shared_ptr<const Impl> impl) : impl_(std::move(impl)) {}
+
+  // Immutable once built, so copies of a Policy share it.
+  std::shared_ptr<const Impl> impl_;
 };
 
 }  // namespace mayfly::bridge
