@@ -1,0 +1,208 @@
+// `mayfly bridge check|map|render`: the policy checked, applied to IDs, and
+// rendered for a stock broker. (plan, apply and reload-broker, which talk
+// to a cluster, are in cluster_commands.cc.)
+#include <unistd.h>
+
+#include <iostream>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "bridge/policy.h"
+#include "bridge/stock.h"
+#include "identity/cli/command.h"
+#include "identity/file_util.h"
+
+namespace mayfly::cli {
+namespace {
+
+using bridge::MapResult;
+using bridge::Policy;
+
+// The policy at `path`, or the exit code after saying what is wrong with it.
+std::optional<int> LoadOrExit(const std::string& path,
+                              std::optional<Policy>& policy) {
+  absl::StatusOr<Policy> loaded = Policy::Load(path);
+  if (!loaded.ok()) return Fail(std::string(loaded.status().message()));
+  policy.emplace(*std::move(loaded));
+  return std::nullopt;
+}
+
+int BridgeCheck(const std::vector<std::string>& args) {
+  FlagSet flags("mayfly bridge check POLICY",
+                "Loads the bridge policy and runs every load-time check. "
+                "Prints what it holds\nand exits 0, or names FILE:LINE: FIELD "
+                "of the first problem and exits 1.");
+  std::vector<std::string> positional;
+  if (auto code = ParseOrExit(flags, args, &positional)) return *code;
+  if (positional.size() != 1) return Fail("want one POLICY", kExitUsage);
+  std::optional<Policy> policy;
+  if (auto code = LoadOrExit(positional[0], policy)) return *code;
+  std::cout << positional[0] << ": valid: " << policy->trust_domains().size()
+            << " trust domains, " << policy->rules().size() << " rules, "
+            << policy->super_users().size() << " super users, "
+            << policy->acls().size() << " ACL bindings\n";
+  for (size_t i = 0; i < policy->rules().size(); ++i) {
+    const bridge::PrincipalRule& rule = policy->rules()[i];
+    std::cout << "rule " << i << ": " << rule.id_pattern << " -> "
+              << rule.principal_template << " (" << rule.source << ")\n";
+  }
+  for (const std::string& user : policy->super_users()) {
+    std::cout << "super user: " << user << "\n";
+  }
+  for (const bridge::AclBinding& binding : policy->acls()) {
+    std::cout << "acl: " << binding << "\n";
+  }
+  return kExitOk;
+}
+
+int BridgeMap(const std::vector<std::string>& args) {
+  FlagSet flags("mayfly bridge map POLICY ID...",
+                "Prints the Kafka principal the policy gives each SPIFFE ID, "
+                "one line each:\n  ID -> PRINCIPAL\nor\n  ID: denied (REASON): "
+                "DETAIL\nwith REASON invalid_id, foreign_trust_domain or "
+                "unmapped. Exit 1 if any\nID is denied.");
+  std::vector<std::string> positional;
+  if (auto code = ParseOrExit(flags, args, &positional)) return *code;
+  if (positional.size() < 2) {
+    return Fail("want a POLICY and at least one ID", kExitUsage);
+  }
+  std::optional<Policy> policy;
+  if (auto code = LoadOrExit(positional[0], policy)) return *code;
+  int exit_code = kExitOk;
+  for (size_t i = 1; i < positional.size(); ++i) {
+    const std::string& id = positional[i];
+    const MapResult result = policy->Map(id);
+    if (result.principal.has_value()) {
+      std::cout << id << " -> " << *result.principal << "\n";
+    } else {
+      std::cout << id << ": denied (" << bridge::DenialName(result.denial)
+                << "): " << result.detail << "\n";
+      exit_code = kExitFailure;
+    }
+  }
+  return exit_code;
+}
+
+std::string Absolute(const std::string& path) {
+  if (path.empty() || path[0] == '/') return path;
+  char cwd[4096];
+  if (getcwd(cwd, sizeof(cwd)) == nullptr) return path;
+  return absl::StrCat(cwd, "/", path);
+}
+
+// Says on stderr what became of each entry that got no subject.
+void ReportEntries(const bridge::StockEntries& rendered) {
+  for (const bridge::StockEntry& e : rendered.entries) {
+    if (e.outcome == bridge::StockEntry::Outcome::kSubject) continue;
+    std::cerr << "mayfly: " << e.source << ": " << e.spiffe_id;
+    if (e.outcome == bridge::StockEntry::Outcome::kDenied) {
+      std::cerr << ": " << e.detail;
+    } else {
+      std::cerr << " -> " << e.principal << ": not expressible in stock mode ("
+                << e.detail << ")";
+    }
+    std::cerr << "; no subject for the broker's rule"
+              << (e.removed_marked_subject ? " (marked subject removed)" : "")
+              << ", so a stock broker refuses it\n";
+  }
+}
+
+int RenderEntries(const Policy& policy, const std::string& in,
+                  const std::string& out, bool skip_unexpressible) {
+  absl::StatusOr<std::string> text = identity::ReadFile(in);
+  if (!text.ok()) return Fail(text.status().ToString());
+  absl::StatusOr<bridge::StockEntries> rendered =
+      bridge::RenderStockEntries(policy, *text, in);
+  if (!rendered.ok()) return Fail(std::string(rendered.status().message()));
+  ReportEntries(*rendered);
+  if (rendered->unexpressible > 0 && !skip_unexpressible) {
+    return Fail(absl::StrCat(
+        rendered->unexpressible,
+        " entries map to principals a stock broker cannot give; nothing "
+        "written (--skip-unexpressible writes ",
+        out, " without subjects for them)"));
+  }
+  if (absl::Status s = identity::WriteFileAtomically(out, rendered->yaml,
+                                                     identity::kPublicFileMode);
+      !s.ok()) {
+    return Fail(s.ToString());
+  }
+  const size_t with_subject =
+      rendered->entries.size() - rendered->denied - rendered->unexpressible;
+  std::cerr << "mayfly: wrote " << out << ": " << with_subject
+            << " entries with a subject, " << rendered->denied << " denied, "
+            << rendered->unexpressible << " not expressible\n";
+  return kExitOk;
+}
+
+int BridgeRender(const std::vector<std::string>& args) {
+  bool stock = false, broker = false, skip_unexpressible = false;
+  std::string svid_dir, listener, entries_in, entries_out;
+  FlagSet flags(
+      "mayfly bridge render POLICY --stock --svid-dir DIR [--listener NAME] "
+      "[--entries IN --entries-out OUT [--skip-unexpressible]]",
+      "--stock prints the properties a stock Kafka broker needs to give the "
+      "policy's\nprincipals from certificate subjects, with no plugin; with "
+      "--entries, writes\nthe agent entries file with each entry's subject "
+      "set to match. An entry whose\nID the policy denies, or whose "
+      "principal a subject cannot carry (not\nUser:NAME, NAME 1-64 of "
+      "[A-Za-z0-9._-]), gets no such subject, so the broker\nrefuses it; "
+      "each is named on stderr, and unexpressible ones make the exit\ncode "
+      "1 (nothing written) unless --skip-unexpressible.\n--broker: for the "
+      "broker plugin, which is not there yet.");
+  flags.Bool("stock", &stock, "Render for a stock broker.");
+  flags.Bool("broker", &broker, "Render for the Mayfly broker plugin.");
+  flags.String("svid-dir", &svid_dir,
+               "Where `mayfly watch x509 --write` keeps the broker's SVID.");
+  flags.String("listener", &listener,
+               "Prefix the ssl.* keys with listener.name.NAME.");
+  flags.String("entries", &entries_in, "Agent entries file to read.");
+  flags.String("entries-out", &entries_out,
+               "Where to write it with subjects set (may be --entries).");
+  flags.Bool("skip-unexpressible", &skip_unexpressible,
+             "Write the entries even if some cannot be expressed.");
+  std::vector<std::string> positional;
+  if (auto code = ParseOrExit(flags, args, &positional)) return *code;
+  if (positional.size() != 1) return Fail("want one POLICY", kExitUsage);
+  if (stock == broker) {
+    return Fail("want one of --stock and --broker", kExitUsage);
+  }
+  if (broker) {
+    return Fail(
+        "render --broker needs the broker plugin (issue 10); use --stock "
+        "for a stock broker");
+  }
+  if (svid_dir.empty()) return MissingFlag(flags, "svid-dir");
+  if (entries_in.empty() != entries_out.empty()) {
+    return Fail("--entries and --entries-out go together", kExitUsage);
+  }
+  std::optional<Policy> policy;
+  if (auto code = LoadOrExit(positional[0], policy)) return *code;
+  if (!entries_in.empty()) {
+    if (int code =
+            RenderEntries(*policy, entries_in, entries_out, skip_unexpressible);
+        code != kExitOk) {
+      return code;
+    }
+  }
+  std::cout << bridge::RenderStockProperties(
+      *policy, {Absolute(svid_dir), listener, positional[0]});
+  return kExitOk;
+}
+
+std::vector<Command> BridgeCommands() {
+  return {
+      {"bridge check", "Check a bridge policy file.", BridgeCheck},
+      {"bridge map", "Map SPIFFE IDs to Kafka principals by a policy.",
+       BridgeMap},
+      {"bridge render", "Render broker properties (and entry subjects).",
+       BridgeRender},
+  };
+}
+
+const CommandGroupRegistrar kRegistrar("bridge", BridgeCommands);
+
+}  // namespace
+}  // namespace mayfly::cli

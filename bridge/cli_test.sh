@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# End-to-end tests of `mayfly bridge check|map|render` on the real binary:
+# exit codes, output lines, FILE:LINE: FIELD errors, and the entries file
+# render --stock writes.
+set -euo pipefail
+
+mayfly="$TEST_SRCDIR/$TEST_WORKSPACE/identity/cli/mayfly"
+testdata="$TEST_SRCDIR/$TEST_WORKSPACE/bridge/testdata"
+work="$TEST_TMPDIR/bridge"
+rm -rf "$work" && mkdir -p "$work"
+source "$TEST_SRCDIR/$TEST_WORKSPACE/tests/lib/checks.sh"
+
+policy="$testdata/mapping_policy.yaml"
+
+# --help lists the group; each command has its own help.
+expect 0 "mayfly --help" -- "$mayfly" --help
+for command in "bridge check" "bridge map" "bridge render"; do
+  contains "$out" "  $command " "--help lists $command"
+done
+for command in check map render; do
+  expect 0 "bridge $command --help" -- "$mayfly" bridge $command --help
+  contains "$out" "usage: mayfly bridge $command" "bridge $command help"
+done
+
+# check
+expect 0 "check the vectors' policy" -- "$mayfly" bridge check "$policy"
+equals "$(head -1 <<<"$out")" \
+  "$policy: valid: 2 trust domains, 8 rules, 1 super users, 2 ACL bindings" \
+  "check summary"
+contains "$out" $'\nrule 1: spiffe://prod.acme/ns/{ns}/sa/{sa} -> User:{ns}.{sa} ('"$policy"$':9)\n' \
+  "check lists rules with their lines"
+contains "$out" $'\nacl: ALLOW User:orders.writer WRITE on TOPIC orders (LITERAL) from host *' \
+  "check lists ACL bindings"
+cat >"$work/bad.yaml" <<'EOF'
+trust_domains: [prod.acme]
+principals:
+  - id: spiffe://prod.acme/ns/{ns}/sa/{sa}
+    principal: User:{ns}.{sa}
+  - id: spiffe://prod.acme/ns/orders/sa/writer
+    principal: User:writer
+EOF
+expect 1 "check an unreachable rule" -- "$mayfly" bridge check "$work/bad.yaml"
+equals "$err" "mayfly: $work/bad.yaml:5: principals[1].id: unreachable: the rule at $work/bad.yaml:3 (principals[0], spiffe://prod.acme/ns/{ns}/sa/{sa}) matches every ID this one matches, and the first match wins" \
+  "unreachable rule: file, line, field, and the rule shadowing it"
+equals "$out" "" "nothing on stdout for a bad policy"
+printf 'trust_domains: [prod.acme]\nprincipals:\n  - id: spiffe://prod.acme/a-{x}\n    principal: User:{x}\n' >"$work/bad2.yaml"
+expect 1 "check a partial capture" -- "$mayfly" bridge check "$work/bad2.yaml"
+contains "$err" "$work/bad2.yaml:3: principals[0].id: a capture must be a whole path segment" \
+  "partial capture: file, line, field"
+expect 1 "check a missing file" -- "$mayfly" bridge check "$work/none.yaml"
+contains "$err" "none.yaml" "missing file named"
+expect 2 "check without POLICY" -- "$mayfly" bridge check
+expect 2 "check with two" -- "$mayfly" bridge check "$policy" "$policy"
+expect 2 "check with an unknown flag" -- "$mayfly" bridge check --bogus "$policy"
+contains "$err" "unknown flag --bogus" "unknown flag named"
+
+# map
+expect 0 "map mapped IDs" -- "$mayfly" bridge map "$policy" \
+  spiffe://prod.acme/ns/orders/sa/writer spiffe://prod.acme/ns/payments/sa/admin
+equals "$out" $'spiffe://prod.acme/ns/orders/sa/writer -> User:orders.writer\nspiffe://prod.acme/ns/payments/sa/admin -> User:payments-admin' \
+  "one line per ID, in order"
+expect 1 "map with denials" -- "$mayfly" bridge map "$policy" \
+  spiffe://prod.acme/kafka/broker spiffe://prod.acme.evil/a spiffe://prod.acme/x/ \
+  spiffe://prod.acme/kafka ""
+equals "$out" 'spiffe://prod.acme/kafka/broker -> User:broker
+spiffe://prod.acme.evil/a: denied (foreign_trust_domain): trust domain prod.acme.evil is not one of the policy'"'"'s (prod.acme, staging.acme)
+spiffe://prod.acme/x/: denied (invalid_id): path cannot have a trailing slash: "spiffe://prod.acme/x/"
+spiffe://prod.acme/kafka: denied (unmapped): no rule matches, and unmapped is deny
+: denied (invalid_id): SPIFFE ID cannot be empty: ""' "each denial with its reason"
+expect 2 "map without IDs" -- "$mayfly" bridge map "$policy"
+expect 1 "map with a bad policy" -- "$mayfly" bridge map "$work/bad.yaml" spiffe://prod.acme/a
+contains "$err" "bad.yaml:5: principals[1].id: unreachable" "map reports the policy error"
+
+# render --broker waits for the plugin.
+expect 1 "render --broker" -- "$mayfly" bridge render "$policy" --broker
+contains "$err" "needs the broker plugin (issue 10)" "render --broker message"
+expect 2 "render without a mode" -- "$mayfly" bridge render "$policy"
+expect 2 "render with both modes" -- "$mayfly" bridge render "$policy" --stock --broker
+expect 2 "render --stock without --svid-dir" -- "$mayfly" bridge render "$policy" --stock
+contains "$err" "missing required flag --svid-dir" "missing flag named"
+expect 2 "render --entries without --entries-out" -- "$mayfly" bridge render \
+  "$policy" --stock --svid-dir /d --entries "$work/entries.yaml"
+
+# render --stock: the properties.
+expect 0 "render --stock" -- "$mayfly" bridge render "$policy" --stock --svid-dir /run/svid
+props=$(grep -v '^#' <<<"$out")
+equals "$props" 'ssl.keystore.type=PEM
+ssl.keystore.location=/run/svid/svid_keystore.pem
+ssl.truststore.type=PEM
+ssl.truststore.location=/run/svid/svid_bundle.pem
+ssl.client.auth=required
+ssl.endpoint.identification.algorithm=
+ssl.principal.mapping.rules=RULE:^CN=([A-Za-z0-9._-]{1,64}),OU=mayfly-kafka-principal$/$1/
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+allow.everyone.if.no.acl.found=false
+super.users=User:broker' "stock properties"
+expect 0 "render --stock --listener" -- "$mayfly" bridge render "$policy" --stock \
+  --svid-dir /run/svid --listener CLIENTS
+contains "$out" $'\nlistener.name.clients.ssl.principal.mapping.rules=RULE:' "listener prefix"
+
+# render --stock --entries: subjects set, denied and unexpressible named.
+cat >"$work/entries.yaml" <<'EOF'
+entries:
+  - spiffe_id: spiffe://prod.acme/ns/orders/sa/writer
+    selectors: [unix:uid:1000]
+  - spiffe_id: spiffe://prod.acme/groups/ops
+    selectors: [unix:uid:1001]
+  - spiffe_id: spiffe://prod.acme/unknown
+    selectors: [unix:uid:1002]
+    subject: OU=mayfly-kafka-principal,CN=unknown
+EOF
+expect 1 "render with an unexpressible entry" -- "$mayfly" bridge render "$policy" \
+  --stock --svid-dir /run/svid --entries "$work/entries.yaml" --entries-out "$work/out.yaml"
+contains "$err" "mayfly: $work/entries.yaml:4: spiffe://prod.acme/groups/ops -> Group:ops: not expressible in stock mode (Group:ops: a stock broker makes User principals only); no subject for the broker's rule, so a stock broker refuses it" \
+  "unexpressible entry named with its line"
+contains "$err" "mayfly: $work/entries.yaml:6: spiffe://prod.acme/unknown: denied (unmapped): no rule matches, and unmapped is deny; no subject for the broker's rule (marked subject removed), so a stock broker refuses it" \
+  "denied entry named with its line"
+contains "$err" "1 entries map to principals a stock broker cannot give; nothing written" \
+  "exit 1 says why"
+equals "$out" "" "no properties when refusing"
+equals "$([[ -e $work/out.yaml ]] && echo yes || echo no)" no "nothing written"
+
+expect 0 "render --skip-unexpressible" -- "$mayfly" bridge render "$policy" --stock \
+  --svid-dir /run/svid --entries "$work/entries.yaml" --entries-out "$work/out.yaml" \
+  --skip-unexpressible
+contains "$err" "mayfly: wrote $work/out.yaml: 1 entries with a subject, 1 denied, 1 not expressible" \
+  "summary line"
+contains "$out" "ssl.principal.mapping.rules=" "properties printed too"
+equals "$(cat "$work/out.yaml")" 'entries:
+  - spiffe_id: spiffe://prod.acme/ns/orders/sa/writer
+    selectors: [unix:uid:1000]
+    subject: OU=mayfly-kafka-principal,CN=orders.writer
+  - spiffe_id: spiffe://prod.acme/groups/ops
+    selectors: [unix:uid:1001]
+  - spiffe_id: spiffe://prod.acme/unknown
+    selectors: [unix:uid:1002]' "entries written"
+
+# The written file is the input of a second run: nothing changes.
+expect 0 "render its own output" -- "$mayfly" bridge render "$policy" --stock \
+  --svid-dir /run/svid --entries "$work/out.yaml" --entries-out "$work/out2.yaml" \
+  --skip-unexpressible
+equals "$(cat "$work/out2.yaml")" "$(cat "$work/out.yaml")" "rendering is idempotent"
+
+printf 'entries_file: e.yaml\n' >"$work/config.yaml"
+expect 1 "render a config without inline entries" -- "$mayfly" bridge render "$policy" \
+  --stock --svid-dir /d --entries "$work/config.yaml" --entries-out "$work/x.yaml"
+contains "$err" "$work/config.yaml:1: entries: not here: this config names an entries_file" \
+  "entries error with file and line"
+
+finish bridge_cli_test
