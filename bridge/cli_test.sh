@@ -5,6 +5,7 @@
 set -euo pipefail
 
 mayfly="$TEST_SRCDIR/$TEST_WORKSPACE/identity/cli/mayfly"
+agent="$TEST_SRCDIR/$TEST_WORKSPACE/identity/agent/mayfly-agent"
 testdata="$TEST_SRCDIR/$TEST_WORKSPACE/bridge/testdata"
 work="$TEST_TMPDIR/bridge"
 rm -rf "$work" && mkdir -p "$work"
@@ -134,6 +135,16 @@ equals "$(cat "$work/out.yaml")" 'entries:
     selectors: [unix:uid:1001]
   - spiffe_id: spiffe://prod.acme/unknown
     selectors: [unix:uid:1002]' "entries written"
+
+# The agent accepts the file it writes (subjects included).
+cat >"$work/agent.yaml" <<YAML
+trust_domain: prod.acme
+socket_path: /run/mayfly-test/api.sock
+state_dir: $work/state
+entries_file: out.yaml
+YAML
+expect 0 "the agent loads the written entries" -- "$agent" --check-config "$work/agent.yaml"
+equals "$out" "$work/agent.yaml: OK (3 entries from $work/out.yaml)" "agent check-config"
 
 # The written file is the input of a second run: nothing changes.
 expect 0 "render its own output" -- "$mayfly" bridge render "$policy" --stock \
