@@ -73,7 +73,10 @@ class Policy {
   MapResult Map(absl::string_view spiffe_id) const;
 
   // Whether some rule can produce `principal` ("Type:Name"): the policy owns
-  // every ACL whose principal it can produce, and only those.
+  // every ACL whose principal it can produce, and only those. A capture
+  // stands for one whole segment (one or more of [A-Za-z0-9._-], not "." or
+  // ".."); literal parts must match exactly. With `unmapped: anonymous`,
+  // "User:ANONYMOUS" too.
   bool Owns(absl::string_view principal) const;
 
   const std::vector<identity::TrustDomain>& trust_domains() const;
