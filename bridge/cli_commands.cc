@@ -92,10 +92,18 @@ std::string Absolute(const std::string& path) {
   return absl::StrCat(cwd, "/", path);
 }
 
-// Says on stderr what became of each entry that got no subject.
+// Says on stderr what became of each entry that got no subject, and which
+// subjects were replaced.
 void ReportEntries(const bridge::StockEntries& rendered) {
   for (const bridge::StockEntry& e : rendered.entries) {
-    if (e.outcome == bridge::StockEntry::Outcome::kSubject) continue;
+    if (e.outcome == bridge::StockEntry::Outcome::kSubject) {
+      if (!e.replaced_subject.empty()) {
+        std::cerr << "mayfly: " << e.source << ": " << e.spiffe_id
+                  << ": subject \"" << e.replaced_subject << "\" replaced by \""
+                  << e.detail << "\"\n";
+      }
+      continue;
+    }
     std::cerr << "mayfly: " << e.source << ": " << e.spiffe_id;
     if (e.outcome == bridge::StockEntry::Outcome::kDenied) {
       std::cerr << ": " << e.detail;

@@ -104,6 +104,7 @@ cat >"$work/entries.yaml" <<'EOF'
 entries:
   - spiffe_id: spiffe://prod.acme/ns/orders/sa/writer
     selectors: [unix:uid:1000]
+    subject: CN={spiffe_id}
   - spiffe_id: spiffe://prod.acme/groups/ops
     selectors: [unix:uid:1001]
   - spiffe_id: spiffe://prod.acme/unknown
@@ -112,9 +113,9 @@ entries:
 EOF
 expect 1 "render with an unexpressible entry" -- "$mayfly" bridge render "$policy" \
   --stock --svid-dir /run/svid --entries "$work/entries.yaml" --entries-out "$work/out.yaml"
-contains "$err" "mayfly: $work/entries.yaml:4: spiffe://prod.acme/groups/ops -> Group:ops: not expressible in stock mode (Group:ops: a stock broker makes User principals only); no subject for the broker's rule, so a stock broker refuses it" \
+contains "$err" "mayfly: $work/entries.yaml:5: spiffe://prod.acme/groups/ops -> Group:ops: not expressible in stock mode (Group:ops: a stock broker makes User principals only); no subject for the broker's rule, so a stock broker refuses it" \
   "unexpressible entry named with its line"
-contains "$err" "mayfly: $work/entries.yaml:6: spiffe://prod.acme/unknown: denied (unmapped): no rule matches, and unmapped is deny; no subject for the broker's rule (marked subject removed), so a stock broker refuses it" \
+contains "$err" "mayfly: $work/entries.yaml:7: spiffe://prod.acme/unknown: denied (unmapped): no rule matches, and unmapped is deny; no subject for the broker's rule (marked subject removed), so a stock broker refuses it" \
   "denied entry named with its line"
 contains "$err" "1 entries map to principals a stock broker cannot give; nothing written" \
   "exit 1 says why"
@@ -124,6 +125,8 @@ equals "$([[ -e $work/out.yaml ]] && echo yes || echo no)" no "nothing written"
 expect 0 "render --skip-unexpressible" -- "$mayfly" bridge render "$policy" --stock \
   --svid-dir /run/svid --entries "$work/entries.yaml" --entries-out "$work/out.yaml" \
   --skip-unexpressible
+contains "$err" "mayfly: $work/entries.yaml:2: spiffe://prod.acme/ns/orders/sa/writer: subject \"CN={spiffe_id}\" replaced by \"OU=mayfly-kafka-principal,CN=orders.writer\"" \
+  "replaced subject named"
 contains "$err" "mayfly: wrote $work/out.yaml: 1 entries with a subject, 1 denied, 1 not expressible" \
   "summary line"
 contains "$out" "ssl.principal.mapping.rules=" "properties printed too"

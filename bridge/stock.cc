@@ -179,6 +179,9 @@ absl::StatusOr<StockEntries> RenderStockEntries(const Policy& policy,
       }
     }
     if (subject.ok()) {
+      if (!old_subject.empty() && old_subject != *subject) {
+        report.replaced_subject = old_subject;
+      }
       entry["subject"] = *subject;
     } else if (entry["subject"] &&
                CarriesMarker(old_subject, report.spiffe_id)) {

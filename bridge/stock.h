@@ -79,6 +79,8 @@ struct StockEntry {
   std::string principal;  // set for kSubject and kUnexpressible
   std::string detail;     // the subject, the denial, or why not expressible
   bool removed_marked_subject = false;  // a marked subject was taken away
+  // kSubject: the different subject the entry had before, if any.
+  std::string replaced_subject;
 };
 
 struct StockEntries {

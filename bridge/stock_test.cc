@@ -171,7 +171,9 @@ TEST(StockEntriesTest, SetsSubjectsAndWithholdsTheRest) {
   EXPECT_EQ(e[0].source, "e.yaml:2");
   EXPECT_EQ(e[0].principal, "User:orders.writer");
   EXPECT_EQ(e[0].detail, "OU=mayfly-kafka-principal,CN=orders.writer");
+  EXPECT_EQ(e[0].replaced_subject, "");
   EXPECT_EQ(e[1].outcome, Outcome::kSubject);
+  EXPECT_EQ(e[1].replaced_subject, "CN={spiffe_id},O=Acme");
   EXPECT_EQ(e[2].outcome, Outcome::kDenied);
   EXPECT_EQ(e[2].detail,
             "denied (unmapped): no rule matches, and unmapped is deny");
