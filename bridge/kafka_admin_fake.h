@@ -1,10 +1,14 @@
-// An in-memory AclAdmin for tests: a set of bindings standing in for the
-// cluster, and scripted failures per binding or for whole requests.
+// In-memory admins for tests: for ACLs, a set of bindings standing in for the
+// cluster with scripted failures per binding or for whole requests; for
+// broker configs, scripted DescribeConfigs entries and recorded alters.
 #ifndef MAYFLY_BRIDGE_KAFKA_ADMIN_FAKE_H_
 #define MAYFLY_BRIDGE_KAFKA_ADMIN_FAKE_H_
 
+#include <cstdint>
 #include <map>
 #include <set>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -66,6 +70,30 @@ class FakeAclAdmin : public AclAdmin {
       out.push_back(absl::OkStatus());
     }
     return out;
+  }
+};
+
+// An in-memory BrokerConfigAdmin: what DescribeConfigs reports, and a record
+// of every AlterConfigs request.
+class FakeBrokerConfigAdmin : public BrokerConfigAdmin {
+ public:
+  std::vector<BrokerConfigEntry> entries;
+  absl::Status alter_status;  // what AlterBrokerConfigs answers
+  std::vector<std::vector<std::pair<std::string, std::string>>> altered;
+  std::vector<int32_t> nodes_described;
+
+  absl::StatusOr<std::vector<BrokerConfigEntry>> DescribeBrokerConfigs(
+      int32_t node_id) override {
+    nodes_described.push_back(node_id);
+    return entries;
+  }
+  absl::Status AlterBrokerConfigs(
+      int32_t node_id,
+      const std::vector<std::pair<std::string, std::string>>& configs)
+      override {
+    (void)node_id;
+    altered.push_back(configs);
+    return alter_status;
   }
 };
 
