@@ -10,7 +10,7 @@
 namespace mayfly::bridge {
 
 absl::StatusOr<AclPlan> PlanAcls(const std::vector<AclBinding>& desired,
-                                 const std::vector<AclBinding>& current,
+                                 const ClusterAcls& current,
                                  const OwnsPrincipal& owns) {
   const std::set<AclBinding> want(desired.begin(), desired.end());
   for (const AclBinding& binding : want) {
@@ -25,9 +25,16 @@ absl::StatusOr<AclPlan> PlanAcls(const std::vector<AclBinding>& desired,
   std::set<AclBinding> have_owned;
   AclPlan plan;
   for (const AclBinding& binding :
-       std::set<AclBinding>(current.begin(), current.end())) {
+       std::set<AclBinding>(current.bindings.begin(), current.bindings.end())) {
     if (owns(binding.principal)) {
       have_owned.insert(binding);
+    } else {
+      ++plan.left_alone_count;
+    }
+  }
+  for (const OpaqueAcl& acl : current.opaque) {
+    if (owns(acl.principal)) {
+      plan.unmanageable.push_back(acl);
     } else {
       ++plan.left_alone_count;
     }
@@ -40,13 +47,18 @@ absl::StatusOr<AclPlan> PlanAcls(const std::vector<AclBinding>& desired,
 }
 
 std::string PlanSummary(const AclPlan& plan) {
+  const std::string unmanageable =
+      plan.unmanageable.empty() ? ""
+                                : absl::StrCat(", ", plan.unmanageable.size(),
+                                               " owned but unmanageable");
   if (plan.empty()) {
     return absl::StrCat("plan: nothing to do (", plan.left_alone_count,
-                        " unowned left alone)");
+                        " unowned left alone", unmanageable, ")");
   }
   return absl::StrCat("plan: ", plan.to_create.size(), " to create, ",
                       plan.to_delete.size(), " to delete, ",
-                      plan.left_alone_count, " unowned left alone");
+                      plan.left_alone_count, " unowned left alone",
+                      unmanageable);
 }
 
 std::string FormatPlan(const AclPlan& plan) {
@@ -56,6 +68,9 @@ std::string FormatPlan(const AclPlan& plan) {
   }
   for (const AclBinding& b : plan.to_delete) {
     absl::StrAppend(&text, "- ", ToString(b), "\n");
+  }
+  for (const OpaqueAcl& acl : plan.unmanageable) {
+    absl::StrAppend(&text, "! cannot manage ", acl.description, "\n");
   }
   absl::StrAppend(&text, PlanSummary(plan), "\n");
   return text;

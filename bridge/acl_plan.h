@@ -25,6 +25,20 @@
 
 namespace mayfly::bridge {
 
+// An ACL on the cluster that the admin client cannot hold as an AclBinding
+// (librdkafka 2.0.2 knows no TRANSACTIONAL_ID, DELEGATION_TOKEN or USER
+// resources): enough to say whose it is and what it looks like.
+struct OpaqueAcl {
+  std::string principal;
+  std::string description;  // for people, in ToString's shape
+};
+
+// What DescribeAcls found on the cluster.
+struct ClusterAcls {
+  std::vector<AclBinding> bindings;
+  std::vector<OpaqueAcl> opaque;
+};
+
 // Whether the policy owns `principal` ("User:orders.writer"); in production
 // Policy::Owns.
 using OwnsPrincipal = std::function<bool(absl::string_view principal)>;
@@ -32,8 +46,13 @@ using OwnsPrincipal = std::function<bool(absl::string_view principal)>;
 struct AclPlan {
   std::vector<AclBinding> to_create;  // sorted, no duplicates
   std::vector<AclBinding> to_delete;  // sorted, no duplicates, all owned
-  // Bindings on the cluster whose principal the policy does not own.
+  // ACLs on the cluster (opaque ones included) whose principal the policy
+  // does not own.
   size_t left_alone_count = 0;
+  // Opaque ACLs of owned principals: the policy owns them but this client
+  // can neither see them whole nor delete them, so the cluster cannot be
+  // brought to match the policy while they exist.
+  std::vector<OpaqueAcl> unmanageable;
 
   bool empty() const { return to_create.empty() && to_delete.empty(); }
 };
@@ -41,14 +60,18 @@ struct AclPlan {
 // The diff described above. Duplicates in either input count once.
 // FailedPrecondition naming the binding if a desired one is not owned.
 absl::StatusOr<AclPlan> PlanAcls(const std::vector<AclBinding>& desired,
-                                 const std::vector<AclBinding>& current,
+                                 const ClusterAcls& current,
                                  const OwnsPrincipal& owns);
 
 // The plan for people, one line each, creations first:
 //   + ALLOW User:x WRITE on TOPIC orders (LITERAL) from host *
 //   - DENY User:x READ on GROUP g (PREFIXED) from host 10.0.0.1
-//   plan: 1 to create, 1 to delete, 3 unowned left alone
-// or the single line "plan: nothing to do (3 unowned left alone)" when empty.
+//   ! cannot manage ALLOW User:x WRITE on UNKNOWN tx (LITERAL) from host *
+//   plan: 1 to create, 1 to delete, 3 unowned left alone, 1 owned but
+//   unmanageable
+// (the summary on one line; its last part only when there are such ACLs)
+// or "plan: nothing to do (3 unowned left alone)" when there are no
+// changes.
 // Every line ends in '\n'.
 std::string FormatPlan(const AclPlan& plan);
 

@@ -37,7 +37,7 @@ const AclBinding kTheirs = Topic("User:ops", "orders", Operation::kAll);
 // Plans against the fake's current state and applies: one `mayfly bridge
 // apply` run.
 ApplyReport PlanAndApply(FakeAclAdmin& admin) {
-  absl::StatusOr<std::vector<AclBinding>> current = admin.DescribeAcls();
+  absl::StatusOr<ClusterAcls> current = admin.DescribeAcls();
   EXPECT_TRUE(current.ok()) << current.status();
   absl::StatusOr<AclPlan> plan = PlanAcls({kWrite, kDescribe}, *current, Owns);
   EXPECT_TRUE(plan.ok()) << plan.status();

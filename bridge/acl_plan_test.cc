@@ -41,7 +41,7 @@ TEST(PlanAclsTest, CreatesWhatIsMissingAndDeletesOwnedExtras) {
       Topic("User:orders.writer", "orders", Operation::kDescribe);
   const AclBinding stale = Topic("User:billing", "old", Operation::kRead);
   absl::StatusOr<AclPlan> plan =
-      PlanAcls({write, describe}, {describe, stale}, kOwns);
+      PlanAcls({write, describe}, ClusterAcls{{describe, stale}}, kOwns);
   ASSERT_TRUE(plan.ok()) << plan.status();
   EXPECT_THAT(plan->to_create, ElementsAre(write));
   EXPECT_THAT(plan->to_delete, ElementsAre(stale));
@@ -52,7 +52,8 @@ TEST(PlanAclsTest, NeverTouchesUnownedPrincipals) {
   const AclBinding theirs =
       Topic("User:someone.else", "orders", Operation::kRead);
   const AclBinding wildcard = Topic("User:*", "public", Operation::kRead);
-  absl::StatusOr<AclPlan> plan = PlanAcls({}, {theirs, wildcard}, kOwns);
+  absl::StatusOr<AclPlan> plan =
+      PlanAcls({}, ClusterAcls{{theirs, wildcard}}, kOwns);
   ASSERT_TRUE(plan.ok()) << plan.status();
   EXPECT_THAT(plan->to_create, IsEmpty());
   EXPECT_THAT(plan->to_delete, IsEmpty());
@@ -69,7 +70,7 @@ TEST(PlanAclsTest, OwnedBindingThatDiffersInAnyFieldIsReplaced) {
   AclBinding denied = want;
   denied.permission = Permission::kDeny;
   absl::StatusOr<AclPlan> plan =
-      PlanAcls({want}, {other_host, prefixed, denied}, kOwns);
+      PlanAcls({want}, ClusterAcls{{other_host, prefixed, denied}}, kOwns);
   ASSERT_TRUE(plan.ok()) << plan.status();
   EXPECT_THAT(plan->to_create, ElementsAre(want));
   // In AclBinding's order: host "*" sorts before "10.0.0.1", then the
@@ -81,7 +82,8 @@ TEST(PlanAclsTest, SecondRunAfterApplyPlansNothing) {
   const AclBinding write =
       Topic("User:orders.writer", "orders", Operation::kWrite);
   const AclBinding theirs = Topic("User:ops", "orders", Operation::kAll);
-  absl::StatusOr<AclPlan> plan = PlanAcls({write}, {write, theirs}, kOwns);
+  absl::StatusOr<AclPlan> plan =
+      PlanAcls({write}, ClusterAcls{{write, theirs}}, kOwns);
   ASSERT_TRUE(plan.ok()) << plan.status();
   EXPECT_TRUE(plan->empty());
   EXPECT_EQ(plan->left_alone_count, 1u);
@@ -92,7 +94,7 @@ TEST(PlanAclsTest, DuplicatesCountOnce) {
       Topic("User:orders.writer", "orders", Operation::kWrite);
   const AclBinding theirs = Topic("User:ops", "orders", Operation::kAll);
   absl::StatusOr<AclPlan> plan =
-      PlanAcls({write, write}, {theirs, theirs}, kOwns);
+      PlanAcls({write, write}, ClusterAcls{{theirs, theirs}}, kOwns);
   ASSERT_TRUE(plan.ok()) << plan.status();
   EXPECT_THAT(plan->to_create, ElementsAre(write));
   EXPECT_EQ(plan->left_alone_count, 1u);
@@ -104,6 +106,24 @@ TEST(PlanAclsTest, RefusesToCreateForAPrincipalThePolicyDoesNotOwn) {
       StatusIs(absl::StatusCode::kFailedPrecondition,
                HasSubstr("grants to User:ops, which no principals rule "
                          "produces")));
+}
+
+TEST(PlanAclsTest, OpaqueAclsAreLeftAloneOrFlaggedAsUnmanageable) {
+  ClusterAcls current;
+  current.opaque = {
+      {"User:ops", "ALLOW User:ops WRITE on UNKNOWN tx1 (LITERAL) from host *"},
+      {"User:billing",
+       "ALLOW User:billing WRITE on UNKNOWN tx2 (LITERAL) from host *"}};
+  absl::StatusOr<AclPlan> plan = PlanAcls({}, current, kOwns);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(plan->left_alone_count, 1u);
+  ASSERT_THAT(plan->unmanageable, ::testing::SizeIs(1));
+  EXPECT_EQ(plan->unmanageable[0].principal, "User:billing");
+  EXPECT_EQ(FormatPlan(*plan),
+            "! cannot manage ALLOW User:billing WRITE on UNKNOWN tx2 "
+            "(LITERAL) from host *\n"
+            "plan: nothing to do (1 unowned left alone, 1 owned but "
+            "unmanageable)\n");
 }
 
 TEST(FormatPlanTest, CreationsThenDeletionsThenSummary) {

@@ -20,6 +20,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "bridge/acl.h"
+#include "bridge/acl_plan.h"
 
 namespace mayfly::bridge {
 
@@ -27,8 +28,9 @@ class AclAdmin {
  public:
   virtual ~AclAdmin() = default;
 
-  // Every ACL binding on the cluster.
-  virtual absl::StatusOr<std::vector<AclBinding>> DescribeAcls() = 0;
+  // Every ACL on the cluster: as bindings, or as opaque ACLs where the
+  // implementation cannot express them.
+  virtual absl::StatusOr<ClusterAcls> DescribeAcls() = 0;
 
   // Creates each binding. Creating one that exists already is OK (Kafka
   // treats it so).

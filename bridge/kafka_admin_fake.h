@@ -29,10 +29,10 @@ class FakeAclAdmin : public AclAdmin {
   // How many requests of each kind were made.
   int describe_calls = 0, create_calls = 0, delete_calls = 0;
 
-  absl::StatusOr<std::vector<AclBinding>> DescribeAcls() override {
+  absl::StatusOr<ClusterAcls> DescribeAcls() override {
     ++describe_calls;
     if (!fail_next_describe.ok()) return std::exchange(fail_next_describe, {});
-    return std::vector<AclBinding>(acls.begin(), acls.end());
+    return ClusterAcls{std::vector<AclBinding>(acls.begin(), acls.end()), {}};
   }
 
   std::vector<absl::Status> CreateAcls(
