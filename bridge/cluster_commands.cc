@@ -5,6 +5,7 @@
 // Every one connects with an SVID, from --svid-dir (files kept by `mayfly
 // watch x509 --write`) or from the Workload API (--socket, else
 // $SPIFFE_ENDPOINT_SOCKET), and accepts the broker by its SPIFFE ID.
+#include <algorithm>
 #include <cstdint>
 #include <iostream>
 #include <memory>
@@ -19,6 +20,7 @@
 #include "bridge/acl_plan_apply.h"
 #include "bridge/kafka_admin_rdkafka.h"
 #include "bridge/kafka_admin_reload.h"
+#include "bridge/kafka_admin_served_cert.h"
 #include "bridge/kafka_admin_tls.h"
 #include "bridge/policy.h"
 #include "identity/cli/command.h"
@@ -76,7 +78,8 @@ class StderrLogger {
 std::optional<int> ConnectOrExit(const FlagSet& flags, const ClusterFlags& f,
                                  std::vector<identity::TrustDomain> allowed,
                                  Logger& logger,
-                                 std::unique_ptr<RdKafkaAdmin>& out) {
+                                 std::unique_ptr<RdKafkaAdmin>& out,
+                                 std::optional<AdminSvid>* svid_out = nullptr) {
   if (f.bootstrap.empty()) return MissingFlag(flags, "bootstrap");
   if (!f.svid_dir.empty() && !f.socket.empty()) {
     return Fail("--svid-dir and --socket are exclusive", kExitUsage);
@@ -111,6 +114,7 @@ std::optional<int> ConnectOrExit(const FlagSet& flags, const ClusterFlags& f,
       RdKafkaAdmin::Create(options, *svid, logger);
   if (!admin.ok()) return Fail(admin.status().ToString());
   out = std::move(*admin);
+  if (svid_out != nullptr) *svid_out = std::move(*svid);
   return std::nullopt;
 }
 
@@ -182,6 +186,32 @@ int Apply(const std::vector<std::string>& args) {
   return PlanOrApply(args, true);
 }
 
+// After a reload: waits until new handshakes on `address` get the leaf of
+// the keystore file (which only a process on the broker's host can read).
+int VerifyServed(const std::string& address, const std::string& keystore,
+                 const AdminSvid& svid, absl::Duration timeout) {
+  if (absl::StatusOr<std::string> readable = bridge::FirstCertDer(keystore);
+      !readable.ok()) {
+    std::cerr << "mayfly: not checked that the broker took the files: "
+              << readable.status().message() << "\n";
+    return kExitOk;
+  }
+  // One handshake every kServedPoll, within the timeout.
+  constexpr absl::Duration kServedPoll = absl::Milliseconds(200);
+  const int attempts = std::max(1, static_cast<int>(timeout / kServedPoll));
+  const absl::Status served = bridge::WaitUntilServed(
+      [&] {
+        return bridge::ServedLeafDer(address, svid,
+                                     std::min(timeout, absl::Seconds(5)));
+      },
+      [&] { return bridge::FirstCertDer(keystore); }, attempts,
+      [&] { absl::SleepFor(kServedPoll); });
+  if (!served.ok()) return Fail(served.ToString());
+  std::cout << "verified: " << address << " serves the certificate in "
+            << keystore << "\n";
+  return kExitOk;
+}
+
 int ReloadBroker(const std::vector<std::string>& args) {
   std::string node_text;
   std::string listener(bridge::kDefaultListener);
@@ -197,8 +227,12 @@ int ReloadBroker(const std::vector<std::string>& args) {
   ClusterFlags cluster_flags(flags);
   flags.String("node-id", &node_text, "The broker's node.id.");
   flags.String("listener", &listener,
-               "The listener to reload, as in "
-               "listeners=.");
+               "The listener to reload, as in listeners=.");
+  bool verify = true;
+  flags.Bool("verify", &verify,
+             "Then check, with new TLS handshakes on --bootstrap (that "
+             "node's listener), that the broker serves the keystore file's "
+             "certificate.");
   std::vector<std::string> positional;
   if (auto code = ParseOrExit(flags, args, &positional)) return *code;
   if (!positional.empty()) return Fail("no arguments expected", kExitUsage);
@@ -211,20 +245,27 @@ int ReloadBroker(const std::vector<std::string>& args) {
 
   StderrLogger logger;
   std::unique_ptr<RdKafkaAdmin> admin;
+  std::optional<AdminSvid> svid;
   if (auto code =
-          ConnectOrExit(flags, cluster_flags, {}, logger.get(), admin)) {
+          ConnectOrExit(flags, cluster_flags, {}, logger.get(), admin, &svid)) {
     return *code;
   }
   absl::StatusOr<bridge::ReloadRequestConfigs> sent =
       bridge::ReloadListenerFiles(*admin, node_id, listener);
   if (!sent.ok()) return Fail(sent.status().ToString());
   std::vector<std::string> parts;
+  std::string keystore;
   for (const auto& [name, value] : sent->configs) {
     parts.push_back(absl::StrCat(name, "=", value));
+    if (name == bridge::ListenerConfigName(listener, "ssl.keystore.location")) {
+      keystore = value;
+    }
   }
   std::cout << "reloaded listener " << listener << " on node " << node_id
             << ": " << absl::StrJoin(parts, " ") << "\n";
-  return kExitOk;
+  if (!verify) return kExitOk;
+  return VerifyServed(cluster_flags.bootstrap, keystore, *svid,
+                      admin->timeout());
 }
 
 std::vector<Command> ClusterCommands() {

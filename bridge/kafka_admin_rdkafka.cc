@@ -106,32 +106,29 @@ int RdKafkaAdmin::VerifyBroker(rd_kafka_t*, const char* broker_name, int32_t,
                                void* opaque) {
   // librdkafka lets the handshake through whenever this returns 1, even
   // with OpenSSL's own verdict in *x509_error: keep that verdict.
-  if (*x509_error != X509_V_OK) {
-    CopyError(
-        absl::StrCat("broker ", broker_name, ": certificate at depth ", depth,
-                     ": ", X509_verify_cert_error_string(*x509_error)),
-        errstr, errstr_size);
+  const auto* self = static_cast<const RdKafkaAdmin*>(opaque);
+  auto refuse = [&](absl::string_view why) {
+    const std::string message = absl::StrCat("broker ", broker_name, ": ", why);
+    CopyError(message, errstr, errstr_size);
+    self->logger_.Log(LogLevel::kError, "kafka_broker_refused",
+                      {{"broker", broker_name}, {"reason", std::string(why)}});
+    absl::MutexLock lock(&self->mu_);
+    if (!self->refusal_.has_value()) {
+      self->refusal_ = absl::PermissionDeniedError(message);
+    }
     return 0;
+  };
+  if (*x509_error != X509_V_OK) {
+    return refuse(absl::StrCat("certificate at depth ", depth,
+                               " fails verification with our bundle: ",
+                               X509_verify_cert_error_string(*x509_error)));
   }
   if (depth != 0) return 1;
-  const auto* self = static_cast<const RdKafkaAdmin*>(opaque);
   const absl::Status status =
       CheckBrokerLeaf(absl::string_view(buf, size), self->options_.broker);
   if (!status.ok()) {
     *x509_error = X509_V_ERR_APPLICATION_VERIFICATION;
-    {
-      absl::MutexLock lock(&self->mu_);
-      if (!self->refusal_.has_value()) {
-        self->refusal_ = absl::PermissionDeniedError(
-            absl::StrCat("broker ", broker_name, ": ", status.message()));
-      }
-    }
-    CopyError(absl::StrCat("broker ", broker_name, ": ", status.message()),
-              errstr, errstr_size);
-    self->logger_.Log(
-        LogLevel::kError, "kafka_broker_refused",
-        {{"broker", broker_name}, {"reason", std::string(status.message())}});
-    return 0;
+    return refuse(status.message());
   }
   return 1;
 }

@@ -58,6 +58,8 @@ class RdKafkaAdmin : public AclAdmin, public BrokerConfigAdmin {
   RdKafkaAdmin(const RdKafkaAdmin&) = delete;
   RdKafkaAdmin& operator=(const RdKafkaAdmin&) = delete;
 
+  absl::Duration timeout() const { return options_.timeout; }
+
   absl::StatusOr<ClusterAcls> DescribeAcls() override;
   std::vector<absl::Status> CreateAcls(
       const std::vector<AclBinding>& bindings) override;

@@ -13,13 +13,13 @@ namespace {
 constexpr absl::string_view kKeystoreLocation = "ssl.keystore.location";
 constexpr absl::string_view kTruststoreLocation = "ssl.truststore.location";
 
-// Kafka's per-listener override of `name`: listener.name.<lower>.<name>.
-std::string ListenerConfig(absl::string_view listener, absl::string_view name) {
+}  // namespace
+
+std::string ListenerConfigName(absl::string_view listener,
+                               absl::string_view name) {
   return absl::StrCat("listener.name.", absl::AsciiStrToLower(listener), ".",
                       name);
 }
-
-}  // namespace
 
 absl::StatusOr<ReloadRequestConfigs> ReloadConfigs(
     const std::vector<BrokerConfigEntry>& entries, absl::string_view listener) {
@@ -44,7 +44,7 @@ absl::StatusOr<ReloadRequestConfigs> ReloadConfigs(
   }
 
   for (absl::string_view store : {kKeystoreLocation, kTruststoreLocation}) {
-    const std::string prefixed = ListenerConfig(listener, store);
+    const std::string prefixed = ListenerConfigName(listener, store);
     const BrokerConfigEntry* effective = nullptr;
     for (const std::string& name : {prefixed, std::string(store)}) {
       auto it = by_name.find(name);

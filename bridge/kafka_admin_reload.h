@@ -29,6 +29,11 @@ namespace mayfly::bridge {
 // The listener whose files are reloaded when --listener is not given.
 inline constexpr absl::string_view kDefaultListener = "SSL";
 
+// Kafka's per-listener name of broker config `name`:
+// "listener.name.<listener, lower case>.<name>".
+std::string ListenerConfigName(absl::string_view listener,
+                               absl::string_view name);
+
 struct ReloadRequestConfigs {
   // What AlterConfigs sends, sorted by name.
   std::vector<std::pair<std::string, std::string>> configs;
