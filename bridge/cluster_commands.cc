@@ -189,7 +189,8 @@ int Apply(const std::vector<std::string>& args) {
 // After a reload: waits until new handshakes on `address` get the leaf of
 // the keystore file (which only a process on the broker's host can read).
 int VerifyServed(const std::string& address, const std::string& keystore,
-                 const AdminSvid& svid, absl::Duration timeout) {
+                 const AdminSvid& svid, absl::Duration timeout,
+                 int network_threads) {
   if (absl::StatusOr<std::string> readable = bridge::FirstCertDer(keystore);
       !readable.ok()) {
     std::cerr << "mayfly: not checked that the broker took the files: "
@@ -204,8 +205,9 @@ int VerifyServed(const std::string& address, const std::string& keystore,
         return bridge::ServedLeafDer(address, svid,
                                      std::min(timeout, absl::Seconds(5)));
       },
-      [&] { return bridge::FirstCertDer(keystore); }, attempts,
-      [&] { absl::SleepFor(kServedPoll); });
+      [&] { return bridge::FirstCertDer(keystore); },
+      // Twice round the broker's network threads, each with its own context.
+      2 * network_threads, attempts, [&] { absl::SleepFor(kServedPoll); });
   if (!served.ok()) return Fail(served.ToString());
   std::cout << "verified: " << address << " serves the certificate in "
             << keystore << "\n";
@@ -265,7 +267,7 @@ int ReloadBroker(const std::vector<std::string>& args) {
             << ": " << absl::StrJoin(parts, " ") << "\n";
   if (!verify) return kExitOk;
   return VerifyServed(cluster_flags.bootstrap, keystore, *svid,
-                      admin->timeout());
+                      admin->timeout(), sent->network_threads);
 }
 
 std::vector<Command> ClusterCommands() {

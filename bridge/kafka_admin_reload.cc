@@ -4,6 +4,7 @@
 #include <map>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "identity/status_macros.h"
 
@@ -63,6 +64,12 @@ absl::StatusOr<ReloadRequestConfigs> ReloadConfigs(
     send[prefixed] = *effective->value;
   }
   out.configs.assign(send.begin(), send.end());
+  auto threads = by_name.find("num.network.threads");
+  int n = 0;
+  if (threads != by_name.end() && threads->second->value.has_value() &&
+      absl::SimpleAtoi(*threads->second->value, &n) && n > 0) {
+    out.network_threads = n;
+  }
   return out;
 }
 

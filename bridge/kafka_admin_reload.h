@@ -34,11 +34,16 @@ inline constexpr absl::string_view kDefaultListener = "SSL";
 std::string ListenerConfigName(absl::string_view listener,
                                absl::string_view name);
 
+// Kafka's default num.network.threads.
+inline constexpr int kDefaultNetworkThreads = 3;
+
 struct ReloadRequestConfigs {
   // What AlterConfigs sends, sorted by name.
   std::vector<std::pair<std::string, std::string>> configs;
   // The names among them that were already dynamic and are carried over.
   std::vector<std::string> carried_over;
+  // The broker's num.network.threads: each has its own SSL context.
+  int network_threads = kDefaultNetworkThreads;
 };
 
 // The configs to send for `listener` (as named in `listeners=`, any case),

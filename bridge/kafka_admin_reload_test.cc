@@ -32,6 +32,7 @@ std::vector<BrokerConfigEntry> StaticBroker() {
       Entry("ssl.keystore.password", std::nullopt, ConfigSource::kDefault,
             true),
       Entry("log.retention.hours", "168", ConfigSource::kDefault),
+      Entry("num.network.threads", "5", ConfigSource::kStaticBroker),
   };
 }
 
@@ -44,6 +45,7 @@ TEST(ReloadConfigsTest, SetsTheStaticLocationsUnderTheListenerPrefix) {
                           Pair("listener.name.ssl.ssl.truststore.location",
                                "/run/kafka/svid_bundle.pem")));
   EXPECT_THAT(r->carried_over, IsEmpty());
+  EXPECT_EQ(r->network_threads, 5);
 }
 
 TEST(ReloadConfigsTest, CarriesOverDynamicConfigsAndPrefersTheListenerOnes) {

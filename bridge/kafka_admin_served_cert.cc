@@ -123,22 +123,26 @@ std::string SerialOf(const std::string& der) {
 
 absl::Status WaitUntilServed(
     const std::function<absl::StatusOr<std::string>()>& served,
-    const std::function<absl::StatusOr<std::string>()>& expected, int attempts,
-    const std::function<void()>& pause) {
+    const std::function<absl::StatusOr<std::string>()>& expected, int matches,
+    int attempts, const std::function<void()>& pause) {
   absl::Status last = absl::DeadlineExceededError("not asked");
+  int in_a_row = 0;
   for (int i = 0; i < attempts; ++i) {
-    if (i > 0) pause();
+    // A match is checked again at once; a miss waits for the broker.
+    if (i > 0 && in_a_row == 0) pause();
     absl::StatusOr<std::string> want = expected();
-    if (!want.ok()) {
-      last = want.status();
-      continue;
-    }
-    absl::StatusOr<std::string> got = served();
+    absl::StatusOr<std::string> got =
+        want.ok() ? served() : absl::StatusOr<std::string>(want.status());
     if (!got.ok()) {
       last = got.status();
+      in_a_row = 0;
       continue;
     }
-    if (*got == *want) return absl::OkStatus();
+    if (*got == *want) {
+      if (++in_a_row >= matches) return absl::OkStatus();
+      continue;
+    }
+    in_a_row = 0;
     last = absl::FailedPreconditionError(absl::StrCat(
         "the broker still serves serial ", SerialOf(*got),
         ", not the keystore file's ", SerialOf(*want),

@@ -34,14 +34,17 @@ absl::StatusOr<std::string> ServedLeafDer(const std::string& address,
 absl::StatusOr<std::string> FirstCertDer(const std::string& pem_path);
 
 // Asks `served` and `expected` up to `attempts` times, calling `pause`
-// between attempts, until both give the same leaf. Both are asked again
-// each time: the file may be replaced meanwhile. FailedPrecondition naming
-// both serials if they never match; the last error of either if it never
-// answered.
+// after a miss, until `matches` answers in a row give the same leaf. Both
+// are asked again each time: the file may be replaced meanwhile. Several in
+// a row because each of the broker's network threads has its own SSL
+// context, new connections go to them in turn, and a reload that fails
+// half-way leaves some threads on the old certificate (seen on 4.4.0).
+// FailedPrecondition naming both serials if they do not match; the last
+// error of either if it did not answer.
 absl::Status WaitUntilServed(
     const std::function<absl::StatusOr<std::string>()>& served,
-    const std::function<absl::StatusOr<std::string>()>& expected, int attempts,
-    const std::function<void()>& pause);
+    const std::function<absl::StatusOr<std::string>()>& expected, int matches,
+    int attempts, const std::function<void()>& pause);
 
 }  // namespace mayfly::bridge
 

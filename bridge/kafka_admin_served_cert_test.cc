@@ -57,7 +57,7 @@ TEST_F(WaitUntilServedTest, ReturnsOnceTheNewLeafIsServed) {
   EXPECT_TRUE(
       WaitUntilServed(
           [&]() -> absl::StatusOr<std::string> { return answers[asked++]; },
-          [&]() -> absl::StatusOr<std::string> { return new_; }, 10, pause_)
+          [&]() -> absl::StatusOr<std::string> { return new_; }, 1, 10, pause_)
           .ok());
   EXPECT_EQ(asked, 3u);
   EXPECT_EQ(pauses_, 2);
@@ -66,8 +66,8 @@ TEST_F(WaitUntilServedTest, ReturnsOnceTheNewLeafIsServed) {
 TEST_F(WaitUntilServedTest, NamesBothSerialsWhenTheBrokerKeepsTheOldOne) {
   EXPECT_THAT(
       WaitUntilServed([&]() -> absl::StatusOr<std::string> { return old_; },
-                      [&]() -> absl::StatusOr<std::string> { return new_; }, 3,
-                      pause_),
+                      [&]() -> absl::StatusOr<std::string> { return new_; }, 1,
+                      3, pause_),
       StatusIs(absl::StatusCode::kFailedPrecondition,
                HasSubstr("still serves serial " + old_serial_ +
                          ", not the keystore file's " + new_serial_)));
@@ -80,8 +80,34 @@ TEST_F(WaitUntilServedTest, ReportsTheLastErrorWhenNothingAnswers) {
           []() -> absl::StatusOr<std::string> {
             return absl::UnavailableError("connection refused");
           },
-          [&]() -> absl::StatusOr<std::string> { return new_; }, 2, pause_),
+          [&]() -> absl::StatusOr<std::string> { return new_; }, 1, 2, pause_),
       StatusIs(absl::StatusCode::kUnavailable, "connection refused"));
+}
+
+TEST_F(WaitUntilServedTest, OneNetworkThreadOnTheOldLeafIsCaught) {
+  // Three network threads in turn, the third stuck on the old leaf.
+  size_t asked = 0;
+  EXPECT_THAT(
+      WaitUntilServed(
+          [&]() -> absl::StatusOr<std::string> {
+            return ++asked % 3 == 0 ? old_ : new_;
+          },
+          [&]() -> absl::StatusOr<std::string> { return new_; }, 6, 30, pause_),
+      StatusIs(absl::StatusCode::kFailedPrecondition,
+               HasSubstr("still serves serial " + old_serial_)));
+  EXPECT_EQ(asked, 30u);
+}
+
+TEST_F(WaitUntilServedTest, NeedsTheMatchesInARow) {
+  std::vector<std::string> answers = {new_, old_, new_, new_, new_};
+  size_t asked = 0;
+  EXPECT_TRUE(
+      WaitUntilServed(
+          [&]() -> absl::StatusOr<std::string> { return answers[asked++]; },
+          [&]() -> absl::StatusOr<std::string> { return new_; }, 3, 10, pause_)
+          .ok());
+  EXPECT_EQ(asked, 5u);
+  EXPECT_EQ(pauses_, 1);
 }
 
 TEST_F(WaitUntilServedTest, FirstCertOfAPemKeystoreIsItsLeaf) {
