@@ -65,6 +65,7 @@ refused_by_broker() {
   after=$(grep -c "$pattern" "$run/broker/broker.log" || true)
   ((after > before)) ||
     fail "$what: \"$pattern\" not in the broker's log ($out)" || return
+  echo "kafka: $what refused: $out" >&2
 }
 
 # 2. An ID no rule maps (no marked subject), and another trust domain's SVID
@@ -170,6 +171,21 @@ case_broker_rotation() {
   (($(grep -c 'Kafka Server started' "$run/broker/broker.log") == 1)) ||
     fail "the broker restarted" || return
   echo "kafka: producer across the rotations: $probe_out" >&2
+}
+
+# The probe itself refuses a broker whose certificate carries another
+# SPIFFE ID than --broker-spiffe-id (it checks in ssl_cert_verify_cb, with
+# hostname checking off): the other cases' answers come from the broker
+# they meant.
+case_probe_checks_broker() {
+  [[ -d $run/svid/writer ]] || svid_fetch "$prod_socket" "$writer_id" \
+    "$run/svid/writer" || fail "no SVID for $writer_id" || return
+  probe_rc=0
+  out=$("$bin/probe" metadata --svid-dir "$run/svid/writer" \
+    --bootstrap "$bootstrap" --broker-spiffe-id spiffe://prod.acme/kafka/other \
+    --topic orders --timeout 3 2>>"$run/probe.log") || probe_rc=$?
+  [[ $probe_rc == 1 && $out == "metadata failed: "*"is $broker_id, want spiffe://prod.acme/kafka/other"* ]] ||
+    fail "exit $probe_rc: $out" || return
 }
 
 # --- 4. the principals stock mode gives, per mapping vector ----------------
