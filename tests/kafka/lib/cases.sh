@@ -86,6 +86,12 @@ case_refused() {
   cp -L "$run/svid/other/svid.pem" "$run/svid/other/svid_key.pem" \
     "$run/svid/foreign/"
   cp -L "$run/svid/broker/svid_bundle.pem" "$run/svid/foreign/"
+  local subject want
+  subject=$(openssl x509 -in "$run/svid/foreign/svid.pem" -noout -subject \
+    -nameopt RFC2253)
+  want="subject=CN=orders.writer,OU=$stock_marker"
+  [[ $subject == "$want" ]] ||
+    fail "the foreign SVID's $subject is not $want" || return
   # Its chain does not lead to the broker's truststore: the handshake fails.
   refused_by_broker "$run/svid/foreign" "$foreign_id" \
     "Failed authentication with /127.0.0.1" || return
