@@ -1,5 +1,6 @@
-// Writing and reading the svid.pem / svid_key.pem / svid_bundle.pem set
-// through one `..data` symlink swap (see svid_files.h for the layout).
+// Writing and reading the svid.pem / svid_key.pem / svid_bundle.pem /
+// svid_keystore.pem set through one `..data` symlink swap (see svid_files.h
+// for the layout).
 #include "identity/svid_files.h"
 
 #include <dirent.h>
@@ -30,8 +31,12 @@
 namespace mayfly::identity {
 namespace {
 
-constexpr std::array<absl::string_view, 3> kNames = {kSvidFile, kSvidKeyFile,
-                                                     kSvidBundleFile};
+// Every name a write publishes.
+constexpr std::array<absl::string_view, 4> kNames = {
+    kSvidFile, kSvidKeyFile, kSvidBundleFile, kSvidKeystoreFile};
+// The names ReadSvidFiles reads, in the order it parses them.
+constexpr std::array<absl::string_view, 3> kReadNames = {
+    kSvidFile, kSvidKeyFile, kSvidBundleFile};
 // Built beside `..data` and renamed over it: rename(2) is the atomic step.
 constexpr absl::string_view kDataLinkTmp = "..data_tmp";
 // Built beside a name and renamed over it when a name becomes a symlink.
@@ -47,7 +52,8 @@ constexpr mode_t kVersionDirMode = 0755;
 constexpr int kReadAttempts = 5;
 
 mode_t ModeOf(absl::string_view name) {
-  return name == kSvidKeyFile ? kPrivateFileMode : kPublicFileMode;
+  return name == kSvidKeyFile || name == kSvidKeystoreFile ? kPrivateFileMode
+                                                           : kPublicFileMode;
 }
 
 std::string LinkTarget(absl::string_view name) {
@@ -246,9 +252,13 @@ absl::Status WriteSvidFiles(const std::string& dir, const CertChain& chain,
                             const EVP_PKEY& key, const CertChain& bundle) {
   if (chain.empty()) return absl::InvalidArgumentError("empty SVID chain");
   ASSIGN_OR_RETURN(std::string key_pem, PrivateKeyToPkcs8Pem(key));
-  const Contents fresh = {{kSvidFile, CertsToPem(chain)},
+  std::string chain_pem = CertsToPem(chain);
+  // Kafka's PEM keystore (KIP-651) wants the key and its chain in one file.
+  std::string keystore_pem = absl::StrCat(key_pem, chain_pem);
+  const Contents fresh = {{kSvidFile, std::move(chain_pem)},
                           {kSvidKeyFile, std::move(key_pem)},
-                          {kSvidBundleFile, CertsToPem(bundle)}};
+                          {kSvidBundleFile, CertsToPem(bundle)},
+                          {kSvidKeystoreFile, std::move(keystore_pem)}};
   RETURN_IF_ERROR(EnsureDir(dir, 0755));
   const UniqueFd dir_fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (dir_fd.get() < 0) return ErrnoError("cannot open directory", dir);
@@ -262,17 +272,17 @@ absl::Status WriteSvidFiles(const std::string& dir, const CertChain& chain,
 absl::StatusOr<SvidFiles> ReadSvidFiles(const std::string& dir) {
   absl::Status last = absl::NotFoundError(dir);
   for (int attempt = 0; attempt < kReadAttempts; ++attempt) {
-    // Resolve `..data` once, so all three files come from one version.
+    // Resolve `..data` once, so all files come from one version.
     std::string base = dir;
     const std::string link = absl::StrCat(dir, "/", kSvidDataLink);
     if (char* real = realpath(link.c_str(), nullptr); real != nullptr) {
       base = real;
       free(real);
     }
-    absl::StatusOr<std::string> pems[kNames.size()];
+    absl::StatusOr<std::string> pems[kReadNames.size()];
     last = absl::OkStatus();
-    for (size_t i = 0; i < kNames.size(); ++i) {
-      pems[i] = ReadFile(absl::StrCat(base, "/", kNames[i]));
+    for (size_t i = 0; i < kReadNames.size(); ++i) {
+      pems[i] = ReadFile(absl::StrCat(base, "/", kReadNames[i]));
       if (!pems[i].ok() && last.ok()) last = pems[i].status();
     }
     if (absl::IsNotFound(last) && base != dir) {

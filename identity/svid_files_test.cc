@@ -1,7 +1,8 @@
-// The svid.pem / svid_key.pem / svid_bundle.pem set: names, modes, round
-// trip, a key that does not match its certificate, the `..data` layout,
-// migration from plain files, recovery from a crash, and a reader racing
-// hundreds of switches (svid_files_swap_test.cc).
+// The svid.pem / svid_key.pem / svid_bundle.pem / svid_keystore.pem set:
+// names, modes, round trip, the keystore's contents, a key that does not match
+// its certificate, the `..data` layout, migration from plain files, recovery
+// from a crash, and a reader racing hundreds of switches
+// (svid_files_swap_test.cc).
 #include "identity/svid_files.h"
 
 #include <dirent.h>
@@ -85,7 +86,7 @@ class SvidFilesTest : public ::testing::Test {
   CertChain bundle_;
 };
 
-TEST_F(SvidFilesTest, WritesTheThreeFilesAndReadsThemBack) {
+TEST_F(SvidFilesTest, WritesTheFourFilesAndReadsThemBack) {
   ASSERT_TRUE(WriteSvidFiles(dir_, svid_.chain, *svid_.key, bundle_).ok());
   struct stat st;
   ASSERT_EQ(stat((dir_ + "/svid_key.pem").c_str(), &st), 0);
@@ -96,6 +97,11 @@ TEST_F(SvidFilesTest, WritesTheThreeFilesAndReadsThemBack) {
   EXPECT_EQ(*ReadFile(dir_ + "/svid_bundle.pem"), CertsToPem(bundle_));
   EXPECT_EQ(*ReadFile(dir_ + "/svid_key.pem"),
             *PrivateKeyToPkcs8Pem(*svid_.key));
+  // Kafka's PEM keystore: the key, then the leaf and its intermediate.
+  ASSERT_EQ(stat((dir_ + "/svid_keystore.pem").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  EXPECT_EQ(*ReadFile(dir_ + "/svid_keystore.pem"),
+            *PrivateKeyToPkcs8Pem(*svid_.key) + CertsToPem(svid_.chain));
 
   absl::StatusOr<SvidFiles> read = ReadSvidFiles(dir_);
   ASSERT_TRUE(read.ok()) << read.status();
@@ -136,16 +142,22 @@ TEST_F(SvidFilesTest, NamesAreSymlinksIntoOneVersionDirectory) {
               MatchesRegex("\\.\\.[0-9]{4}(_[0-9]{2}){5}\\.[A-Za-z0-9]{6}"));
   EXPECT_NE(version, first);
   // The previous version is gone; nothing else is left behind.
-  EXPECT_THAT(Entries(dir_), ElementsAre(version, "..data", "svid.pem",
-                                         "svid_bundle.pem", "svid_key.pem"));
+  EXPECT_THAT(Entries(dir_),
+              ElementsAre(version, "..data", "svid.pem", "svid_bundle.pem",
+                          "svid_key.pem", "svid_keystore.pem"));
   EXPECT_THAT(Entries(dir_ + "/" + version),
-              ElementsAre("svid.pem", "svid_bundle.pem", "svid_key.pem"));
-  for (const char* name : {"svid.pem", "svid_key.pem", "svid_bundle.pem"}) {
+              ElementsAre("svid.pem", "svid_bundle.pem", "svid_key.pem",
+                          "svid_keystore.pem"));
+  for (const char* name :
+       {"svid.pem", "svid_key.pem", "svid_bundle.pem", "svid_keystore.pem"}) {
     EXPECT_EQ(LinkOf(dir_ + "/" + name), std::string("..data/") + name);
   }
   EXPECT_EQ(ModeOf(dir_ + "/" + version), 0755u);
   EXPECT_EQ(ModeOf(dir_ + "/" + version + "/svid_key.pem"), 0600u);
+  EXPECT_EQ(ModeOf(dir_ + "/" + version + "/svid_keystore.pem"), 0600u);
   EXPECT_EQ(*ReadFile(dir_ + "/svid.pem"), CertsToPem(next_.chain));
+  EXPECT_EQ(*ReadFile(dir_ + "/svid_keystore.pem"),
+            *PrivateKeyToPkcs8Pem(*next_.key) + CertsToPem(next_.chain));
   EXPECT_EQ(*ReadFile(dir_ + "/svid_key.pem"),
             *PrivateKeyToPkcs8Pem(*next_.key));
 }
@@ -163,13 +175,32 @@ TEST_F(SvidFilesTest, MigratesPlainFilesOfAnOlderVersion) {
           .ok());
   ASSERT_TRUE(WriteSvidFiles(dir_, next_.chain, *next_.key, bundle_).ok());
   const std::string version = LinkOf(dir_ + "/..data");
-  EXPECT_THAT(Entries(dir_), ElementsAre(version, "..data", "svid.pem",
-                                         "svid_bundle.pem", "svid_key.pem"));
+  EXPECT_THAT(Entries(dir_),
+              ElementsAre(version, "..data", "svid.pem", "svid_bundle.pem",
+                          "svid_key.pem", "svid_keystore.pem"));
   EXPECT_EQ(LinkOf(dir_ + "/svid_key.pem"), "..data/svid_key.pem");
   EXPECT_EQ(ModeOf(dir_ + "/svid_key.pem"), 0600u);
   absl::StatusOr<SvidFiles> read = ReadSvidFiles(dir_);
   ASSERT_TRUE(read.ok()) << read.status();
   EXPECT_EQ(X509_cmp(read->chain[0].get(), next_.chain[0].get()), 0);
+}
+
+// A directory an earlier Mayfly switched through `..data` with three names
+// only: the next write adds the keystore's link and switches all four.
+TEST_F(SvidFilesTest, MigratesALinkedSetWithoutTheKeystore) {
+  ASSERT_TRUE(WriteSvidFiles(dir_, svid_.chain, *svid_.key, bundle_).ok());
+  const std::string old_version = LinkOf(dir_ + "/..data");
+  ASSERT_EQ(unlink((dir_ + "/svid_keystore.pem").c_str()), 0);
+  ASSERT_EQ(unlink((dir_ + "/" + old_version + "/svid_keystore.pem").c_str()),
+            0);
+  ASSERT_TRUE(WriteSvidFiles(dir_, next_.chain, *next_.key, bundle_).ok());
+  const std::string version = LinkOf(dir_ + "/..data");
+  EXPECT_THAT(Entries(dir_),
+              ElementsAre(version, "..data", "svid.pem", "svid_bundle.pem",
+                          "svid_key.pem", "svid_keystore.pem"));
+  EXPECT_EQ(LinkOf(dir_ + "/svid_keystore.pem"), "..data/svid_keystore.pem");
+  EXPECT_EQ(*ReadFile(dir_ + "/svid_keystore.pem"),
+            *PrivateKeyToPkcs8Pem(*next_.key) + CertsToPem(next_.chain));
 }
 
 // What a crash can leave: a half-migrated directory (one name a symlink, the
@@ -192,8 +223,9 @@ TEST_F(SvidFilesTest, RecoversFromWhatACrashLeaves) {
 
   ASSERT_TRUE(WriteSvidFiles(dir_, next_.chain, *next_.key, bundle_).ok());
   const std::string version = LinkOf(dir_ + "/..data");
-  EXPECT_THAT(Entries(dir_), ElementsAre(version, "..data", "svid.pem",
-                                         "svid_bundle.pem", "svid_key.pem"));
+  EXPECT_THAT(Entries(dir_),
+              ElementsAre(version, "..data", "svid.pem", "svid_bundle.pem",
+                          "svid_key.pem", "svid_keystore.pem"));
   EXPECT_EQ(LinkOf(dir_ + "/svid_key.pem"), "..data/svid_key.pem");
   absl::StatusOr<SvidFiles> read = ReadSvidFiles(dir_);
   ASSERT_TRUE(read.ok()) << read.status();

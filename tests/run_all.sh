@@ -8,7 +8,10 @@
 #   4. each libFuzzer target for a bounded time (MAYFLY_FUZZ_SECONDS, 60)
 #   5. interop: go-spiffe (and the SPIRE CLI where it builds) against the
 #      real agent; the clients come from the Go module proxy
-#   6. the benchmarks, which print their figures and ratios
+#   6. Kafka: tests/kafka/run_e2e against a real Kafka 4.4.0 KRaft broker
+#      (Maven Central, cached) on mayfly-agent's certificates; each case
+#      counts as one test
+#   7. the benchmarks, which print their figures and ratios
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -48,6 +51,19 @@ fi
 interop_rc=0
 bazel_test "${interop_env[@]}" //tests/interop:gospiffe_test || interop_rc=$?
 
+step "Kafka: a real broker (tests/kafka/run_e2e)"
+kafka_rc=0
+kafka_log=$(mktemp)
+trap 'rm -f "$log" "$kafka_log"' EXIT
+tests/kafka/run_e2e 2>&1 | tee "$kafka_log" || kafka_rc=${PIPESTATUS[0]}
+# Its last line: "N passed, M failed". No such line (it could not start a
+# broker) counts as one failure.
+read -r kafka_passed kafka_failed < <(sed -nE \
+  's/^([0-9]+) passed, ([0-9]+) failed$/\1 \2/p' "$kafka_log" | tail -n 1) ||
+  true
+if [[ -z ${kafka_passed:-} ]]; then kafka_passed=0 kafka_failed=1; fi
+if ((kafka_rc != 0 && kafka_failed == 0)); then kafka_failed=1; fi
+
 fuzz_rc=0
 step "fuzzers, ${MAYFLY_FUZZ_SECONDS:-60}s each"
 bash tests/fuzz/run_fuzzers.sh "${MAYFLY_FUZZ_SECONDS:-60}" || fuzz_rc=$?
@@ -59,11 +75,13 @@ bash tests/bench/run_agent_bench.sh --short || bench_rc=$?
 
 passed=$(grep -cE '^//[^ ]+ +(\(cached\) )?PASSED' "$log" || true)
 failed=$(grep -cE '^//[^ ]+ +(FAILED|TIMEOUT|NO STATUS)' "$log" || true)
+passed=$((passed + kafka_passed))
+failed=$((failed + kafka_failed))
 echo
 echo "tests: ${passed} passed, ${failed} failed"
 if ((normal_rc != 0 || sanitizer_rc != 0 || interop_rc != 0 ||
-  fuzz_rc != 0 || bench_rc != 0)); then
+  kafka_rc != 0 || fuzz_rc != 0 || bench_rc != 0)); then
   echo "run_all: failed (tests normal=$normal_rc sanitizers=$sanitizer_rc" \
-    "interop=$interop_rc fuzz=$fuzz_rc bench=$bench_rc)" >&2
+    "interop=$interop_rc kafka=$kafka_rc fuzz=$fuzz_rc bench=$bench_rc)" >&2
   exit 1
 fi

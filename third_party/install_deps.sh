@@ -18,6 +18,9 @@ PACKAGES=(
   # Tools: the real openssl binary for interop tests, clang for libFuzzer,
   # clang-format for the style check.
   openssl clang-14 libclang-rt-14-dev clang-format-14
+  # The real-broker tests (tests/kafka): Kafka 4.4.0 runs on Java 17 and its
+  # jars come from Maven Central through Maven.
+  openjdk-17-jdk-headless maven
 )
 
 missing=()

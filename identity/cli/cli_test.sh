@@ -139,6 +139,8 @@ intermediate_ttl: 1m
 entries:
   - spiffe_id: spiffe://example.org/cli
     selectors: ["unix:uid:$(id -u)"]
+  - spiffe_id: spiffe://example.org/cli/kafka
+    selectors: ["unix:uid:$(id -u)"]
 YAML
 "$agent" --config "$agent_dir/agent.yaml" 2>"$agent_dir/agent.log" &
 agent_pid=$!
@@ -158,12 +160,37 @@ equals "$out" "spiffe://example.org/cli" "validated id"
 
 # fetch x509 --write: the ..data layout.
 expect 0 "fetch x509 --write" -- "$mayfly" fetch x509 --write "$agent_dir/f"
-for name in svid.pem svid_key.pem svid_bundle.pem; do
+for name in svid.pem svid_key.pem svid_bundle.pem svid_keystore.pem; do
   equals "$(readlink "$agent_dir/f/$name")" "..data/$name" "$name is a link"
 done
 equals "$(stat -L -c %a "$agent_dir/f/svid_key.pem")" 600 "fetched key mode"
+equals "$(stat -L -c %a "$agent_dir/f/svid_keystore.pem")" 600 \
+  "fetched keystore mode"
+equals "$(cat "$agent_dir/f/svid_keystore.pem")" \
+  "$(cat "$agent_dir/f/svid_key.pem" "$agent_dir/f/svid.pem")" \
+  "the keystore is the key, then the chain"
 expect 0 "fetched SVID verifies" -- "$mayfly" svid verify \
   --bundle "$agent_dir/f/svid_bundle.pem" --svid "$agent_dir/f/svid.pem"
+contains "$out" $'verified spiffe://example.org/cli\n' "--write wrote the default"
+
+# fetch x509 --spiffe-id: another of the caller's SVIDs, or an error that
+# lists the ones on offer.
+expect 0 "fetch x509 --spiffe-id" -- "$mayfly" fetch x509 --write \
+  "$agent_dir/k" --spiffe-id spiffe://example.org/cli/kafka
+expect 0 "picked SVID verifies" -- "$mayfly" svid verify \
+  --bundle "$agent_dir/k/svid_bundle.pem" --svid "$agent_dir/k/svid.pem"
+contains "$out" $'verified spiffe://example.org/cli/kafka\n' "--spiffe-id picked"
+expect 1 "fetch x509 --spiffe-id not on offer" -- "$mayfly" fetch x509 \
+  --write "$agent_dir/n" --spiffe-id spiffe://example.org/nope
+contains "$err" "no SVID for spiffe://example.org/nope in the agent's answer;" \
+  "absent id named"
+contains "$err" "it offers spiffe://example.org/cli, spiffe://example.org/cli/kafka" \
+  "ids on offer listed"
+equals "$(test -e "$agent_dir/n" && echo written || echo absent)" absent \
+  "nothing written for an absent id"
+expect 2 "fetch x509 --spiffe-id without --write" -- "$mayfly" fetch x509 \
+  --spiffe-id spiffe://example.org/cli/kafka
+contains "$err" "--spiffe-id needs --write" "usage error named"
 
 # watch x509 with defaults, into a directory of plain files that an older
 # mayfly wrote: it migrates them, then renews the 10 s SVID at about 5 s.
@@ -178,7 +205,7 @@ written_at_least() {
 }
 wait_for 20 written_at_least 1 || echo "watch never wrote" >&2
 first=$(readlink "$out_dir/..data" || true)
-for name in svid.pem svid_key.pem svid_bundle.pem; do
+for name in svid.pem svid_key.pem svid_bundle.pem svid_keystore.pem; do
   equals "$(readlink "$out_dir/$name")" "..data/$name" "$name migrated to a link"
 done
 equals "$(stat -L -c %a "$out_dir/svid_key.pem")" 600 "watched key mode"
@@ -216,7 +243,8 @@ equals "$([[ $second != "$first" ]] && echo switched)" switched "..data switched
 equals "$(test -e "$out_dir/$first" && echo left || echo removed)" removed \
   "the previous version removed"
 equals "$(ls -A "$out_dir" | sort | tr '\n' ' ')" \
-  "$second ..data svid.pem svid_bundle.pem svid_key.pem " "nothing else left"
+  "$second ..data svid.pem svid_bundle.pem svid_key.pem svid_keystore.pem " \
+  "nothing else left"
 expect 0 "renewed SVID verifies" -- "$mayfly" svid verify \
   --bundle "$out_dir/svid_bundle.pem" --svid "$out_dir/svid.pem"
 kill -TERM "$watch_pid"

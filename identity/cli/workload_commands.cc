@@ -83,9 +83,28 @@ std::optional<int> ConnectOrExit(const AgentFlags& flags,
   return std::nullopt;
 }
 
-// Writes the default SVID (the first) and its trust domain's bundle.
-absl::Status WriteDefault(const std::string& dir, const X509Context& context) {
-  const identity::workload::X509SvidEntry& svid = context.svids.front();
+// The SVID `spiffe_id` names in `context`, or the default (the first) when
+// it is empty. NotFound lists the IDs on offer.
+absl::StatusOr<const identity::workload::X509SvidEntry*> PickSvid(
+    const X509Context& context, const std::string& spiffe_id) {
+  if (spiffe_id.empty()) return &context.svids.front();
+  std::string offered;
+  for (const auto& svid : context.svids) {
+    if (svid.id.ToString() == spiffe_id) return &svid;
+    absl::StrAppend(&offered, offered.empty() ? "" : ", ", svid.id.ToString());
+  }
+  return absl::NotFoundError(absl::StrCat("no SVID for ", spiffe_id,
+                                          " in the agent's answer; it offers ",
+                                          offered));
+}
+
+// Writes one SVID (see PickSvid) and its trust domain's bundle.
+absl::Status WriteSvid(const std::string& dir, const X509Context& context,
+                       const std::string& spiffe_id) {
+  absl::StatusOr<const identity::workload::X509SvidEntry*> picked =
+      PickSvid(context, spiffe_id);
+  if (!picked.ok()) return picked.status();
+  const identity::workload::X509SvidEntry& svid = **picked;
   const auto bundle = context.bundles.find(svid.id.trust_domain());
   if (bundle == context.bundles.end()) {
     return absl::InvalidArgumentError("no bundle for " +
@@ -108,16 +127,23 @@ void PrintContext(const X509Context& context) {
 }
 
 int FetchX509(const std::vector<std::string>& args) {
-  std::string write_dir;
-  FlagSet flags("mayfly fetch x509 [--socket PATH] [--write DIR]",
-                "Fetches this process's X.509-SVIDs from the agent and prints "
-                "them, default\nfirst; with --write, switches DIR/svid.pem, "
-                "svid_key.pem (0600) and\nsvid_bundle.pem to the default one "
-                "at once (symlinks through DIR/..data).");
+  std::string write_dir, spiffe_id;
+  FlagSet flags(
+      "mayfly fetch x509 [--socket PATH] [--write DIR [--spiffe-id ID]]",
+      "Fetches this process's X.509-SVIDs from the agent and prints them, "
+      "default\nfirst; with --write, switches DIR/svid.pem, svid_key.pem "
+      "(0600),\nsvid_bundle.pem and svid_keystore.pem (key then chain, 0600, "
+      "for Kafka)\nto the default one, or to --spiffe-id, at once (symlinks "
+      "through\nDIR/..data).");
   AgentFlags agent_flags(flags, "10s");
-  flags.String("write", &write_dir, "Directory to write the default SVID to.");
+  flags.String("write", &write_dir, "Directory to write the SVID to.");
+  flags.String("spiffe-id", &spiffe_id,
+               "Which SVID --write writes; default the first (the default).");
   std::vector<std::string> positional;
   if (auto code = ParseOrExit(flags, args, &positional)) return *code;
+  if (!spiffe_id.empty() && write_dir.empty()) {
+    return Fail("--spiffe-id needs --write", kExitUsage);
+  }
   AgentConnection agent;
   if (auto code = ConnectOrExit(agent_flags, agent)) return *code;
   absl::StatusOr<X509Context> context =
@@ -125,7 +151,7 @@ int FetchX509(const std::vector<std::string>& args) {
   if (!context.ok()) return FailStatus(context.status());
   PrintContext(*context);
   if (!write_dir.empty()) {
-    if (absl::Status s = WriteDefault(write_dir, *context); !s.ok()) {
+    if (absl::Status s = WriteSvid(write_dir, *context, spiffe_id); !s.ok()) {
       return Fail(s.ToString());
     }
   }
@@ -197,15 +223,20 @@ absl::Status RunCommand(const std::string& command) {
 }
 
 int WatchX509(const std::vector<std::string>& args) {
-  std::string socket, write_dir, exec_command, signal_text, count_text = "0";
+  std::string socket, write_dir, spiffe_id, exec_command, signal_text,
+      count_text = "0";
   FlagSet flags(
-      "mayfly watch x509 --write DIR [--exec CMD | --signal PIDFILE:SIG]",
-      "Keeps svid.pem, svid_key.pem (0600) and svid_bundle.pem in --write "
-      "current,\nswitching all three at once on every rotation (symlinks "
-      "through DIR/..data),\nthen runs --exec or signals the process in "
-      "PIDFILE. Runs until SIGINT or\nSIGTERM (or --count updates).");
+      "mayfly watch x509 --write DIR [--spiffe-id ID] [--exec CMD | --signal "
+      "PIDFILE:SIG]",
+      "Keeps svid.pem, svid_key.pem (0600), svid_bundle.pem and "
+      "svid_keystore.pem\n(key then chain, 0600, for Kafka) in --write "
+      "current, switching all four at\nonce on every rotation (symlinks "
+      "through DIR/..data), then runs --exec or\nsignals the process in "
+      "PIDFILE. Runs until SIGINT or SIGTERM (or --count\nupdates).");
   flags.String("socket", &socket, kSocketHelp);
   flags.String("write", &write_dir, "Directory for the PEM files.");
+  flags.String("spiffe-id", &spiffe_id,
+               "Which SVID to write; default the first (the default).");
   flags.String("exec", &exec_command, "Shell command to run after each write.");
   flags.String("signal", &signal_text,
                "PIDFILE:SIGNAL to send after each write, e.g. app.pid:HUP.");
@@ -240,7 +271,10 @@ int WatchX509(const std::vector<std::string>& args) {
   std::atomic<bool> failed{false};
   identity::workload::X509Source::Options options;
   options.on_update = [&](std::shared_ptr<const X509Context> context) {
-    absl::Status s = WriteDefault(write_dir, *context);
+    absl::StatusOr<const identity::workload::X509SvidEntry*> svid =
+        PickSvid(*context, spiffe_id);
+    absl::Status s = svid.status();
+    if (s.ok()) s = WriteSvid(write_dir, *context, spiffe_id);
     if (s.ok() && signal_target) s = SendSignal(*signal_target);
     if (s.ok() && !exec_command.empty()) s = RunCommand(exec_command);
     if (!s.ok()) {
@@ -248,9 +282,10 @@ int WatchX509(const std::vector<std::string>& args) {
       failed = true;
       return;
     }
-    std::cout << "wrote " << write_dir << ": "
-              << context->svids.front().id.ToString() << " expires "
-              << absl::FormatTime(absl::RFC3339_sec, context->Expiry(),
+    std::cout << "wrote " << write_dir << ": " << (*svid)->id.ToString()
+              << " expires "
+              << absl::FormatTime(absl::RFC3339_sec,
+                                  identity::CertNotAfter(*(*svid)->chain[0]),
                                   absl::UTCTimeZone())
               << std::endl;
     written.fetch_add(1);

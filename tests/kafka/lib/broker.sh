@@ -1,0 +1,129 @@
+# A single-node KRaft broker (combined broker and controller) from the
+# Kafka 4.4.0 jars, on two loopback ports the kernel picks, with an SSL
+# listener for clients (CLIENTS) and an SSL controller listener
+# (CONTROLLER), both on the PEM files of one SVID directory.
+#
+#   broker_start STOCK_PROPS SVID_DIR   sets $bootstrap, $controller,
+#                                       $broker_pid; writes $run/broker.env
+#                                       (what reload_broker.sh reads) and,
+#                                       once the broker is up, broker.ready
+#   free_port                           a loopback port free right now
+#
+# Logs: $run/broker/broker.log (everything at INFO) and
+# $run/broker/authorizer.log (kafka.authorizer.logger at DEBUG: one line per
+# authorization decision, with its principal).
+broker_node_id=1
+broker_heap=${KAFKA_E2E_HEAP:-512m}
+# Seconds the broker may take from `java` to "Kafka Server started":
+# 15-20 s on an idle machine, more when the cores are shared.
+broker_start_timeout=${KAFKA_E2E_START_TIMEOUT:-120}
+
+free_port() {
+  perl -MIO::Socket::INET -e \
+    'print IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1",
+       LocalPort => 0)->sockport, "\n"'
+}
+
+# A Kafka cluster id: 16 random bytes, URL-safe base64 without padding (what
+# `kafka-storage random-uuid` prints), without starting a JVM for it. It
+# may start with '-': pass it as --cluster-id=ID, never as a separate word.
+cluster_id() {
+  head -c16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '='
+}
+
+broker_write_config() {
+  local stock_props=$1 dir=$2 port=$3 cport=$4
+  cat >"$dir/server.properties" <<PROPS
+process.roles=broker,controller
+node.id=$broker_node_id
+controller.quorum.bootstrap.servers=127.0.0.1:$cport
+listeners=CLIENTS://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
+advertised.listeners=CLIENTS://127.0.0.1:$port
+listener.security.protocol.map=CLIENTS:SSL,CONTROLLER:SSL
+inter.broker.listener.name=CLIENTS
+controller.listener.names=CONTROLLER
+log.dirs=$dir/data
+num.partitions=1
+auto.create.topics.enable=true
+offsets.topic.replication.factor=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+PROPS
+  cat "$stock_props" >>"$dir/server.properties"
+  cat >"$dir/log4j2.xml" <<XML
+<?xml version="1.0" encoding="UTF-8"?>
+<Configuration status="warn">
+  <Appenders>
+    <File name="broker" fileName="$dir/broker.log">
+      <PatternLayout pattern="[%d] %p %m (%c)%n"/>
+    </File>
+    <File name="authorizer" fileName="$dir/authorizer.log">
+      <PatternLayout pattern="[%d] %p %m%n"/>
+    </File>
+  </Appenders>
+  <Loggers>
+    <Root level="info"><AppenderRef ref="broker"/></Root>
+    <Logger name="kafka.authorizer.logger" level="debug" additivity="false">
+      <AppenderRef ref="authorizer"/>
+    </Logger>
+  </Loggers>
+</Configuration>
+XML
+}
+
+broker_start() {
+  local stock_props=$1 svid_dir=$2 dir="$run/broker" port cport deadline
+  local next_progress
+  mkdir -p "$dir"
+  port=$(free_port)
+  cport=$(free_port)
+  while [[ $cport == "$port" ]]; do cport=$(free_port); done
+  broker_write_config "$stock_props" "$dir" "$port" "$cport"
+  local java_opts=(-Dlog4j2.configurationFile="$dir/log4j2.xml")
+  java -Xmx256m -XX:TieredStopAtLevel=1 "${java_opts[@]}" -cp "$classpath" \
+    kafka.tools.StorageTool format --standalone --cluster-id="$(cluster_id)" \
+    -c "$dir/server.properties" >"$dir/format.log" 2>&1 || {
+    echo "kafka: storage format failed:" >&2
+    tail -n 20 "$dir/format.log" >&2
+    return 1
+  }
+  spawn broker "$dir/stdout.log" java -Xmx"$broker_heap" -Xms"$broker_heap" \
+    "${java_opts[@]}" -cp "$classpath" kafka.Kafka "$dir/server.properties"
+  broker_pid=$spawned_pid
+  local broker_started_at=$SECONDS
+  bootstrap="127.0.0.1:$port"
+  controller="127.0.0.1:$cport"
+  # From now on a rotation reloads the listeners, through the controller
+  # listener (up seconds before the broker is): a start that takes longer
+  # than the SVID's lifetime must not leave the broker on an expired
+  # certificate, which would make it fail its own registration.
+  cat >"$run/broker.env" <<ENV
+bootstrap=$bootstrap
+controller=$controller
+node_id=$broker_node_id
+svid_dir=$svid_dir
+ENV
+  deadline=$((SECONDS + broker_start_timeout))
+  next_progress=$((SECONDS + 5))
+  until grep -q 'Kafka Server started' "$dir/broker.log" 2>/dev/null; do
+    if ! group_alive "$broker_pid"; then
+      echo "kafka: the broker exited during start:" >&2
+      tail -n 30 "$dir/broker.log" "$dir/stdout.log" >&2
+      return 1
+    fi
+    if ((SECONDS >= deadline)); then
+      echo "kafka: no broker after ${broker_start_timeout}s:" >&2
+      tail -n 30 "$dir/broker.log" >&2
+      return 1
+    fi
+    if ((SECONDS >= next_progress)); then
+      echo "kafka: waiting for the broker ($((SECONDS - broker_started_at))s)" >&2
+      next_progress=$((SECONDS + 5))
+    fi
+    sleep 0.2
+  done
+  touch "$run/broker.ready"
+}

@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# The harness's own pieces, without Java or a broker: process groups are
+# stopped whole (a child that ignores TERM too), the classpath is resolved
+# once per pom and again when the pom or a jar changes, and the stock-mode
+# stand-in gives marked subjects to exactly the IDs the policy maps.
+set -euo pipefail
+
+lib="$TEST_SRCDIR/$TEST_WORKSPACE/tests/kafka/lib"
+work="$TEST_TMPDIR/kafka_lib"
+rm -rf "$work" && mkdir -p "$work"
+source "$TEST_SRCDIR/$TEST_WORKSPACE/tests/lib/checks.sh"
+source "$lib/procs.sh"
+source "$lib/classpath.sh"
+source "$lib/stock.sh"
+trap stop_all EXIT
+
+# --- procs.sh ---------------------------------------------------------------
+# A group whose leader and child ignore TERM: stop_group falls back to KILL
+# within its grace, and takes the child (same group) with it.
+spawn stubborn "$work/stubborn.log" bash -c \
+  'trap "" TERM; sleep 300 & echo "child $!"; wait'
+stubborn=$spawned_pid
+wait_for 5 grep -q child "$work/stubborn.log"
+child=$(sed -n 's/^child //p' "$work/stubborn.log")
+equals "$(ps -o pgid= -p "$child" | tr -d ' ')" "$stubborn" \
+  "the child is in the spawned group"
+start=$SECONDS
+stop_group "$stubborn" 1 2>"$work/stop.err"
+equals "$(group_alive "$stubborn" && echo alive || echo gone)" gone \
+  "a TERM-ignoring group is gone"
+equals "$(kill -0 "$child" 2>/dev/null && echo alive || echo gone)" gone \
+  "its child is gone too"
+contains "$(cat "$work/stop.err")" "stubborn ignored TERM for 1s; KILL" \
+  "the KILL fallback is reported"
+equals "$(((SECONDS - start) <= 3))" 1 "within the grace (plus a second)"
+
+# stop_all stops every group spawned, in reverse order.
+spawn a "$work/a.log" sleep 300
+a=$spawned_pid
+spawn b "$work/b.log" sleep 300
+b=$spawned_pid
+equals "$(group_alive "$a" && group_alive "$b" && echo both)" both \
+  "spawned groups exist as soon as spawn returns"
+stop_all
+equals "$(group_alive "$a" || group_alive "$b" || echo none)" none \
+  "stop_all leaves nothing"
+
+# --- classpath.sh -------------------------------------------------------------
+# A fake mvn on PATH: counts its calls and writes a classpath of two jars.
+mkdir -p "$work/fakebin" "$work/jars"
+touch "$work/jars/a.jar" "$work/jars/b.jar"
+cat >"$work/fakebin/mvn" <<EOF
+#!/usr/bin/env bash
+echo call >>"$work/mvn.calls"
+for arg; do
+  case \$arg in -Dmdep.outputFile=*) out=\${arg#*=} ;; esac
+done
+printf '%s' "$work/jars/a.jar:$work/jars/b.jar" >"\$out"
+EOF
+chmod +x "$work/fakebin/mvn"
+PATH="$work/fakebin:$PATH"
+MAYFLY_CACHE="$work/cache"
+kafka_cache_dir="$MAYFLY_CACHE/kafka-4.4.0"
+echo '<project>1</project>' >"$work/pom.xml"
+calls() { wc -l <"$work/mvn.calls" 2>/dev/null | tr -d ' ' || echo 0; }
+cp=$(kafka_classpath "$work/pom.xml" 2>/dev/null)
+equals "$cp" "$work/jars/a.jar:$work/jars/b.jar" "the classpath Maven gave"
+equals "$(calls)" 1 "Maven asked once (offline first, and it succeeded)"
+sum=$(sha256sum "$work/pom.xml" | cut -c1-64)
+equals "$(ls "$kafka_cache_dir")" "classpath-$sum.txt" "cached under the pom's sha256"
+kafka_classpath "$work/pom.xml" >/dev/null 2>&1
+equals "$(calls)" 1 "a second call reads the cache"
+echo '<project>2</project>' >"$work/pom.xml"
+kafka_classpath "$work/pom.xml" >/dev/null 2>&1
+equals "$(calls)" 2 "a changed pom resolves again"
+rm "$work/jars/b.jar"
+expect 1 "a jar still missing after resolving" -- kafka_classpath "$work/pom.xml"
+equals "$(calls)" 3 "a missing jar resolves again"
+contains "$err" "names jars that are not there" "and says so when it stays missing"
+
+# --- stock.sh -----------------------------------------------------------------
+policy="$TEST_SRCDIR/$TEST_WORKSPACE/tests/kafka/testdata/policy.yaml"
+cat >"$work/entries.in.yaml" <<'YAML'
+entries:
+  - spiffe_id: spiffe://prod.acme/kafka/broker
+    selectors: ["unix:uid:0"]
+  - spiffe_id: "spiffe://prod.acme/ns/orders/sa/writer"
+    selectors: ["unix:uid:0"]
+  - spiffe_id: spiffe://prod.acme/legacy/batch
+    selectors: ["unix:uid:0"]
+YAML
+expect 0 "stock_render" -- stock_render "$policy" /svid "$work/entries.in.yaml" \
+  "$work/entries.yaml" "$work/stock.properties"
+equals "$(cat "$work/entries.yaml")" 'entries:
+  - spiffe_id: spiffe://prod.acme/kafka/broker
+    subject: "OU=mayfly-kafka-principal,CN=broker"
+    selectors: ["unix:uid:0"]
+  - spiffe_id: "spiffe://prod.acme/ns/orders/sa/writer"
+    subject: "OU=mayfly-kafka-principal,CN=orders.writer"
+    selectors: ["unix:uid:0"]
+  - spiffe_id: spiffe://prod.acme/legacy/batch
+    selectors: ["unix:uid:0"]' "marked subjects for the mapped IDs only"
+contains "$err" "cannot express spiffe://prod.acme/legacy/batch" \
+  "the unmapped ID is named"
+props=$(cat "$work/stock.properties")
+contains "$props" \
+  'ssl.principal.mapping.rules=RULE:^CN=([A-Za-z0-9._-]{1,64}),OU=mayfly-kafka-principal$/$1/' \
+  "the one rule, no DEFAULT"
+lacks "$props" "DEFAULT" "no DEFAULT rule"
+contains "$props" "ssl.keystore.location=/svid/svid_keystore.pem" "PEM keystore"
+contains "$props" "allow.everyone.if.no.acl.found=false" "deny without ACL"
+# A name stock mode cannot express (65 characters) gets no subject.
+long=$(printf 'x%.0s' {1..63})
+equals "$(stock_principal_of "$policy" "spiffe://prod.acme/ns/n/sa/$long")" "" \
+  "65-character name not expressible"
+equals "$(stock_principal_of "$policy" "spiffe://prod.acme/ns/n/sa/${long:1}")" \
+  "n.${long:1}" "64-character name expressible"
+
+finish kafka_lib_test
