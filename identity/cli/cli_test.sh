@@ -253,4 +253,25 @@ wait "$watch_pid" || rc=$?
 watch_pid=""
 equals "$rc" 0 "watch x509 exits 0 on SIGTERM"
 
+# --exec that fails (a service not up yet at the first write): the watch
+# keeps going, tries the command again, and each write's command runs.
+# Here it fails twice, then succeeds; --count 2 exits once the last write
+# has had its command run (writes that come while one is due share a run).
+exec_dir="$agent_dir/exec"
+mkdir "$exec_dir"
+cat >"$exec_dir/reload.sh" <<'SH'
+#!/bin/sh
+n=$(cat "$1/tries" 2>/dev/null || echo 0)
+echo $((n + 1)) >"$1/tries"
+[ "$n" -ge 2 ] || exit 7
+echo ok >>"$1/ran"
+SH
+expect 0 "watch x509 --exec survives a failing command" -- timeout 40 \
+  "$mayfly" watch x509 --write "$exec_dir/svid" --count 2 \
+  --exec "sh $exec_dir/reload.sh $exec_dir"
+contains "$err" "failed with status 7 (again in 1s)" "the failure is reported"
+contains "$err" "(again in 2s)" "and retried with backoff"
+equals "$(cat "$exec_dir/tries")" "$(($(wc -l <"$exec_dir/ran") + 2))" \
+  "two failed tries, then a run for the writes"
+
 finish cli_test

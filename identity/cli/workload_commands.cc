@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -19,6 +20,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "identity/cli/command.h"
+#include "identity/clock.h"
 #include "identity/duration.h"
 #include "identity/file_util.h"
 #include "identity/svid_files.h"
@@ -39,6 +41,11 @@ constexpr char kSocketHelp[] =
 // Exit code of `healthcheck` and `fetch` when the agent cannot be reached,
 // distinct from "reached and refused" (1).
 constexpr int kExitUnreachable = 3;
+// A failed --exec or --signal is tried again after this, doubling up to
+// kActionRetryMax: often enough to catch a service that is starting, rarely
+// enough not to hammer one that is down.
+constexpr absl::Duration kActionRetryMin = absl::Seconds(1);
+constexpr absl::Duration kActionRetryMax = absl::Seconds(30);
 
 int FailStatus(const absl::Status& status) {
   const bool unreachable = status.code() == absl::StatusCode::kUnavailable ||
@@ -215,9 +222,13 @@ absl::Status RunCommand(const std::string& command) {
   int status = 0;
   while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
   }
+  if (WIFSIGNALED(status)) {
+    return absl::InternalError(absl::StrCat(
+        "--exec \"", command, "\" was killed by signal ", WTERMSIG(status)));
+  }
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    return absl::InternalError(
-        absl::StrCat("--exec \"", command, "\" failed with status ", status));
+    return absl::InternalError(absl::StrCat(
+        "--exec \"", command, "\" failed with status ", WEXITSTATUS(status)));
   }
   return absl::OkStatus();
 }
@@ -232,7 +243,10 @@ int WatchX509(const std::vector<std::string>& args) {
       "svid_keystore.pem\n(key then chain, 0600, for Kafka) in --write "
       "current, switching all four at\nonce on every rotation (symlinks "
       "through DIR/..data), then runs --exec or\nsignals the process in "
-      "PIDFILE. Runs until SIGINT or SIGTERM (or --count\nupdates).");
+      "PIDFILE; a failed command or signal is retried (1s, doubling to\n30s) "
+      "and "
+      "never ends the watch. Runs until SIGINT or SIGTERM (or --count\n"
+      "updates, each with its command run).");
   flags.String("socket", &socket, kSocketHelp);
   flags.String("write", &write_dir, "Directory for the PEM files.");
   flags.String("spiffe-id", &spiffe_id,
@@ -269,14 +283,17 @@ int WatchX509(const std::vector<std::string>& args) {
 
   std::atomic<int64_t> written{0};
   std::atomic<bool> failed{false};
+  // Set by each write, taken by the loop below, which runs --exec or
+  // --signal: outside the source's callback, so a slow command never holds
+  // up the stream, and a failed one is retried rather than ending the watch
+  // (a broker that is not up yet at the first write must not stop it).
+  std::atomic<bool> action_due{false};
   identity::workload::X509Source::Options options;
   options.on_update = [&](std::shared_ptr<const X509Context> context) {
     absl::StatusOr<const identity::workload::X509SvidEntry*> svid =
         PickSvid(*context, spiffe_id);
     absl::Status s = svid.status();
     if (s.ok()) s = WriteSvid(write_dir, *context, spiffe_id);
-    if (s.ok() && signal_target) s = SendSignal(*signal_target);
-    if (s.ok() && !exec_command.empty()) s = RunCommand(exec_command);
     if (!s.ok()) {
       std::cerr << "mayfly: " << s << "\n";
       failed = true;
@@ -288,6 +305,7 @@ int WatchX509(const std::vector<std::string>& args) {
                                   identity::CertNotAfter(*(*svid)->chain[0]),
                                   absl::UTCTimeZone())
               << std::endl;
+    if (signal_target || !exec_command.empty()) action_due = true;
     written.fetch_add(1);
   };
   options.on_error = [](const absl::Status& s) {
@@ -298,14 +316,38 @@ int WatchX509(const std::vector<std::string>& args) {
     return Fail(std::string(source.status().message()), kExitUsage);
   }
   constexpr timespec kPoll = {0, 200 * 1000 * 1000};
+  const identity::Clock& clock = identity::RealClock();
+  absl::Duration backoff = kActionRetryMin;
+  absl::Duration next_attempt = clock.Monotonic();
   int code = kExitOk;
   while (true) {
     if (sigtimedwait(&stop, nullptr, &kPoll) > 0) break;
-    if (count > 0 && written.load() >= count) break;
     if (failed.load()) {
       code = kExitFailure;
       break;
     }
+    // Read before taking the action, so an update that lands meanwhile is
+    // not counted as acted on.
+    const int64_t seen = written.load();
+    if (action_due.exchange(false)) {
+      if (clock.Monotonic() < next_attempt) {
+        action_due = true;  // Not yet: keep it due.
+      } else {
+        absl::Status s = signal_target ? SendSignal(*signal_target)
+                                       : RunCommand(exec_command);
+        if (s.ok()) {
+          backoff = kActionRetryMin;
+        } else {
+          std::cerr << "mayfly: " << s << " (again in "
+                    << absl::FormatDuration(backoff) << ")\n";
+          next_attempt = clock.Monotonic() + backoff;
+          backoff = std::min(backoff * 2, kActionRetryMax);
+          action_due = true;
+        }
+      }
+    }
+    // With --count, the last update's action must have run too.
+    if (count > 0 && seen >= count && !action_due.load()) break;
   }
   (*source)->Close();
   return code;
