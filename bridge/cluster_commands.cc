@@ -232,9 +232,12 @@ int ReloadBroker(const std::vector<std::string>& args) {
                "The listener to reload, as in listeners=.");
   bool verify = true;
   flags.Bool("verify", &verify,
-             "Then check, with new TLS handshakes on --bootstrap (that "
-             "node's listener), that the broker serves the keystore file's "
-             "certificate.");
+             "Then check, with new TLS handshakes on --served-at, that the "
+             "broker serves the keystore file's certificate.");
+  std::string served_at;
+  flags.String("served-at", &served_at,
+               "HOST:PORT where --listener serves (default --bootstrap; a "
+               "controller listener has its own).");
   std::vector<std::string> positional;
   if (auto code = ParseOrExit(flags, args, &positional)) return *code;
   if (!positional.empty()) return Fail("no arguments expected", kExitUsage);
@@ -266,8 +269,8 @@ int ReloadBroker(const std::vector<std::string>& args) {
   std::cout << "reloaded listener " << listener << " on node " << node_id
             << ": " << absl::StrJoin(parts, " ") << "\n";
   if (!verify) return kExitOk;
-  return VerifyServed(cluster_flags.bootstrap, keystore, *svid,
-                      admin->timeout(), sent->network_threads);
+  return VerifyServed(served_at.empty() ? cluster_flags.bootstrap : served_at,
+                      keystore, *svid, admin->timeout(), sent->network_threads);
 }
 
 std::vector<Command> ClusterCommands() {

@@ -112,7 +112,13 @@ std::string RenderStockProperties(const Policy& policy,
       "org.apache.kafka.metadata.authorizer.StandardAuthorizer\n",
       "allow.everyone.if.no.acl.found=false\n");
   if (policy.super_users().empty()) {
-    absl::StrAppend(&out, "# super.users: none in the policy.\n");
+    // Seen on 4.4.0: without it a KRaft broker cannot register with its
+    // controller (CLUSTER_ACTION denied), and no ACL can be applied before
+    // it has registered.
+    absl::StrAppend(&out,
+                    "# super.users: none in the policy. A KRaft broker's "
+                    "own principal needs\n# CLUSTER_ACTION to register with "
+                    "its controller: list it in super_users.\n");
     return out;
   }
   for (const std::string& user : policy.super_users()) {

@@ -130,7 +130,10 @@ TEST(StockPropertiesTest, ListenerPrefixAndNoSuperUsers) {
   EXPECT_THAT(text, HasSubstr("\nlistener.name.broker.ssl.principal.mapping."
                               "rules=RULE:"));
   EXPECT_THAT(text, HasSubstr("\nauthorizer.class.name=org.apache"));
-  EXPECT_THAT(text, HasSubstr("\n# super.users: none in the policy.\n"));
+  EXPECT_THAT(text, HasSubstr("\n# super.users: none in the policy. A KRaft "
+                              "broker's own principal needs\n# CLUSTER_ACTION "
+                              "to register with its controller: list it in "
+                              "super_users.\n"));
   EXPECT_THAT(text, ::testing::Not(HasSubstr("\nssl.")));
   EXPECT_THAT(text, ::testing::Not(HasSubstr("\nsuper.users=")));
 }

@@ -96,15 +96,17 @@ broker_start() {
   local broker_started_at=$SECONDS
   bootstrap="127.0.0.1:$port"
   controller="127.0.0.1:$cport"
-  # From now on a rotation reloads the listeners, through the controller
-  # listener (up seconds before the broker is): a start that takes longer
-  # than the SVID's lifetime must not leave the broker on an expired
-  # certificate, which would make it fail its own registration.
+  # From now on a rotation reloads the listeners (reload_broker.sh; during
+  # the start through the controller listener, up seconds before the broker
+  # is): a start that takes longer than the SVID's lifetime must not leave
+  # the broker on an expired certificate, which would make it fail its own
+  # registration.
   cat >"$run/broker.env" <<ENV
 bootstrap=$bootstrap
 controller=$controller
 node_id=$broker_node_id
 svid_dir=$svid_dir
+broker_spiffe_id=$broker_id
 ENV
   deadline=$((SECONDS + broker_start_timeout))
   next_progress=$((SECONDS + 5))

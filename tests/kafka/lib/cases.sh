@@ -22,7 +22,7 @@ fail() {
   return 1
 }
 
-# await_acls: kafka-acls returns once the controller has the ACLs; the
+# await_acls: apply returns once the controller has the ACLs; the
 # broker's authorizer has them a moment later. Waits (bounded) until
 # orders.writer may describe orders.
 await_acls() {
@@ -36,7 +36,7 @@ await_acls() {
 
 # 1. orders.writer produces to orders, and is refused on another topic.
 case_acl_produce() {
-  grant_acls || fail "kafka-acls failed: $(tail -n 1 "$run/acls.log")" || return
+  grant_acls || fail "apply failed: $(tail -n 1 "$run/acls.log")" || return
   svid_fetch "$prod_socket" "$writer_id" "$run/svid/writer" ||
     fail "no SVID for $writer_id" || return
   await_acls || return
@@ -49,6 +49,45 @@ case_acl_produce() {
   probe_as "$run/svid/writer" produce --topic payments --count 1 --timeout 5
   [[ $probe_rc == 1 && $out == *"delivered=0 failed=1"*"TOPIC_AUTHORIZATION_FAILED"* ]] ||
     fail "produce to payments: exit $probe_rc: $out" || return
+}
+
+# 3. plan/apply on the live broker: the policy's ACLs appear (as kafka-acls
+# lists them), an owned principal's ACL the policy lacks goes, an unowned
+# principal's ACL stays, and a second apply has nothing to do.
+case_plan_apply() {
+  local plan listed
+  # Start from a cluster without the policy's grants (another case may have
+  # applied them), with one stale ACL of a principal the policy owns
+  # ({ns}.{sa} gives orders.legacy) and one of a principal it does not.
+  kafka_tool org.apache.kafka.tools.AclCommand --remove --force \
+    --allow-principal User:orders.writer --operation Write \
+    --operation Describe --topic orders >>"$run/acls.log" 2>&1 &&
+    kafka_tool org.apache.kafka.tools.AclCommand --add \
+      --allow-principal User:orders.legacy --operation All \
+      --topic legacy >>"$run/acls.log" 2>&1 &&
+    kafka_tool org.apache.kafka.tools.AclCommand --add \
+      --allow-principal User:ops --operation Read \
+      --topic audit >>"$run/acls.log" 2>&1 ||
+    fail "kafka-acls could not prepare the cluster" || return
+  plan=$("$bin/mayfly" bridge plan "$here/testdata/policy.yaml" \
+    --bootstrap "$bootstrap" --svid-dir "$run/svid/broker" 2>&1) ||
+    fail "plan: $plan" || return
+  [[ $plan == *"+ ALLOW User:orders.writer WRITE on TOPIC orders (LITERAL) from host *"* &&
+    $plan == *"+ ALLOW User:orders.writer DESCRIBE on TOPIC orders (LITERAL) from host *"* &&
+    $plan == *"- ALLOW User:orders.legacy ALL on TOPIC legacy (LITERAL) from host *"* &&
+    $plan == *"plan: 2 to create, 1 to delete, 1 unowned left alone"* ]] ||
+    fail "plan: ${plan//$'\n'/; }" || return
+  grant_acls || fail "apply: $(tail -n 3 "$run/acls.log")" || return
+  listed=$(acls_listed) || fail "kafka-acls --list failed" || return
+  [[ $listed == "ALLOW User:ops READ TOPIC audit LITERAL
+ALLOW User:orders.writer DESCRIBE TOPIC orders LITERAL
+ALLOW User:orders.writer WRITE TOPIC orders LITERAL" ]] ||
+    fail "after apply, kafka-acls lists: ${listed//$'\n'/; }" || return
+  plan=$("$bin/mayfly" bridge apply "$here/testdata/policy.yaml" \
+    --bootstrap "$bootstrap" --svid-dir "$run/svid/broker" 2>&1) ||
+    fail "second apply: $plan" || return
+  [[ $plan == *"plan: nothing to do (1 unowned left alone)"* ]] ||
+    fail "second apply did something: ${plan//$'\n'/; }" || return
 }
 
 # refused_by_broker SVID_DIR WHAT LOG_PATTERN: the probe's metadata request
@@ -112,12 +151,22 @@ served_cert() {
     "$(date -d "$(openssl x509 -noout -enddate <<<"$pem" | cut -d= -f2)" +%s)"
 }
 
+# wait_reload_logged SERIAL: reload_broker.sh logged that `mayfly bridge
+# reload-broker` loaded SERIAL, within 30 s.
+wait_reload_logged() {
+  local deadline=$((SECONDS + 30))
+  until grep -q "tool=mayfly rc=0 serial=$1 " "$run/reload.log" 2>/dev/null; do
+    ((SECONDS < deadline)) || return 1
+    sleep 0.2
+  done
+}
+
 # 5. The broker's 20 s SVID rotates $rotations times while a client keeps
 # producing: every rotation reaches the listeners (the served certificate
 # changes to one reload_broker.sh loaded, on the client listener and the
 # controller listener), no message fails, same broker process.
 case_broker_rotation() {
-  grant_acls || fail "kafka-acls failed" || return
+  grant_acls || fail "apply failed" || return
   [[ -d $run/svid/writer ]] || svid_fetch "$prod_socket" "$writer_id" \
     "$run/svid/writer" || fail "no SVID for $writer_id" || return
   await_acls || return
@@ -146,9 +195,11 @@ case_broker_rotation() {
       break
     fi
     [[ $served != "$last" ]] || continue
-    # A new certificate: it must be one watch wrote and the reload loaded.
-    if ! grep -q "rc=0 serial=$served " "$run/reload.log" 2>/dev/null; then
-      fail "served serial $served is not one reload_broker loaded"
+    # A new certificate: it must be one watch wrote and `mayfly bridge
+    # reload-broker` loaded.
+    # (reload.log gets its line once both listeners are done: wait for it.)
+    if ! wait_reload_logged "$served"; then
+      fail "served serial $served is not one mayfly bridge reload-broker loaded"
       break
     fi
     seen=$((seen + 1))
@@ -158,7 +209,7 @@ case_broker_rotation() {
     # The controller listener follows too (the broker's own connections to
     # its controller need it after a reconnect).
     read -r served not_after < <(served_cert "$controller") || served=""
-    if ! grep -q "rc=0 serial=$served " "$run/reload.log" 2>/dev/null ||
+    if ! wait_reload_logged "$served" ||
       ((not_after <= $(date +%s))); then
       fail "the controller listener serves ${served:-nothing}, not a reloaded certificate"
       break

@@ -5,6 +5,7 @@
 #   write_admin_properties SVID_DIR   $run/admin.properties (--command-config)
 #   kafka_tool CLASS ARGS...          runs CLASS against $bootstrap
 #   grant_acls                        the policy's ACLs on the broker
+#   acls_listed                       the cluster's ACLs, by kafka-acls
 write_admin_properties() {
   cat >"$run/admin.properties" <<PROPS
 security.protocol=SSL
@@ -36,17 +37,36 @@ kafka_tool() {
     --command-config "$run/admin.properties" "$@"
 }
 
-# The ACLs of tests/kafka/testdata/policy.yaml, with kafka-acls for now: the
-# one place to switch to `mayfly bridge apply POLICY --bootstrap B
-# --svid-dir DIR`. Idempotent, and done once per run.
+# The ACLs of tests/kafka/testdata/policy.yaml on the broker, through
+# `mayfly bridge apply` as the super user (the broker's own SVID).
+# Idempotent, as apply is.
 grant_acls() {
-  [[ -f $run/acls.done ]] && return 0
-  kafka_tool org.apache.kafka.tools.AclCommand --add \
-    --allow-principal User:orders.writer --operation Write \
-    --operation Describe --topic orders >"$run/acls.log" 2>&1 || {
-    echo "kafka: kafka-acls failed:" >&2
+  "$bin/mayfly" bridge apply "$here/testdata/policy.yaml" \
+    --bootstrap "$bootstrap" --svid-dir "$run/svid/broker" \
+    --broker-spiffe-id "$broker_id" >>"$run/acls.log" 2>&1 || {
+    echo "kafka: mayfly bridge apply failed:" >&2
     tail -n 20 "$run/acls.log" >&2
     return 1
   }
-  touch "$run/acls.done"
+}
+
+# acls_listed: every ACL on the cluster as Kafka's own kafka-acls lists it
+# (not through Mayfly's code), one per line:
+#   "PERMISSION PRINCIPAL OPERATION RESOURCE_TYPE NAME PATTERN_TYPE", sorted.
+acls_listed() {
+  local listing
+  listing=$(kafka_tool org.apache.kafka.tools.AclCommand --list \
+    2>>"$run/acls.log") || return 1
+  awk '
+    /resourceType=/ {
+      match($0, /resourceType=[^,]*/); type = substr($0, RSTART + 13, RLENGTH - 13)
+      match($0, /name=[^,]*/); name = substr($0, RSTART + 5, RLENGTH - 5)
+      match($0, /patternType=[^)]*/); pattern = substr($0, RSTART + 12, RLENGTH - 12)
+    }
+    /\(principal=/ {
+      match($0, /principal=[^,]*/); who = substr($0, RSTART + 10, RLENGTH - 10)
+      match($0, /operation=[^,]*/); op = substr($0, RSTART + 10, RLENGTH - 10)
+      match($0, /permissionType=[^)]*/); perm = substr($0, RSTART + 15, RLENGTH - 15)
+      print perm, who, op, type, name, pattern
+    }' <<<"$listing" | sort
 }
