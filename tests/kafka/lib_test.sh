@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The harness's own pieces, without Java or a broker: process groups are
 # stopped whole (a child that ignores TERM too), the classpath is resolved
-# once per pom and again when the pom or a jar changes, and the stock-mode
-# stand-in gives marked subjects to exactly the IDs the policy maps.
+# once per pom and again when the pom or a jar changes. (stock.sh only calls
+# `mayfly bridge render --stock`, which //bridge:cli_test checks.)
 set -euo pipefail
 
 lib="$TEST_SRCDIR/$TEST_WORKSPACE/tests/kafka/lib"
@@ -11,7 +11,6 @@ rm -rf "$work" && mkdir -p "$work"
 source "$TEST_SRCDIR/$TEST_WORKSPACE/tests/lib/checks.sh"
 source "$lib/procs.sh"
 source "$lib/classpath.sh"
-source "$lib/stock.sh"
 trap stop_all EXIT
 
 # --- procs.sh ---------------------------------------------------------------
@@ -77,43 +76,5 @@ rm "$work/jars/b.jar"
 expect 1 "a jar still missing after resolving" -- kafka_classpath "$work/pom.xml"
 equals "$(calls)" 3 "a missing jar resolves again"
 contains "$err" "names jars that are not there" "and says so when it stays missing"
-
-# --- stock.sh -----------------------------------------------------------------
-policy="$TEST_SRCDIR/$TEST_WORKSPACE/tests/kafka/testdata/policy.yaml"
-cat >"$work/entries.in.yaml" <<'YAML'
-entries:
-  - spiffe_id: spiffe://prod.acme/kafka/broker
-    selectors: ["unix:uid:0"]
-  - spiffe_id: "spiffe://prod.acme/ns/orders/sa/writer"
-    selectors: ["unix:uid:0"]
-  - spiffe_id: spiffe://prod.acme/legacy/batch
-    selectors: ["unix:uid:0"]
-YAML
-expect 0 "stock_render" -- stock_render "$policy" /svid "$work/entries.in.yaml" \
-  "$work/entries.yaml" "$work/stock.properties"
-equals "$(cat "$work/entries.yaml")" 'entries:
-  - spiffe_id: spiffe://prod.acme/kafka/broker
-    subject: "OU=mayfly-kafka-principal,CN=broker"
-    selectors: ["unix:uid:0"]
-  - spiffe_id: "spiffe://prod.acme/ns/orders/sa/writer"
-    subject: "OU=mayfly-kafka-principal,CN=orders.writer"
-    selectors: ["unix:uid:0"]
-  - spiffe_id: spiffe://prod.acme/legacy/batch
-    selectors: ["unix:uid:0"]' "marked subjects for the mapped IDs only"
-contains "$err" "cannot express spiffe://prod.acme/legacy/batch" \
-  "the unmapped ID is named"
-props=$(cat "$work/stock.properties")
-contains "$props" \
-  'ssl.principal.mapping.rules=RULE:^CN=([A-Za-z0-9._-]{1,64}),OU=mayfly-kafka-principal$/$1/' \
-  "the one rule, no DEFAULT"
-lacks "$props" "DEFAULT" "no DEFAULT rule"
-contains "$props" "ssl.keystore.location=/svid/svid_keystore.pem" "PEM keystore"
-contains "$props" "allow.everyone.if.no.acl.found=false" "deny without ACL"
-# A name stock mode cannot express (65 characters) gets no subject.
-long=$(printf 'x%.0s' {1..63})
-equals "$(stock_principal_of "$policy" "spiffe://prod.acme/ns/n/sa/$long")" "" \
-  "65-character name not expressible"
-equals "$(stock_principal_of "$policy" "spiffe://prod.acme/ns/n/sa/${long:1}")" \
-  "n.${long:1}" "64-character name expressible"
 
 finish kafka_lib_test
