@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# From zero to a producing client on a stock Kafka broker running on Mayfly
+# identities (docs/kafka.md, "Quickstart"):
+#
+#   bash tests/kafka/quickstart.sh [--keep]
+#
+# Installs what is missing, builds, then: mayfly-agent for prod.acme; the
+# policy (tests/kafka/testdata/policy.yaml) rendered for a stock broker
+# (`mayfly bridge render --stock`: broker properties, entry subjects); the
+# broker's SVID kept current by `mayfly watch x509 --write --exec
+# reload-broker`; a Kafka 4.4.0 KRaft broker on loopback; the policy's ACLs
+# applied (`mayfly bridge apply`); a client with the SVID of
+# spiffe://prod.acme/ns/orders/sa/writer producing to `orders`, and refused
+# on `payments`. Each Mayfly command is printed before it runs. Everything
+# stops at the end, or on Ctrl-C with --keep.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+keep=0
+[[ ${1:-} == --keep ]] && keep=1
+source "$here/lib/procs.sh"
+source "$here/lib/classpath.sh"
+source "$here/lib/stock.sh"
+source "$here/lib/agent.sh"
+source "$here/lib/broker.sh"
+source "$here/lib/kafka_tools.sh"
+
+say() { printf '\n== %s\n' "$*" >&2; }
+show() {
+  printf '+ %s\n' "${*//$run/\$RUN}" >&2
+  "$@"
+}
+
+bash "$repo/third_party/install_deps.sh"
+say "building mayfly, mayfly-agent and a librdkafka test client"
+(cd "$repo" && bazel build --noshow_progress //:mayfly //:mayfly-agent \
+  //tests/kafka:probe)
+run=$(mktemp -d /tmp/mayfly-quickstart.XXXXXX)
+trap 'trap - EXIT; stop_all; rm -rf "$run"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+bin="$run/bin"
+mkdir -p "$bin"
+for program in identity/cli/mayfly identity/agent/mayfly-agent tests/kafka/probe; do
+  install -m 755 "$repo/bazel-bin/$program" "$bin/"
+done
+classpath=$(kafka_classpath "$here/pom.xml")
+echo "$classpath" >"$run/classpath"
+policy="$here/testdata/policy.yaml"
+broker_id=spiffe://prod.acme/kafka/broker
+writer_id=spiffe://prod.acme/ns/orders/sa/writer
+
+say "the policy: $policy"
+cat "$policy" >&2
+uid=$(id -u)
+cat >"$run/entries.in.yaml" <<YAML
+entries:
+  - spiffe_id: $broker_id
+    selectors: ["unix:uid:$uid"]
+    ttl: 2m
+  - spiffe_id: $writer_id
+    selectors: ["unix:uid:$uid"]
+YAML
+say "rendering it for a stock broker (principals from the subject DN)"
+show "$bin/mayfly" bridge render "$policy" --stock --svid-dir "$run/svid/broker" \
+  --entries "$run/entries.in.yaml" --entries-out "$run/entries.yaml" \
+  >"$run/stock.properties"
+grep -v '^#' "$run/stock.properties" >&2
+
+say "mayfly-agent for prod.acme, with the rendered entries"
+agent_start prod prod.acme "$run/entries.yaml"
+socket=$agent_socket
+write_admin_properties "$run/svid/broker"
+say "the broker's SVID, kept current, reloaded into the broker on each rotation"
+printf '+ mayfly watch x509 --spiffe-id %s --write $RUN/svid/broker --exec "mayfly bridge reload-broker ..."\n' \
+  "$broker_id" >&2
+spawn watch "$run/watch.log" "$bin/mayfly" watch x509 --socket "$socket" \
+  --spiffe-id "$broker_id" --write "$run/svid/broker" \
+  --exec "$here/lib/reload_broker.sh $run"
+deadline=$((SECONDS + 20))
+until [[ -f $run/svid/broker/svid_keystore.pem ]]; do
+  ((SECONDS < deadline)) || { cat "$run/watch.log" >&2; exit 1; }
+  sleep 0.1
+done
+
+say "Kafka 4.4.0, KRaft, SSL listeners on loopback, no plugin"
+broker_start "$run/stock.properties" "$run/svid/broker"
+echo "broker up on $bootstrap" >&2
+
+say "the policy's ACLs, as the broker's own identity (a super user)"
+show "$bin/mayfly" bridge apply "$policy" --bootstrap "$bootstrap" \
+  --svid-dir "$run/svid/broker" --broker-spiffe-id "$broker_id"
+
+# orders.writer may write to `orders` but not create it: the super user
+# does (its metadata request auto-creates the topic).
+deadline=$((SECONDS + 30))
+until "$bin/probe" metadata --svid-dir "$run/svid/broker" \
+  --bootstrap "$bootstrap" --broker-spiffe-id "$broker_id" --topic orders \
+  --timeout 5 >>"$run/probe.log" 2>&1; do
+  ((SECONDS < deadline)) || { echo "topic orders never became ready" >&2; exit 1; }
+  sleep 0.5
+done
+
+say "a client as $writer_id"
+show "$bin/mayfly" fetch x509 --socket "$socket" --spiffe-id "$writer_id" \
+  --write "$run/svid/writer" >/dev/null
+deadline=$((SECONDS + 30))
+until out=$("$bin/probe" produce --svid-dir "$run/svid/writer" \
+  --bootstrap "$bootstrap" --broker-spiffe-id "$broker_id" --topic orders \
+  --count 10 --timeout 10 2>>"$run/probe.log"); do
+  # The ACLs reach the broker's authorizer a moment after apply returns.
+  ((SECONDS < deadline)) || { echo "$out" >&2; exit 1; }
+  sleep 0.5
+done
+echo "produce to orders as User:orders.writer: $out" >&2
+out=$("$bin/probe" metadata --svid-dir "$run/svid/writer" \
+  --bootstrap "$bootstrap" --broker-spiffe-id "$broker_id" --topic payments \
+  --timeout 10 2>>"$run/probe.log") || true
+echo "and on payments, which it has no ACL for: $out" >&2
+
+if ((keep)); then
+  say "running until Ctrl-C: broker $bootstrap, agent socket $socket"
+  echo "the broker's SVID lives 2 minutes; $run/reload.log shows each reload" >&2
+  while group_alive "$broker_pid"; do sleep 1; done
+fi
