@@ -135,12 +135,13 @@ trust_domain: example.org
 socket_path: $sock
 state_dir: $agent_dir/state
 default_ttl: 10s
-intermediate_ttl: 1m
+intermediate_ttl: 5m
 entries:
   - spiffe_id: spiffe://example.org/cli
     selectors: ["unix:uid:$(id -u)"]
   - spiffe_id: spiffe://example.org/cli/kafka
     selectors: ["unix:uid:$(id -u)"]
+    ttl: 1m
 YAML
 "$agent" --config "$agent_dir/agent.yaml" 2>"$agent_dir/agent.log" &
 agent_pid=$!
@@ -252,6 +253,14 @@ rc=0
 wait "$watch_pid" || rc=$?
 watch_pid=""
 equals "$rc" 0 "watch x509 exits 0 on SIGTERM"
+
+# watch --spiffe-id writes (and runs --exec) only when that SVID or its
+# bundle changed: /cli renews every ~5 s, /cli/kafka (1 m) not within 12 s,
+# so a second write never comes and --count 2 does not end it.
+expect 124 "watch --spiffe-id ignores other SVIDs' renewals" -- timeout 12 \
+  "$mayfly" watch x509 --spiffe-id spiffe://example.org/cli/kafka \
+  --write "$agent_dir/kafka-only" --count 2 --exec "echo ran >>$agent_dir/kafka-only.ran"
+equals "$(wc -l <"$agent_dir/kafka-only.ran")" 1 "one write, one --exec run"
 
 # --exec that fails (a service not up yet at the first write): the watch
 # keeps going, tries the command again, and each write's command runs.

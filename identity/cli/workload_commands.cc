@@ -23,6 +23,7 @@
 #include "identity/clock.h"
 #include "identity/duration.h"
 #include "identity/file_util.h"
+#include "identity/pem.h"
 #include "identity/svid_files.h"
 #include "identity/workload/client.h"
 #include "identity/workload/x509_source.h"
@@ -288,17 +289,31 @@ int WatchX509(const std::vector<std::string>& args) {
   // up the stream, and a failed one is retried rather than ending the watch
   // (a broker that is not up yet at the first write must not stop it).
   std::atomic<bool> action_due{false};
+  // The chain and bundle last written; only on_update (one thread) uses it.
+  std::string last_written_state;
   identity::workload::X509Source::Options options;
   options.on_update = [&](std::shared_ptr<const X509Context> context) {
     absl::StatusOr<const identity::workload::X509SvidEntry*> svid =
         PickSvid(*context, spiffe_id);
     absl::Status s = svid.status();
-    if (s.ok()) s = WriteSvid(write_dir, *context, spiffe_id);
+    // An update may change only other SVIDs of this process (or their
+    // bundles): then the files, and whoever --exec reloads, are left alone.
+    std::string written_state;
+    if (s.ok()) {
+      written_state = identity::CertsToDer((*svid)->chain);
+      const auto bundle = context->bundles.find((*svid)->id.trust_domain());
+      if (bundle != context->bundles.end()) {
+        written_state += bundle->second.ToDer();
+      }
+      if (written_state == last_written_state) return;
+      s = WriteSvid(write_dir, *context, spiffe_id);
+    }
     if (!s.ok()) {
       std::cerr << "mayfly: " << s << "\n";
       failed = true;
       return;
     }
+    last_written_state = std::move(written_state);
     std::cout << "wrote " << write_dir << ": " << (*svid)->id.ToString()
               << " expires "
               << absl::FormatTime(absl::RFC3339_sec,
