@@ -8,7 +8,7 @@
 //   probe connect-exec SOCKET PROGRAM... connect, then exec PROGRAM with
 //                                        PROBE_FD set to the connection
 //   probe fetch-fd                       FetchX509SVID over $PROBE_FD
-//   probe calls SOCKET N                 N FetchX509SVID calls in a row on
+//   probe calls SOCKET N                 N FetchJWTSVID calls in a row on
 //                                        one connection
 //   probe streams SOCKET N               N FetchX509SVID streams held open
 //                                        together on one connection
@@ -96,7 +96,18 @@ class Stream {
 int Calls(const std::string& socket, int n) {
   auto stub = SpiffeWorkloadAPI::NewStub(Dial(socket));
   std::map<grpc::StatusCode, int> tally;
-  for (int i = 0; i < n; ++i) ++tally[Stream(*stub).code()];
+  // Unary calls, so that only the request rate limits them: streams opened
+  // and cancelled one after another also meet max_streams_per_caller when
+  // the agent has not yet seen the previous cancel (seen on a loaded
+  // machine: OK=7 of a burst of 10).
+  for (int i = 0; i < n; ++i) {
+    grpc::ClientContext context;
+    AddHeader(context, true);
+    JWTSVIDRequest request;
+    request.add_audience("probe");
+    JWTSVIDResponse response;
+    ++tally[stub->FetchJWTSVID(&context, request, &response).error_code()];
+  }
   PrintTally(tally);
   return 0;
 }
