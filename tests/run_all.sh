@@ -6,8 +6,9 @@
 #   2. every test, normally
 #   3. the unit tests again under AddressSanitizer + UndefinedBehaviorSanitizer
 #   4. each libFuzzer target for a bounded time (MAYFLY_FUZZ_SECONDS, 60)
-#   5. interop: go-spiffe (and the SPIRE CLI where it builds) against the
-#      real agent; the clients come from the Go module proxy
+#   5. interop: go-spiffe (and the SPIRE CLI where it builds) and java-spiffe
+#      against the real agent; the clients come from the Go module proxy and
+#      Maven Central
 #   6. Kafka: tests/kafka/run_e2e against a real Kafka 4.4.0 KRaft broker
 #      (Maven Central, cached) on mayfly-agent's certificates; each case
 #      counts as one test
@@ -48,8 +49,13 @@ if spire_agent=$(bash tests/interop/build_spire.sh "$interop_bin" 2>&1 | tail -1
 else
   echo "SPIRE did not build here ($spire_agent); its CLI checks are skipped" >&2
 fi
+# A failed Maven build leaves JAVASPIFFE_CHECK empty, and the test fails.
+javaspiffe_check=$(bash tests/interop/build_javaspiffe.sh "$interop_bin" | tail -1) ||
+  javaspiffe_check=""
+interop_env+=(--test_env=JAVASPIFFE_CHECK="$javaspiffe_check")
 interop_rc=0
-bazel_test "${interop_env[@]}" //tests/interop:gospiffe_test || interop_rc=$?
+bazel_test "${interop_env[@]}" //tests/interop:gospiffe_test \
+  //tests/interop:javaspiffe_test || interop_rc=$?
 
 step "Kafka: a real broker (tests/kafka/run_e2e)"
 kafka_rc=0
