@@ -2,7 +2,9 @@
 //
 // Thrown by the principal builder when the peer certificate gives no
 // principal: not an X.509-SVID, or an ID the policy denies (invalid_id,
-// foreign_trust_domain, unmapped). The broker refuses the connection.
+// foreign_trust_domain, unmapped). The broker closes the connection at its
+// first request. No stack trace: the broker logs the exception it closes a
+// connection on, and the message says all there is to say.
 package dev.mayfly.kafka.principal;
 
 import org.apache.kafka.common.errors.AuthenticationException;
@@ -12,5 +14,10 @@ public final class SpiffeDeniedException extends AuthenticationException {
 
   public SpiffeDeniedException(String message) {
     super(message);
+  }
+
+  @Override
+  public synchronized Throwable fillInStackTrace() {
+    return this;
   }
 }

@@ -7,8 +7,10 @@
 //
 // Expiry enforcement. Kafka checks a client certificate once, at the
 // handshake, but in 4.4.0 the broker calls build() again for every request
-// (SslAuthenticator.principal(), when it makes the request context), and an
-// exception there makes the broker close the connection. So build() throws
+// (kafka.network.Processor.processCompletedReceives makes each request's
+// RequestContext with KafkaChannel.principal(), which calls
+// SslAuthenticator.principal(), which calls build()), and any Throwable there
+// goes to processChannelException, which logs it and closes the connection. So build() throws
 // SvidExpiredException once now > NotAfter: no request is served on an
 // expired SVID, and a client that has renewed reconnects with its new one.
 // This relies on broker behaviour that is not a public contract; the
