@@ -12,7 +12,9 @@
 #   6. Kafka: tests/kafka/run_e2e against a real Kafka 4.4.0 KRaft broker
 #      (Maven Central, cached) on mayfly-agent's certificates; each case
 #      counts as one test
-#   7. the benchmarks, which print their figures and ratios
+#   7. the Kafka broker plugin's Maven build and its JUnit tests, each
+#      counted as one test
+#   8. the benchmarks, which print their figures and ratios
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -70,6 +72,26 @@ read -r kafka_passed kafka_failed < <(sed -nE \
 if [[ -z ${kafka_passed:-} ]]; then kafka_passed=0 kafka_failed=1; fi
 if ((kafka_rc != 0 && kafka_failed == 0)); then kafka_failed=1; fi
 
+step "Kafka broker plugin: Maven build and JUnit (kafka/broker-plugin)"
+plugin_rc=0
+plugin_reports=kafka/broker-plugin/target/surefire-reports
+rm -rf "$plugin_reports"
+bash kafka/broker-plugin/build.sh || plugin_rc=$?
+# Each JUnit test counts as one test; a build that ran none counts as one
+# failure.
+read -r plugin_tests plugin_bad < <(grep -ho '<testsuite [^>]*>' \
+  "$plugin_reports"/TEST-*.xml 2>/dev/null | awk '
+    function attr(name) {
+      if (!match($0, " " name "=\"[0-9]+\"")) return 0
+      return substr($0, RSTART + length(name) + 3, RLENGTH - length(name) - 4)
+    }
+    { t += attr("tests"); b += attr("failures") + attr("errors") }
+    END { print t + 0, b + 0 }')
+plugin_passed=$((plugin_tests - plugin_bad))
+if ((plugin_tests == 0)); then plugin_bad=1; fi
+if ((plugin_rc != 0 && plugin_bad == 0)); then plugin_bad=1; fi
+echo "broker plugin: $plugin_passed JUnit tests passed, $plugin_bad failed" >&2
+
 fuzz_rc=0
 step "fuzzers, ${MAYFLY_FUZZ_SECONDS:-60}s each"
 bash tests/fuzz/run_fuzzers.sh "${MAYFLY_FUZZ_SECONDS:-60}" || fuzz_rc=$?
@@ -81,13 +103,14 @@ bash tests/bench/run_agent_bench.sh --short || bench_rc=$?
 
 passed=$(grep -cE '^//[^ ]+ +(\(cached\) )?PASSED' "$log" || true)
 failed=$(grep -cE '^//[^ ]+ +(FAILED|TIMEOUT|NO STATUS)' "$log" || true)
-passed=$((passed + kafka_passed))
-failed=$((failed + kafka_failed))
+passed=$((passed + kafka_passed + plugin_passed))
+failed=$((failed + kafka_failed + plugin_bad))
 echo
 echo "tests: ${passed} passed, ${failed} failed"
 if ((normal_rc != 0 || sanitizer_rc != 0 || interop_rc != 0 ||
-  kafka_rc != 0 || fuzz_rc != 0 || bench_rc != 0)); then
+  kafka_rc != 0 || plugin_rc != 0 || fuzz_rc != 0 || bench_rc != 0)); then
   echo "run_all: failed (tests normal=$normal_rc sanitizers=$sanitizer_rc" \
-    "interop=$interop_rc kafka=$kafka_rc fuzz=$fuzz_rc bench=$bench_rc)" >&2
+    "interop=$interop_rc kafka=$kafka_rc plugin=$plugin_rc fuzz=$fuzz_rc" \
+    "bench=$bench_rc)" >&2
   exit 1
 fi
