@@ -2,7 +2,8 @@
 // peer's chain must validate with PKIX against the bundle's roots (any of
 // them: during a root rotation the bundle holds several), with no hostname
 // check and no revocation (SVIDs are short-lived instead); its leaf must not
-// be a CA, must be usable for signatures, and must carry exactly one URI SAN:
+// be a CA, must be usable for signatures and (if it has an extended key
+// usage) for its TLS role, and must carry exactly one URI SAN:
 // a valid SPIFFE ID in an allowed trust domain, and one of the allowed IDs
 // when a list is configured. Immutable and thread-safe.
 package dev.mayfly.kafka.ssl;
@@ -34,6 +35,10 @@ public final class SpiffeTrustManager extends X509ExtendedTrustManager {
     private static final int KU_DIGITAL_SIGNATURE = 0;
     private static final int KU_KEY_CERT_SIGN = 5;
     private static final int KU_CRL_SIGN = 6;
+    // RFC 5280 4.2.1.12: the TLS roles, and anyExtendedKeyUsage.
+    static final String EKU_SERVER_AUTH = "1.3.6.1.5.5.7.3.1";
+    static final String EKU_CLIENT_AUTH = "1.3.6.1.5.5.7.3.2";
+    private static final String EKU_ANY = "2.5.29.37.0";
 
     private final List<X509Certificate> roots;
     private final Set<TrustAnchor> anchors;
@@ -62,8 +67,16 @@ public final class SpiffeTrustManager extends X509ExtendedTrustManager {
         this.peerIds = Set.copyOf(peerIds);
     }
 
-    /** Verifies {@code chain} (leaf first) and returns the peer's SPIFFE ID. */
+    /** Verifies {@code chain} (leaf first) whatever its TLS role; returns the peer's SPIFFE ID. */
     public SpiffeId verify(X509Certificate[] chain) throws CertificateException {
+        return verify(chain, null);
+    }
+
+    /**
+     * Verifies {@code chain} (leaf first) for a TLS role ({@link #EKU_CLIENT_AUTH}
+     * or {@link #EKU_SERVER_AUTH}; null for none) and returns the peer's SPIFFE ID.
+     */
+    public SpiffeId verify(X509Certificate[] chain, String role) throws CertificateException {
         if (chain == null || chain.length == 0) {
             throw new CertificateException("peer sent no certificate");
         }
@@ -79,6 +92,18 @@ public final class SpiffeTrustManager extends X509ExtendedTrustManager {
             }
             if (ku[KU_KEY_CERT_SIGN] || ku[KU_CRL_SIGN]) {
                 throw new CertificateException("peer leaf has keyCertSign or cRLSign key usage (X509-SVID 4.3)");
+            }
+        }
+        if (role != null) {
+            List<String> eku;
+            try {
+                eku = leaf.getExtendedKeyUsage();
+            } catch (CertificateParsingException e) {
+                throw new CertificateException("peer leaf's extendedKeyUsage does not parse: " + e.getMessage());
+            }
+            if (eku != null && !eku.contains(role) && !eku.contains(EKU_ANY)) {
+                throw new CertificateException("peer leaf's extendedKeyUsage does not allow "
+                    + (role.equals(EKU_CLIENT_AUTH) ? "clientAuth" : "serverAuth"));
             }
         }
         SpiffeId id = spiffeIdOf(leaf);
@@ -144,36 +169,36 @@ public final class SpiffeTrustManager extends X509ExtendedTrustManager {
 
     @Override
     public void checkClientTrusted(X509Certificate[] chain, String authType) throws CertificateException {
-        verify(chain);
+        verify(chain, EKU_CLIENT_AUTH);
     }
 
     @Override
     public void checkServerTrusted(X509Certificate[] chain, String authType) throws CertificateException {
-        verify(chain);
+        verify(chain, EKU_SERVER_AUTH);
     }
 
     @Override
     public void checkClientTrusted(X509Certificate[] chain, String authType, Socket socket)
             throws CertificateException {
-        verify(chain);
+        verify(chain, EKU_CLIENT_AUTH);
     }
 
     @Override
     public void checkServerTrusted(X509Certificate[] chain, String authType, Socket socket)
             throws CertificateException {
-        verify(chain);
+        verify(chain, EKU_SERVER_AUTH);
     }
 
     @Override
     public void checkClientTrusted(X509Certificate[] chain, String authType, SSLEngine engine)
             throws CertificateException {
-        verify(chain);
+        verify(chain, EKU_CLIENT_AUTH);
     }
 
     @Override
     public void checkServerTrusted(X509Certificate[] chain, String authType, SSLEngine engine)
             throws CertificateException {
-        verify(chain);
+        verify(chain, EKU_SERVER_AUTH);
     }
 
     // Empty on purpose: a server that lists its roots in CertificateRequest makes

@@ -83,6 +83,13 @@ class SpiffeTrustManagerTest {
     }
 
     @Test
+    void extendedKeyUsageMustAllowThePeersRole() throws Exception {
+        SpiffeTrustManager tm = manager(certs("bundle_a.pem"), Set.of("example.org"), Set.of());
+        tm.checkServerTrusted(chain("server_only"), "EC");
+        assertEquals("peer leaf's extendedKeyUsage does not allow clientAuth", refusal(tm, chain("server_only")));
+    }
+
+    @Test
     void peerIdsListRestrictsToExactIds() throws Exception {
         SpiffeTrustManager tm = manager(certs("bundle_a.pem"), Set.of("example.org"),
             Set.of(SpiffeId.parse(TestSvids.BROKER_ID)));
