@@ -19,6 +19,9 @@ public final class SvidDirectory<T> {
     /** The symlink naming the current version directory (identity/svid_files.h). */
     static final String DATA_LINK = "..data";
 
+    // Versions tried in one refresh when each vanishes under a newer one.
+    private static final int MAX_LOAD_ATTEMPTS = 3;
+
     private static final Logger log = LoggerFactory.getLogger(SvidDirectory.class);
 
     /** Builds what the caller needs from a loaded set; may refuse it. */
@@ -89,22 +92,42 @@ public final class SvidDirectory<T> {
         if (!version.equals(seenVersion)) {
             synchronized (lock) {
                 if (!version.equals(seenVersion)) {
-                    seenVersion = version;
-                    try {
-                        Loaded<T> next = load(version);
-                        current = next;
-                        log.info("Loaded SVID {} from {} (version {}, expires {}, {} bundle roots)",
-                            describe(next.set), dir, version, next.set.leaf().getNotAfter().toInstant(),
-                            next.set.bundle().size());
-                    } catch (SvidSet.LoadException e) {
-                        refusals++;
-                        log.warn("Refusing SVID version {} in {}, keeping version {}: {}",
-                            version, dir, current.set.version(), e.getMessage());
-                    }
+                    loadLocked(version);
                 }
             }
         }
         return current.value;
+    }
+
+    // A writer removes the previous version directory right after switching
+    // ..data, so a version read just before a switch can vanish mid-read. That
+    // is not a bad version: if ..data has moved on, load the new one instead.
+    private void loadLocked(String version) {
+        for (int attempt = 1; ; attempt++) {
+            seenVersion = version;
+            try {
+                Loaded<T> next = load(version);
+                current = next;
+                log.info("Loaded SVID {} from {} (version {}, expires {}, {} bundle roots)",
+                    describe(next.set), dir, version, next.set.leaf().getNotAfter().toInstant(),
+                    next.set.bundle().size());
+                return;
+            } catch (SvidSet.LoadException e) {
+                String now;
+                try {
+                    now = readVersion();
+                } catch (SvidSet.LoadException gone) {
+                    now = version;
+                }
+                if (now.equals(version) || attempt == MAX_LOAD_ATTEMPTS) {
+                    refusals++;
+                    log.warn("Refusing SVID version {} in {}, keeping version {}: {}",
+                        version, dir, current.set.version(), e.getMessage());
+                    return;
+                }
+                version = now;
+            }
+        }
     }
 
     /** The set behind the value refresh() last returned. */
