@@ -18,14 +18,16 @@ cd "$WORK"
 # Trust domain example.org, root A; then a rotation adds root B to its bundle.
 "$MAYFLY" ca init --dir ca_a --trust-domain example.org --ttl $TTL >/dev/null
 "$MAYFLY" ca init --dir ca_other --trust-domain other.org --ttl $TTL >/dev/null
-mint() {  # CA_DIR ID NAME
-  "$MAYFLY" svid mint --ca-dir "$1" --id "$2" --ttl $TTL --out "$3" >/dev/null
+mint() {  # CA_DIR ID NAME [svid mint flags]
+  "$MAYFLY" svid mint --ca-dir "$1" --id "$2" --ttl $TTL --out "$3" "${@:4}" >/dev/null
   mkdir -p "$OUT/$3"
   cp "$3/svid.pem" "$3/svid_key.pem" "$OUT/$3/"
 }
 mint ca_a spiffe://example.org/kafka/broker broker
 mint ca_a spiffe://example.org/orders/writer client
 mint ca_other spiffe://other.org/orders/writer other
+mint ca_a spiffe://example.org/kafka/broker broker_ed25519 --key-type ed25519
+mint ca_a spiffe://example.org/kafka/broker broker_rsa --key-type rsa2048
 cp ca_a/bundle.pem "$OUT/bundle_a.pem"
 cp ca_other/bundle.pem "$OUT/bundle_other.pem"
 

@@ -34,6 +34,8 @@ import org.apache.kafka.common.security.ssl.SslFactory;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 class SvidSslEngineFactoryTest {
     @TempDir
@@ -70,6 +72,17 @@ class SvidSslEngineFactoryTest {
         Handshake.run(c, s);
         assertEquals(TestSvids.BROKER_ID, idOf(peerLeaf(c)));
         assertEquals(TestSvids.CLIENT_ID, idOf(peerLeaf(s)));
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"broker", "broker_ed25519", "broker_rsa"})
+    void everyKeyTypeMayflyMints(String svid) throws Exception {
+        publish(dir("broker"), "v1", svid, "bundle_a.pem");
+        publish(dir("client"), "v1", "client", "bundle_a.pem");
+        SvidSslEngineFactory server = factory(dir("broker"), "example.org", null);
+        SSLEngine c = factory(dir("client"), "example.org", null).createClientSslEngine("127.0.0.1", 9093, null);
+        Handshake.run(c, server.createServerSslEngine("127.0.0.1", 9093));
+        assertEquals(certs(svid + "/svid.pem").get(0), peerLeaf(c));
     }
 
     @Test
@@ -249,6 +262,31 @@ class SvidSslEngineFactoryTest {
         ConfigException e = assertThrows(ConfigException.class,
             () -> new SslFactory(ConnectionMode.SERVER, null, true).configure(new HashMap<>(strict)));
         assertTrue(e.getMessage().contains("can't connect to a server SSLEngine"), e.getMessage());
+    }
+
+    // Kafka's SslFactory on both ends, as a Java client and a broker listener
+    // use it; the client keeps Kafka's default hostname check setting (https),
+    // which must not apply: the broker's SVID names no host.
+    @Test
+    void kafkaSslFactoriesHandshakeWithoutAHostnameCheck() throws Exception {
+        publish(dir("broker"), "v1", "broker", "bundle_a.pem");
+        publish(dir("client"), "v1", "client", "bundle_a.pem");
+        Map<String, Object> sc = config(dir("broker"), "example.org", null);
+        sc.put(SslConfigs.SSL_ENGINE_FACTORY_CLASS_CONFIG, SvidSslEngineFactory.class);
+        Map<String, Object> cc = config(dir("client"), "example.org", TestSvids.BROKER_ID);
+        cc.put(SslConfigs.SSL_ENGINE_FACTORY_CLASS_CONFIG, SvidSslEngineFactory.class);
+        cc.put(SslConfigs.SSL_ENDPOINT_IDENTIFICATION_ALGORITHM_CONFIG, "https");
+        SslFactory server = new SslFactory(ConnectionMode.SERVER, null, true);
+        SslFactory client = new SslFactory(ConnectionMode.CLIENT);
+        server.configure(new HashMap<>(sc));
+        client.configure(new HashMap<>(cc));
+        SSLEngine c = client.createSslEngine("broker.example.org", 9093);
+        SSLEngine s = server.createSslEngine("127.0.0.1", 50000);
+        Handshake.run(c, s);
+        assertEquals(TestSvids.BROKER_ID, idOf(peerLeaf(c)));
+        assertEquals(TestSvids.CLIENT_ID, idOf(peerLeaf(s)));
+        client.close();
+        server.close();
     }
 
     // A Java producer takes the class and the mayfly.* settings from its own
