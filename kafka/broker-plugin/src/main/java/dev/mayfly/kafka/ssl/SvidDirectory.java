@@ -72,31 +72,41 @@ public final class SvidDirectory<T> {
 
     /** Picks up a new version if ..data moved, then returns the newest good value. */
     public T refresh() {
-        String version;
-        try {
-            version = readVersion();
-        } catch (SvidSet.LoadException e) {
-            // ..data gone or not a link: keep serving; log once per distinct state.
-            version = "<" + e.getMessage() + ">";
-            if (!version.equals(seenVersion)) {
-                synchronized (lock) {
-                    if (!version.equals(seenVersion)) {
-                        seenVersion = version;
-                        refusals++;
-                        log.warn("Keeping SVID version {}: {}", current.set.version(), e.getMessage());
-                    }
+        // Fast path, no lock: ..data still names the version last acted on.
+        if (currentState().equals(seenVersion)) {
+            return current.value;
+        }
+        synchronized (lock) {
+            // Read again under the lock: a value read before it may be older
+            // than what another thread has loaded meanwhile, and ..data only
+            // ever moves forward.
+            String version;
+            try {
+                version = readVersion();
+            } catch (SvidSet.LoadException e) {
+                // ..data gone or not a link: keep serving; log once per state.
+                String state = "<" + e.getMessage() + ">";
+                if (!state.equals(seenVersion)) {
+                    seenVersion = state;
+                    refusals++;
+                    log.warn("Keeping SVID version {}: {}", current.set.version(), e.getMessage());
                 }
+                return current.value;
+            }
+            if (!version.equals(seenVersion)) {
+                loadLocked(version);
             }
             return current.value;
         }
-        if (!version.equals(seenVersion)) {
-            synchronized (lock) {
-                if (!version.equals(seenVersion)) {
-                    loadLocked(version);
-                }
-            }
+    }
+
+    // The ..data target, or a marker of why there is none (compared only).
+    private String currentState() {
+        try {
+            return readVersion();
+        } catch (SvidSet.LoadException e) {
+            return "<" + e.getMessage() + ">";
         }
-        return current.value;
     }
 
     // A writer removes the previous version directory right after switching

@@ -1,12 +1,13 @@
 // SvidDirectory under concurrent refresh() calls while a writer switches
 // ..data and removes the previous version directory, as `mayfly watch x509
-// --write` does: no caller ever gets an exception or a null, and once the
-// writer stops, every caller sees its last version.
+// --write` does: no caller ever gets an exception or a null or goes back to
+// an older version, and once the writer stops, every caller sees the last.
 package dev.mayfly.kafka.ssl;
 
 import static dev.mayfly.kafka.ssl.TestSvids.publish;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -40,8 +41,14 @@ class SvidDirectoryConcurrencyTest {
             for (int i = 0; i < READERS; i++) {
                 readers.add(pool.submit(() -> {
                     int calls = 0;
+                    int last = 0;
                     while (writing.get()) {
-                        assertNotNull(d.refresh().leaf());
+                        SvidSet set = d.refresh();
+                        assertNotNull(set.leaf());
+                        // Versions only move forward, as ..data does.
+                        int n = Integer.parseInt(set.version().substring("..v".length()));
+                        assertTrue(n >= last, "went back from ..v" + last + " to ..v" + n);
+                        last = n;
                         calls++;
                     }
                     return calls;
