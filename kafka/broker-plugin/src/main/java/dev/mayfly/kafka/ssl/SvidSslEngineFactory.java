@@ -5,7 +5,9 @@
 // readlink) and, if it moved, builds a new SSLContext from the new set, so
 // every handshake uses the newest SVID and bundle with no restart and no
 // dynamic-config call. Peers are checked by SpiffeTrustManager; a server
-// engine requires a client certificate.
+// engine requires a client certificate. Of Kafka's own ssl.* settings only
+// ssl.enabled.protocols and ssl.cipher.suites apply (no keystore, truststore
+// or hostname check: the SVID directory and SPIFFE IDs replace them).
 package dev.mayfly.kafka.ssl;
 
 import java.io.IOException;
@@ -16,6 +18,7 @@ import java.security.KeyStore;
 import java.security.cert.X509Certificate;
 import java.util.Arrays;
 import java.util.LinkedHashSet;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
@@ -24,6 +27,7 @@ import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.TrustManager;
 import org.apache.kafka.common.config.ConfigException;
+import org.apache.kafka.common.config.SslConfigs;
 import org.apache.kafka.common.security.auth.SslEngineFactory;
 
 /** An SslEngineFactory whose identity and trust follow a rotating SVID directory. */
@@ -43,6 +47,8 @@ public class SvidSslEngineFactory implements SslEngineFactory {
     private String svidDir;
     private String trustDomainsValue;
     private String peerIdsValue;
+    private String[] enabledProtocols; // null: the JDK's defaults
+    private String[] cipherSuites; // null: the JDK's defaults
     private Set<String> trustDomains;
     private Set<SpiffeId> peerIds;
     private SvidDirectory<Material> directory;
@@ -90,6 +96,10 @@ public class SvidSslEngineFactory implements SslEngineFactory {
             }
             peerIds.add(parsed);
         }
+        // Kafka's own TLS settings that still apply to SVIDs, as
+        // DefaultSslEngineFactory applies them.
+        enabledProtocols = list(configs.get(SslConfigs.SSL_ENABLED_PROTOCOLS_CONFIG));
+        cipherSuites = list(configs.get(SslConfigs.SSL_CIPHER_SUITES_CONFIG));
         Path dir = Paths.get(svidDir);
         try {
             directory = SvidDirectory.open(dir, this::build);
@@ -124,16 +134,27 @@ public class SvidSslEngineFactory implements SslEngineFactory {
     // its SPIFFE ID, not a host; the trust manager checks the ID instead.
     @Override
     public SSLEngine createClientSslEngine(String peerHost, int peerPort, String endpointIdentification) {
-        SSLEngine engine = directory.refresh().context.createSSLEngine(peerHost, peerPort);
+        SSLEngine engine = newEngine(peerHost, peerPort);
         engine.setUseClientMode(true);
         return engine;
     }
 
     @Override
     public SSLEngine createServerSslEngine(String peerHost, int peerPort) {
-        SSLEngine engine = directory.refresh().context.createSSLEngine(peerHost, peerPort);
+        SSLEngine engine = newEngine(peerHost, peerPort);
         engine.setUseClientMode(false);
         engine.setNeedClientAuth(true);
+        return engine;
+    }
+
+    private SSLEngine newEngine(String peerHost, int peerPort) {
+        SSLEngine engine = directory.refresh().context.createSSLEngine(peerHost, peerPort);
+        if (enabledProtocols != null) {
+            engine.setEnabledProtocols(enabledProtocols);
+        }
+        if (cipherSuites != null) {
+            engine.setEnabledCipherSuites(cipherSuites);
+        }
         return engine;
     }
 
@@ -185,6 +206,20 @@ public class SvidSslEngineFactory implements SslEngineFactory {
     private static String optional(Map<String, ?> configs, String name) {
         Object v = configs.get(name);
         return v == null ? null : v.toString().trim();
+    }
+
+    // A list setting as Kafka passes it (parsed List, or a raw comma string);
+    // null when unset or empty.
+    private static String[] list(Object value) {
+        Set<String> items = new LinkedHashSet<>();
+        if (value instanceof List) {
+            for (Object o : (List<?>) value) {
+                items.addAll(split(String.valueOf(o)));
+            }
+        } else if (value != null) {
+            items.addAll(split(value.toString()));
+        }
+        return items.isEmpty() ? null : items.toArray(new String[0]);
     }
 
     private static Set<String> split(String value) {

@@ -201,6 +201,26 @@ class SvidSslEngineFactoryTest {
     }
 
     @Test
+    void appliesKafkasEnabledProtocolsAndCipherSuites() throws Exception {
+        publish(dir("broker"), "v1", "broker", "bundle_a.pem");
+        publish(dir("client"), "v1", "client", "bundle_a.pem");
+        Map<String, Object> sc = config(dir("broker"), "example.org", null);
+        sc.put(SslConfigs.SSL_ENABLED_PROTOCOLS_CONFIG, java.util.List.of("TLSv1.2"));
+        sc.put(SslConfigs.SSL_CIPHER_SUITES_CONFIG, "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384");
+        SvidSslEngineFactory server = new SvidSslEngineFactory();
+        server.configure(sc);
+        SSLEngine s = server.createServerSslEngine("127.0.0.1", 9093);
+        assertEquals(java.util.List.of("TLSv1.2"), java.util.List.of(s.getEnabledProtocols()));
+        assertEquals(java.util.List.of("TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384"),
+            java.util.List.of(s.getEnabledCipherSuites()));
+        SSLEngine c = factory(dir("client"), "example.org", null).createClientSslEngine("127.0.0.1", 9093, null);
+        Handshake.run(c, s);
+        assertEquals("TLSv1.2", c.getSession().getProtocol());
+        assertEquals("TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", c.getSession().getCipherSuite());
+        assertEquals(TestSvids.CLIENT_ID, idOf(peerLeaf(s)));
+    }
+
+    @Test
     void shouldBeRebuiltOnlyWhenItsOwnSettingsChange() throws Exception {
         publish(dir("broker"), "v1", "broker", "bundle_a.pem");
         SvidSslEngineFactory f = factory(dir("broker"), "example.org", null);
