@@ -8,6 +8,10 @@
 // engine requires a client certificate. Of Kafka's own ssl.* settings only
 // ssl.enabled.protocols and ssl.cipher.suites apply (no keystore, truststore
 // or hostname check: the SVID directory and SPIFFE IDs replace them).
+// Threads: configure() runs once, before any other call (Kafka's SslFactory
+// publishes the factory after it); the engine and keystore calls may then
+// come from any thread at once (SvidDirectory serialises reloads). A server
+// engine requires a client certificate whatever ssl.client.auth says.
 package dev.mayfly.kafka.ssl;
 
 import java.io.IOException;
