@@ -1,0 +1,212 @@
+// Peer verification by the SPIFFE X.509-SVID rules (X509-SVID.md): the
+// peer's chain must validate with PKIX against the bundle's roots (any of
+// them: during a root rotation the bundle holds several), with no hostname
+// check and no revocation (SVIDs are short-lived instead); its leaf must not
+// be a CA, must be usable for signatures and (if it has an extended key
+// usage) for its TLS role, and must carry exactly one URI SAN:
+// a valid SPIFFE ID in an allowed trust domain, and one of the allowed IDs
+// when a list is configured. Immutable and thread-safe.
+package dev.mayfly.kafka.ssl;
+
+import java.net.Socket;
+import java.security.GeneralSecurityException;
+import java.security.cert.CertPath;
+import java.security.cert.CertPathValidator;
+import java.security.cert.CertificateException;
+import java.security.cert.CertificateFactory;
+import java.security.cert.CertificateParsingException;
+import java.security.cert.PKIXParameters;
+import java.security.cert.TrustAnchor;
+import java.security.cert.X509Certificate;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collection;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import javax.net.ssl.SSLEngine;
+import javax.net.ssl.X509ExtendedTrustManager;
+
+/** Trusts a peer whose X.509-SVID chains to the bundle and whose SPIFFE ID is allowed. */
+public final class SpiffeTrustManager extends X509ExtendedTrustManager {
+    // RFC 5280 4.2.1.6: GeneralName uniformResourceIdentifier [6].
+    private static final int SAN_URI = 6;
+    // RFC 5280 4.2.1.3: KeyUsage bit positions.
+    private static final int KU_DIGITAL_SIGNATURE = 0;
+    private static final int KU_KEY_CERT_SIGN = 5;
+    private static final int KU_CRL_SIGN = 6;
+    // RFC 5280 4.2.1.12: the TLS roles, and anyExtendedKeyUsage.
+    static final String EKU_SERVER_AUTH = "1.3.6.1.5.5.7.3.1";
+    static final String EKU_CLIENT_AUTH = "1.3.6.1.5.5.7.3.2";
+    private static final String EKU_ANY = "2.5.29.37.0";
+
+    private final List<X509Certificate> roots;
+    private final Set<TrustAnchor> anchors;
+    private final Set<String> trustDomains;
+    private final Set<SpiffeId> peerIds;
+
+    /**
+     * @param roots every trust anchor (the bundle)
+     * @param trustDomains trust domains a peer's ID may be in (non-empty)
+     * @param peerIds if non-empty, the only IDs a peer may have
+     */
+    public SpiffeTrustManager(List<X509Certificate> roots, Set<String> trustDomains, Set<SpiffeId> peerIds) {
+        if (roots.isEmpty()) {
+            throw new IllegalArgumentException("the trust bundle has no root");
+        }
+        if (trustDomains.isEmpty()) {
+            throw new IllegalArgumentException("no trust domain is allowed");
+        }
+        this.roots = List.copyOf(roots);
+        Set<TrustAnchor> a = new HashSet<>();
+        for (X509Certificate root : roots) {
+            a.add(new TrustAnchor(root, null));
+        }
+        this.anchors = Set.copyOf(a);
+        this.trustDomains = Set.copyOf(trustDomains);
+        this.peerIds = Set.copyOf(peerIds);
+    }
+
+    /** Verifies {@code chain} (leaf first) whatever its TLS role; returns the peer's SPIFFE ID. */
+    public SpiffeId verify(X509Certificate[] chain) throws CertificateException {
+        return verify(chain, null);
+    }
+
+    /**
+     * Verifies {@code chain} (leaf first) for a TLS role ({@link #EKU_CLIENT_AUTH}
+     * or {@link #EKU_SERVER_AUTH}; null for none) and returns the peer's SPIFFE ID.
+     */
+    public SpiffeId verify(X509Certificate[] chain, String role) throws CertificateException {
+        if (chain == null || chain.length == 0) {
+            throw new CertificateException("peer sent no certificate");
+        }
+        validatePath(chain);
+        X509Certificate leaf = chain[0];
+        if (leaf.getBasicConstraints() != -1) {
+            throw new CertificateException("peer leaf is a CA certificate (X509-SVID 4.1: a leaf must not be a CA)");
+        }
+        boolean[] ku = leaf.getKeyUsage();
+        if (ku != null) {
+            if (!ku[KU_DIGITAL_SIGNATURE]) {
+                throw new CertificateException("peer leaf lacks digitalSignature key usage (X509-SVID 4.3)");
+            }
+            if (ku[KU_KEY_CERT_SIGN] || ku[KU_CRL_SIGN]) {
+                throw new CertificateException("peer leaf has keyCertSign or cRLSign key usage (X509-SVID 4.3)");
+            }
+        }
+        if (role != null) {
+            List<String> eku;
+            try {
+                eku = leaf.getExtendedKeyUsage();
+            } catch (CertificateParsingException e) {
+                throw new CertificateException("peer leaf's extendedKeyUsage does not parse: " + e.getMessage());
+            }
+            if (eku != null && !eku.contains(role) && !eku.contains(EKU_ANY)) {
+                throw new CertificateException("peer leaf's extendedKeyUsage does not allow "
+                    + (role.equals(EKU_CLIENT_AUTH) ? "clientAuth" : "serverAuth"));
+            }
+        }
+        SpiffeId id = spiffeIdOf(leaf);
+        if (!trustDomains.contains(id.trustDomain())) {
+            throw new CertificateException("peer SPIFFE ID " + id + " is not in an allowed trust domain "
+                + sorted(trustDomains));
+        }
+        if (!peerIds.isEmpty() && !peerIds.contains(id)) {
+            throw new CertificateException("peer SPIFFE ID " + id + " is not one of mayfly.peer.spiffe.ids");
+        }
+        return id;
+    }
+
+    /** The SPIFFE ID of an X.509-SVID leaf: its one and only URI SAN, validated. */
+    public static SpiffeId spiffeIdOf(X509Certificate leaf) throws CertificateException {
+        Collection<List<?>> sans;
+        try {
+            sans = leaf.getSubjectAlternativeNames();
+        } catch (CertificateParsingException e) {
+            throw new CertificateException("peer leaf's subjectAltName does not parse: " + e.getMessage());
+        }
+        List<String> uris = new ArrayList<>();
+        if (sans != null) {
+            for (List<?> san : sans) {
+                if (((Integer) san.get(0)) == SAN_URI) {
+                    uris.add((String) san.get(1));
+                }
+            }
+        }
+        if (uris.size() != 1) {
+            throw new CertificateException("peer leaf must have exactly one URI SAN (X509-SVID 2), has "
+                + uris.size() + (uris.isEmpty() ? "" : ": " + uris));
+        }
+        try {
+            return SpiffeId.parse(uris.get(0));
+        } catch (IllegalArgumentException e) {
+            throw new CertificateException("peer URI SAN is not a valid SPIFFE ID: " + e.getMessage());
+        }
+    }
+
+    private void validatePath(X509Certificate[] chain) throws CertificateException {
+        // A peer may append a root; the path handed to PKIX ends below the anchors.
+        List<X509Certificate> path = new ArrayList<>(Arrays.asList(chain));
+        while (path.size() > 1 && roots.contains(path.get(path.size() - 1))) {
+            path.remove(path.size() - 1);
+        }
+        try {
+            CertPath certPath = CertificateFactory.getInstance("X.509").generateCertPath(path);
+            PKIXParameters params = new PKIXParameters(anchors);
+            params.setRevocationEnabled(false);
+            CertPathValidator.getInstance("PKIX").validate(certPath, params);
+        } catch (GeneralSecurityException e) {
+            throw new CertificateException("peer chain does not validate against the trust bundle ("
+                + roots.size() + " roots): " + e.getMessage(), e);
+        }
+    }
+
+    private static List<String> sorted(Set<String> s) {
+        List<String> l = new ArrayList<>(s);
+        l.sort(null);
+        return l;
+    }
+
+    @Override
+    public void checkClientTrusted(X509Certificate[] chain, String authType) throws CertificateException {
+        verify(chain, EKU_CLIENT_AUTH);
+    }
+
+    @Override
+    public void checkServerTrusted(X509Certificate[] chain, String authType) throws CertificateException {
+        verify(chain, EKU_SERVER_AUTH);
+    }
+
+    @Override
+    public void checkClientTrusted(X509Certificate[] chain, String authType, Socket socket)
+            throws CertificateException {
+        verify(chain, EKU_CLIENT_AUTH);
+    }
+
+    @Override
+    public void checkServerTrusted(X509Certificate[] chain, String authType, Socket socket)
+            throws CertificateException {
+        verify(chain, EKU_SERVER_AUTH);
+    }
+
+    @Override
+    public void checkClientTrusted(X509Certificate[] chain, String authType, SSLEngine engine)
+            throws CertificateException {
+        verify(chain, EKU_CLIENT_AUTH);
+    }
+
+    @Override
+    public void checkServerTrusted(X509Certificate[] chain, String authType, SSLEngine engine)
+            throws CertificateException {
+        verify(chain, EKU_SERVER_AUTH);
+    }
+
+    // Empty on purpose: a server that lists its roots in CertificateRequest makes
+    // JSSE clients withhold a certificate that chains to a root the server does
+    // not know yet (mid root rotation), which then fails as "no certificate"
+    // rather than with this class's reason.
+    @Override
+    public X509Certificate[] getAcceptedIssuers() {
+        return new X509Certificate[0];
+    }
+}
