@@ -5,9 +5,15 @@
 // be a CA, must be usable for signatures and (if it has an extended key
 // usage) for its TLS role, and must carry exactly one URI SAN:
 // a valid SPIFFE ID in an allowed trust domain, and one of the allowed IDs
-// when a list is configured. Immutable and thread-safe.
+// when a list is configured. IDs are parsed by dev.mayfly.kafka.spiffe (the
+// port of identity/spiffe_id.cc). Immutable and thread-safe.
 package dev.mayfly.kafka.ssl;
 
+import dev.mayfly.kafka.spiffe.InvalidSpiffeIdException;
+import dev.mayfly.kafka.spiffe.InvalidSvidException;
+import dev.mayfly.kafka.spiffe.SpiffeId;
+import dev.mayfly.kafka.spiffe.TrustDomain;
+import dev.mayfly.kafka.spiffe.X509Svid;
 import java.net.Socket;
 import java.security.GeneralSecurityException;
 import java.security.cert.CertPath;
@@ -20,7 +26,6 @@ import java.security.cert.TrustAnchor;
 import java.security.cert.X509Certificate;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Collection;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
@@ -29,8 +34,6 @@ import javax.net.ssl.X509ExtendedTrustManager;
 
 /** Trusts a peer whose X.509-SVID chains to the bundle and whose SPIFFE ID is allowed. */
 public final class SpiffeTrustManager extends X509ExtendedTrustManager {
-    // RFC 5280 4.2.1.6: GeneralName uniformResourceIdentifier [6].
-    private static final int SAN_URI = 6;
     // RFC 5280 4.2.1.3: KeyUsage bit positions.
     private static final int KU_DIGITAL_SIGNATURE = 0;
     private static final int KU_KEY_CERT_SIGN = 5;
@@ -42,7 +45,7 @@ public final class SpiffeTrustManager extends X509ExtendedTrustManager {
 
     private final List<X509Certificate> roots;
     private final Set<TrustAnchor> anchors;
-    private final Set<String> trustDomains;
+    private final Set<TrustDomain> trustDomains;
     private final Set<SpiffeId> peerIds;
 
     /**
@@ -50,7 +53,7 @@ public final class SpiffeTrustManager extends X509ExtendedTrustManager {
      * @param trustDomains trust domains a peer's ID may be in (non-empty)
      * @param peerIds if non-empty, the only IDs a peer may have
      */
-    public SpiffeTrustManager(List<X509Certificate> roots, Set<String> trustDomains, Set<SpiffeId> peerIds) {
+    public SpiffeTrustManager(List<X509Certificate> roots, Set<TrustDomain> trustDomains, Set<SpiffeId> peerIds) {
         if (roots.isEmpty()) {
             throw new IllegalArgumentException("the trust bundle has no root");
         }
@@ -119,28 +122,20 @@ public final class SpiffeTrustManager extends X509ExtendedTrustManager {
 
     /** The SPIFFE ID of an X.509-SVID leaf: its one and only URI SAN, validated. */
     public static SpiffeId spiffeIdOf(X509Certificate leaf) throws CertificateException {
-        Collection<List<?>> sans;
+        List<String> uris;
         try {
-            sans = leaf.getSubjectAlternativeNames();
-        } catch (CertificateParsingException e) {
-            throw new CertificateException("peer leaf's subjectAltName does not parse: " + e.getMessage());
-        }
-        List<String> uris = new ArrayList<>();
-        if (sans != null) {
-            for (List<?> san : sans) {
-                if (((Integer) san.get(0)) == SAN_URI) {
-                    uris.add((String) san.get(1));
-                }
-            }
+            uris = X509Svid.uriSans(leaf);
+        } catch (InvalidSvidException e) {
+            throw new CertificateException("peer " + e.getMessage(), e);
         }
         if (uris.size() != 1) {
             throw new CertificateException("peer leaf must have exactly one URI SAN (X509-SVID 2), has "
                 + uris.size() + (uris.isEmpty() ? "" : ": " + uris));
         }
         try {
-            return SpiffeId.parse(uris.get(0));
-        } catch (IllegalArgumentException e) {
-            throw new CertificateException("peer URI SAN is not a valid SPIFFE ID: " + e.getMessage());
+            return SpiffeId.fromString(uris.get(0));
+        } catch (InvalidSpiffeIdException e) {
+            throw new CertificateException("peer URI SAN is not a valid SPIFFE ID: " + e.getMessage(), e);
         }
     }
 
@@ -161,8 +156,8 @@ public final class SpiffeTrustManager extends X509ExtendedTrustManager {
         }
     }
 
-    private static List<String> sorted(Set<String> s) {
-        List<String> l = new ArrayList<>(s);
+    private static List<TrustDomain> sorted(Set<TrustDomain> s) {
+        List<TrustDomain> l = new ArrayList<>(s);
         l.sort(null);
         return l;
     }

@@ -14,6 +14,9 @@
 // engine requires a client certificate whatever ssl.client.auth says.
 package dev.mayfly.kafka.ssl;
 
+import dev.mayfly.kafka.spiffe.InvalidSpiffeIdException;
+import dev.mayfly.kafka.spiffe.SpiffeId;
+import dev.mayfly.kafka.spiffe.TrustDomain;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.nio.file.Paths;
@@ -38,7 +41,10 @@ import org.apache.kafka.common.security.auth.SslEngineFactory;
 public class SvidSslEngineFactory implements SslEngineFactory {
     /** Directory kept by `mayfly watch x509 --write` (holds ..data). Required. */
     public static final String SVID_DIR_CONFIG = "mayfly.svid.dir";
-    /** Comma-separated trust domains a peer's SPIFFE ID must be in. Required. */
+    /**
+     * Comma-separated trust domains a peer's SPIFFE ID must be in (as TrustDomain.fromString
+     * reads them: a name, or a SPIFFE ID for its trust domain). Required.
+     */
     public static final String TRUST_DOMAINS_CONFIG = "mayfly.trust.domains";
     /** Optional comma-separated SPIFFE IDs; if set, a peer must have one of them. */
     public static final String PEER_SPIFFE_IDS_CONFIG = "mayfly.peer.spiffe.ids";
@@ -53,7 +59,7 @@ public class SvidSslEngineFactory implements SslEngineFactory {
     private String peerIdsValue;
     private String[] enabledProtocols; // null: the JDK's defaults
     private String[] cipherSuites; // null: the JDK's defaults
-    private Set<String> trustDomains;
+    private Set<TrustDomain> trustDomains;
     private Set<SpiffeId> peerIds;
     private SvidDirectory<Material> directory;
 
@@ -78,8 +84,8 @@ public class SvidSslEngineFactory implements SslEngineFactory {
         trustDomains = new LinkedHashSet<>();
         for (String td : split(trustDomainsValue)) {
             try {
-                trustDomains.add(SpiffeId.checkTrustDomain(td, td));
-            } catch (IllegalArgumentException e) {
+                trustDomains.add(TrustDomain.fromString(td));
+            } catch (InvalidSpiffeIdException e) {
                 throw new ConfigException(TRUST_DOMAINS_CONFIG, trustDomainsValue, e.getMessage());
             }
         }
@@ -90,8 +96,8 @@ public class SvidSslEngineFactory implements SslEngineFactory {
         for (String id : split(peerIdsValue)) {
             SpiffeId parsed;
             try {
-                parsed = SpiffeId.parse(id);
-            } catch (IllegalArgumentException e) {
+                parsed = SpiffeId.fromString(id);
+            } catch (InvalidSpiffeIdException e) {
                 throw new ConfigException(PEER_SPIFFE_IDS_CONFIG, peerIdsValue, e.getMessage());
             }
             if (!trustDomains.contains(parsed.trustDomain())) {

@@ -79,6 +79,32 @@ class SpiffeIdTest {
         + " underscores: \"spiffe://example.org/a\\n\\\"b\"", error("spiffe://example.org/a\n\"b"));
   }
 
+  // Cases from the engine factory's former parser (dev.mayfly.kafka.ssl.SpiffeId),
+  // which rejected the same strings with its own words.
+  @Test
+  void moreRejectionsOneRuleEach() {
+    assertError("https://example.org/a", "scheme is missing or invalid");
+    assertError("spiffe:///a", "trust domain is missing");
+    assertError("spiffe://user@example.org/a", "trust domain cannot have userinfo");
+    assertError("spiffe://example.org/", "path cannot have a trailing slash");
+    assertError("spiffe://example.org//a", "path cannot contain empty segments");
+    assertError("spiffe://example.org/./a", "path cannot contain dot segments");
+    assertError("spiffe://example.org/a/..", "path cannot contain dot segments");
+    assertError("spiffe://example.org/a?b=c", "SPIFFE ID cannot have a query or fragment");
+    assertError("spiffe://example.org/a%20b", "percent-encoded characters are not allowed");
+  }
+
+  @Test
+  void equalityIsByValue() throws Exception {
+    SpiffeId a = SpiffeId.fromString("spiffe://a.b/c");
+    SpiffeId b = SpiffeId.fromString("spiffe://a.b/c");
+    assertEquals(a, b);
+    assertEquals(a.hashCode(), b.hashCode());
+    assertEquals(TrustDomain.fromString("a.b"), a.trustDomain());
+    assertFalse(a.equals(SpiffeId.fromString("spiffe://a.b/C")));
+    assertFalse(a.equals(SpiffeId.fromString("spiffe://a.bc")));
+  }
+
   @Test
   void acceptsExactlyTheAllowedCharacters() {
     for (char c = 0; c < 256; c++) {
@@ -104,6 +130,7 @@ class SpiffeIdTest {
     String td = "a".repeat(255);
     assertEquals(td, TrustDomain.fromString(td).name());
     assertError("spiffe://" + td + "a/x", "trust domain is too long");
+    assertEquals(td, SpiffeId.fromString("spiffe://" + td + "/x").trustDomain().name());
   }
 
   @Test

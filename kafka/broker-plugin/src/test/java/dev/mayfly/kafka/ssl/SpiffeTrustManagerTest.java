@@ -8,16 +8,30 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.mayfly.kafka.spiffe.InvalidSpiffeIdException;
+import dev.mayfly.kafka.spiffe.SpiffeId;
+import dev.mayfly.kafka.spiffe.TrustDomain;
+import dev.mayfly.kafka.testing.TestCerts;
 import java.security.cert.CertificateException;
 import java.security.cert.X509Certificate;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
+import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 
 class SpiffeTrustManagerTest {
     private static SpiffeTrustManager manager(List<X509Certificate> roots, Set<String> tds, Set<SpiffeId> ids) {
-        return new SpiffeTrustManager(roots, tds, ids);
+        return new SpiffeTrustManager(roots, tds.stream().map(SpiffeTrustManagerTest::trustDomain)
+            .collect(Collectors.toSet()), ids);
+    }
+
+    private static TrustDomain trustDomain(String name) {
+        try {
+            return TrustDomain.fromString(name);
+        } catch (InvalidSpiffeIdException e) {
+            throw new AssertionError(e);
+        }
     }
 
     private static String refusal(SpiffeTrustManager tm, X509Certificate[] chain) {
@@ -76,6 +90,14 @@ class SpiffeTrustManagerTest {
     }
 
     @Test
+    void refusesAUriSanThatIsNotASpiffeId() {
+        assertEquals("peer URI SAN is not a valid SPIFFE ID: path cannot have a trailing slash: "
+            + "\"spiffe://prod.acme/ns/orders/sa/writer/\"",
+            assertThrows(CertificateException.class,
+                () -> SpiffeTrustManager.spiffeIdOf(TestCerts.load("bad_uri"))).getMessage());
+    }
+
+    @Test
     void refusesACaLeaf() {
         SpiffeTrustManager tm = manager(certs("bundle_a.pem"), Set.of("example.org"), Set.of());
         assertEquals("peer leaf is a CA certificate (X509-SVID 4.1: a leaf must not be a CA)",
@@ -92,7 +114,7 @@ class SpiffeTrustManagerTest {
     @Test
     void peerIdsListRestrictsToExactIds() throws Exception {
         SpiffeTrustManager tm = manager(certs("bundle_a.pem"), Set.of("example.org"),
-            Set.of(SpiffeId.parse(TestSvids.BROKER_ID)));
+            Set.of(SpiffeId.fromString(TestSvids.BROKER_ID)));
         assertEquals(TestSvids.BROKER_ID, tm.verify(chain("broker")).toString());
         assertEquals("peer SPIFFE ID spiffe://example.org/orders/writer is not one of mayfly.peer.spiffe.ids",
             refusal(tm, chain("client")));
