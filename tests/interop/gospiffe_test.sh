@@ -8,31 +8,9 @@
 # Needs GOSPIFFE_CHECK (built by tests/interop/build_gospiffe.sh); run by
 # tests/run_all.sh with --test_env.
 set -euo pipefail
-runfiles="$TEST_SRCDIR/$TEST_WORKSPACE"
-work=$(mktemp -d /tmp/mayfly-interop.XXXXXX)
-source "$runfiles/tests/lib/checks.sh"
 gospiffe=${GOSPIFFE_CHECK:?set GOSPIFFE_CHECK to the gospiffe-check binary}
-agent_pid=""
-cleanup() {
-  if [[ -n $agent_pid ]]; then kill "$agent_pid" 2>/dev/null || true; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-sock="$work/api.sock"
-cat >"$work/agent.yaml" <<YAML
-trust_domain: example.org
-socket_path: $sock
-state_dir: $work/state
-entries:
-  - spiffe_id: spiffe://example.org/interop
-    selectors: ["unix:uid:$(id -u)"]
-    ttl: 10s
-YAML
-"$runfiles/identity/agent/mayfly-agent" --config "$work/agent.yaml" \
-  2>"$work/agent.log" &
-agent_pid=$!
-wait_for 10 test -S "$sock" || true
+source "$TEST_SRCDIR/$TEST_WORKSPACE/tests/lib/interop_agent.sh"
+start_agent interop spiffe://example.org/interop
 
 # A 10 s SVID renews at about 5 s: one rotation within 20 s.
 expect 0 "go-spiffe: X.509 SVID, verified, then one rotation" -- \

@@ -21,30 +21,9 @@ grep -qx "# sources: $want_sum" "$check" || {
     "run tests/interop/build_javaspiffe.sh again" >&2
   exit 1
 }
-work=$(mktemp -d /tmp/mayfly-jspiffe.XXXXXX)
-source "$runfiles/tests/lib/checks.sh"
-agent_pid=""
-cleanup() {
-  if [[ -n $agent_pid ]]; then kill "$agent_pid" 2>/dev/null || true; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
+source "$runfiles/tests/lib/interop_agent.sh"
 id=spiffe://example.org/interop
-sock="$work/api.sock"
-cat >"$work/agent.yaml" <<YAML
-trust_domain: example.org
-socket_path: $sock
-state_dir: $work/state
-entries:
-  - spiffe_id: $id
-    selectors: ["unix:uid:$(id -u)"]
-    ttl: 10s
-YAML
-"$runfiles/identity/agent/mayfly-agent" --config "$work/agent.yaml" \
-  2>"$work/agent.log" &
-agent_pid=$!
-wait_for 10 test -S "$sock" || true
+start_agent jspiffe "$id"
 # The agent's root, as the bundles must carry it.
 root_sha256=$(openssl x509 -in "$work/state/ca/root_cert.pem" -outform DER |
   sha256sum | cut -c1-64)
