@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "bridge/plugin.h"
 #include "bridge/policy.h"
 #include "bridge/stock.h"
 #include "identity/cli/command.h"
@@ -150,7 +151,8 @@ int BridgeRender(const std::vector<std::string>& args) {
   std::string svid_dir, listener, entries_in, entries_out;
   FlagSet flags(
       "mayfly bridge render POLICY --stock --svid-dir DIR [--listener NAME] "
-      "[--entries IN --entries-out OUT [--skip-unexpressible]]",
+      "[--entries IN --entries-out OUT [--skip-unexpressible]]\n"
+      "       mayfly bridge render POLICY --broker --svid-dir DIR",
       "--stock prints the properties a stock Kafka broker needs to give the "
       "policy's\nprincipals from certificate subjects, with no plugin; with "
       "--entries, writes\nthe agent entries file with each entry's subject "
@@ -158,8 +160,11 @@ int BridgeRender(const std::vector<std::string>& args) {
       "principal a subject cannot carry (not\nUser:NAME, NAME 1-64 of "
       "[A-Za-z0-9._-]), gets no such subject, so the broker\nrefuses it; "
       "each is named on stderr, and unexpressible ones make the exit\ncode "
-      "1 (nothing written) unless --skip-unexpressible.\n--broker: for the "
-      "broker plugin, which is not there yet.");
+      "1 (nothing written) unless --skip-unexpressible.\n--broker prints "
+      "the properties a broker running the Mayfly broker plugin\n"
+      "(kafka/broker-plugin) needs: its classes, the policy file (as an "
+      "absolute\npath), the SVID directory and the policy's trust "
+      "domains.");
   flags.Bool("stock", &stock, "Render for a stock broker.");
   flags.Bool("broker", &broker, "Render for the Mayfly broker plugin.");
   flags.String("svid-dir", &svid_dir,
@@ -177,17 +182,23 @@ int BridgeRender(const std::vector<std::string>& args) {
   if (stock == broker) {
     return Fail("want one of --stock and --broker", kExitUsage);
   }
-  if (broker) {
-    return Fail(
-        "render --broker needs the broker plugin (issue 10); use --stock "
-        "for a stock broker");
-  }
   if (svid_dir.empty()) return MissingFlag(flags, "svid-dir");
+  if (broker && (!listener.empty() || !entries_in.empty())) {
+    return Fail(
+        "--listener and --entries are for --stock: the plugin's settings are "
+        "broker-wide, and it needs no entry subjects",
+        kExitUsage);
+  }
   if (entries_in.empty() != entries_out.empty()) {
     return Fail("--entries and --entries-out go together", kExitUsage);
   }
   std::optional<Policy> policy;
   if (auto code = LoadOrExit(positional[0], policy)) return *code;
+  if (broker) {
+    std::cout << bridge::RenderPluginProperties(
+        *policy, {Absolute(positional[0]), Absolute(svid_dir)});
+    return kExitOk;
+  }
   if (!entries_in.empty()) {
     if (int code =
             RenderEntries(*policy, entries_in, entries_out, skip_unexpressible);

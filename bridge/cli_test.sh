@@ -72,9 +72,22 @@ expect 2 "map without IDs" -- "$mayfly" bridge map "$policy"
 expect 1 "map with a bad policy" -- "$mayfly" bridge map "$work/bad.yaml" spiffe://prod.acme/a
 contains "$err" "bad.yaml:5: principals[1].id: unreachable" "map reports the policy error"
 
-# render --broker waits for the plugin.
-expect 1 "render --broker" -- "$mayfly" bridge render "$policy" --broker
-contains "$err" "needs the broker plugin (issue 10)" "render --broker message"
+# render --broker: the plugin's properties, paths made absolute.
+expect 0 "render --broker" -- "$mayfly" bridge render "$policy" --broker \
+  --svid-dir run/svid/
+props=$(grep -v '^#' <<<"$out")
+equals "$props" "principal.builder.class=dev.mayfly.kafka.principal.SpiffePrincipalBuilder
+authorizer.class.name=dev.mayfly.kafka.authorizer.SpiffeAuthorizer
+allow.everyone.if.no.acl.found=false
+ssl.engine.factory.class=dev.mayfly.kafka.ssl.SvidSslEngineFactory
+ssl.client.auth=required
+mayfly.policy.file=$(cd "$(dirname "$policy")" && pwd)/$(basename "$policy")
+mayfly.svid.dir=$PWD/run/svid
+mayfly.trust.domains=prod.acme,staging.acme" "plugin properties"
+expect 2 "render --broker without --svid-dir" -- "$mayfly" bridge render "$policy" --broker
+expect 2 "render --broker --listener" -- "$mayfly" bridge render "$policy" --broker \
+  --svid-dir /d --listener CLIENTS
+contains "$err" "--listener and --entries are for --stock" "--broker refuses --listener"
 expect 2 "render without a mode" -- "$mayfly" bridge render "$policy"
 expect 2 "render with both modes" -- "$mayfly" bridge render "$policy" --stock --broker
 expect 2 "render --stock without --svid-dir" -- "$mayfly" bridge render "$policy" --stock

@@ -1,0 +1,56 @@
+// Plugin-mode rendering. See plugin.h.
+#include "bridge/plugin.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/strip.h"
+
+namespace mayfly::bridge {
+namespace {
+
+// A .properties value: '\' starts an escape there, and a line ends it.
+std::string PropertiesValue(absl::string_view value) {
+  return absl::StrReplaceAll(value,
+                             {{"\\", "\\\\"}, {"\n", "\\n"}, {"\r", "\\r"}});
+}
+
+}  // namespace
+
+std::string RenderPluginProperties(const Policy& policy,
+                                   const PluginOptions& options) {
+  const std::string dir(absl::StripSuffix(options.svid_dir, "/"));
+  std::string out = absl::StrCat(
+      "# Kafka broker properties for the Mayfly broker plugin\n",
+      "# (mayfly-kafka-broker-plugin-*.jar on the broker's classpath), from\n",
+      "# the policy ", options.policy_file, ".\n", "#\n",
+      "# The principal is the client SVID's SPIFFE ID mapped by the policy;\n",
+      "# it carries the SVID's NotAfter, and a connection whose SVID has\n",
+      "# expired is closed at its next request.\n",
+      "principal.builder.class=", kPluginPrincipalBuilder, "\n",
+      "# Kafka's StandardAuthorizer (ACLs from `mayfly bridge apply`), with\n",
+      "# the policy's super_users and expired principals denied.\n",
+      "authorizer.class.name=", kPluginAuthorizer, "\n",
+      "allow.everyone.if.no.acl.found=false\n",
+      "# Every listener, the controller's included, and the broker's own\n",
+      "# connections: key, chain and bundle from the SVID directory, read\n",
+      "# again for each new handshake once it has changed (no reload call);\n",
+      "# peers checked by their SPIFFE IDs, not by hostnames.\n",
+      "ssl.engine.factory.class=", kPluginEngineFactory, "\n",
+      "ssl.client.auth=required\n",
+      "mayfly.policy.file=", PropertiesValue(options.policy_file), "\n",
+      "# Kept current by `mayfly watch x509 --write ", dir, "`.\n",
+      "mayfly.svid.dir=", PropertiesValue(dir), "\n",
+      "# A peer's SPIFFE ID must be in one of these (the policy's).\n",
+      "mayfly.trust.domains=");
+  absl::StrAppend(
+      &out,
+      absl::StrJoin(policy.trust_domains(), ",",
+                    [](std::string* s, const identity::TrustDomain& td) {
+                      absl::StrAppend(s, td.name());
+                    }),
+      "\n");
+  return out;
+}
+
+}  // namespace mayfly::bridge
