@@ -5,12 +5,16 @@
 // `mayfly bridge apply` keeps working), with two additions:
 //   - super users also come from the policy's super_users
 //     (`mayfly.policy.file`), merged with any `super.users` set directly;
-//   - a SpiffePrincipal whose SVID has expired is denied everything. This
-//     is a backstop for requests forwarded to the controller, which carry
-//     the principal (and its NotAfter, through the serde) but never pass
-//     the principal builder of the client's own connection; on a client's
-//     own connection the principal builder has already closed it, since
-//     librdkafka treats an authorization error as permanent.
+//   - a SpiffePrincipal whose SVID expired more than EXPIRY_GRACE ago is
+//     denied everything. This is a backstop for requests forwarded to the
+//     controller, which carry the principal (and its NotAfter, through the
+//     serde) but never pass the client connection's own check. That check
+//     (the engine factory's, or the principal builder's) is made when a
+//     request is read, and closes the connection instead of denying, since
+//     librdkafka and the Java client treat an authorization error as
+//     permanent; a request read just before NotAfter may be authorized just
+//     after it, which the grace keeps from becoming such an error. Measured:
+//     without it a Java producer lost a message at an SVID's expiry.
 // It also publishes the principal builder's count of enforced closes as a
 // plugin metric (Monitorable; KIP-877 gives authorizers a registry).
 // Thread-safe, like StandardAuthorizer.
@@ -22,6 +26,7 @@ import dev.mayfly.kafka.principal.ExpiryEnforcement;
 import dev.mayfly.kafka.principal.SpiffePrincipal;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -45,6 +50,12 @@ import org.slf4j.LoggerFactory;
 public class SpiffeAuthorizer extends StandardAuthorizer {
   /** The same property the principal builder reads. */
   public static final String POLICY_FILE_CONFIG = "mayfly.policy.file";
+
+  /**
+   * How long after NotAfter a principal is still authorized: Kafka's default
+   * request.timeout.ms, past which a client has given up on the request anyway.
+   */
+  public static final Duration EXPIRY_GRACE = Duration.ofSeconds(30);
 
   private static final Logger log = LoggerFactory.getLogger(SpiffeAuthorizer.class);
 
@@ -113,7 +124,7 @@ public class SpiffeAuthorizer extends StandardAuthorizer {
       AuthorizableRequestContext context, List<Action> actions) {
     if (context.principal() instanceof SpiffePrincipal sp) {
       Instant now = clock.instant();
-      if (sp.expiredAt(now)) {
+      if (sp.expiredAt(now.minus(EXPIRY_GRACE))) {
         expiredDenials.incrementAndGet();
         if (firstDenial(sp.spiffeId() + " " + sp.notAfter())) {
           log.warn("denying {} ({}): its SVID expired at {} (now {})", sp, sp.spiffeId(),

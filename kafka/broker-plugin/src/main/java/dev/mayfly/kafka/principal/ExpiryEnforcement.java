@@ -20,7 +20,7 @@ public final class ExpiryEnforcement {
     return CLOSES.get();
   }
 
-  static void recordClose() {
+  public static void recordClose() {
     CLOSES.incrementAndGet();
   }
 }

@@ -5,7 +5,8 @@
 // readlink) and, if it moved, builds a new SSLContext from the new set, so
 // every handshake uses the newest SVID and bundle with no restart and no
 // dynamic-config call. Peers are checked by SpiffeTrustManager; a server
-// engine requires a client certificate. Of Kafka's own ssl.* settings only
+// engine requires a client certificate, and closes the connection at the
+// first read after that certificate's NotAfter (ExpiryEnforcingEngine). Of Kafka's own ssl.* settings only
 // ssl.enabled.protocols and ssl.cipher.suites apply (no keystore, truststore
 // or hostname check: the SVID directory and SPIFFE IDs replace them).
 // Threads: configure() runs once, before any other call (Kafka's SslFactory
@@ -14,6 +15,9 @@
 // engine requires a client certificate whatever ssl.client.auth says.
 package dev.mayfly.kafka.ssl;
 
+import dev.mayfly.kafka.policy.MapResult;
+import dev.mayfly.kafka.policy.Policy;
+import dev.mayfly.kafka.policy.PolicyException;
 import dev.mayfly.kafka.spiffe.InvalidSpiffeIdException;
 import dev.mayfly.kafka.spiffe.SpiffeId;
 import dev.mayfly.kafka.spiffe.TrustDomain;
@@ -22,8 +26,12 @@ import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.security.GeneralSecurityException;
 import java.security.KeyStore;
+import java.security.cert.CertificateException;
 import java.security.cert.X509Certificate;
+import java.time.Clock;
+import java.time.Instant;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -36,6 +44,8 @@ import javax.net.ssl.TrustManager;
 import org.apache.kafka.common.config.ConfigException;
 import org.apache.kafka.common.config.SslConfigs;
 import org.apache.kafka.common.security.auth.SslEngineFactory;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /** An SslEngineFactory whose identity and trust follow a rotating SVID directory. */
 public class SvidSslEngineFactory implements SslEngineFactory {
@@ -48,6 +58,15 @@ public class SvidSslEngineFactory implements SslEngineFactory {
     public static final String TRUST_DOMAINS_CONFIG = "mayfly.trust.domains";
     /** Optional comma-separated SPIFFE IDs; if set, a peer must have one of them. */
     public static final String PEER_SPIFFE_IDS_CONFIG = "mayfly.peer.spiffe.ids";
+    /**
+     * Optional: the Mayfly policy (the principal builder's setting). Only to name a closed
+     * connection's principal in the log.
+     */
+    public static final String POLICY_FILE_CONFIG = "mayfly.policy.file";
+
+    private static final Logger log = LoggerFactory.getLogger(SvidSslEngineFactory.class);
+    // Certificates whose enforced close was logged; bounded, oldest forgotten.
+    private static final int MAX_LOGGED_CERTIFICATES = 10_000;
 
     // Alias of the SVID in keystore(); Kafka only reads entries, not names.
     static final String KEY_ALIAS = "svid";
@@ -62,6 +81,27 @@ public class SvidSslEngineFactory implements SslEngineFactory {
     private Set<TrustDomain> trustDomains;
     private Set<SpiffeId> peerIds;
     private SvidDirectory<Material> directory;
+    private Policy policy; // null: closes are logged without a principal
+    private final Clock clock;
+    private final Map<X509Certificate, Boolean> loggedCloses =
+        new LinkedHashMap<>(16, 0.75f, false) {
+            private static final long serialVersionUID = 1L;
+
+            @Override
+            protected boolean removeEldestEntry(Map.Entry<X509Certificate, Boolean> eldest) {
+                return size() > MAX_LOGGED_CERTIFICATES;
+            }
+        };
+
+    /** Used by Kafka, which instantiates the class by name. */
+    public SvidSslEngineFactory() {
+        this(Clock.systemUTC());
+    }
+
+    /** For tests: the clock expiry is enforced by. */
+    SvidSslEngineFactory(Clock clock) {
+        this.clock = clock;
+    }
 
     /** What one SVID set turns into: the context engines come from, and Kafka's views of it. */
     static final class Material {
@@ -105,6 +145,14 @@ public class SvidSslEngineFactory implements SslEngineFactory {
                     id + " is not in " + TRUST_DOMAINS_CONFIG + " (" + trustDomainsValue + ")");
             }
             peerIds.add(parsed);
+        }
+        String policyFile = optional(configs, POLICY_FILE_CONFIG);
+        if (policyFile != null && !policyFile.isEmpty()) {
+            try {
+                policy = Policy.load(Paths.get(policyFile));
+            } catch (PolicyException e) {
+                throw new ConfigException(POLICY_FILE_CONFIG, policyFile, e.getMessage());
+            }
         }
         // Kafka's own TLS settings that still apply to SVIDs, as
         // DefaultSslEngineFactory applies them.
@@ -154,7 +202,35 @@ public class SvidSslEngineFactory implements SslEngineFactory {
         SSLEngine engine = newEngine(peerHost, peerPort);
         engine.setUseClientMode(false);
         engine.setNeedClientAuth(true);
-        return engine;
+        return new ExpiryEnforcingEngine(engine, clock, this::logClose);
+    }
+
+    // Once per certificate: the principal (when a policy is configured), the
+    // SPIFFE ID and the expiry, without a stack trace. Whether it logged.
+    boolean logClose(X509Certificate leaf, Instant now, String peer) {
+        synchronized (loggedCloses) {
+            if (loggedCloses.put(leaf, Boolean.TRUE) != null) {
+                return false;
+            }
+        }
+        String id;
+        try {
+            id = SpiffeTrustManager.spiffeIdOf(leaf).toString();
+        } catch (CertificateException e) {
+            id = "no SPIFFE ID: " + e.getMessage();
+        }
+        String principal = "an unknown principal";
+        if (policy != null) {
+            try {
+                MapResult result = policy.map(SpiffeId.fromString(id));
+                principal = result.isMapped() ? result.principal().get() : "an unmapped ID";
+            } catch (InvalidSpiffeIdException e) {
+                principal = "an invalid ID";
+            }
+        }
+        log.warn("closing the connection of {} ({}): its SVID expired at {} (now {}, client {})",
+            principal, id, leaf.getNotAfter().toInstant(), now, peer);
+        return true;
     }
 
     private SSLEngine newEngine(String peerHost, int peerPort) {

@@ -98,10 +98,14 @@ class SpiffeAuthorizerTest {
   }
 
   @Test
-  void expiredPrincipalIsDeniedOneMillisecondAfterNotAfter() {
+  void expiredPrincipalIsDeniedOneMillisecondAfterTheGrace() {
     clock.set(NOT_AFTER);
     assertEquals(AuthorizationResult.ALLOWED, writeOrders(writer()));
-    clock.set(NOT_AFTER.plusMillis(1));
+    // A request read in time but authorized just after NotAfter.
+    clock.set(NOT_AFTER.plus(SpiffeAuthorizer.EXPIRY_GRACE));
+    assertEquals(AuthorizationResult.ALLOWED, writeOrders(writer()));
+    assertEquals(0, authorizer.expiredDenials());
+    clock.set(NOT_AFTER.plus(SpiffeAuthorizer.EXPIRY_GRACE).plusMillis(1));
     assertEquals(AuthorizationResult.DENIED, writeOrders(writer()));
     assertEquals(1, authorizer.expiredDenials());
     // Even a super user: an expired SVID is no identity.

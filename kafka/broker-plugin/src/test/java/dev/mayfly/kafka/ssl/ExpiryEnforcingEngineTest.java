@@ -1,0 +1,107 @@
+// Expiry enforcement in the server engines SvidSslEngineFactory makes: after
+// a real in-memory handshake, client data is read up to the client
+// certificate's NotAfter (inclusive) and refused after it, on a fake clock;
+// each close is counted, and logged once per certificate.
+package dev.mayfly.kafka.ssl;
+
+import static dev.mayfly.kafka.ssl.TestSvids.config;
+import static dev.mayfly.kafka.ssl.TestSvids.factory;
+import static dev.mayfly.kafka.ssl.TestSvids.publish;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.mayfly.kafka.principal.ExpiryEnforcement;
+import dev.mayfly.kafka.testing.FakeClock;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.security.cert.X509Certificate;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Map;
+import javax.net.ssl.SSLEngine;
+import javax.net.ssl.SSLException;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ExpiryEnforcingEngineTest {
+    @TempDir
+    Path tmp;
+
+    private final FakeClock clock = new FakeClock(Instant.now());
+    private SvidSslEngineFactory server;
+    private SSLEngine s;
+    private SSLEngine c;
+    private Instant clientNotAfter;
+
+    @BeforeEach
+    void handshake() throws Exception {
+        publish(tmp.resolve("broker"), "v1", "broker", "bundle_a.pem");
+        publish(tmp.resolve("client"), "v1", "client", "bundle_a.pem");
+        server = new SvidSslEngineFactory(clock);
+        server.configure(config(tmp.resolve("broker"), "example.org", null));
+        s = server.createServerSslEngine("127.0.0.1", 9093);
+        c = factory(tmp.resolve("client"), "example.org", null)
+            .createClientSslEngine("127.0.0.1", 9093, null);
+        // The handshake itself checks validity on the real clock.
+        Handshake.run(c, s);
+        clientNotAfter = ((X509Certificate) s.getSession().getPeerCertificates()[0])
+            .getNotAfter().toInstant();
+    }
+
+    // The client sends `text`; what the server reads of it.
+    private String send(String text) throws SSLException {
+        ByteBuffer net = ByteBuffer.allocate(c.getSession().getPacketBufferSize());
+        c.wrap(ByteBuffer.wrap(text.getBytes(StandardCharsets.UTF_8)), net);
+        net.flip();
+        ByteBuffer app = ByteBuffer.allocate(s.getSession().getApplicationBufferSize());
+        s.unwrap(net, app);
+        app.flip();
+        return StandardCharsets.UTF_8.decode(app).toString();
+    }
+
+    @Test
+    void servesUpToNotAfterAndNothingAfter() throws Exception {
+        assertTrue(s instanceof ExpiryEnforcingEngine);
+        assertEquals("request 1", send("request 1"));
+        clock.set(clientNotAfter);
+        assertEquals("request 2", send("request 2"), "at NotAfter the SVID is still valid");
+        long before = ExpiryEnforcement.enforcedCloses();
+        clock.set(clientNotAfter.plusMillis(1));
+        SSLException e = assertThrows(SSLException.class, () -> send("request 3"));
+        assertEquals("client SVID expired at " + clientNotAfter + "; connection closed", e.getMessage());
+        // Not a handshake failure: Kafka treats it as a plain read failure.
+        assertEquals(SSLException.class, e.getClass());
+        assertEquals(before + 1, ExpiryEnforcement.enforcedCloses());
+        // Once closed, it stays closed, and is counted once.
+        assertThrows(SSLException.class, () -> send("request 4"));
+        assertEquals(before + 1, ExpiryEnforcement.enforcedCloses());
+    }
+
+    @Test
+    void clientEnginesAreNotWrapped() throws Exception {
+        assertFalse(c instanceof ExpiryEnforcingEngine);
+    }
+
+    @Test
+    void eachCertificateIsLoggedOnce() throws Exception {
+        X509Certificate leaf = (X509Certificate) s.getSession().getPeerCertificates()[0];
+        Instant later = clientNotAfter.plus(Duration.ofSeconds(1));
+        assertTrue(server.logClose(leaf, later, "127.0.0.1:1"));
+        assertFalse(server.logClose(leaf, later, "127.0.0.1:2"));
+        X509Certificate other = (X509Certificate) c.getSession().getPeerCertificates()[0];
+        assertTrue(server.logClose(other, later, "127.0.0.1:3"));
+    }
+
+    @Test
+    void aBadPolicyFileIsAConfigError() {
+        Map<String, Object> conf = config(tmp.resolve("broker"), "example.org", null);
+        conf.put(SvidSslEngineFactory.POLICY_FILE_CONFIG, tmp.resolve("missing.yaml").toString());
+        var e = assertThrows(org.apache.kafka.common.config.ConfigException.class,
+            () -> new SvidSslEngineFactory(clock).configure(conf));
+        assertTrue(e.getMessage().contains("mayfly.policy.file"), e.getMessage());
+    }
+}
