@@ -9,11 +9,11 @@
 #   5. interop: go-spiffe (and the SPIRE CLI where it builds) and java-spiffe
 #      against the real agent; the clients come from the Go module proxy and
 #      Maven Central
-#   6. Kafka: tests/kafka/run_e2e against a real Kafka 4.4.0 KRaft broker
-#      (Maven Central, cached) on mayfly-agent's certificates; each case
-#      counts as one test
-#   7. the Kafka broker plugin's Maven build and its JUnit tests, each
+#   6. the Kafka broker plugin's Maven build and its JUnit tests, each
 #      counted as one test
+#   7. Kafka: tests/kafka/run_e2e against real Kafka 4.4.0 KRaft brokers
+#      (Maven Central, cached) on mayfly-agent's certificates, stock and
+#      with the plugin; each case counts as one test
 #   8. the benchmarks, which print their figures and ratios
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -59,19 +59,6 @@ interop_rc=0
 bazel_test "${interop_env[@]}" //tests/interop:gospiffe_test \
   //tests/interop:javaspiffe_test || interop_rc=$?
 
-step "Kafka: a real broker (tests/kafka/run_e2e)"
-kafka_rc=0
-kafka_log=$(mktemp)
-trap 'rm -f "$log" "$kafka_log"' EXIT
-tests/kafka/run_e2e 2>&1 | tee "$kafka_log" || kafka_rc=${PIPESTATUS[0]}
-# Its last line: "N passed, M failed". No such line (it could not start a
-# broker) counts as one failure.
-read -r kafka_passed kafka_failed < <(sed -nE \
-  's/^([0-9]+) passed, ([0-9]+) failed$/\1 \2/p' "$kafka_log" | tail -n 1) ||
-  true
-if [[ -z ${kafka_passed:-} ]]; then kafka_passed=0 kafka_failed=1; fi
-if ((kafka_rc != 0 && kafka_failed == 0)); then kafka_failed=1; fi
-
 step "Kafka broker plugin: Maven build and JUnit (kafka/broker-plugin)"
 plugin_rc=0
 plugin_reports=kafka/broker-plugin/target/surefire-reports
@@ -91,6 +78,19 @@ plugin_passed=$((plugin_tests - plugin_bad))
 if ((plugin_tests == 0)); then plugin_bad=1; fi
 if ((plugin_rc != 0 && plugin_bad == 0)); then plugin_bad=1; fi
 echo "broker plugin: $plugin_passed JUnit tests passed, $plugin_bad failed" >&2
+
+step "Kafka: a real broker (tests/kafka/run_e2e)"
+kafka_rc=0
+kafka_log=$(mktemp)
+trap 'rm -f "$log" "$kafka_log"' EXIT
+tests/kafka/run_e2e 2>&1 | tee "$kafka_log" || kafka_rc=${PIPESTATUS[0]}
+# Its last line: "N passed, M failed". No such line (it could not start a
+# broker) counts as one failure.
+read -r kafka_passed kafka_failed < <(sed -nE \
+  's/^([0-9]+) passed, ([0-9]+) failed$/\1 \2/p' "$kafka_log" | tail -n 1) ||
+  true
+if [[ -z ${kafka_passed:-} ]]; then kafka_passed=0 kafka_failed=1; fi
+if ((kafka_rc != 0 && kafka_failed == 0)); then kafka_failed=1; fi
 
 fuzz_rc=0
 step "fuzzers, ${MAYFLY_FUZZ_SECONDS:-60}s each"

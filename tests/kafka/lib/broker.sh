@@ -3,14 +3,18 @@
 # listener for clients (CLIENTS) and an SSL controller listener
 # (CONTROLLER), both on the PEM files of one SVID directory.
 #
-#   broker_start STOCK_PROPS SVID_DIR   sets $bootstrap, $controller,
-#                                       $broker_pid; writes $run/broker.env
-#                                       (what reload_broker.sh reads) and,
-#                                       once the broker is up, broker.ready
+#   broker_start PROPS SVID_DIR [DIR [CLASSPATH]]
+#       a broker with PROPS (what `mayfly bridge render` printed) added to
+#       its configuration, its files in DIR ($run/broker), on CLASSPATH
+#       ($classpath); sets $bootstrap, $controller, $broker_pid; writes
+#       $run/broker.env (what reload_broker.sh reads) and, once the broker
+#       is up, $run/broker.ready
+#   await_topic SVID_DIR TOPIC
+#       until TOPIC has a leader: the super user (the broker's own SVID)
+#       creates it by asking for its metadata (auto-create)
 #   free_port                           a loopback port free right now
 #
-# Logs: $run/broker/broker.log (everything at INFO) and
-# $run/broker/authorizer.log (kafka.authorizer.logger at DEBUG: one line per
+# Logs: DIR/broker.log (everything at INFO) and DIR/authorizer.log (kafka.authorizer.logger at DEBUG: one line per
 # authorization decision, with its principal).
 broker_node_id=1
 broker_heap=${KAFKA_E2E_HEAP:-512m}
@@ -32,7 +36,7 @@ cluster_id() {
 }
 
 broker_write_config() {
-  local stock_props=$1 dir=$2 port=$3 cport=$4
+  local props=$1 dir=$2 port=$3 cport=$4
   cat >"$dir/server.properties" <<PROPS
 process.roles=broker,controller
 node.id=$broker_node_id
@@ -52,7 +56,7 @@ share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
 PROPS
-  cat "$stock_props" >>"$dir/server.properties"
+  cat "$props" >>"$dir/server.properties"
   cat >"$dir/log4j2.xml" <<XML
 <?xml version="1.0" encoding="UTF-8"?>
 <Configuration status="warn">
@@ -75,15 +79,15 @@ XML
 }
 
 broker_start() {
-  local stock_props=$1 svid_dir=$2 dir="$run/broker" port cport deadline
-  local next_progress
+  local props=$1 svid_dir=$2 dir=${3:-$run/broker} cp=${4:-$classpath}
+  local port cport deadline next_progress
   mkdir -p "$dir"
   port=$(free_port)
   cport=$(free_port)
   while [[ $cport == "$port" ]]; do cport=$(free_port); done
-  broker_write_config "$stock_props" "$dir" "$port" "$cport"
+  broker_write_config "$props" "$dir" "$port" "$cport"
   local java_opts=(-Dlog4j2.configurationFile="$dir/log4j2.xml")
-  java -Xmx256m -XX:TieredStopAtLevel=1 "${java_opts[@]}" -cp "$classpath" \
+  java -Xmx256m -XX:TieredStopAtLevel=1 "${java_opts[@]}" -cp "$cp" \
     kafka.tools.StorageTool format --standalone --cluster-id="$(cluster_id)" \
     -c "$dir/server.properties" >"$dir/format.log" 2>&1 || {
     echo "kafka: storage format failed:" >&2
@@ -91,7 +95,7 @@ broker_start() {
     return 1
   }
   spawn broker "$dir/stdout.log" java -Xmx"$broker_heap" -Xms"$broker_heap" \
-    "${java_opts[@]}" -cp "$classpath" kafka.Kafka "$dir/server.properties"
+    "${java_opts[@]}" -cp "$cp" kafka.Kafka "$dir/server.properties"
   broker_pid=$spawned_pid
   local broker_started_at=$SECONDS
   bootstrap="127.0.0.1:$port"
@@ -128,4 +132,18 @@ ENV
     sleep 0.2
   done
   touch "$run/broker.ready"
+}
+
+await_topic() {
+  local dir=$1 topic=$2 deadline=$((SECONDS + 30))
+  until "$bin/probe" metadata --svid-dir "$dir" --bootstrap "$bootstrap" \
+    --broker-spiffe-id "$broker_id" --topic "$topic" --timeout 5 \
+    >"$run/create.log" 2>&1; do
+    if ((SECONDS >= deadline)); then
+      echo "kafka: topic $topic never became ready: $(cat "$run/create.log")" >&2
+      return 1
+    fi
+    sleep 0.5
+  done
+  step "topic $topic ready"
 }

@@ -136,21 +136,6 @@ case_refused() {
     "Failed authentication with /127.0.0.1" || return
 }
 
-# served_cert ADDRESS: serial and NotAfter of the certificate the broker's
-# listener at ADDRESS serves now, as "SERIAL NOTAFTER_EPOCH".
-# The client certificate is the broker's own (through one version of its
-# ..data, which may go away under us: then the next poll tries again).
-served_cert() {
-  local pem version
-  version=$(readlink -f "$run/svid/broker/..data") || return 1
-  pem=$(timeout --foreground 10 openssl s_client -connect "$1" \
-    -cert "$version/svid.pem" -cert_chain "$version/svid.pem" \
-    -key "$version/svid_key.pem" -CAfile "$version/svid_bundle.pem" </dev/null 2>>"$run/s_client.log" |
-    openssl x509 2>>"$run/s_client.log") || return 1
-  echo "$(openssl x509 -noout -serial <<<"$pem" | cut -d= -f2)" \
-    "$(date -d "$(openssl x509 -noout -enddate <<<"$pem" | cut -d= -f2)" +%s)"
-}
-
 # wait_reload_logged SERIAL: reload_broker.sh logged that `mayfly bridge
 # reload-broker` loaded SERIAL, within 30 s.
 wait_reload_logged() {
@@ -182,14 +167,14 @@ case_broker_rotation() {
     --rate "$rate" --timeout 10
   local probe_pid=$spawned_pid
   for _ in {1..10}; do
-    read -r last not_after < <(served_cert "$bootstrap") && break
+    read -r last not_after < <(served_cert "$run/svid/broker" "$bootstrap") && break
     sleep 0.5
   done
   [[ -n $last ]] || fail "could not read the served certificate" || return
   deadline=$((SECONDS + duration + 20))
   while ((seen < rotations && SECONDS < deadline)); do
     sleep 0.5
-    read -r served not_after < <(served_cert "$bootstrap") || continue
+    read -r served not_after < <(served_cert "$run/svid/broker" "$bootstrap") || continue
     if ((not_after <= $(date +%s))); then
       fail "the broker serves an expired certificate ($served)"
       break
@@ -208,7 +193,7 @@ case_broker_rotation() {
     last=$served
     # The controller listener follows too (the broker's own connections to
     # its controller need it after a reconnect).
-    read -r served not_after < <(served_cert "$controller") || served=""
+    read -r served not_after < <(served_cert "$run/svid/broker" "$controller") || served=""
     if ! wait_reload_logged "$served" ||
       ((not_after <= $(date +%s))); then
       fail "the controller listener serves ${served:-nothing}, not a reloaded certificate"
@@ -253,9 +238,14 @@ case_probe_checks_broker() {
 # testdata/policy.yaml's {ns}.{sa} rule.
 vectors_file=${KAFKA_E2E_VECTORS:-$repo/bridge/testdata/mapping_vectors.yaml}
 
-# vectors_tsv: "ID<TAB>NAME" per expressible vector, each ID once; sets
-# $vectors_policy to the policy they are for.
+# vectors_tsv MODE: the vectors of prod.acme (the trust domain the broker
+# trusts), each ID once; sets $vectors_policy to the policy they are for.
+#   stock:  "ID<TAB>NAME" for those whose principal stock mode can express
+#           (User:NAME, NAME in [A-Za-z0-9._-]{1,64})
+#   plugin: "ID<TAB>PRINCIPAL" or "ID<TAB>deny:REASON" for every one the
+#           agent can mint an SVID for (all but the invalid_id ones)
 vectors_tsv() {
+  local mode=$1
   if [[ ! -f $vectors_file ]]; then
     vectors_policy="$here/testdata/policy.yaml"
     printf '%s\t%s\n' \
@@ -263,28 +253,42 @@ vectors_tsv() {
       spiffe://prod.acme/ns/a.b/sa/c a.b.c \
       spiffe://prod.acme/ns/-/sa/_ -._ \
       "spiffe://prod.acme/ns/n/sa/$(printf 'x%.0s' {1..62})" \
-      "n.$(printf 'x%.0s' {1..62})"
+      "n.$(printf 'x%.0s' {1..62})" |
+      if [[ $mode == plugin ]]; then sed 's/\t/\tUser:/'; else cat; fi
     return
   fi
   vectors_policy="$(dirname "$vectors_file")/$(sed -n \
     's/^policy: *//p' "$vectors_file")"
-  local line id="" seen=" "
+  local line id="" seen=" " outcome
   while IFS= read -r line; do
     if [[ $line =~ ^\ *-\ id:\ \"(.*)\"$ ]]; then
       id=${BASH_REMATCH[1]}
-    elif [[ $line =~ ^\ *principal:\ \"User:([A-Za-z0-9._-]{1,64})\"$ &&
-      $id == spiffe://prod.acme/* && $seen != *" $id "* ]]; then
-      seen+="$id "
-      printf '%s\t%s\n' "$id" "${BASH_REMATCH[1]}"
+      continue
     fi
+    outcome=""
+    if [[ $line =~ ^\ *principal:\ \"(.*)\"$ ]]; then
+      outcome=${BASH_REMATCH[1]}
+    elif [[ $line =~ ^\ *deny:\ *([a-z_]+)$ ]]; then
+      outcome=deny:${BASH_REMATCH[1]}
+    fi
+    [[ -n $outcome && $outcome != deny:invalid_id && $seen != *" $id "* ]] ||
+      continue
+    [[ $id == spiffe://prod.acme/* ]] || continue
+    if [[ $mode == stock ]]; then
+      [[ $outcome =~ ^User:([A-Za-z0-9._-]{1,64})$ ]] || continue
+      outcome=${BASH_REMATCH[1]}
+    fi
+    seen+="$id "
+    printf '%s\t%s\n' "$id" "$outcome"
   done <"$vectors_file"
 }
 
-# principal_logged TOPIC: the principal of the authorizer's decision on
-# Topic:LITERAL:TOPIC (the probe's metadata request names only that topic).
+# principal_logged TOPIC [LOG]: the principal of the authorizer's decision
+# on Topic:LITERAL:TOPIC (the probe's metadata request names only that
+# topic), from LOG ($run/broker/authorizer.log).
 principal_logged() {
   sed -n "s/.*Principal = \([^ ]*\) is .* resource = Topic:LITERAL:$1 .*/\1/p" \
-    "$run/broker/authorizer.log" | head -1
+    "${2:-$run/broker/authorizer.log}" | head -1
 }
 
 # 4. For each vector, the broker's authorizer decides for exactly the
