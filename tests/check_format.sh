@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fails when a C++ file is not clang-format clean (Google style, .clang-format)
-# or, where buildifier is installed, a BUILD file is not buildifier clean.
+# or, where buildifier is installed, a BUILD file is not buildifier clean, or
+# a Java file is not google-java-format clean (AOSP style, as Kafka is).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,3 +30,14 @@ if ((${#go_files[@]} > 0)); then
   fi
 fi
 echo "format: ${#go_files[@]} Go files clean" >&2
+
+mapfile -t java_files < <(git ls-files '*.java')
+if ((${#java_files[@]} > 0)); then
+  unformatted=$(bash tests/google_java_format.sh --aosp --dry-run "${java_files[@]}")
+  if [[ -n $unformatted ]]; then
+    echo "format: google-java-format --aosp would change:" $unformatted >&2
+    echo "format: fix with bash tests/google_java_format.sh --aosp --replace FILE..." >&2
+    exit 1
+  fi
+fi
+echo "format: ${#java_files[@]} Java files clean" >&2

@@ -24,6 +24,17 @@ import dev.mayfly.kafka.policy.Policy;
 import dev.mayfly.kafka.policy.PolicyException;
 import dev.mayfly.kafka.principal.ExpiryEnforcement;
 import dev.mayfly.kafka.principal.SpiffePrincipal;
+
+import org.apache.kafka.common.config.ConfigException;
+import org.apache.kafka.common.metrics.Gauge;
+import org.apache.kafka.common.metrics.PluginMetrics;
+import org.apache.kafka.metadata.authorizer.StandardAuthorizer;
+import org.apache.kafka.server.authorizer.Action;
+import org.apache.kafka.server.authorizer.AuthorizableRequestContext;
+import org.apache.kafka.server.authorizer.AuthorizationResult;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -37,129 +48,130 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicLong;
-import org.apache.kafka.common.config.ConfigException;
-import org.apache.kafka.common.metrics.Gauge;
-import org.apache.kafka.common.metrics.PluginMetrics;
-import org.apache.kafka.metadata.authorizer.StandardAuthorizer;
-import org.apache.kafka.server.authorizer.Action;
-import org.apache.kafka.server.authorizer.AuthorizableRequestContext;
-import org.apache.kafka.server.authorizer.AuthorizationResult;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 public class SpiffeAuthorizer extends StandardAuthorizer {
-  /** The same property the principal builder reads. */
-  public static final String POLICY_FILE_CONFIG = "mayfly.policy.file";
+    /** The same property the principal builder reads. */
+    public static final String POLICY_FILE_CONFIG = "mayfly.policy.file";
 
-  /**
-   * How long after NotAfter a principal is still authorized: Kafka's default
-   * request.timeout.ms, past which a client has given up on the request anyway.
-   */
-  public static final Duration EXPIRY_GRACE = Duration.ofSeconds(30);
+    /**
+     * How long after NotAfter a principal is still authorized: Kafka's default request.timeout.ms,
+     * past which a client has given up on the request anyway.
+     */
+    public static final Duration EXPIRY_GRACE = Duration.ofSeconds(30);
 
-  private static final Logger log = LoggerFactory.getLogger(SpiffeAuthorizer.class);
+    private static final Logger log = LoggerFactory.getLogger(SpiffeAuthorizer.class);
 
-  private final Clock clock;
-  private final AtomicLong expiredDenials = new AtomicLong();
-  // SVIDs whose denial was logged; bounded, oldest forgotten first.
-  private static final int MAX_LOGGED_SVIDS = 10_000;
-  private final Map<String, Boolean> logged =
-      new LinkedHashMap<>() {
-        private static final long serialVersionUID = 1L;
+    private final Clock clock;
+    private final AtomicLong expiredDenials = new AtomicLong();
+    // SVIDs whose denial was logged; bounded, oldest forgotten first.
+    private static final int MAX_LOGGED_SVIDS = 10_000;
+    private final Map<String, Boolean> logged =
+            new LinkedHashMap<>() {
+                private static final long serialVersionUID = 1L;
 
-        @Override
-        protected boolean removeEldestEntry(Map.Entry<String, Boolean> eldest) {
-          return size() > MAX_LOGGED_SVIDS;
+                @Override
+                protected boolean removeEldestEntry(Map.Entry<String, Boolean> eldest) {
+                    return size() > MAX_LOGGED_SVIDS;
+                }
+            };
+
+    public SpiffeAuthorizer() {
+        this(Clock.systemUTC());
+    }
+
+    /** For tests: a fake clock. */
+    SpiffeAuthorizer(Clock clock) {
+        this.clock = clock;
+    }
+
+    @Override
+    public void configure(Map<String, ?> configs) {
+        Object file = configs.get(POLICY_FILE_CONFIG);
+        if (file == null || file.toString().isEmpty()) {
+            throw new ConfigException(
+                    POLICY_FILE_CONFIG
+                            + " is required: the Mayfly policy file whose super_users the"
+                            + " authorizer adds to super.users");
         }
-      };
-
-  public SpiffeAuthorizer() {
-    this(Clock.systemUTC());
-  }
-
-  /** For tests: a fake clock. */
-  SpiffeAuthorizer(Clock clock) {
-    this.clock = clock;
-  }
-
-  @Override
-  public void configure(Map<String, ?> configs) {
-    Object file = configs.get(POLICY_FILE_CONFIG);
-    if (file == null || file.toString().isEmpty()) {
-      throw new ConfigException(
-          POLICY_FILE_CONFIG + " is required: the Mayfly policy file whose super_users the"
-              + " authorizer adds to super.users");
-    }
-    Policy policy;
-    try {
-      policy = Policy.load(Path.of(file.toString()));
-    } catch (PolicyException e) {
-      throw new ConfigException(POLICY_FILE_CONFIG + ": " + e.getMessage());
-    }
-    Map<String, Object> merged = new HashMap<>(configs);
-    merged.put(SUPER_USERS_CONFIG,
-        mergeSuperUsers((String) configs.get(SUPER_USERS_CONFIG), policy.superUsers()));
-    super.configure(merged);
-  }
-
-  /**
-   * `super.users` ("User:a;User:b", as Kafka splits it) with the policy's
-   * super users appended, each once, in order.
-   */
-  static String mergeSuperUsers(String configured, List<String> fromPolicy) {
-    Set<String> users = new LinkedHashSet<>();
-    if (configured != null) {
-      for (String user : configured.split(";")) {
-        if (!user.trim().isEmpty()) {
-          users.add(user.trim());
+        Policy policy;
+        try {
+            policy = Policy.load(Path.of(file.toString()));
+        } catch (PolicyException e) {
+            throw new ConfigException(POLICY_FILE_CONFIG + ": " + e.getMessage());
         }
-      }
+        Map<String, Object> merged = new HashMap<>(configs);
+        merged.put(
+                SUPER_USERS_CONFIG,
+                mergeSuperUsers((String) configs.get(SUPER_USERS_CONFIG), policy.superUsers()));
+        super.configure(merged);
     }
-    users.addAll(fromPolicy);
-    return String.join(";", users);
-  }
 
-  @Override
-  public List<AuthorizationResult> authorize(
-      AuthorizableRequestContext context, List<Action> actions) {
-    if (context.principal() instanceof SpiffePrincipal sp) {
-      Instant now = clock.instant();
-      if (sp.expiredAt(now.minus(EXPIRY_GRACE))) {
-        expiredDenials.incrementAndGet();
-        if (firstDenial(sp.spiffeId() + " " + sp.notAfter())) {
-          log.warn("denying {} ({}): its SVID expired at {} (now {})", sp, sp.spiffeId(),
-              sp.notAfter(), now);
+    /**
+     * `super.users` ("User:a;User:b", as Kafka splits it) with the policy's super users appended,
+     * each once, in order.
+     */
+    static String mergeSuperUsers(String configured, List<String> fromPolicy) {
+        Set<String> users = new LinkedHashSet<>();
+        if (configured != null) {
+            for (String user : configured.split(";")) {
+                if (!user.trim().isEmpty()) {
+                    users.add(user.trim());
+                }
+            }
         }
-        return new ArrayList<>(Collections.nCopies(actions.size(), AuthorizationResult.DENIED));
-      }
+        users.addAll(fromPolicy);
+        return String.join(";", users);
     }
-    return super.authorize(context, actions);
-  }
 
-  // Logs once per SVID (ID and NotAfter), not once per forwarded request.
-  private boolean firstDenial(String svid) {
-    synchronized (logged) {
-      return logged.put(svid, Boolean.TRUE) == null;
+    @Override
+    public List<AuthorizationResult> authorize(
+            AuthorizableRequestContext context, List<Action> actions) {
+        if (context.principal() instanceof SpiffePrincipal sp) {
+            Instant now = clock.instant();
+            if (sp.expiredAt(now.minus(EXPIRY_GRACE))) {
+                expiredDenials.incrementAndGet();
+                if (firstDenial(sp.spiffeId() + " " + sp.notAfter())) {
+                    log.warn(
+                            "denying {} ({}): its SVID expired at {} (now {})",
+                            sp,
+                            sp.spiffeId(),
+                            sp.notAfter(),
+                            now);
+                }
+                return new ArrayList<>(
+                        Collections.nCopies(actions.size(), AuthorizationResult.DENIED));
+            }
+        }
+        return super.authorize(context, actions);
     }
-  }
 
-  /** Requests denied because their principal's SVID had expired. */
-  public long expiredDenials() {
-    return expiredDenials.get();
-  }
+    // Logs once per SVID (ID and NotAfter), not once per forwarded request.
+    private boolean firstDenial(String svid) {
+        synchronized (logged) {
+            return logged.put(svid, Boolean.TRUE) == null;
+        }
+    }
 
-  @Override
-  public void withPluginMetrics(PluginMetrics metrics) {
-    super.withPluginMetrics(metrics);
-    metrics.addMetric(
-        metrics.metricName("expired-svid-connection-closes",
-            "Connections the Mayfly principal builder closed because the client SVID expired",
-            new LinkedHashMap<>()),
-        (Gauge<Long>) (config, nowMs) -> ExpiryEnforcement.enforcedCloses());
-    metrics.addMetric(
-        metrics.metricName("expired-svid-denials",
-            "Requests the Mayfly authorizer denied because the principal's SVID expired",
-            new LinkedHashMap<>()),
-        (Gauge<Long>) (config, nowMs) -> expiredDenials.get());
-  }
+    /** Requests denied because their principal's SVID had expired. */
+    public long expiredDenials() {
+        return expiredDenials.get();
+    }
+
+    @Override
+    public void withPluginMetrics(PluginMetrics metrics) {
+        super.withPluginMetrics(metrics);
+        metrics.addMetric(
+                metrics.metricName(
+                        "expired-svid-connection-closes",
+                        "Connections the Mayfly plugin closed because the client SVID" + " expired",
+                        new LinkedHashMap<>()),
+                (Gauge<Long>) (config, nowMs) -> ExpiryEnforcement.enforcedCloses());
+        metrics.addMetric(
+                metrics.metricName(
+                        "expired-svid-denials",
+                        "Requests the Mayfly authorizer denied because the principal's SVID"
+                                + " expired",
+                        new LinkedHashMap<>()),
+                (Gauge<Long>) (config, nowMs) -> expiredDenials.get());
+    }
 }

@@ -5,21 +5,21 @@
 package dev.mayfly.kafka.policy;
 
 public enum Denial {
-  /** Not a SPIFFE ID by the spec's rules. */
-  INVALID_ID("invalid_id"),
-  /** A trust domain not in trust_domains. */
-  FOREIGN_TRUST_DOMAIN("foreign_trust_domain"),
-  /** No rule matches and unmapped is deny. */
-  UNMAPPED("unmapped");
+    /** Not a SPIFFE ID by the spec's rules. */
+    INVALID_ID("invalid_id"),
+    /** A trust domain not in trust_domains. */
+    FOREIGN_TRUST_DOMAIN("foreign_trust_domain"),
+    /** No rule matches and unmapped is deny. */
+    UNMAPPED("unmapped");
 
-  private final String policyName;
+    private final String policyName;
 
-  Denial(String policyName) {
-    this.policyName = policyName;
-  }
+    Denial(String policyName) {
+        this.policyName = policyName;
+    }
 
-  /** "invalid_id", "foreign_trust_domain" or "unmapped". */
-  public String policyName() {
-    return policyName;
-  }
+    /** "invalid_id", "foreign_trust_domain" or "unmapped". */
+    public String policyName() {
+        return policyName;
+    }
 }

@@ -7,15 +7,15 @@ package dev.mayfly.kafka.policy;
 import java.util.Optional;
 
 public record MapResult(Optional<String> principal, Denial denial, String detail) {
-  static MapResult mapped(String principal, String detail) {
-    return new MapResult(Optional.of(principal), null, detail);
-  }
+    static MapResult mapped(String principal, String detail) {
+        return new MapResult(Optional.of(principal), null, detail);
+    }
 
-  static MapResult denied(Denial denial, String detail) {
-    return new MapResult(Optional.empty(), denial, detail);
-  }
+    static MapResult denied(Denial denial, String detail) {
+        return new MapResult(Optional.empty(), denial, detail);
+    }
 
-  public boolean isMapped() {
-    return principal.isPresent();
-  }
+    public boolean isMapped() {
+        return principal.isPresent();
+    }
 }

@@ -7,13 +7,13 @@
 package dev.mayfly.kafka.policy;
 
 public final class PolicyException extends Exception {
-  private static final long serialVersionUID = 1L;
+    private static final long serialVersionUID = 1L;
 
-  public PolicyException(String message) {
-    super(message);
-  }
+    public PolicyException(String message) {
+        super(message);
+    }
 
-  public PolicyException(String message, Throwable cause) {
-    super(message, cause);
-  }
+    public PolicyException(String message, Throwable cause) {
+        super(message, cause);
+    }
 }

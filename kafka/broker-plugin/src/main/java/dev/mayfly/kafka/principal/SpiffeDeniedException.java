@@ -10,14 +10,14 @@ package dev.mayfly.kafka.principal;
 import org.apache.kafka.common.errors.AuthenticationException;
 
 public final class SpiffeDeniedException extends AuthenticationException {
-  private static final long serialVersionUID = 1L;
+    private static final long serialVersionUID = 1L;
 
-  public SpiffeDeniedException(String message) {
-    super(message);
-  }
+    public SpiffeDeniedException(String message) {
+        super(message);
+    }
 
-  @Override
-  public synchronized Throwable fillInStackTrace() {
-    return this;
-  }
+    @Override
+    public synchronized Throwable fillInStackTrace() {
+        return this;
+    }
 }

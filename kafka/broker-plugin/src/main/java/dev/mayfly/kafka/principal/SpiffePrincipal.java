@@ -13,32 +13,33 @@
 // tokenAuthenticated flag.
 package dev.mayfly.kafka.principal;
 
-import java.time.Instant;
-import java.util.Objects;
 import org.apache.kafka.common.security.auth.KafkaPrincipal;
 
+import java.time.Instant;
+import java.util.Objects;
+
 public class SpiffePrincipal extends KafkaPrincipal {
-  private final String spiffeId;
-  private final Instant notAfter;
+    private final String spiffeId;
+    private final Instant notAfter;
 
-  public SpiffePrincipal(String principalType, String name, String spiffeId, Instant notAfter) {
-    super(principalType, name);
-    this.spiffeId = Objects.requireNonNull(spiffeId, "spiffeId");
-    this.notAfter = Objects.requireNonNull(notAfter, "notAfter");
-  }
+    public SpiffePrincipal(String principalType, String name, String spiffeId, Instant notAfter) {
+        super(principalType, name);
+        this.spiffeId = Objects.requireNonNull(spiffeId, "spiffeId");
+        this.notAfter = Objects.requireNonNull(notAfter, "notAfter");
+    }
 
-  /** "spiffe://prod.acme/ns/orders/sa/writer". */
-  public String spiffeId() {
-    return spiffeId;
-  }
+    /** "spiffe://prod.acme/ns/orders/sa/writer". */
+    public String spiffeId() {
+        return spiffeId;
+    }
 
-  /** The SVID's NotAfter: no request is served on it after this instant. */
-  public Instant notAfter() {
-    return notAfter;
-  }
+    /** The SVID's NotAfter: no request is served on it after this instant. */
+    public Instant notAfter() {
+        return notAfter;
+    }
 
-  /** RFC 5280 §4.1.2.5: the SVID is valid up to and including NotAfter. */
-  public boolean expiredAt(Instant now) {
-    return now.isAfter(notAfter);
-  }
+    /** RFC 5280 §4.1.2.5: the SVID is valid up to and including NotAfter. */
+    public boolean expiredAt(Instant now) {
+        return now.isAfter(notAfter);
+    }
 }

@@ -9,14 +9,14 @@ package dev.mayfly.kafka.principal;
 import org.apache.kafka.common.errors.AuthenticationException;
 
 public final class SvidExpiredException extends AuthenticationException {
-  private static final long serialVersionUID = 1L;
+    private static final long serialVersionUID = 1L;
 
-  public SvidExpiredException(String message) {
-    super(message);
-  }
+    public SvidExpiredException(String message) {
+        super(message);
+    }
 
-  @Override
-  public synchronized Throwable fillInStackTrace() {
-    return this;
-  }
+    @Override
+    public synchronized Throwable fillInStackTrace() {
+        return this;
+    }
 }

@@ -8,10 +8,10 @@ package dev.mayfly.kafka.spiffe;
 import java.nio.charset.StandardCharsets;
 
 public final class Escaping {
-  private Escaping() {}
+    private Escaping() {}
 
-  public static String cHexEscape(String s) {
-    byte[] bytes = s.getBytes(StandardCharsets.UTF_8);
-    return SpiffeRules.escape(bytes, bytes.length);
-  }
+    public static String cHexEscape(String s) {
+        byte[] bytes = s.getBytes(StandardCharsets.UTF_8);
+        return SpiffeRules.escape(bytes, bytes.length);
+    }
 }

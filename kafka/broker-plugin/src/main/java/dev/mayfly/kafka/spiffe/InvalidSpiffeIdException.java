@@ -6,9 +6,9 @@
 package dev.mayfly.kafka.spiffe;
 
 public final class InvalidSpiffeIdException extends Exception {
-  private static final long serialVersionUID = 1L;
+    private static final long serialVersionUID = 1L;
 
-  public InvalidSpiffeIdException(String message) {
-    super(message);
-  }
+    public InvalidSpiffeIdException(String message) {
+        super(message);
+    }
 }

@@ -5,9 +5,9 @@
 package dev.mayfly.kafka.spiffe;
 
 public final class InvalidSvidException extends Exception {
-  private static final long serialVersionUID = 1L;
+    private static final long serialVersionUID = 1L;
 
-  public InvalidSvidException(String message) {
-    super(message);
-  }
+    public InvalidSvidException(String message) {
+        super(message);
+    }
 }

@@ -14,6 +14,7 @@ import dev.mayfly.kafka.spiffe.InvalidSvidException;
 import dev.mayfly.kafka.spiffe.SpiffeId;
 import dev.mayfly.kafka.spiffe.TrustDomain;
 import dev.mayfly.kafka.spiffe.X509Svid;
+
 import java.net.Socket;
 import java.security.GeneralSecurityException;
 import java.security.cert.CertPath;
@@ -29,6 +30,7 @@ import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.X509ExtendedTrustManager;
 
@@ -53,7 +55,8 @@ public final class SpiffeTrustManager extends X509ExtendedTrustManager {
      * @param trustDomains trust domains a peer's ID may be in (non-empty)
      * @param peerIds if non-empty, the only IDs a peer may have
      */
-    public SpiffeTrustManager(List<X509Certificate> roots, Set<TrustDomain> trustDomains, Set<SpiffeId> peerIds) {
+    public SpiffeTrustManager(
+            List<X509Certificate> roots, Set<TrustDomain> trustDomains, Set<SpiffeId> peerIds) {
         if (roots.isEmpty()) {
             throw new IllegalArgumentException("the trust bundle has no root");
         }
@@ -76,8 +79,8 @@ public final class SpiffeTrustManager extends X509ExtendedTrustManager {
     }
 
     /**
-     * Verifies {@code chain} (leaf first) for a TLS role ({@link #EKU_CLIENT_AUTH}
-     * or {@link #EKU_SERVER_AUTH}; null for none) and returns the peer's SPIFFE ID.
+     * Verifies {@code chain} (leaf first) for a TLS role ({@link #EKU_CLIENT_AUTH} or {@link
+     * #EKU_SERVER_AUTH}; null for none) and returns the peer's SPIFFE ID.
      */
     public SpiffeId verify(X509Certificate[] chain, String role) throws CertificateException {
         if (chain == null || chain.length == 0) {
@@ -86,15 +89,18 @@ public final class SpiffeTrustManager extends X509ExtendedTrustManager {
         validatePath(chain);
         X509Certificate leaf = chain[0];
         if (leaf.getBasicConstraints() != -1) {
-            throw new CertificateException("peer leaf is a CA certificate (X509-SVID 4.1: a leaf must not be a CA)");
+            throw new CertificateException(
+                    "peer leaf is a CA certificate (X509-SVID 4.1: a leaf must not be a CA)");
         }
         boolean[] ku = leaf.getKeyUsage();
         if (ku != null) {
             if (!ku[KU_DIGITAL_SIGNATURE]) {
-                throw new CertificateException("peer leaf lacks digitalSignature key usage (X509-SVID 4.3)");
+                throw new CertificateException(
+                        "peer leaf lacks digitalSignature key usage (X509-SVID 4.3)");
             }
             if (ku[KU_KEY_CERT_SIGN] || ku[KU_CRL_SIGN]) {
-                throw new CertificateException("peer leaf has keyCertSign or cRLSign key usage (X509-SVID 4.3)");
+                throw new CertificateException(
+                        "peer leaf has keyCertSign or cRLSign key usage (X509-SVID 4.3)");
             }
         }
         if (role != null) {
@@ -102,20 +108,26 @@ public final class SpiffeTrustManager extends X509ExtendedTrustManager {
             try {
                 eku = leaf.getExtendedKeyUsage();
             } catch (CertificateParsingException e) {
-                throw new CertificateException("peer leaf's extendedKeyUsage does not parse: " + e.getMessage());
+                throw new CertificateException(
+                        "peer leaf's extendedKeyUsage does not parse: " + e.getMessage());
             }
             if (eku != null && !eku.contains(role) && !eku.contains(EKU_ANY)) {
-                throw new CertificateException("peer leaf's extendedKeyUsage does not allow "
-                    + (role.equals(EKU_CLIENT_AUTH) ? "clientAuth" : "serverAuth"));
+                throw new CertificateException(
+                        "peer leaf's extendedKeyUsage does not allow "
+                                + (role.equals(EKU_CLIENT_AUTH) ? "clientAuth" : "serverAuth"));
             }
         }
         SpiffeId id = spiffeIdOf(leaf);
         if (!trustDomains.contains(id.trustDomain())) {
-            throw new CertificateException("peer SPIFFE ID " + id + " is not in an allowed trust domain "
-                + sorted(trustDomains));
+            throw new CertificateException(
+                    "peer SPIFFE ID "
+                            + id
+                            + " is not in an allowed trust domain "
+                            + sorted(trustDomains));
         }
         if (!peerIds.isEmpty() && !peerIds.contains(id)) {
-            throw new CertificateException("peer SPIFFE ID " + id + " is not one of mayfly.peer.spiffe.ids");
+            throw new CertificateException(
+                    "peer SPIFFE ID " + id + " is not one of mayfly.peer.spiffe.ids");
         }
         return id;
     }
@@ -129,13 +141,16 @@ public final class SpiffeTrustManager extends X509ExtendedTrustManager {
             throw new CertificateException("peer " + e.getMessage(), e);
         }
         if (uris.size() != 1) {
-            throw new CertificateException("peer leaf must have exactly one URI SAN (X509-SVID 2), has "
-                + uris.size() + (uris.isEmpty() ? "" : ": " + uris));
+            throw new CertificateException(
+                    "peer leaf must have exactly one URI SAN (X509-SVID 2), has "
+                            + uris.size()
+                            + (uris.isEmpty() ? "" : ": " + uris));
         }
         try {
             return SpiffeId.fromString(uris.get(0));
         } catch (InvalidSpiffeIdException e) {
-            throw new CertificateException("peer URI SAN is not a valid SPIFFE ID: " + e.getMessage(), e);
+            throw new CertificateException(
+                    "peer URI SAN is not a valid SPIFFE ID: " + e.getMessage(), e);
         }
     }
 
@@ -151,8 +166,12 @@ public final class SpiffeTrustManager extends X509ExtendedTrustManager {
             params.setRevocationEnabled(false);
             CertPathValidator.getInstance("PKIX").validate(certPath, params);
         } catch (GeneralSecurityException e) {
-            throw new CertificateException("peer chain does not validate against the trust bundle ("
-                + roots.size() + " roots): " + e.getMessage(), e);
+            throw new CertificateException(
+                    "peer chain does not validate against the trust bundle ("
+                            + roots.size()
+                            + " roots): "
+                            + e.getMessage(),
+                    e);
         }
     }
 
@@ -163,12 +182,14 @@ public final class SpiffeTrustManager extends X509ExtendedTrustManager {
     }
 
     @Override
-    public void checkClientTrusted(X509Certificate[] chain, String authType) throws CertificateException {
+    public void checkClientTrusted(X509Certificate[] chain, String authType)
+            throws CertificateException {
         verify(chain, EKU_CLIENT_AUTH);
     }
 
     @Override
-    public void checkServerTrusted(X509Certificate[] chain, String authType) throws CertificateException {
+    public void checkServerTrusted(X509Certificate[] chain, String authType)
+            throws CertificateException {
         verify(chain, EKU_SERVER_AUTH);
     }
 

@@ -6,13 +6,14 @@
 // Thread-safe: refresh() may be called from every network thread at once.
 package dev.mayfly.kafka.ssl;
 
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.NotLinkException;
 import java.nio.file.Path;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /** The newest good material of an SVID directory, rebuilt when ..data moves. */
 public final class SvidDirectory<T> {
@@ -56,17 +57,22 @@ public final class SvidDirectory<T> {
     }
 
     /**
-     * Loads the current version of {@code dir}; fails when there is none that is
-     * good, since there is no last good one to keep yet.
+     * Loads the current version of {@code dir}; fails when there is none that is good, since there
+     * is no last good one to keep yet.
      */
-    public static <T> SvidDirectory<T> open(Path dir, Builder<T> builder) throws SvidSet.LoadException {
+    public static <T> SvidDirectory<T> open(Path dir, Builder<T> builder)
+            throws SvidSet.LoadException {
         SvidDirectory<T> d = new SvidDirectory<>(dir, builder);
         String version = d.readVersion();
         d.seenVersion = version;
         d.current = d.load(version);
-        log.info("Loaded SVID {} from {} (version {}, expires {}, {} bundle roots)",
-            describe(d.current.set), dir, version, d.current.set.leaf().getNotAfter().toInstant(),
-            d.current.set.bundle().size());
+        log.info(
+                "Loaded SVID {} from {} (version {}, expires {}, {} bundle roots)",
+                describe(d.current.set),
+                dir,
+                version,
+                d.current.set.leaf().getNotAfter().toInstant(),
+                d.current.set.bundle().size());
         return d;
     }
 
@@ -118,9 +124,13 @@ public final class SvidDirectory<T> {
             try {
                 Loaded<T> next = load(version);
                 current = next;
-                log.info("Loaded SVID {} from {} (version {}, expires {}, {} bundle roots)",
-                    describe(next.set), dir, version, next.set.leaf().getNotAfter().toInstant(),
-                    next.set.bundle().size());
+                log.info(
+                        "Loaded SVID {} from {} (version {}, expires {}, {} bundle roots)",
+                        describe(next.set),
+                        dir,
+                        version,
+                        next.set.leaf().getNotAfter().toInstant(),
+                        next.set.bundle().size());
                 return;
             } catch (SvidSet.LoadException e) {
                 String now;
@@ -131,8 +141,12 @@ public final class SvidDirectory<T> {
                 }
                 if (now.equals(version) || attempt == MAX_LOAD_ATTEMPTS) {
                     refusals++;
-                    log.warn("Refusing SVID version {} in {}, keeping version {}: {}",
-                        version, dir, current.set.version(), e.getMessage());
+                    log.warn(
+                            "Refusing SVID version {} in {}, keeping version {}: {}",
+                            version,
+                            dir,
+                            current.set.version(),
+                            e.getMessage());
                     return;
                 }
                 version = now;
@@ -155,8 +169,11 @@ public final class SvidDirectory<T> {
         try {
             return Files.readSymbolicLink(link).toString();
         } catch (NoSuchFileException e) {
-            throw new SvidSet.LoadException(link + ": missing (is " + dir
-                + " a directory written by `mayfly watch x509 --write`?)");
+            throw new SvidSet.LoadException(
+                    link
+                            + ": missing (is "
+                            + dir
+                            + " a directory written by `mayfly watch x509 --write`?)");
         } catch (NotLinkException e) {
             throw new SvidSet.LoadException(link + ": not a symlink");
         } catch (IOException e) {

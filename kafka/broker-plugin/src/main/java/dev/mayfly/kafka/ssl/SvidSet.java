@@ -38,7 +38,11 @@ public final class SvidSet {
     private final List<X509Certificate> bundle;
     private final String version;
 
-    private SvidSet(List<X509Certificate> chain, PrivateKey key, List<X509Certificate> bundle, String version) {
+    private SvidSet(
+            List<X509Certificate> chain,
+            PrivateKey key,
+            List<X509Certificate> bundle,
+            String version) {
         this.chain = List.copyOf(chain);
         this.key = key;
         this.bundle = List.copyOf(bundle);
@@ -53,9 +57,9 @@ public final class SvidSet {
     }
 
     /**
-     * Reads svid.pem, svid_key.pem and svid_bundle.pem from {@code versionDir}, a
-     * directory that never changes once published, and checks that they form one
-     * set. {@code version} names it in logs.
+     * Reads svid.pem, svid_key.pem and svid_bundle.pem from {@code versionDir}, a directory that
+     * never changes once published, and checks that they form one set. {@code version} names it in
+     * logs.
      */
     public static SvidSet load(Path versionDir, String version) throws LoadException {
         List<X509Certificate> chain = readCerts(versionDir.resolve(SVID_FILE));
@@ -80,7 +84,9 @@ public final class SvidSet {
         byte[] pem = read(file);
         Collection<? extends Certificate> certs;
         try {
-            certs = CertificateFactory.getInstance("X.509").generateCertificates(new ByteArrayInputStream(pem));
+            certs =
+                    CertificateFactory.getInstance("X.509")
+                            .generateCertificates(new ByteArrayInputStream(pem));
         } catch (GeneralSecurityException e) {
             throw new LoadException(file + ": not PEM certificates: " + e.getMessage());
         }
@@ -102,10 +108,12 @@ public final class SvidSet {
             throw new LoadException(file + ": no complete PKCS#8 \"" + KEY_BEGIN + "\" block");
         }
         try {
-            byte[] der = Base64.getMimeDecoder().decode(pem.substring(begin + KEY_BEGIN.length(), end));
+            byte[] der =
+                    Base64.getMimeDecoder().decode(pem.substring(begin + KEY_BEGIN.length(), end));
             return KeyFactory.getInstance(algorithm).generatePrivate(new PKCS8EncodedKeySpec(der));
         } catch (IllegalArgumentException | GeneralSecurityException e) {
-            throw new LoadException(file + ": not a PKCS#8 " + algorithm + " key: " + e.getMessage());
+            throw new LoadException(
+                    file + ": not a PKCS#8 " + algorithm + " key: " + e.getMessage());
         }
     }
 
@@ -137,9 +145,11 @@ public final class SvidSet {
                 return;
             }
         } catch (GeneralSecurityException e) {
-            throw new LoadException(keyFile + ": cannot check the key against the leaf: " + e.getMessage());
+            throw new LoadException(
+                    keyFile + ": cannot check the key against the leaf: " + e.getMessage());
         }
-        throw new LoadException(keyFile + ": key does not match the leaf certificate of " + SVID_FILE);
+        throw new LoadException(
+                keyFile + ": key does not match the leaf certificate of " + SVID_FILE);
     }
 
     /** The chain, leaf first. */

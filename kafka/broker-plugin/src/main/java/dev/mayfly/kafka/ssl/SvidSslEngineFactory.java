@@ -6,7 +6,8 @@
 // every handshake uses the newest SVID and bundle with no restart and no
 // dynamic-config call. Peers are checked by SpiffeTrustManager; a server
 // engine requires a client certificate, and closes the connection at the
-// first read after that certificate's NotAfter (ExpiryEnforcingEngine). Of Kafka's own ssl.* settings only
+// first read after that certificate's NotAfter (ExpiryEnforcingEngine). Of Kafka's own ssl.*
+// settings only
 // ssl.enabled.protocols and ssl.cipher.suites apply (no keystore, truststore
 // or hostname check: the SVID directory and SPIFFE IDs replace them).
 // Threads: configure() runs once, before any other call (Kafka's SslFactory
@@ -21,6 +22,13 @@ import dev.mayfly.kafka.policy.PolicyException;
 import dev.mayfly.kafka.spiffe.InvalidSpiffeIdException;
 import dev.mayfly.kafka.spiffe.SpiffeId;
 import dev.mayfly.kafka.spiffe.TrustDomain;
+
+import org.apache.kafka.common.config.ConfigException;
+import org.apache.kafka.common.config.SslConfigs;
+import org.apache.kafka.common.security.auth.SslEngineFactory;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
 import java.io.IOException;
 import java.nio.file.Path;
 import java.nio.file.Paths;
@@ -37,27 +45,26 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+
 import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.TrustManager;
-import org.apache.kafka.common.config.ConfigException;
-import org.apache.kafka.common.config.SslConfigs;
-import org.apache.kafka.common.security.auth.SslEngineFactory;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /** An SslEngineFactory whose identity and trust follow a rotating SVID directory. */
 public class SvidSslEngineFactory implements SslEngineFactory {
     /** Directory kept by `mayfly watch x509 --write` (holds ..data). Required. */
     public static final String SVID_DIR_CONFIG = "mayfly.svid.dir";
+
     /**
-     * Comma-separated trust domains a peer's SPIFFE ID must be in (as TrustDomain.fromString
-     * reads them: a name, or a SPIFFE ID for its trust domain). Required.
+     * Comma-separated trust domains a peer's SPIFFE ID must be in (as TrustDomain.fromString reads
+     * them: a name, or a SPIFFE ID for its trust domain). Required.
      */
     public static final String TRUST_DOMAINS_CONFIG = "mayfly.trust.domains";
+
     /** Optional comma-separated SPIFFE IDs; if set, a peer must have one of them. */
     public static final String PEER_SPIFFE_IDS_CONFIG = "mayfly.peer.spiffe.ids";
+
     /**
      * Optional: the Mayfly policy (the principal builder's setting). Only to name a closed
      * connection's principal in the log.
@@ -84,14 +91,14 @@ public class SvidSslEngineFactory implements SslEngineFactory {
     private Policy policy; // null: closes are logged without a principal
     private final Clock clock;
     private final Map<X509Certificate, Boolean> loggedCloses =
-        new LinkedHashMap<>(16, 0.75f, false) {
-            private static final long serialVersionUID = 1L;
+            new LinkedHashMap<>(16, 0.75f, false) {
+                private static final long serialVersionUID = 1L;
 
-            @Override
-            protected boolean removeEldestEntry(Map.Entry<X509Certificate, Boolean> eldest) {
-                return size() > MAX_LOGGED_CERTIFICATES;
-            }
-        };
+                @Override
+                protected boolean removeEldestEntry(Map.Entry<X509Certificate, Boolean> eldest) {
+                    return size() > MAX_LOGGED_CERTIFICATES;
+                }
+            };
 
     /** Used by Kafka, which instantiates the class by name. */
     public SvidSslEngineFactory() {
@@ -130,7 +137,8 @@ public class SvidSslEngineFactory implements SslEngineFactory {
             }
         }
         if (trustDomains.isEmpty()) {
-            throw new ConfigException(TRUST_DOMAINS_CONFIG, trustDomainsValue, "names no trust domain");
+            throw new ConfigException(
+                    TRUST_DOMAINS_CONFIG, trustDomainsValue, "names no trust domain");
         }
         peerIds = new LinkedHashSet<>();
         for (String id : split(peerIdsValue)) {
@@ -141,8 +149,10 @@ public class SvidSslEngineFactory implements SslEngineFactory {
                 throw new ConfigException(PEER_SPIFFE_IDS_CONFIG, peerIdsValue, e.getMessage());
             }
             if (!trustDomains.contains(parsed.trustDomain())) {
-                throw new ConfigException(PEER_SPIFFE_IDS_CONFIG, peerIdsValue,
-                    id + " is not in " + TRUST_DOMAINS_CONFIG + " (" + trustDomainsValue + ")");
+                throw new ConfigException(
+                        PEER_SPIFFE_IDS_CONFIG,
+                        peerIdsValue,
+                        id + " is not in " + TRUST_DOMAINS_CONFIG + " (" + trustDomainsValue + ")");
             }
             peerIds.add(parsed);
         }
@@ -162,7 +172,8 @@ public class SvidSslEngineFactory implements SslEngineFactory {
         try {
             directory = SvidDirectory.open(dir, this::build);
         } catch (SvidSet.LoadException e) {
-            throw new ConfigException(SVID_DIR_CONFIG, svidDir, "no usable SVID: " + e.getMessage());
+            throw new ConfigException(
+                    SVID_DIR_CONFIG, svidDir, "no usable SVID: " + e.getMessage());
         }
     }
 
@@ -170,7 +181,8 @@ public class SvidSslEngineFactory implements SslEngineFactory {
         try {
             KeyStore keystore = KeyStore.getInstance("PKCS12");
             keystore.load(null, null);
-            keystore.setKeyEntry(KEY_ALIAS, set.key(), NO_PASSWORD, set.chain().toArray(new X509Certificate[0]));
+            keystore.setKeyEntry(
+                    KEY_ALIAS, set.key(), NO_PASSWORD, set.chain().toArray(new X509Certificate[0]));
             KeyStore truststore = KeyStore.getInstance("PKCS12");
             truststore.load(null, null);
             int i = 0;
@@ -184,14 +196,16 @@ public class SvidSslEngineFactory implements SslEngineFactory {
             context.init(kmf.getKeyManagers(), new TrustManager[] {tm}, null);
             return new Material(context, keystore, truststore);
         } catch (GeneralSecurityException | IOException | IllegalArgumentException e) {
-            throw new SvidSet.LoadException("cannot build a TLS context from version " + set.version() + ": " + e);
+            throw new SvidSet.LoadException(
+                    "cannot build a TLS context from version " + set.version() + ": " + e);
         }
     }
 
     // endpointIdentification is ignored on purpose: an SVID names a workload by
     // its SPIFFE ID, not a host; the trust manager checks the ID instead.
     @Override
-    public SSLEngine createClientSslEngine(String peerHost, int peerPort, String endpointIdentification) {
+    public SSLEngine createClientSslEngine(
+            String peerHost, int peerPort, String endpointIdentification) {
         SSLEngine engine = newEngine(peerHost, peerPort);
         engine.setUseClientMode(true);
         return engine;
@@ -228,8 +242,13 @@ public class SvidSslEngineFactory implements SslEngineFactory {
                 principal = "an invalid ID";
             }
         }
-        log.warn("closing the connection of {} ({}): its SVID expired at {} (now {}, client {})",
-            principal, id, leaf.getNotAfter().toInstant(), now, peer);
+        log.warn(
+                "closing the connection of {} ({}): its SVID expired at {} (now {}, client {})",
+                principal,
+                id,
+                leaf.getNotAfter().toInstant(),
+                now,
+                peer);
         return true;
     }
 
@@ -249,8 +268,8 @@ public class SvidSslEngineFactory implements SslEngineFactory {
     @Override
     public boolean shouldBeRebuilt(Map<String, Object> nextConfigs) {
         return !Objects.equals(svidDir, optional(nextConfigs, SVID_DIR_CONFIG))
-            || !Objects.equals(trustDomainsValue, optional(nextConfigs, TRUST_DOMAINS_CONFIG))
-            || !Objects.equals(peerIdsValue, optional(nextConfigs, PEER_SPIFFE_IDS_CONFIG));
+                || !Objects.equals(trustDomainsValue, optional(nextConfigs, TRUST_DOMAINS_CONFIG))
+                || !Objects.equals(peerIdsValue, optional(nextConfigs, PEER_SPIFFE_IDS_CONFIG));
     }
 
     @Override
@@ -284,7 +303,8 @@ public class SvidSslEngineFactory implements SslEngineFactory {
     private static String required(Map<String, ?> configs, String name) {
         String v = optional(configs, name);
         if (v == null || v.isEmpty()) {
-            throw new ConfigException(name, v, "is required by " + SvidSslEngineFactory.class.getName());
+            throw new ConfigException(
+                    name, v, "is required by " + SvidSslEngineFactory.class.getName());
         }
         return v;
     }
@@ -311,7 +331,10 @@ public class SvidSslEngineFactory implements SslEngineFactory {
     private static Set<String> split(String value) {
         Set<String> out = new LinkedHashSet<>();
         if (value != null) {
-            Arrays.stream(value.split(",")).map(String::trim).filter(s -> !s.isEmpty()).forEach(out::add);
+            Arrays.stream(value.split(","))
+                    .map(String::trim)
+                    .filter(s -> !s.isEmpty())
+                    .forEach(out::add);
         }
         return out;
     }

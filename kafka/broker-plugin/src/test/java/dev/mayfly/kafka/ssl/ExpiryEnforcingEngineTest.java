@@ -7,6 +7,7 @@ package dev.mayfly.kafka.ssl;
 import static dev.mayfly.kafka.ssl.TestSvids.config;
 import static dev.mayfly.kafka.ssl.TestSvids.factory;
 import static dev.mayfly.kafka.ssl.TestSvids.publish;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -14,6 +15,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.mayfly.kafka.principal.ExpiryEnforcement;
 import dev.mayfly.kafka.testing.FakeClock;
+
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -21,15 +27,12 @@ import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Map;
+
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.SSLException;
-import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 class ExpiryEnforcingEngineTest {
-    @TempDir
-    Path tmp;
+    @TempDir Path tmp;
 
     private final FakeClock clock = new FakeClock(Instant.now());
     private SvidSslEngineFactory server;
@@ -44,12 +47,15 @@ class ExpiryEnforcingEngineTest {
         server = new SvidSslEngineFactory(clock);
         server.configure(config(tmp.resolve("broker"), "example.org", null));
         s = server.createServerSslEngine("127.0.0.1", 9093);
-        c = factory(tmp.resolve("client"), "example.org", null)
-            .createClientSslEngine("127.0.0.1", 9093, null);
+        c =
+                factory(tmp.resolve("client"), "example.org", null)
+                        .createClientSslEngine("127.0.0.1", 9093, null);
         // The handshake itself checks validity on the real clock.
         Handshake.run(c, s);
-        clientNotAfter = ((X509Certificate) s.getSession().getPeerCertificates()[0])
-            .getNotAfter().toInstant();
+        clientNotAfter =
+                ((X509Certificate) s.getSession().getPeerCertificates()[0])
+                        .getNotAfter()
+                        .toInstant();
     }
 
     // The client sends `text`; what the server reads of it.
@@ -72,7 +78,8 @@ class ExpiryEnforcingEngineTest {
         long before = ExpiryEnforcement.enforcedCloses();
         clock.set(clientNotAfter.plusMillis(1));
         SSLException e = assertThrows(SSLException.class, () -> send("request 3"));
-        assertEquals("client SVID expired at " + clientNotAfter + "; connection closed", e.getMessage());
+        assertEquals(
+                "client SVID expired at " + clientNotAfter + "; connection closed", e.getMessage());
         // Not a handshake failure: Kafka treats it as a plain read failure.
         assertEquals(SSLException.class, e.getClass());
         assertEquals(before + 1, ExpiryEnforcement.enforcedCloses());
@@ -100,8 +107,10 @@ class ExpiryEnforcingEngineTest {
     void aBadPolicyFileIsAConfigError() {
         Map<String, Object> conf = config(tmp.resolve("broker"), "example.org", null);
         conf.put(SvidSslEngineFactory.POLICY_FILE_CONFIG, tmp.resolve("missing.yaml").toString());
-        var e = assertThrows(org.apache.kafka.common.config.ConfigException.class,
-            () -> new SvidSslEngineFactory(clock).configure(conf));
+        var e =
+                assertThrows(
+                        org.apache.kafka.common.config.ConfigException.class,
+                        () -> new SvidSslEngineFactory(clock).configure(conf));
         assertTrue(e.getMessage().contains("mayfly.policy.file"), e.getMessage());
     }
 }

@@ -4,6 +4,7 @@
 package dev.mayfly.kafka.ssl;
 
 import java.nio.ByteBuffer;
+
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.SSLEngineResult.HandshakeStatus;
 import javax.net.ssl.SSLException;
@@ -16,9 +17,14 @@ final class Handshake {
 
     /** Runs the handshake to completion; throws the first engine's SSLException. */
     static void run(SSLEngine client, SSLEngine server) throws SSLException {
-        int packet = Math.max(client.getSession().getPacketBufferSize(), server.getSession().getPacketBufferSize());
-        int app = Math.max(client.getSession().getApplicationBufferSize(),
-            server.getSession().getApplicationBufferSize());
+        int packet =
+                Math.max(
+                        client.getSession().getPacketBufferSize(),
+                        server.getSession().getPacketBufferSize());
+        int app =
+                Math.max(
+                        client.getSession().getApplicationBufferSize(),
+                        server.getSession().getApplicationBufferSize());
         ByteBuffer clientToServer = ByteBuffer.allocate(packet * 4);
         ByteBuffer serverToClient = ByteBuffer.allocate(packet * 4);
         ByteBuffer empty = ByteBuffer.allocate(0);
@@ -32,8 +38,13 @@ final class Handshake {
             step(client, empty, clientToServer, serverToClient, sink);
             step(server, empty, serverToClient, clientToServer, sink);
         }
-        throw new IllegalStateException("handshake not done after " + MAX_ROUNDS + " rounds: client "
-            + client.getHandshakeStatus() + ", server " + server.getHandshakeStatus());
+        throw new IllegalStateException(
+                "handshake not done after "
+                        + MAX_ROUNDS
+                        + " rounds: client "
+                        + client.getHandshakeStatus()
+                        + ", server "
+                        + server.getHandshakeStatus());
     }
 
     private static boolean done(SSLEngine e) {
@@ -43,7 +54,8 @@ final class Handshake {
 
     // One turn of one engine: run its tasks, send what it wants to send into
     // `out`, and read what the other side sent from `in`.
-    private static void step(SSLEngine e, ByteBuffer empty, ByteBuffer out, ByteBuffer in, ByteBuffer sink)
+    private static void step(
+            SSLEngine e, ByteBuffer empty, ByteBuffer out, ByteBuffer in, ByteBuffer sink)
             throws SSLException {
         for (int i = 0; i < MAX_ROUNDS; i++) {
             HandshakeStatus s = e.getHandshakeStatus();
@@ -60,7 +72,8 @@ final class Handshake {
                 var r = e.unwrap(in, sink);
                 in.compact();
                 sink.clear();
-                if (!hadData || r.getStatus() == javax.net.ssl.SSLEngineResult.Status.BUFFER_UNDERFLOW) {
+                if (!hadData
+                        || r.getStatus() == javax.net.ssl.SSLEngineResult.Status.BUFFER_UNDERFLOW) {
                     return; // wait for the peer
                 }
             } else {

@@ -5,9 +5,13 @@
 package dev.mayfly.kafka.ssl;
 
 import static dev.mayfly.kafka.ssl.TestSvids.publish;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -20,15 +24,12 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 class SvidDirectoryConcurrencyTest {
     private static final int READERS = 4;
     private static final int VERSIONS = 30;
 
-    @TempDir
-    Path dir;
+    @TempDir Path dir;
 
     @Test
     void readersNeverFailWhileVersionsSwitch() throws Exception {
@@ -39,20 +40,26 @@ class SvidDirectoryConcurrencyTest {
         try {
             List<Future<Integer>> readers = new ArrayList<>();
             for (int i = 0; i < READERS; i++) {
-                readers.add(pool.submit(() -> {
-                    int calls = 0;
-                    int last = 0;
-                    while (writing.get()) {
-                        SvidSet set = d.refresh();
-                        assertNotNull(set.leaf());
-                        // Versions only move forward, as ..data does.
-                        int n = Integer.parseInt(set.version().substring("..v".length()));
-                        assertTrue(n >= last, "went back from ..v" + last + " to ..v" + n);
-                        last = n;
-                        calls++;
-                    }
-                    return calls;
-                }));
+                readers.add(
+                        pool.submit(
+                                () -> {
+                                    int calls = 0;
+                                    int last = 0;
+                                    while (writing.get()) {
+                                        SvidSet set = d.refresh();
+                                        assertNotNull(set.leaf());
+                                        // Versions only move forward, as ..data does.
+                                        int n =
+                                                Integer.parseInt(
+                                                        set.version().substring("..v".length()));
+                                        assertTrue(
+                                                n >= last,
+                                                "went back from ..v" + last + " to ..v" + n);
+                                        last = n;
+                                        calls++;
+                                    }
+                                    return calls;
+                                }));
             }
             for (int v = 1; v <= VERSIONS; v++) {
                 publish(dir, "v" + v, v % 2 == 0 ? "broker" : "broker_b", "bundle_ab.pem");

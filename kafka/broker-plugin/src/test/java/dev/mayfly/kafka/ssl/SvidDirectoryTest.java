@@ -7,19 +7,20 @@ package dev.mayfly.kafka.ssl;
 import static dev.mayfly.kafka.ssl.TestSvids.idOf;
 import static dev.mayfly.kafka.ssl.TestSvids.publish;
 import static dev.mayfly.kafka.ssl.TestSvids.resource;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
 class SvidDirectoryTest {
-    @TempDir
-    Path dir;
+    @TempDir Path dir;
 
     private SvidDirectory<SvidSet> open() throws Exception {
         return SvidDirectory.open(dir, set -> set);
@@ -55,7 +56,12 @@ class SvidDirectoryTest {
     void refusesAKeyThatDoesNotMatchTheLeafAndKeepsTheLastGood() throws Exception {
         publish(dir, "v1", "broker", "bundle_a.pem");
         SvidDirectory<SvidSet> d = open();
-        publish(dir, "v2", resource("broker/svid.pem"), resource("client/svid_key.pem"), resource("bundle_a.pem"));
+        publish(
+                dir,
+                "v2",
+                resource("broker/svid.pem"),
+                resource("client/svid_key.pem"),
+                resource("bundle_a.pem"));
         assertEquals("..v1", d.refresh().version());
         assertEquals("..v1", d.refresh().version());
         assertEquals(1, d.refusals()); // logged once per bad version, not per call
@@ -79,12 +85,18 @@ class SvidDirectoryTest {
     void refusesUnparsablePem() throws Exception {
         publish(dir, "v1", "broker", "bundle_a.pem");
         SvidDirectory<SvidSet> d = open();
-        byte[] half = new String(resource("client/svid.pem"), StandardCharsets.US_ASCII).substring(0, 300)
-            .getBytes(StandardCharsets.US_ASCII);
+        byte[] half =
+                new String(resource("client/svid.pem"), StandardCharsets.US_ASCII)
+                        .substring(0, 300)
+                        .getBytes(StandardCharsets.US_ASCII);
         publish(dir, "v2", half, resource("client/svid_key.pem"), resource("bundle_a.pem"));
         assertEquals("..v1", d.refresh().version());
-        publish(dir, "v3", resource("client/svid.pem"), "garbage".getBytes(StandardCharsets.US_ASCII),
-            resource("bundle_a.pem"));
+        publish(
+                dir,
+                "v3",
+                resource("client/svid.pem"),
+                "garbage".getBytes(StandardCharsets.US_ASCII),
+                resource("bundle_a.pem"));
         assertEquals("..v1", d.refresh().version());
         assertEquals(2, d.refusals());
     }
@@ -102,14 +114,26 @@ class SvidDirectoryTest {
     @Test
     void failsToOpenWithoutAGoodSet() throws Exception {
         SvidSet.LoadException noData = assertThrows(SvidSet.LoadException.class, this::open);
-        assertEquals(dir.resolve("..data") + ": missing (is " + dir
-            + " a directory written by `mayfly watch x509 --write`?)", noData.getMessage());
-        publish(dir, "v1", resource("broker/svid.pem"), resource("client/svid_key.pem"), resource("bundle_a.pem"));
+        assertEquals(
+                dir.resolve("..data")
+                        + ": missing (is "
+                        + dir
+                        + " a directory written by `mayfly watch x509 --write`?)",
+                noData.getMessage());
+        publish(
+                dir,
+                "v1",
+                resource("broker/svid.pem"),
+                resource("client/svid_key.pem"),
+                resource("bundle_a.pem"));
         SvidSet.LoadException mismatch = assertThrows(SvidSet.LoadException.class, this::open);
-        assertEquals(dir.resolve("..v1/svid_key.pem") + ": key does not match the leaf certificate of svid.pem",
-            mismatch.getMessage());
+        assertEquals(
+                dir.resolve("..v1/svid_key.pem")
+                        + ": key does not match the leaf certificate of svid.pem",
+                mismatch.getMessage());
         publish(dir, "v2", resource("broker/svid.pem"), null, resource("bundle_a.pem"));
-        assertEquals(dir.resolve("..v2/svid_key.pem") + ": missing",
-            assertThrows(SvidSet.LoadException.class, this::open).getMessage());
+        assertEquals(
+                dir.resolve("..v2/svid_key.pem") + ": missing",
+                assertThrows(SvidSet.LoadException.class, this::open).getMessage());
     }
 }

@@ -11,21 +11,14 @@ import static dev.mayfly.kafka.ssl.TestSvids.factory;
 import static dev.mayfly.kafka.ssl.TestSvids.idOf;
 import static dev.mayfly.kafka.ssl.TestSvids.publish;
 import static dev.mayfly.kafka.ssl.TestSvids.resource;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.mayfly.kafka.spiffe.TrustDomain;
-import java.nio.file.Path;
-import java.security.KeyStore;
-import java.security.cert.X509Certificate;
-import java.util.Collections;
-import java.util.HashMap;
-import java.util.Map;
-import java.util.Properties;
-import javax.net.ssl.SSLEngine;
-import javax.net.ssl.SSLHandshakeException;
+
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.config.ConfigException;
@@ -38,9 +31,19 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
+import java.nio.file.Path;
+import java.security.KeyStore;
+import java.security.cert.X509Certificate;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Properties;
+
+import javax.net.ssl.SSLEngine;
+import javax.net.ssl.SSLHandshakeException;
+
 class SvidSslEngineFactoryTest {
-    @TempDir
-    Path tmp;
+    @TempDir Path tmp;
 
     private Path dir(String name) {
         return tmp.resolve(name);
@@ -81,7 +84,9 @@ class SvidSslEngineFactoryTest {
         publish(dir("broker"), "v1", svid, "bundle_a.pem");
         publish(dir("client"), "v1", "client", "bundle_a.pem");
         SvidSslEngineFactory server = factory(dir("broker"), "example.org", null);
-        SSLEngine c = factory(dir("client"), "example.org", null).createClientSslEngine("127.0.0.1", 9093, null);
+        SSLEngine c =
+                factory(dir("client"), "example.org", null)
+                        .createClientSslEngine("127.0.0.1", 9093, null);
         Handshake.run(c, server.createServerSslEngine("127.0.0.1", 9093));
         assertEquals(certs(svid + "/svid.pem").get(0), peerLeaf(c));
     }
@@ -95,10 +100,14 @@ class SvidSslEngineFactoryTest {
         SvidSslEngineFactory client = factory(dir("other"), "other.org,example.org", null);
         SSLEngine s = server.createServerSslEngine("127.0.0.1", 9093);
         SSLEngine c = client.createClientSslEngine("127.0.0.1", 9093, null);
-        SSLHandshakeException e = assertThrows(SSLHandshakeException.class, () -> Handshake.run(c, s));
-        assertTrue(reasons(e).contains(
-            "peer SPIFFE ID spiffe://other.org/orders/writer is not in an allowed trust domain [example.org]"),
-            reasons(e));
+        SSLHandshakeException e =
+                assertThrows(SSLHandshakeException.class, () -> Handshake.run(c, s));
+        assertTrue(
+                reasons(e)
+                        .contains(
+                                "peer SPIFFE ID spiffe://other.org/orders/writer is not in an"
+                                        + " allowed trust domain [example.org]"),
+                reasons(e));
     }
 
     @Test
@@ -107,13 +116,21 @@ class SvidSslEngineFactoryTest {
         SvidSslEngineFactory server = factory(dir("broker"), "example.org", null);
         // A client that trusts the bundle but has no key manager, so sends no certificate.
         javax.net.ssl.SSLContext ctx = javax.net.ssl.SSLContext.getInstance("TLS");
-        ctx.init(null, new javax.net.ssl.TrustManager[] {
-            new SpiffeTrustManager(certs("bundle_a.pem"), java.util.Set.of(TrustDomain.fromString("example.org")),
-            java.util.Set.of())}, null);
+        ctx.init(
+                null,
+                new javax.net.ssl.TrustManager[] {
+                    new SpiffeTrustManager(
+                            certs("bundle_a.pem"),
+                            java.util.Set.of(TrustDomain.fromString("example.org")),
+                            java.util.Set.of())
+                },
+                null);
         SSLEngine c = ctx.createSSLEngine("127.0.0.1", 9093);
         c.setUseClientMode(true);
-        SSLHandshakeException e = assertThrows(SSLHandshakeException.class,
-            () -> Handshake.run(c, server.createServerSslEngine("127.0.0.1", 9093)));
+        SSLHandshakeException e =
+                assertThrows(
+                        SSLHandshakeException.class,
+                        () -> Handshake.run(c, server.createServerSslEngine("127.0.0.1", 9093)));
         assertTrue(reasons(e).contains("Empty client certificate chain"), reasons(e));
     }
 
@@ -122,9 +139,15 @@ class SvidSslEngineFactoryTest {
         publish(dir("broker"), "v1", "broker", "bundle_a.pem");
         publish(dir("client"), "v1", "client", "bundle_a.pem");
         SvidSslEngineFactory server = factory(dir("broker"), "example.org", null);
-        SvidSslEngineFactory client = factory(dir("client"), "example.org", "spiffe://example.org/kafka/other");
-        SSLHandshakeException e = assertThrows(SSLHandshakeException.class, () -> Handshake.run(
-            client.createClientSslEngine("127.0.0.1", 9093, null), server.createServerSslEngine("127.0.0.1", 9093)));
+        SvidSslEngineFactory client =
+                factory(dir("client"), "example.org", "spiffe://example.org/kafka/other");
+        SSLHandshakeException e =
+                assertThrows(
+                        SSLHandshakeException.class,
+                        () ->
+                                Handshake.run(
+                                        client.createClientSslEngine("127.0.0.1", 9093, null),
+                                        server.createServerSslEngine("127.0.0.1", 9093)));
         assertTrue(reasons(e).contains("is not one of mayfly.peer.spiffe.ids"), reasons(e));
     }
 
@@ -141,10 +164,18 @@ class SvidSslEngineFactoryTest {
         // Root rotation: the broker moves to a leaf under root B, with both roots.
         publish(dir("broker"), "v2", "broker_b", "bundle_ab.pem");
         // The client still trusts root A only: its next engine refuses the new leaf.
-        SSLHandshakeException e = assertThrows(SSLHandshakeException.class, () -> Handshake.run(
-            client.createClientSslEngine("127.0.0.1", 9093, null), server.createServerSslEngine("127.0.0.1", 9093)));
-        assertTrue(reasons(e).contains("peer chain does not validate against the trust bundle (1 roots)"),
-            reasons(e));
+        SSLHandshakeException e =
+                assertThrows(
+                        SSLHandshakeException.class,
+                        () ->
+                                Handshake.run(
+                                        client.createClientSslEngine("127.0.0.1", 9093, null),
+                                        server.createServerSslEngine("127.0.0.1", 9093)));
+        assertTrue(
+                reasons(e)
+                        .contains(
+                                "peer chain does not validate against the trust bundle (1 roots)"),
+                reasons(e));
         // Its bundle gains root B: the next engine accepts the broker's new SVID.
         publish(dir("client"), "v2", "client", "bundle_ab.pem");
         SSLEngine after = client.createClientSslEngine("127.0.0.1", 9093, null);
@@ -163,8 +194,12 @@ class SvidSslEngineFactoryTest {
         publish(dir("client"), "v1", "client", "bundle_a.pem");
         SvidSslEngineFactory server = factory(dir("broker"), "example.org", null);
         SvidSslEngineFactory client = factory(dir("client"), "example.org", null);
-        publish(dir("broker"), "v2", resource("broker_b/svid.pem"), resource("broker/svid_key.pem"),
-            resource("bundle_ab.pem"));
+        publish(
+                dir("broker"),
+                "v2",
+                resource("broker_b/svid.pem"),
+                resource("broker/svid_key.pem"),
+                resource("bundle_ab.pem"));
         SSLEngine c = client.createClientSslEngine("127.0.0.1", 9093, null);
         Handshake.run(c, server.createServerSslEngine("127.0.0.1", 9093));
         assertEquals(certs("broker/svid.pem").get(0), peerLeaf(c));
@@ -179,8 +214,13 @@ class SvidSslEngineFactoryTest {
         SvidSslEngineFactory server = factory(dir("broker"), "example.org", null);
         for (String name : new String[] {"a", "b"}) {
             SSLEngine s = server.createServerSslEngine("127.0.0.1", 9093);
-            Handshake.run(factory(dir(name), "example.org", null).createClientSslEngine("127.0.0.1", 9093, null), s);
-            assertEquals(name.equals("a") ? TestSvids.CLIENT_ID : TestSvids.CLIENT_B_ID, idOf(peerLeaf(s)));
+            Handshake.run(
+                    factory(dir(name), "example.org", null)
+                            .createClientSslEngine("127.0.0.1", 9093, null),
+                    s);
+            assertEquals(
+                    name.equals("a") ? TestSvids.CLIENT_ID : TestSvids.CLIENT_B_ID,
+                    idOf(peerLeaf(s)));
         }
         assertEquals(2, Collections.list(server.truststore().aliases()).size());
     }
@@ -190,15 +230,22 @@ class SvidSslEngineFactoryTest {
         publish(dir("broker"), "v1", "broker", "bundle_a.pem");
         SvidSslEngineFactory f = factory(dir("broker"), "example.org", null);
         KeyStore ks = f.keystore();
-        assertEquals(Collections.singletonList(SvidSslEngineFactory.KEY_ALIAS), Collections.list(ks.aliases()));
+        assertEquals(
+                Collections.singletonList(SvidSslEngineFactory.KEY_ALIAS),
+                Collections.list(ks.aliases()));
         assertTrue(ks.isKeyEntry(SvidSslEngineFactory.KEY_ALIAS));
         assertEquals(2, ks.getCertificateChain(SvidSslEngineFactory.KEY_ALIAS).length);
-        assertEquals(certs("broker/svid.pem").get(0), ks.getCertificate(SvidSslEngineFactory.KEY_ALIAS));
+        assertEquals(
+                certs("broker/svid.pem").get(0), ks.getCertificate(SvidSslEngineFactory.KEY_ALIAS));
         KeyStore ts = f.truststore();
         assertEquals(1, ts.size());
-        assertEquals(certs("bundle_a.pem").get(0), ts.getCertificate(Collections.list(ts.aliases()).get(0)));
+        assertEquals(
+                certs("bundle_a.pem").get(0),
+                ts.getCertificate(Collections.list(ts.aliases()).get(0)));
         publish(dir("broker"), "v2", "broker_b", "bundle_ab.pem");
-        assertEquals(certs("broker_b/svid.pem").get(0), f.keystore().getCertificate(SvidSslEngineFactory.KEY_ALIAS));
+        assertEquals(
+                certs("broker_b/svid.pem").get(0),
+                f.keystore().getCertificate(SvidSslEngineFactory.KEY_ALIAS));
         assertEquals(2, f.truststore().size());
     }
 
@@ -213,9 +260,12 @@ class SvidSslEngineFactoryTest {
         server.configure(sc);
         SSLEngine s = server.createServerSslEngine("127.0.0.1", 9093);
         assertEquals(java.util.List.of("TLSv1.2"), java.util.List.of(s.getEnabledProtocols()));
-        assertEquals(java.util.List.of("TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384"),
-            java.util.List.of(s.getEnabledCipherSuites()));
-        SSLEngine c = factory(dir("client"), "example.org", null).createClientSslEngine("127.0.0.1", 9093, null);
+        assertEquals(
+                java.util.List.of("TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384"),
+                java.util.List.of(s.getEnabledCipherSuites()));
+        SSLEngine c =
+                factory(dir("client"), "example.org", null)
+                        .createClientSslEngine("127.0.0.1", 9093, null);
         Handshake.run(c, s);
         assertEquals("TLSv1.2", c.getSession().getProtocol());
         assertEquals("TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", c.getSession().getCipherSuite());
@@ -242,30 +292,44 @@ class SvidSslEngineFactoryTest {
         publish(dir("broker"), "v1", "broker", "bundle_a.pem");
         Map<String, Object> noDir = config(dir("broker"), "example.org", null);
         noDir.remove(SvidSslEngineFactory.SVID_DIR_CONFIG);
-        assertEquals("Invalid value null for configuration mayfly.svid.dir: is required by "
-            + SvidSslEngineFactory.class.getName(), configError(noDir));
-        assertEquals("Invalid value Example.org for configuration mayfly.trust.domains: trust domain characters "
-            + "are limited to lowercase letters, numbers, dots, dashes, and underscores: \"Example.org\"",
-            configError(config(dir("broker"), "Example.org", null)));
-        assertEquals("Invalid value example.org:9093 for configuration mayfly.trust.domains: trust domain "
-            + "cannot have a port: \"example.org:9093\"",
-            configError(config(dir("broker"), "example.org:9093", null)));
-        assertEquals("Invalid value , for configuration mayfly.trust.domains: names no trust domain",
-            configError(config(dir("broker"), ",", null)));
-        assertEquals("Invalid value spiffe://other.org/x for configuration mayfly.peer.spiffe.ids: "
-            + "spiffe://other.org/x is not in mayfly.trust.domains (example.org)",
-            configError(config(dir("broker"), "example.org", "spiffe://other.org/x")));
-        assertEquals("Invalid value spiffe://example.org/a/ for configuration mayfly.peer.spiffe.ids: "
-            + "path cannot have a trailing slash: \"spiffe://example.org/a/\"",
-            configError(config(dir("broker"), "example.org", "spiffe://example.org/a/")));
-        assertEquals("Invalid value " + dir("none") + " for configuration mayfly.svid.dir: no usable SVID: "
-            + dir("none").resolve("..data") + ": missing (is " + dir("none")
-            + " a directory written by `mayfly watch x509 --write`?)",
-            configError(config(dir("none"), "example.org", null)));
+        assertEquals(
+                "Invalid value null for configuration mayfly.svid.dir: is required by "
+                        + SvidSslEngineFactory.class.getName(),
+                configError(noDir));
+        assertEquals(
+                "Invalid value Example.org for configuration mayfly.trust.domains: trust domain"
+                        + " characters are limited to lowercase letters, numbers, dots, dashes, and"
+                        + " underscores: \"Example.org\"",
+                configError(config(dir("broker"), "Example.org", null)));
+        assertEquals(
+                "Invalid value example.org:9093 for configuration mayfly.trust.domains: trust"
+                        + " domain cannot have a port: \"example.org:9093\"",
+                configError(config(dir("broker"), "example.org:9093", null)));
+        assertEquals(
+                "Invalid value , for configuration mayfly.trust.domains: names no trust domain",
+                configError(config(dir("broker"), ",", null)));
+        assertEquals(
+                "Invalid value spiffe://other.org/x for configuration mayfly.peer.spiffe.ids: "
+                        + "spiffe://other.org/x is not in mayfly.trust.domains (example.org)",
+                configError(config(dir("broker"), "example.org", "spiffe://other.org/x")));
+        assertEquals(
+                "Invalid value spiffe://example.org/a/ for configuration mayfly.peer.spiffe.ids: "
+                        + "path cannot have a trailing slash: \"spiffe://example.org/a/\"",
+                configError(config(dir("broker"), "example.org", "spiffe://example.org/a/")));
+        assertEquals(
+                "Invalid value "
+                        + dir("none")
+                        + " for configuration mayfly.svid.dir: no usable SVID: "
+                        + dir("none").resolve("..data")
+                        + ": missing (is "
+                        + dir("none")
+                        + " a directory written by `mayfly watch x509 --write`?)",
+                configError(config(dir("none"), "example.org", null)));
     }
 
     private static String configError(Map<String, Object> c) {
-        return assertThrows(ConfigException.class, () -> new SvidSslEngineFactory().configure(c)).getMessage();
+        return assertThrows(ConfigException.class, () -> new SvidSslEngineFactory().configure(c))
+                .getMessage();
     }
 
     // Kafka's SslFactory as an inter-broker listener builds it: a server
@@ -285,8 +349,12 @@ class SvidSslEngineFactoryTest {
         // The broker's own ID outside its peer list: the self-check fails loudly.
         Map<String, Object> strict = config(dir("broker"), "example.org", TestSvids.CLIENT_ID);
         strict.put(SslConfigs.SSL_ENGINE_FACTORY_CLASS_CONFIG, SvidSslEngineFactory.class);
-        ConfigException e = assertThrows(ConfigException.class,
-            () -> new SslFactory(ConnectionMode.SERVER, null, true).configure(new HashMap<>(strict)));
+        ConfigException e =
+                assertThrows(
+                        ConfigException.class,
+                        () ->
+                                new SslFactory(ConnectionMode.SERVER, null, true)
+                                        .configure(new HashMap<>(strict)));
         assertTrue(e.getMessage().contains("can't connect to a server SSLEngine"), e.getMessage());
     }
 
@@ -327,12 +395,22 @@ class SvidSslEngineFactoryTest {
         p.put(SvidSslEngineFactory.SVID_DIR_CONFIG, dir("client").toString());
         p.put(SvidSslEngineFactory.TRUST_DOMAINS_CONFIG, "example.org");
         p.put(SvidSslEngineFactory.PEER_SPIFFE_IDS_CONFIG, TestSvids.BROKER_ID);
-        new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer()).close(java.time.Duration.ZERO);
+        new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer())
+                .close(java.time.Duration.ZERO);
 
         p.put(SvidSslEngineFactory.SVID_DIR_CONFIG, dir("missing").toString());
-        KafkaException e = assertThrows(KafkaException.class,
-            () -> new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer()));
-        assertTrue(reasons(e).contains("Invalid value " + dir("missing") + " for configuration mayfly.svid.dir"),
-            reasons(e));
+        KafkaException e =
+                assertThrows(
+                        KafkaException.class,
+                        () ->
+                                new KafkaProducer<>(
+                                        p, new ByteArraySerializer(), new ByteArraySerializer()));
+        assertTrue(
+                reasons(e)
+                        .contains(
+                                "Invalid value "
+                                        + dir("missing")
+                                        + " for configuration mayfly.svid.dir"),
+                reasons(e));
     }
 }

@@ -42,7 +42,8 @@ final class TestSvids {
         try {
             CertificateFactory cf = CertificateFactory.getInstance("X.509");
             for (String name : names) {
-                for (var c : cf.generateCertificates(new java.io.ByteArrayInputStream(resource(name)))) {
+                for (var c :
+                        cf.generateCertificates(new java.io.ByteArrayInputStream(resource(name)))) {
                     out.add((X509Certificate) c);
                 }
             }
@@ -57,11 +58,11 @@ final class TestSvids {
     }
 
     /**
-     * Publishes a new version in {@code dir} the way svid_files.cc does: fill
-     * ..VERSION, then rename a fresh link over ..data. A null content leaves
-     * that file out.
+     * Publishes a new version in {@code dir} the way svid_files.cc does: fill ..VERSION, then
+     * rename a fresh link over ..data. A null content leaves that file out.
      */
-    static void publish(Path dir, String version, byte[] svid, byte[] key, byte[] bundle) throws IOException {
+    static void publish(Path dir, String version, byte[] svid, byte[] key, byte[] bundle)
+            throws IOException {
         Files.createDirectories(dir);
         Path vdir = dir.resolve(".." + version);
         Files.createDirectory(vdir);
@@ -77,7 +78,11 @@ final class TestSvids {
         Path tmp = dir.resolve("..data_tmp");
         Files.deleteIfExists(tmp);
         Files.createSymbolicLink(tmp, Paths.get(".." + version));
-        Files.move(tmp, dir.resolve("..data"), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        Files.move(
+                tmp,
+                dir.resolve("..data"),
+                StandardCopyOption.ATOMIC_MOVE,
+                StandardCopyOption.REPLACE_EXISTING);
         for (String name : new String[] {"svid.pem", "svid_key.pem", "svid_bundle.pem"}) {
             Path link = dir.resolve(name);
             if (!Files.exists(link, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
@@ -86,9 +91,17 @@ final class TestSvids {
         }
     }
 
-    /** Publishes the fixed SVID {@code svid} (a resource folder) with these bundles concatenated. */
-    static void publish(Path dir, String version, String svid, String... bundles) throws IOException {
-        publish(dir, version, resource(svid + "/svid.pem"), resource(svid + "/svid_key.pem"), concat(bundles));
+    /**
+     * Publishes the fixed SVID {@code svid} (a resource folder) with these bundles concatenated.
+     */
+    static void publish(Path dir, String version, String svid, String... bundles)
+            throws IOException {
+        publish(
+                dir,
+                version,
+                resource(svid + "/svid.pem"),
+                resource(svid + "/svid_key.pem"),
+                concat(bundles));
     }
 
     static byte[] concat(String... names) {

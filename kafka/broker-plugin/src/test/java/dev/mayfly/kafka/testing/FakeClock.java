@@ -11,32 +11,32 @@ import java.time.ZoneId;
 import java.time.ZoneOffset;
 
 public final class FakeClock extends Clock {
-  private volatile Instant now;
+    private volatile Instant now;
 
-  public FakeClock(Instant now) {
-    this.now = now;
-  }
+    public FakeClock(Instant now) {
+        this.now = now;
+    }
 
-  public void set(Instant instant) {
-    now = instant;
-  }
+    public void set(Instant instant) {
+        now = instant;
+    }
 
-  public void advance(Duration d) {
-    now = now.plus(d);
-  }
+    public void advance(Duration d) {
+        now = now.plus(d);
+    }
 
-  @Override
-  public Instant instant() {
-    return now;
-  }
+    @Override
+    public Instant instant() {
+        return now;
+    }
 
-  @Override
-  public ZoneId getZone() {
-    return ZoneOffset.UTC;
-  }
+    @Override
+    public ZoneId getZone() {
+        return ZoneOffset.UTC;
+    }
 
-  @Override
-  public Clock withZone(ZoneId zone) {
-    throw new UnsupportedOperationException("a FakeClock is UTC");
-  }
+    @Override
+    public Clock withZone(ZoneId zone) {
+        throw new UnsupportedOperationException("a FakeClock is UTC");
+    }
 }

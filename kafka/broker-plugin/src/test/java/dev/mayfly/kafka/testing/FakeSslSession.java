@@ -5,43 +5,47 @@
 // any other call fails the test loudly instead of returning a made-up value.
 package dev.mayfly.kafka.testing;
 
+import org.apache.kafka.common.security.auth.SslAuthenticationContext;
+
 import java.lang.reflect.Proxy;
 import java.net.InetAddress;
 import java.security.cert.Certificate;
+
 import javax.net.ssl.SSLPeerUnverifiedException;
 import javax.net.ssl.SSLSession;
-import org.apache.kafka.common.security.auth.SslAuthenticationContext;
 
 public final class FakeSslSession {
-  private FakeSslSession() {}
+    private FakeSslSession() {}
 
-  /** A session whose peer presented `chain`; no chain means no client certificate. */
-  public static SSLSession withPeer(Certificate... chain) {
-    return (SSLSession)
-        Proxy.newProxyInstance(
-            FakeSslSession.class.getClassLoader(),
-            new Class<?>[] {SSLSession.class},
-            (proxy, method, args) -> {
-              switch (method.getName()) {
-                case "getPeerCertificates":
-                  if (chain.length == 0) {
-                    throw new SSLPeerUnverifiedException("peer not authenticated");
-                  }
-                  return chain.clone();
-                case "hashCode":
-                  return System.identityHashCode(proxy);
-                case "equals":
-                  return proxy == args[0];
-                case "toString":
-                  return "FakeSslSession";
-                default:
-                  throw new UnsupportedOperationException("FakeSslSession." + method.getName());
-              }
-            });
-  }
+    /** A session whose peer presented `chain`; no chain means no client certificate. */
+    public static SSLSession withPeer(Certificate... chain) {
+        return (SSLSession)
+                Proxy.newProxyInstance(
+                        FakeSslSession.class.getClassLoader(),
+                        new Class<?>[] {SSLSession.class},
+                        (proxy, method, args) -> {
+                            switch (method.getName()) {
+                                case "getPeerCertificates":
+                                    if (chain.length == 0) {
+                                        throw new SSLPeerUnverifiedException(
+                                                "peer not authenticated");
+                                    }
+                                    return chain.clone();
+                                case "hashCode":
+                                    return System.identityHashCode(proxy);
+                                case "equals":
+                                    return proxy == args[0];
+                                case "toString":
+                                    return "FakeSslSession";
+                                default:
+                                    throw new UnsupportedOperationException(
+                                            "FakeSslSession." + method.getName());
+                            }
+                        });
+    }
 
-  public static SslAuthenticationContext context(Certificate... chain) {
-    return new SslAuthenticationContext(
-        withPeer(chain), InetAddress.getLoopbackAddress(), "SSL");
-  }
+    public static SslAuthenticationContext context(Certificate... chain) {
+        return new SslAuthenticationContext(
+                withPeer(chain), InetAddress.getLoopbackAddress(), "SSL");
+    }
 }

@@ -10,18 +10,19 @@ import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
 
 public final class TestCerts {
-  private TestCerts() {}
+    private TestCerts() {}
 
-  /** certs/NAME.pem from the test classpath. */
-  public static X509Certificate load(String name) {
-    String resource = "/certs/" + name + ".pem";
-    try (InputStream in = TestCerts.class.getResourceAsStream(resource)) {
-      if (in == null) {
-        throw new AssertionError("missing test resource " + resource);
-      }
-      return (X509Certificate) CertificateFactory.getInstance("X.509").generateCertificate(in);
-    } catch (Exception e) {
-      throw new AssertionError("cannot read " + resource, e);
+    /** certs/NAME.pem from the test classpath. */
+    public static X509Certificate load(String name) {
+        String resource = "/certs/" + name + ".pem";
+        try (InputStream in = TestCerts.class.getResourceAsStream(resource)) {
+            if (in == null) {
+                throw new AssertionError("missing test resource " + resource);
+            }
+            return (X509Certificate)
+                    CertificateFactory.getInstance("X.509").generateCertificate(in);
+        } catch (Exception e) {
+            throw new AssertionError("cannot read " + resource, e);
+        }
     }
-  }
 }
