@@ -55,5 +55,6 @@ bad_leaf() {  # NAME EXTENSIONS
 bad_leaf two_uris 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nsubjectAltName=URI:spiffe://example.org/a,URI:spiffe://example.org/b\n'
 bad_leaf ca_leaf 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,digitalSignature,keyCertSign\nsubjectAltName=URI:spiffe://example.org/orders/writer\n'
 bad_leaf no_uri 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nsubjectAltName=DNS:broker.example.org\n'
+bad_leaf no_key_usage 'basicConstraints=critical,CA:FALSE\nsubjectAltName=URI:spiffe://example.org/orders/writer\n'
 bad_leaf server_only 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=URI:spiffe://example.org/kafka/server-only\n'
 echo "wrote $OUT"

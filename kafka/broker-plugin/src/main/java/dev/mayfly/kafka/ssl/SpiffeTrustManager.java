@@ -2,8 +2,9 @@
 // peer's chain must validate with PKIX against the bundle's roots (any of
 // them: during a root rotation the bundle holds several), with no hostname
 // check and no revocation (SVIDs are short-lived instead); its leaf must not
-// be a CA, must be usable for signatures and (if it has an extended key
-// usage) for its TLS role, and must carry exactly one URI SAN:
+// be a CA, must have a keyUsage for signatures only (X509Svid.checkLeafUsage)
+// and (if it has an extended key usage) be usable for its TLS role, and must carry exactly one URI
+// SAN:
 // a valid SPIFFE ID in an allowed trust domain, and one of the allowed IDs
 // when a list is configured. IDs are parsed by dev.mayfly.kafka.spiffe (the
 // port of identity/spiffe_id.cc). Immutable and thread-safe.
@@ -36,10 +37,6 @@ import javax.net.ssl.X509ExtendedTrustManager;
 
 /** Trusts a peer whose X.509-SVID chains to the bundle and whose SPIFFE ID is allowed. */
 public final class SpiffeTrustManager extends X509ExtendedTrustManager {
-    // RFC 5280 4.2.1.3: KeyUsage bit positions.
-    private static final int KU_DIGITAL_SIGNATURE = 0;
-    private static final int KU_KEY_CERT_SIGN = 5;
-    private static final int KU_CRL_SIGN = 6;
     // RFC 5280 4.2.1.12: the TLS roles, and anyExtendedKeyUsage.
     static final String EKU_SERVER_AUTH = "1.3.6.1.5.5.7.3.1";
     static final String EKU_CLIENT_AUTH = "1.3.6.1.5.5.7.3.2";
@@ -88,20 +85,13 @@ public final class SpiffeTrustManager extends X509ExtendedTrustManager {
         }
         validatePath(chain);
         X509Certificate leaf = chain[0];
-        if (leaf.getBasicConstraints() != -1) {
-            throw new CertificateException(
-                    "peer leaf is a CA certificate (X509-SVID 4.1: a leaf must not be a CA)");
-        }
-        boolean[] ku = leaf.getKeyUsage();
-        if (ku != null) {
-            if (!ku[KU_DIGITAL_SIGNATURE]) {
-                throw new CertificateException(
-                        "peer leaf lacks digitalSignature key usage (X509-SVID 4.3)");
-            }
-            if (ku[KU_KEY_CERT_SIGN] || ku[KU_CRL_SIGN]) {
-                throw new CertificateException(
-                        "peer leaf has keyCertSign or cRLSign key usage (X509-SVID 4.3)");
-            }
+        // The leaf rules the principal builder and mayfly's C++ verifier
+        // apply too: not a CA, a keyUsage with digitalSignature and without
+        // keyCertSign or cRLSign, an extendedKeyUsage (if any) for TLS.
+        try {
+            X509Svid.checkLeafUsage(leaf);
+        } catch (InvalidSvidException e) {
+            throw new CertificateException("peer " + e.getMessage(), e);
         }
         if (role != null) {
             List<String> eku;

@@ -126,8 +126,17 @@ class SpiffeTrustManagerTest {
     void refusesACaLeaf() {
         SpiffeTrustManager tm = manager(certs("bundle_a.pem"), Set.of("example.org"), Set.of());
         assertEquals(
-                "peer leaf is a CA certificate (X509-SVID 4.1: a leaf must not be a CA)",
+                "peer leaf certificate must not be a CA (basicConstraints cA=true)",
                 refusal(tm, chain("ca_leaf")));
+    }
+
+    @Test
+    void refusesALeafWithoutKeyUsage() {
+        // As X509Svid and mayfly's C++ verifier do (X509-SVID 4.3).
+        SpiffeTrustManager tm = manager(certs("bundle_a.pem"), Set.of("example.org"), Set.of());
+        assertEquals(
+                "peer leaf certificate must have a keyUsage extension",
+                refusal(tm, chain("no_key_usage")));
     }
 
     @Test
