@@ -12,8 +12,8 @@ background_seconds() {
   echo $((plugin_rotations * ttl_s * 6 / 10 + ttl_s / 2 + 20))
 }
 
-# enforced_closes ID: how many certificates of ID the principal builder has
-# closed connections for (it logs each certificate once).
+# enforced_closes ID: how many certificates of ID the broker has closed
+# connections for at their expiry (the engine factory logs each once).
 enforced_closes() {
   grep -c "closing the connection of .* ($1): its SVID expired at" \
     "$pdir/broker.log" || true
