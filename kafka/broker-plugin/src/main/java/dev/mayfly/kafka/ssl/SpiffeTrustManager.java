@@ -46,6 +46,14 @@ public final class SpiffeTrustManager extends X509ExtendedTrustManager {
     private final Set<TrustAnchor> anchors;
     private final Set<TrustDomain> trustDomains;
     private final Set<SpiffeId> peerIds;
+    private final ClientCheck clientCheck; // null: none
+
+    /** A further check of a client (the broker's policy); what {@code verify} leaves. */
+    @FunctionalInterface
+    public interface ClientCheck {
+        /** Why the client with {@code id} (leaf {@code leaf}) is refused, or null. */
+        String refusal(SpiffeId id, X509Certificate leaf);
+    }
 
     /**
      * @param roots every trust anchor (the bundle)
@@ -54,6 +62,16 @@ public final class SpiffeTrustManager extends X509ExtendedTrustManager {
      */
     public SpiffeTrustManager(
             List<X509Certificate> roots, Set<TrustDomain> trustDomains, Set<SpiffeId> peerIds) {
+        this(roots, trustDomains, peerIds, null);
+    }
+
+    /** As above, and a client (server side) must also pass {@code clientCheck} if not null. */
+    public SpiffeTrustManager(
+            List<X509Certificate> roots,
+            Set<TrustDomain> trustDomains,
+            Set<SpiffeId> peerIds,
+            ClientCheck clientCheck) {
+        this.clientCheck = clientCheck;
         if (roots.isEmpty()) {
             throw new IllegalArgumentException("the trust bundle has no root");
         }
@@ -165,6 +183,14 @@ public final class SpiffeTrustManager extends X509ExtendedTrustManager {
         }
     }
 
+    private void verifyClient(X509Certificate[] chain) throws CertificateException {
+        SpiffeId id = verify(chain, EKU_CLIENT_AUTH);
+        String refusal = clientCheck == null ? null : clientCheck.refusal(id, chain[0]);
+        if (refusal != null) {
+            throw new CertificateException(refusal);
+        }
+    }
+
     private static List<TrustDomain> sorted(Set<TrustDomain> s) {
         List<TrustDomain> l = new ArrayList<>(s);
         l.sort(null);
@@ -174,7 +200,7 @@ public final class SpiffeTrustManager extends X509ExtendedTrustManager {
     @Override
     public void checkClientTrusted(X509Certificate[] chain, String authType)
             throws CertificateException {
-        verify(chain, EKU_CLIENT_AUTH);
+        verifyClient(chain);
     }
 
     @Override
@@ -186,7 +212,7 @@ public final class SpiffeTrustManager extends X509ExtendedTrustManager {
     @Override
     public void checkClientTrusted(X509Certificate[] chain, String authType, Socket socket)
             throws CertificateException {
-        verify(chain, EKU_CLIENT_AUTH);
+        verifyClient(chain);
     }
 
     @Override
@@ -198,7 +224,7 @@ public final class SpiffeTrustManager extends X509ExtendedTrustManager {
     @Override
     public void checkClientTrusted(X509Certificate[] chain, String authType, SSLEngine engine)
             throws CertificateException {
-        verify(chain, EKU_CLIENT_AUTH);
+        verifyClient(chain);
     }
 
     @Override

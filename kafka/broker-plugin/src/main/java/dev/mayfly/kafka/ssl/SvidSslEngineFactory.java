@@ -66,8 +66,9 @@ public class SvidSslEngineFactory implements SslEngineFactory {
     public static final String PEER_SPIFFE_IDS_CONFIG = "mayfly.peer.spiffe.ids";
 
     /**
-     * Optional: the Mayfly policy (the principal builder's setting). Only to name a closed
-     * connection's principal in the log.
+     * Optional: the Mayfly policy (the principal builder's setting). When set, a server engine
+     * refuses at the handshake a client whose SPIFFE ID the policy denies, and names the principal
+     * of a connection closed at expiry in the log.
      */
     public static final String POLICY_FILE_CONFIG = "mayfly.policy.file";
 
@@ -88,26 +89,49 @@ public class SvidSslEngineFactory implements SslEngineFactory {
     private Set<TrustDomain> trustDomains;
     private Set<SpiffeId> peerIds;
     private SvidDirectory<Material> directory;
-    private Policy policy; // null: closes are logged without a principal
+    private Policy policy; // null: no client refused by policy; closes logged without a principal
     private final Clock clock;
-    private final Map<X509Certificate, Boolean> loggedCloses =
-            new LinkedHashMap<>(16, 0.75f, false) {
-                private static final long serialVersionUID = 1L;
+    // What was logged, once per certificate. Shared by every instance in the
+    // JVM: the broker makes a factory per listener and network thread, and a
+    // client retries through any of them.
+    private static final LoggedOnce SHARED_CLOSES = new LoggedOnce();
+    private static final LoggedOnce SHARED_REFUSALS = new LoggedOnce();
+    private final LoggedOnce loggedCloses;
+    private final LoggedOnce loggedRefusals;
 
-                @Override
-                protected boolean removeEldestEntry(Map.Entry<X509Certificate, Boolean> eldest) {
-                    return size() > MAX_LOGGED_CERTIFICATES;
-                }
-            };
+    /** A bounded set of certificates already logged, oldest forgotten first. Thread-safe. */
+    static final class LoggedOnce {
+        private final Map<X509Certificate, Boolean> seen =
+                new LinkedHashMap<>(16, 0.75f, false) {
+                    private static final long serialVersionUID = 1L;
+
+                    @Override
+                    protected boolean removeEldestEntry(
+                            Map.Entry<X509Certificate, Boolean> eldest) {
+                        return size() > MAX_LOGGED_CERTIFICATES;
+                    }
+                };
+
+        /** Whether {@code leaf} is new here (and now remembered). */
+        synchronized boolean first(X509Certificate leaf) {
+            return seen.put(leaf, Boolean.TRUE) == null;
+        }
+    }
 
     /** Used by Kafka, which instantiates the class by name. */
     public SvidSslEngineFactory() {
-        this(Clock.systemUTC());
+        this(Clock.systemUTC(), SHARED_CLOSES, SHARED_REFUSALS);
     }
 
-    /** For tests: the clock expiry is enforced by. */
+    /** For tests: the clock expiry is enforced by, and logs of their own. */
     SvidSslEngineFactory(Clock clock) {
+        this(clock, new LoggedOnce(), new LoggedOnce());
+    }
+
+    private SvidSslEngineFactory(Clock clock, LoggedOnce closes, LoggedOnce refusals) {
         this.clock = clock;
+        this.loggedCloses = closes;
+        this.loggedRefusals = refusals;
     }
 
     /** What one SVID set turns into: the context engines come from, and Kafka's views of it. */
@@ -191,7 +215,12 @@ public class SvidSslEngineFactory implements SslEngineFactory {
             }
             KeyManagerFactory kmf = KeyManagerFactory.getInstance("PKIX");
             kmf.init(keystore, NO_PASSWORD);
-            SpiffeTrustManager tm = new SpiffeTrustManager(set.bundle(), trustDomains, peerIds);
+            SpiffeTrustManager tm =
+                    new SpiffeTrustManager(
+                            set.bundle(),
+                            trustDomains,
+                            peerIds,
+                            policy == null ? null : this::clientRefusal);
             SSLContext context = SSLContext.getInstance("TLS");
             context.init(kmf.getKeyManagers(), new TrustManager[] {tm}, null);
             return new Material(context, keystore, truststore);
@@ -219,13 +248,35 @@ public class SvidSslEngineFactory implements SslEngineFactory {
         return new ExpiryEnforcingEngine(engine, clock, this::logClose);
     }
 
+    // A client the policy denies is refused at the handshake: Kafka then logs
+    // one INFO line ("Failed authentication ... SSL handshake failed") per
+    // attempt, where a refusal by the principal builder after the handshake
+    // is logged at ERROR with a stack trace. The reason is logged here, once
+    // per certificate, at WARN.
+    String clientRefusal(SpiffeId id, X509Certificate leaf) {
+        MapResult result = policy.map(id);
+        if (result.isMapped()) {
+            return null;
+        }
+        String refusal =
+                "SPIFFE ID "
+                        + id
+                        + " is denied by the policy: "
+                        + result.denial().policyName()
+                        + " ("
+                        + result.detail()
+                        + ")";
+        if (loggedRefusals.first(leaf)) {
+            log.warn("refusing a client at the handshake: {}", refusal);
+        }
+        return refusal;
+    }
+
     // Once per certificate: the principal (when a policy is configured), the
     // SPIFFE ID and the expiry, without a stack trace. Whether it logged.
     boolean logClose(X509Certificate leaf, Instant now, String peer) {
-        synchronized (loggedCloses) {
-            if (loggedCloses.put(leaf, Boolean.TRUE) != null) {
-                return false;
-            }
+        if (!loggedCloses.first(leaf)) {
+            return false;
         }
         String id;
         try {

@@ -104,6 +104,20 @@ class ExpiryEnforcingEngineTest {
     }
 
     @Test
+    void factoriesKafkaMakesShareTheirLogs() throws Exception {
+        // The broker makes a factory per listener and network thread; a close
+        // is logged once whichever of them sees it. (A leaf no other test logs.)
+        X509Certificate leaf = TestSvids.certs("no_key_usage/svid.pem").get(0);
+        SvidSslEngineFactory a = new SvidSslEngineFactory();
+        SvidSslEngineFactory b = new SvidSslEngineFactory();
+        a.configure(config(tmp.resolve("broker"), "example.org", null));
+        b.configure(config(tmp.resolve("broker"), "example.org", null));
+        Instant later = leaf.getNotAfter().toInstant().plusSeconds(1);
+        assertTrue(a.logClose(leaf, later, "127.0.0.1:1"));
+        assertFalse(b.logClose(leaf, later, "127.0.0.1:2"));
+    }
+
+    @Test
     void aBadPolicyFileIsAConfigError() {
         Map<String, Object> conf = config(tmp.resolve("broker"), "example.org", null);
         conf.put(SvidSslEngineFactory.POLICY_FILE_CONFIG, tmp.resolve("missing.yaml").toString());

@@ -135,6 +135,43 @@ class SvidSslEngineFactoryTest {
     }
 
     @Test
+    void withAPolicyTheServerRefusesAClientItDenies() throws Exception {
+        publish(dir("broker"), "v1", "broker", "bundle_a.pem");
+        publish(dir("client"), "v1", "client", "bundle_a.pem");
+        Path policy = tmp.resolve("policy.yaml");
+        java.nio.file.Files.writeString(
+                policy,
+                "trust_domains: [example.org]\n"
+                        + "principals:\n"
+                        + "  - id: spiffe://example.org/kafka/broker\n"
+                        + "    principal: User:broker\n");
+        Map<String, Object> conf = config(dir("broker"), "example.org", null);
+        conf.put(SvidSslEngineFactory.POLICY_FILE_CONFIG, policy.toString());
+        SvidSslEngineFactory server = new SvidSslEngineFactory();
+        server.configure(conf);
+        // orders/writer maps to nothing: refused at the handshake, with the reason.
+        SvidSslEngineFactory client = factory(dir("client"), "example.org", null);
+        SSLHandshakeException e =
+                assertThrows(
+                        SSLHandshakeException.class,
+                        () ->
+                                Handshake.run(
+                                        client.createClientSslEngine("127.0.0.1", 9093, null),
+                                        server.createServerSslEngine("127.0.0.1", 9093)));
+        assertTrue(
+                reasons(e)
+                        .contains(
+                                "SPIFFE ID spiffe://example.org/orders/writer is denied by the"
+                                        + " policy: unmapped"),
+                reasons(e));
+        // The broker's own ID maps: accepted.
+        SvidSslEngineFactory self = factory(dir("broker"), "example.org", null);
+        Handshake.run(
+                self.createClientSslEngine("127.0.0.1", 9093, null),
+                server.createServerSslEngine("127.0.0.1", 9093));
+    }
+
+    @Test
     void clientRefusesABrokerNotInPeerIds() throws Exception {
         publish(dir("broker"), "v1", "broker", "bundle_a.pem");
         publish(dir("client"), "v1", "client", "bundle_a.pem");
