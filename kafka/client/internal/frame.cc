@@ -10,6 +10,11 @@
 namespace mayfly::kafka::internal {
 namespace {
 
+// Bytes buffered beyond what the parser last asked for: a Produce header
+// with short strings fits, and a header of many tiny tagged fields is parsed
+// in passes of this size rather than one pass per field.
+constexpr size_t kParseLookahead = 256;
+
 // A uvarint (KIP-482 compact lengths, tag counts) of a 32-bit value takes at
 // most 5 bytes.
 constexpr int kMaxUvarintBytes = 5;
@@ -221,10 +226,19 @@ absl::StatusOr<FrameChunk> FrameSplitter::Next(absl::string_view data) {
   FrameChunk chunk;
   chunk.starts_frame = !data.empty() && frame_consumed_ == 0;
   size_t used = 0;
-  // Until the header is known, buffer exactly what the parser asks for, so
-  // a byte of the next frame is never taken.
+  // Until the header is known, buffer what the parser asks for plus a little
+  // lookahead (so a typical header parses in one pass), never beyond the
+  // frame's end nor kMaxParsedPrefix. need_ <= kMaxParsedPrefix (TryParse
+  // fails otherwise), so every pass takes at least one byte.
   while (!header_done_ && used < data.size()) {
-    const size_t take = std::min(need_ - prefix_.size(), data.size() - used);
+    const uint64_t frame_left = frame_total_ != 0
+                                    ? frame_total_ - frame_consumed_
+                                    : kSizeFieldBytes - frame_consumed_;
+    const size_t want =
+        std::min(std::max(need_ - prefix_.size(), kParseLookahead),
+                 kMaxParsedPrefix - prefix_.size());
+    const size_t take = static_cast<size_t>(
+        std::min<uint64_t>({want, data.size() - used, frame_left}));
     prefix_.append(data.data() + used, take);
     used += take;
     frame_consumed_ += take;

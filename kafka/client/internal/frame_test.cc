@@ -121,6 +121,17 @@ TEST(FrameTest, ProduceAcksEveryVersion) {
   }
 }
 
+// 3000 empty header tags take more than one parse pass (kParseLookahead).
+TEST(FrameTest, ProduceAcksAfterManyHeaderTags) {
+  std::string tags = Uvarint(3000);
+  for (uint32_t tag = 0; tag < 3000; ++tag) tags += Uvarint(tag) + Uvarint(0);
+  const std::string frame = RequestFrame(
+      0, 9, 42, "rdkafka", tags + CompactStr("tx") + Be16(0) + Be32(1000));
+  EXPECT_THAT(FeedAll(Kind::kRequests, frame),
+              ElementsAre(Request(static_cast<int32_t>(frame.size() - 4), 0, 9,
+                                  42, 0)));
+}
+
 TEST(FrameTest, ResponseCorrelationIds) {
   const std::string stream =
       Unhex("00000004 00000007") + Unhex("00000009 7fffffff 00 aabbccdd");

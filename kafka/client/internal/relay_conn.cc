@@ -33,7 +33,6 @@ RelayConn::RelayConn(UpstreamId first, absl::Time first_not_after,
     : clock_(clock),
       options_(options),
       current_(first, first_not_after, options.max_response_size),
-      used_ids_{first},
       requests_(FrameSplitter::Kind::kRequests, options.max_request_size) {}
 
 absl::Status RelayConn::Sticky(absl::Status status) {
@@ -254,12 +253,11 @@ absl::Status RelayConn::BeginSwitch(UpstreamId next,
         absl::StrCat("cannot switch to upstream ", next, ": the switch to ",
                      next_->id, " is still under way"));
   }
-  if (std::find(used_ids_.begin(), used_ids_.end(), next) != used_ids_.end()) {
+  if (next <= current_.id) {
     return absl::InvalidArgumentError(
-        absl::StrCat("upstream id ", next,
-                     " was used before; each upstream needs a new id"));
+        absl::StrCat("upstream id ", next, " is not above the current ",
+                     current_.id, "; ids must increase"));
   }
-  used_ids_.push_back(next);
   next_.emplace(next, next_not_after, options_.max_response_size);
   state_ = State::kDraining;
   drain_started_ = clock_.Monotonic();

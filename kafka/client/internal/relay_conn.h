@@ -114,7 +114,8 @@ class RelayConn {
 
   // Starts moving to `next`, which must be connected, verified and probed
   // already. Switches at once if SwitchSafe(). FailedPrecondition while a
-  // switch is under way; InvalidArgument for an id used before.
+  // switch is under way; InvalidArgument unless `next` is above every id
+  // used before (ids only increase, so a retired one is never reused).
   absl::Status BeginSwitch(UpstreamId next, absl::Time next_not_after);
   // Re-checks the drain timers. Call when NextTickIn() has passed.
   absl::Status Tick();
@@ -192,7 +193,6 @@ class RelayConn {
   State state_ = State::kActive;
   Upstream current_;
   std::optional<Upstream> next_;
-  std::vector<UpstreamId> used_ids_;
   FrameSplitter requests_;
   Route route_ = Route::kCurrent;  // of the request frame being read
   Queue held_;

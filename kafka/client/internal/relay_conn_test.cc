@@ -276,7 +276,7 @@ TEST_F(RelayConnTest, MalformedFramesEndTheConnection) {
 TEST_F(RelayConnTest, SwitchMisuse) {
   RelayConn conn(1, kNotAfter1, clock_);
   EXPECT_THAT(conn.BeginSwitch(1, kNotAfter2),
-              InvalidWith("upstream id 1 was used before"));
+              InvalidWith("upstream id 1 is not above the current 1"));
   ASSERT_TRUE(conn.OnClientBytes(Metadata(1)).ok());
   ASSERT_TRUE(conn.BeginSwitch(2, kNotAfter2).ok());
   EXPECT_THAT(conn.BeginSwitch(3, kNotAfter2),
