@@ -93,11 +93,13 @@ RelayConn::Queue& RelayConn::QueueFor(Route route) {
 
 bool RelayConn::SwitchSafe() const { return CurrentDone(); }
 
+bool RelayConn::RequestInProgressOnCurrent() const {
+  return !requests_.AtBoundary() && route_ == Route::kCurrent;
+}
+
 bool RelayConn::CurrentDone() const {
-  const bool request_in_progress =
-      !requests_.AtBoundary() && route_ == Route::kCurrent;
   return current_.out.awaited.empty() && current_.responses.AtBoundary() &&
-         !request_in_progress;
+         !RequestInProgressOnCurrent();
 }
 
 void RelayConn::Release(Queue& from, Queue& to) {
@@ -138,10 +140,13 @@ absl::Status RelayConn::Advance() {
     if (PastDeadline(current_)) {
       StartOverlap(/*forced=*/true);
     } else if (clock_.Monotonic() - drain_started_ >= options_.overlap_after &&
+               !RequestInProgressOnCurrent() &&
                std::all_of(current_.out.awaited.begin(),
                            current_.out.awaited.end(), [](const Awaited& a) {
                              return IsOrderInsensitive(a.api_key);
                            })) {
+      // A request still being written to the current upstream may be a
+      // Produce whose header is not even parsed yet: wait for its end.
       StartOverlap(/*forced=*/false);
     }
   }

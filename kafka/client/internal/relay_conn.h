@@ -16,8 +16,9 @@
 //              either way) it is retired, `next` becomes current, and the
 //              held requests go to it, in order.
 //   kOverlap   entered from kDraining when the drain has lasted
-//              Options::overlap_after and every request still awaiting the
-//              old upstream is order-insensitive (Fetch, Metadata, ...), or
+//              Options::overlap_after, no request is half-written to the
+//              old upstream and every request still awaiting it is
+//              order-insensitive (Fetch, Metadata, ...), or
 //              forced at the old SVID's NotAfter minus kRequestDeadlineMargin
 //              whatever is pending. New requests go to `next` at once; the old
 //              upstream only delivers its remaining responses; whole response
@@ -180,6 +181,7 @@ class RelayConn {
   Route PickRoute() const;
   Queue& QueueFor(Route route);
   bool PastDeadline(const Upstream& u) const;
+  bool RequestInProgressOnCurrent() const;
   bool CurrentDone() const;
   void StartOverlap(bool forced);
   void Swap();

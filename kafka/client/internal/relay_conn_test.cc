@@ -206,6 +206,20 @@ TEST_F(RelayConnTest, NoTimedOverlapWhileAProducePends) {
   EXPECT_EQ(conn.counters().overlaps, 0u);
 }
 
+TEST_F(RelayConnTest, NoTimedOverlapWhileARequestIsHalfWritten) {
+  RelayConn conn(1, kNotAfter1, clock_);
+  const std::string p = Produce(1, -1);
+  // Not even the header: nothing is awaited yet, but it is a Produce.
+  ASSERT_TRUE(conn.OnClientBytes(p.substr(0, 6)).ok());
+  ASSERT_TRUE(conn.BeginSwitch(2, kNotAfter2).ok());
+  clock_.Advance(absl::Seconds(1));
+  ASSERT_TRUE(conn.Tick().ok());
+  EXPECT_EQ(conn.state(), State::kDraining);
+  ASSERT_TRUE(conn.OnClientBytes(p.substr(6)).ok());
+  EXPECT_EQ(conn.state(), State::kDraining);
+  EXPECT_THAT(conn.InFlight(1), ElementsAre(1));
+}
+
 TEST_F(RelayConnTest, DeadlineForcesOverlap) {
   RelayConn conn(1, kNotAfter1, clock_);
   ASSERT_TRUE(conn.OnClientBytes(Produce(1, -1)).ok());
