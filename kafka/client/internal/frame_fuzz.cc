@@ -6,6 +6,13 @@
 // fed whole and again in pseudo-random chunks of 1 to 16 bytes; both must
 // give the same headers and the same error. abort()s on a broken invariant;
 // crashes and sanitizer reports are failures too.
+//
+// Seeds: testdata/frame_fuzz/ (every Produce version, a mixed request stream,
+// responses, and both with the small cap). tests/fuzz/run_fuzzers.sh lists
+// only //tests/fuzz targets; until it takes this one, run by hand:
+//   bazel build --config=fuzz //kafka/client/internal:frame_fuzz
+//   bazel-bin/kafka/client/internal/frame_fuzz -max_total_time=60 \
+//     -max_len=8192 CORPUS_COPY   (a scratch copy of testdata/frame_fuzz)
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
