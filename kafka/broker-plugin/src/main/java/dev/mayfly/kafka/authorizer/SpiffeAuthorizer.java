@@ -21,11 +21,10 @@
 package dev.mayfly.kafka.authorizer;
 
 import dev.mayfly.kafka.policy.Policy;
-import dev.mayfly.kafka.policy.PolicyException;
+import dev.mayfly.kafka.policy.PolicyConfig;
 import dev.mayfly.kafka.principal.ExpiryEnforcement;
 import dev.mayfly.kafka.principal.SpiffePrincipal;
 
-import org.apache.kafka.common.config.ConfigException;
 import org.apache.kafka.common.metrics.Gauge;
 import org.apache.kafka.common.metrics.PluginMetrics;
 import org.apache.kafka.metadata.authorizer.StandardAuthorizer;
@@ -35,7 +34,6 @@ import org.apache.kafka.server.authorizer.AuthorizationResult;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -51,7 +49,7 @@ import java.util.concurrent.atomic.AtomicLong;
 
 public class SpiffeAuthorizer extends StandardAuthorizer {
     /** The same property the principal builder reads. */
-    public static final String POLICY_FILE_CONFIG = "mayfly.policy.file";
+    public static final String POLICY_FILE_CONFIG = PolicyConfig.POLICY_FILE_CONFIG;
 
     /**
      * How long after NotAfter a principal is still authorized: Kafka's default request.timeout.ms,
@@ -86,19 +84,11 @@ public class SpiffeAuthorizer extends StandardAuthorizer {
 
     @Override
     public void configure(Map<String, ?> configs) {
-        Object file = configs.get(POLICY_FILE_CONFIG);
-        if (file == null || file.toString().isEmpty()) {
-            throw new ConfigException(
-                    POLICY_FILE_CONFIG
-                            + " is required: the Mayfly policy file whose super_users the"
-                            + " authorizer adds to super.users");
-        }
-        Policy policy;
-        try {
-            policy = Policy.load(Path.of(file.toString()));
-        } catch (PolicyException e) {
-            throw new ConfigException(POLICY_FILE_CONFIG + ": " + e.getMessage());
-        }
+        Policy policy =
+                PolicyConfig.required(
+                        configs,
+                        "the Mayfly policy file whose super_users the authorizer adds to"
+                                + " super.users");
         Map<String, Object> merged = new HashMap<>(configs);
         merged.put(
                 SUPER_USERS_CONFIG,

@@ -25,13 +25,12 @@ package dev.mayfly.kafka.principal;
 
 import dev.mayfly.kafka.policy.MapResult;
 import dev.mayfly.kafka.policy.Policy;
-import dev.mayfly.kafka.policy.PolicyException;
+import dev.mayfly.kafka.policy.PolicyConfig;
 import dev.mayfly.kafka.spiffe.InvalidSvidException;
 import dev.mayfly.kafka.spiffe.SpiffeId;
 import dev.mayfly.kafka.spiffe.X509Svid;
 
 import org.apache.kafka.common.Configurable;
-import org.apache.kafka.common.config.ConfigException;
 import org.apache.kafka.common.errors.SerializationException;
 import org.apache.kafka.common.security.auth.AuthenticationContext;
 import org.apache.kafka.common.security.auth.KafkaPrincipal;
@@ -42,7 +41,6 @@ import org.apache.kafka.common.security.auth.SslAuthenticationContext;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.nio.file.Path;
 import java.security.cert.Certificate;
 import java.security.cert.X509Certificate;
 import java.time.Clock;
@@ -56,7 +54,7 @@ import javax.net.ssl.SSLPeerUnverifiedException;
 public class SpiffePrincipalBuilder
         implements KafkaPrincipalBuilder, KafkaPrincipalSerde, Configurable {
     /** The broker property naming the policy file (docs/kafka.md). */
-    public static final String POLICY_FILE_CONFIG = "mayfly.policy.file";
+    public static final String POLICY_FILE_CONFIG = PolicyConfig.POLICY_FILE_CONFIG;
 
     private static final Logger log = LoggerFactory.getLogger(SpiffePrincipalBuilder.class);
 
@@ -105,18 +103,9 @@ public class SpiffePrincipalBuilder
 
     @Override
     public void configure(Map<String, ?> configs) {
-        Object file = configs.get(POLICY_FILE_CONFIG);
-        if (file == null || file.toString().isEmpty()) {
-            throw new ConfigException(
-                    POLICY_FILE_CONFIG
-                            + " is required: the Mayfly policy file that maps SPIFFE IDs to"
-                            + " principals");
-        }
-        try {
-            policy = Policy.load(Path.of(file.toString()));
-        } catch (PolicyException e) {
-            throw new ConfigException(POLICY_FILE_CONFIG + ": " + e.getMessage());
-        }
+        policy =
+                PolicyConfig.required(
+                        configs, "the Mayfly policy file that maps SPIFFE IDs to principals");
         cache.clear();
     }
 

@@ -18,7 +18,7 @@ package dev.mayfly.kafka.ssl;
 
 import dev.mayfly.kafka.policy.MapResult;
 import dev.mayfly.kafka.policy.Policy;
-import dev.mayfly.kafka.policy.PolicyException;
+import dev.mayfly.kafka.policy.PolicyConfig;
 import dev.mayfly.kafka.spiffe.InvalidSpiffeIdException;
 import dev.mayfly.kafka.spiffe.SpiffeId;
 import dev.mayfly.kafka.spiffe.TrustDomain;
@@ -70,7 +70,7 @@ public class SvidSslEngineFactory implements SslEngineFactory {
      * refuses at the handshake a client whose SPIFFE ID the policy denies, and names the principal
      * of a connection closed at expiry in the log.
      */
-    public static final String POLICY_FILE_CONFIG = "mayfly.policy.file";
+    public static final String POLICY_FILE_CONFIG = PolicyConfig.POLICY_FILE_CONFIG;
 
     private static final Logger log = LoggerFactory.getLogger(SvidSslEngineFactory.class);
     // Certificates whose enforced close was logged; bounded, oldest forgotten.
@@ -180,14 +180,7 @@ public class SvidSslEngineFactory implements SslEngineFactory {
             }
             peerIds.add(parsed);
         }
-        String policyFile = optional(configs, POLICY_FILE_CONFIG);
-        if (policyFile != null && !policyFile.isEmpty()) {
-            try {
-                policy = Policy.load(Paths.get(policyFile));
-            } catch (PolicyException e) {
-                throw new ConfigException(POLICY_FILE_CONFIG, policyFile, e.getMessage());
-            }
-        }
+        policy = PolicyConfig.optional(configs);
         // Kafka's own TLS settings that still apply to SVIDs, as
         // DefaultSslEngineFactory applies them.
         enabledProtocols = list(configs.get(SslConfigs.SSL_ENABLED_PROTOCOLS_CONFIG));
