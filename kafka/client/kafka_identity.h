@@ -1,0 +1,111 @@
+// KafkaIdentity: a librdkafka producer or consumer on the process's
+// X.509-SVIDs, rotating on the live handle (issue 11).
+//
+// One call sets up an rd_kafka_conf_t. The rd_kafka_t made from it then
+// talks plaintext Kafka to one end of a socketpair per broker connection;
+// a relay thread on the other end does mTLS to the broker with the current
+// SVID, checks the broker's SPIFFE ID against the current bundle, and moves
+// the connection to a fresh SVID between requests, well before the old one
+// expires, so librdkafka never sees a planned rotation
+// (kafka/CLIENT_DESIGN.md; docs/kafka.md, "The client library").
+//
+//   rd_kafka_conf_t* conf = rd_kafka_conf_new();
+//   rd_kafka_conf_set(conf, "bootstrap.servers", "broker:9093", err, size);
+//   ClientOptions options;
+//   options.source = source;  // e.g. identity::workload::X509Source::Start
+//   ASSIGN_OR_RETURN(auto identity, KafkaIdentity::Configure(conf, options));
+//   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, size);
+//   ... produce as usual; keep `identity` until rd_kafka_destroy returns.
+//
+// Errors never fall back to plaintext or to an old certificate: a broker
+// connection that cannot be made on a valid SVID fails like a refused TCP
+// connect, and librdkafka retries it with its own backoff; the reason (no
+// SVID, agent unreachable, broker ID not wanted, our SVID refused) goes to
+// the LogSink and to ClientStats::last_error.
+//
+// Thread-safe. C++ API users (rdkafka++): pass RdKafka::Conf::c_ptr_global().
+#ifndef MAYFLY_KAFKA_CLIENT_KAFKA_IDENTITY_H_
+#define MAYFLY_KAFKA_CLIENT_KAFKA_IDENTITY_H_
+
+#include <librdkafka/rdkafka.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "identity/clock.h"
+#include "identity/log/log.h"
+#include "identity/workload/x509_svid_source.h"
+#include "kafka/client/upstream/broker_verifier.h"
+#include "kafka/client/upstream/rotation_scheduler.h"
+
+namespace mayfly::kafka {
+
+struct ClientOptions {
+  // Required: the SVID to present and the bundles to check brokers with.
+  std::shared_ptr<identity::workload::X509SvidSource> source;
+  // Which brokers to accept (broker_verifier.h): by default any SPIFFE ID
+  // of the client's own trust domain.
+  BrokerIdPolicy broker_policy;
+  // When connections move to a new SVID (rotation_scheduler.h).
+  RotationPolicy rotation;
+  // Bounds TCP connect + TLS handshake + probe of one upstream.
+  absl::Duration connect_timeout = absl::Seconds(30);
+  // Where the library logs (never stderr); null drops the logs.
+  LogSink* log_sink = nullptr;
+  // Null: identity::RealClock(). Must outlive the KafkaIdentity.
+  const identity::Clock* clock = nullptr;
+};
+
+// Monotonic counters since Configure, over every handle made from the conf.
+struct ClientStats {
+  uint64_t connections_opened = 0;  // broker connections librdkafka made
+  uint64_t connect_failures = 0;    // of those, refused before any request
+  // One connection moved to a new SVID, unseen by librdkafka.
+  uint64_t rotations = 0;
+  // A due rotation's new upstream failed; the old one carried on.
+  uint64_t rotation_failures = 0;
+  // A broker whose certificate or SPIFFE ID was not accepted.
+  uint64_t peer_rejected = 0;
+  // The broker closed the connection on our SVID's probe request: it
+  // refused our SVID.
+  uint64_t svid_refused = 0;
+  // No SVID to present (agent unreachable, not registered, expired).
+  uint64_t svid_unavailable = 0;
+  // A connection still on its SVID when due (no newer one yet).
+  uint64_t overdue_rotations = 0;
+  // Drains the SVID's hard deadline cut short (CLIENT_DESIGN.md 1.4).
+  uint64_t forced_overlaps = 0;
+  // Live connections the broker (or the network) closed; librdkafka saw
+  // those as disconnects.
+  uint64_t upstream_closed = 0;
+  int64_t active_connections = 0;
+  // The last error, with the broker's address; empty if none yet.
+  std::string last_error;
+};
+
+class KafkaIdentity {
+ public:
+  // Sets the socket hooks, the interceptors and the forced properties
+  // (security.protocol=plaintext, socket.nagle.disable=false,
+  // api.version.request=true, api.version.fallback.ms=0) on `conf`. Call it
+  // before rd_kafka_new. InvalidArgument naming the property when `conf`
+  // sets ssl.*, sasl.* or a security.protocol other than plaintext, or has
+  // socket hooks of its own; InvalidArgument when options.source is null.
+  static absl::StatusOr<std::shared_ptr<KafkaIdentity>> Configure(
+      rd_kafka_conf_t* conf, ClientOptions options);
+
+  virtual ~KafkaIdentity() = default;
+
+  // FailedPrecondition when `rk` was not made from a conf this object
+  // configured, or its socket hooks were replaced afterwards.
+  virtual absl::Status VerifyHandle(rd_kafka_t* rk) const = 0;
+
+  virtual ClientStats Stats() const = 0;
+};
+
+}  // namespace mayfly::kafka
+
+#endif  // MAYFLY_KAFKA_CLIENT_KAFKA_IDENTITY_H_
