@@ -31,6 +31,9 @@ constexpr size_t kReadChunk = 64 * 1024;
 constexpr int kMaxReadsPerRound = 16;
 // Stop reading one side while this much waits to be written to the other.
 constexpr size_t kMaxBuffered = 4 << 20;
+// No close_notify this close to the SVID's NotAfter: it could reach the
+// broker after it (Close below).
+constexpr absl::Duration kCloseNotifyMargin = absl::Milliseconds(500);
 // The filler is at most a few KiB (relay.h); the drain is bounded anyway.
 constexpr absl::Duration kFillerDrainTimeout = absl::Seconds(5);
 
@@ -92,8 +95,8 @@ class Relay::Loop {
       Log(LogLevel::kWarn, "kafka_connection_closed",
           {{"error", std::string(end.message())}});
     }
-    for (auto& [id, up] : live_) up.tls->Shutdown();
-    for (auto& up : retiring_) up.tls->Shutdown();
+    for (auto& [id, up] : live_) Close(up);
+    for (auto& up : retiring_) Close(up);
   }
 
  private:
@@ -201,7 +204,10 @@ class Relay::Loop {
     fds.push_back({cancel_fd_, POLLIN, 0});
     const bool want_upstream = to_client_.size() < kMaxBuffered;
     bool pending_tls = false;
+    // Which fds entry is whose: TakePrepared may add an upstream below.
+    std::vector<std::pair<uint64_t, size_t>> polled;
     for (auto& [id, up] : live_) {
+      polled.emplace_back(id, fds.size());
       fds.push_back({up.tls->fd(),
                      static_cast<short>((want_upstream ? POLLIN : 0) |
                                         (up.out.empty() ? 0 : POLLOUT)),
@@ -231,12 +237,13 @@ class Relay::Loop {
     if ((fds[0].revents & (POLLIN | POLLHUP | POLLERR)) != 0) {
       RETURN_IF_ERROR(ReadClient());
     }
-    size_t i = 3;
-    for (auto& [id, up] : live_) {
-      const short revents = fds[i++].revents;
+    for (const auto& [id, index] : polled) {
+      auto it = live_.find(id);
+      if (it == live_.end()) continue;
+      const short revents = fds[index].revents;
       if (want_upstream && ((revents & (POLLIN | POLLHUP | POLLERR)) != 0 ||
-                            up.tls->Pending() > 0)) {
-        RETURN_IF_ERROR(ReadUpstream(id, up));
+                            it->second.tls->Pending() > 0)) {
+        RETURN_IF_ERROR(ReadUpstream(id, it->second));
       }
     }
     DrainRetiring();
@@ -423,13 +430,26 @@ class Relay::Loop {
     for (auto& [id, up] : live_) RETURN_IF_ERROR(Flush(up));
     for (auto it = retiring_.begin(); it != retiring_.end();) {
       if (!Flush(*it).ok() || it->out.empty()) {
-        it->tls->Shutdown();
+        Close(*it);
         it = retiring_.erase(it);
       } else {
         ++it;
       }
     }
     return absl::OkStatus();
+  }
+
+  // Ends an upstream: close_notify while its SVID is valid, a bare TCP
+  // close once it may not be. A TLS record the broker reads after our
+  // NotAfter is what the broker plugin treats as use of an expired SVID
+  // (WARN, counted); a bare end of stream is an ordinary disconnect. An
+  // upstream can outlive its NotAfter only while it still owes a response
+  // (a JoinGroup waiting for the rebalance) after the switch.
+  void Close(Up& up) {
+    if (clock_.Now() < up.life.not_after - kCloseNotifyMargin) {
+      up.tls->Shutdown();
+    }
+    up.tls.reset();
   }
 
   static absl::Status Flush(Up& up) {

@@ -4,7 +4,8 @@
 // VerifyX509Svid against a bundle the test gives, and then either relays the
 // decrypted bytes to a plaintext upstream (librdkafka's mock cluster) or
 // answers from a script. Like the broker plugin, it closes a connection at
-// the first read after the client certificate's NotAfter.
+// the first TLS record it reads after the client certificate's NotAfter (a
+// bare end of stream then is an ordinary close).
 //
 // Every accepted connection gets its own thread; their number is bounded by
 // FakeBrokerOptions::max_connections (those beyond are closed at once and
@@ -54,7 +55,7 @@ enum class FakeBrokerClose {
   kTooMany,          // beyond max_connections: closed before the handshake
   kHandshakeFailed,  // TLS or the client's SVID failed
   kRefused,          // the client's ID is refused: closed after the handshake
-  kExpired,          // read after the client certificate's NotAfter
+  kExpired,          // a TLS record read after the client cert's NotAfter
   kClientClosed,     // the client closed (or reset) its end
   kUpstreamClosed,   // forward: the upstream closed its end
   kScriptDone,       // scripted: the script asked to close

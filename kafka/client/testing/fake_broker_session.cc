@@ -119,7 +119,13 @@ FakeBroker::Session::Wait FakeBroker::Session::WaitFor(int fd, short events,
 }
 
 bool FakeBroker::Session::ExpiredNow() {
-  return broker_.clock_.Now() >= not_after_;
+  if (broker_.clock_.Now() < not_after_) return false;
+  // Like the broker plugin, which judges what it unwraps: a bare end of
+  // stream (no TLS record left) is an ordinary disconnect, not a use of the
+  // expired certificate.
+  char byte;
+  return SSL_has_pending(ssl_.get()) == 1 ||
+         ::recv(fd_.get(), &byte, 1, MSG_PEEK | MSG_DONTWAIT) != 0;
 }
 
 FakeBroker::Session::Step FakeBroker::Session::ReadClient(std::string& out) {
