@@ -21,6 +21,8 @@ int main(int argc, char** argv) {
   if (argc != 3) return Fail(absl::InvalidArgumentError("BOOTSTRAP TOPIC"));
   auto source = identity::workload::X509Source::Start("", {});
   if (!source.ok()) return Fail(source.status());
+  auto first = (*source)->WaitForFirst(absl::Seconds(30));  // like go-spiffe
+  if (!first.ok()) return Fail(first.status());
   char err[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   rd_kafka_conf_set(conf, "bootstrap.servers", argv[1], err, sizeof(err));
