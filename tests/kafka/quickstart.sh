@@ -19,7 +19,10 @@
 # --plugin: the same policy and entries with no subjects; the broker runs
 # the Mayfly broker plugin (kafka/broker-plugin, built here), configured by
 # `mayfly bridge render --broker`; its SVID is kept by `mayfly watch x509
-# --write` alone (the plugin reads each new set itself).
+# --write` alone (the plugin reads each new set itself). Then a fourth step:
+# `mayfly kafka produce` (librdkafka with the client library) sending for
+# 45 s while the writer's 20 s SVIDs rotate under it, through the broker
+# that closes any connection whose SVID has expired.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -66,6 +69,8 @@ echo "$classpath" >"$run/classpath"
 policy="$here/testdata/policy.yaml"
 broker_id=spiffe://prod.acme/kafka/broker
 writer_id=spiffe://prod.acme/ns/orders/sa/writer
+# Short enough that step 4 sees the writer's SVID rotate several times.
+writer_ttl=20s
 
 say "the policy: $policy"
 cat "$policy" >&2
@@ -77,6 +82,7 @@ entries:
     ttl: 2m
   - spiffe_id: $writer_id
     selectors: ["unix:uid:$uid"]
+    ttl: $writer_ttl
 YAML
 if ((plugin)); then
   say "1. mayfly-agent for prod.acme (entries need no subjects with the plugin)"
@@ -150,6 +156,15 @@ out=$("$bin/probe" metadata --svid-dir "$run/svid/writer" \
   --bootstrap "$bootstrap" --broker-spiffe-id "$broker_id" --topic payments \
   --timeout 10 2>>"$run/probe.log") || true
 echo "and on payments, which it has no ACL for: $out" >&2
+
+if ((plugin)); then
+  say "4. a client on rotating SVIDs: mayfly kafka produce (librdkafka with the client library, docs/kafka.md), the writer's SVIDs live $writer_ttl, and the broker closes any connection whose SVID has expired"
+  show "$bin/mayfly" kafka produce --socket "$socket" --spiffe-id "$writer_id" \
+    --bootstrap "$bootstrap" --broker-spiffe-id "$broker_id" --topic orders \
+    --idempotent --rate 20 --count 900 --duration 50s \
+    2>"$run/produce.log" || { tail -n 20 "$run/produce.log" >&2; exit 1; }
+  echo "(rotations: its connections moved to new SVIDs with librdkafka none the wiser)" >&2
+fi
 
 if ((keep)); then
   say "running until Ctrl-C: broker $bootstrap, agent socket $socket"
