@@ -39,6 +39,10 @@ struct TransportOptions {
   std::string spiffe_id;
   std::vector<identity::SpiffeId> broker_ids;
   std::vector<identity::TrustDomain> trust_domains;
+  // kMayfly: how long the run waits for its first SVID before it makes any
+  // handle (else librdkafka's first connections fail, counted as transport
+  // errors, until the agent answers).
+  absl::Duration first_svid_timeout = absl::Seconds(30);
   // kFiles: the directory `mayfly watch x509 --write` keeps.
   std::string svid_dir;
   // librdkafka properties set last (--property), in order.

@@ -81,6 +81,9 @@ absl::StatusOr<std::unique_ptr<Transport>> Transport::Start(
   ASSIGN_OR_RETURN(
       std::unique_ptr<identity::workload::X509Source> source,
       identity::workload::X509Source::Start(options.socket, source_options));
+  RETURN_IF_ERROR(source->WaitForFirst(options.first_svid_timeout).status());
+  // The SVID --spiffe-id names, if any, must be on offer too.
+  RETURN_IF_ERROR(source->GetX509Svid().status());
   transport->source_ = std::move(source);
   transport->log_sink_ = NewJsonStderrSink(clock);
   return transport;
