@@ -30,10 +30,12 @@
 #include <librdkafka/rdkafka.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "identity/clock.h"
 #include "identity/log/log.h"
@@ -51,6 +53,12 @@ struct ClientOptions {
   BrokerIdPolicy broker_policy;
   // When connections move to a new SVID (rotation_scheduler.h).
   RotationPolicy rotation;
+  // Where each broker connection really goes, given librdkafka's
+  // "host:port" nodename: an "IPv4:port" or "[IPv6]:port" to redirect it
+  // (a port forward; a test's TLS front before librdkafka's mock cluster),
+  // "" to connect where librdkafka says. The broker is checked by its SPIFFE
+  // ID either way. Unset: no redirect.
+  std::function<std::string(absl::string_view nodename)> connect_to;
   // Bounds TCP connect + TLS handshake + probe of one upstream.
   absl::Duration connect_timeout = absl::Seconds(30);
   // Where the library logs (never stderr); null drops the logs.

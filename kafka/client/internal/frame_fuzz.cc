@@ -8,11 +8,9 @@
 // crashes and sanitizer reports are failures too.
 //
 // Seeds: testdata/frame_fuzz/ (every Produce version, a mixed request stream,
-// responses, and both with the small cap). tests/fuzz/run_fuzzers.sh lists
-// only //tests/fuzz targets; until it takes this one, run by hand:
-//   bazel build --config=fuzz //kafka/client/internal:frame_fuzz
-//   bazel-bin/kafka/client/internal/frame_fuzz -max_total_time=60 \
-//     -max_len=8192 CORPUS_COPY   (a scratch copy of testdata/frame_fuzz)
+// responses, and both with the small cap). Run with the others by
+// tests/fuzz/run_fuzzers.sh, or alone:
+//   bash tests/fuzz/run_fuzzers.sh 60 frame_fuzz
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>

@@ -9,7 +9,7 @@
 #include "identity/clock.h"
 #include "identity/testing/status_matchers.h"
 #include "identity/workload/x509_svid_source_fake.h"
-#include "kafka/client/upstream/test_pki.h"
+#include "kafka/client/testing/test_pki.h"
 
 namespace mayfly::kafka {
 namespace {

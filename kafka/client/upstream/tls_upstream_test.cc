@@ -1,30 +1,27 @@
-// The TLS leg against an in-process broker on a socketpair, with SVIDs from
-// the repo's CA code: the expected broker accepted and our whole chain seen
-// by it; another ID, another trust domain, an untrusted or expired chain
-// refused with the broker's address in the error; a bundle of two roots
-// during a root rotation; no SVID yet; a silent broker timing out.
+// The TLS leg against an in-process broker (the FakeBroker, scripted) on a
+// socketpair, with SVIDs from the repo's CA code: the expected broker accepted
+// and our whole chain seen by it; another ID, another trust domain, an
+// untrusted or expired chain refused with the broker's address in the error; a
+// bundle of two roots during a root rotation; no SVID yet; a silent broker
+// timing out.
 #include "kafka/client/upstream/tls_upstream.h"
 
-#include <openssl/err.h>
-#include <poll.h>
-#include <pthread.h>
-#include <signal.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 
 #include <memory>
 #include <string>
-#include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "identity/clock.h"
+#include "identity/status_macros.h"
 #include "identity/testing/status_matchers.h"
 #include "identity/workload/x509_svid_source_fake.h"
-#include "identity/x509_verify.h"
-#include "kafka/client/upstream/test_pki.h"
+#include "kafka/client/testing/fake_broker.h"
+#include "kafka/client/testing/test_io.h"
+#include "kafka/client/testing/test_pki.h"
 
 namespace mayfly::kafka {
 namespace {
@@ -35,6 +32,9 @@ using ::mayfly::identity::UniqueFd;
 using ::mayfly::identity::X509Bundle;
 using ::mayfly::identity::X509Svid;
 using ::mayfly::testing_util::StatusIs;
+using test_io::kIoTimeoutMs;
+using test_io::ReadToEof;
+using test_io::WriteAll;
 using test_pki::MakeCa;
 using test_pki::MintSvid;
 using test_pki::TestCa;
@@ -44,134 +44,11 @@ const absl::Time kStart = absl::FromUnixSeconds(1800000000);
 constexpr absl::string_view kAddress = "kafka-1.example.org:9093";
 constexpr absl::string_view kClientId = "spiffe://example.org/app";
 constexpr absl::string_view kBrokerId = "spiffe://example.org/kafka/broker-1";
-// A bound on every blocking step of a test, far above what it needs.
-constexpr int kIoTimeoutMs = 10000;
 
-// What the in-process broker saw.
-struct BrokerSeen {
-  bool handshake_ok = false;
-  std::string client_id;  // from its own VerifyX509Svid of our chain
-  int client_chain_length = 0;
-  std::string sni;
-  std::string request;
-  std::string error;
-};
-
-// A TLS server on one end of a socketpair, presenting `svid` and checking
-// the client's chain with the repo's VerifyX509Svid against `client_bundle`.
-// It reads one 4-byte request and answers "hello <client ID>".
-class TestBroker {
- public:
-  TestBroker(UniqueFd fd, const X509Svid& svid, X509Bundle client_bundle,
-             const identity::Clock& clock)
-      : fd_(std::move(fd)), bundle_(std::move(client_bundle)), clock_(clock) {
-    ctx_.reset(SSL_CTX_new(TLS_server_method()));
-    SSL_CTX_use_certificate(ctx_.get(), svid.chain.front().get());
-    SSL_CTX_use_PrivateKey(ctx_.get(), svid.key.get());
-    for (size_t i = 1; i < svid.chain.size(); ++i) {
-      SSL_CTX_add1_chain_cert(ctx_.get(), svid.chain[i].get());
-    }
-    SSL_CTX_set_verify(
-        ctx_.get(), SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
-    SSL_CTX_set_cert_verify_callback(ctx_.get(), &TestBroker::Verify, this);
-    const timeval tv{kIoTimeoutMs / 1000, 0};
-    setsockopt(fd_.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    thread_ = std::thread([this] { Serve(); });
-  }
-  ~TestBroker() { Join(); }
-
-  const BrokerSeen& Join() {
-    if (thread_.joinable()) thread_.join();
-    return seen_;
-  }
-
- private:
-  static int Verify(X509_STORE_CTX* store, void* arg) {
-    auto* self = static_cast<TestBroker*>(arg);
-    identity::CertChain chain;
-    STACK_OF(X509)* sent = X509_STORE_CTX_get0_untrusted(store);
-    for (int i = 0; i < sk_X509_num(sent); ++i) {
-      chain.push_back(identity::ShareCert(sk_X509_value(sent, i)));
-    }
-    self->seen_.client_chain_length = static_cast<int>(chain.size());
-    auto verified =
-        identity::VerifyX509Svid(chain, self->bundle_, self->clock_.Now());
-    if (!verified.ok()) {
-      self->seen_.error = verified.status().ToString();
-      return 0;
-    }
-    self->seen_.client_id = verified->id.ToString();
-    return 1;
-  }
-
-  void Serve() {
-    // The broker thread writes with OpenSSL's plain socket BIO; a client
-    // that went away must not end the test binary with SIGPIPE. Blocked on
-    // this thread only, so the client code under test is still exposed.
-    sigset_t pipe;
-    sigemptyset(&pipe);
-    sigaddset(&pipe, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
-    UniqueSsl ssl(SSL_new(ctx_.get()));
-    SSL_set_fd(ssl.get(), fd_.get());
-    if (SSL_accept(ssl.get()) != 1) {
-      if (seen_.error.empty()) seen_.error = identity::DrainOpenSslErrors();
-      return;
-    }
-    seen_.handshake_ok = true;
-    const char* sni = SSL_get_servername(ssl.get(), TLSEXT_NAMETYPE_host_name);
-    seen_.sni = sni == nullptr ? "" : sni;
-    char buf[4];
-    const int n = SSL_read(ssl.get(), buf, sizeof buf);
-    if (n <= 0) return;
-    seen_.request.assign(buf, n);
-    const std::string reply = "hello " + seen_.client_id;
-    SSL_write(ssl.get(), reply.data(), static_cast<int>(reply.size()));
-    SSL_shutdown(ssl.get());
-    ERR_clear_error();
-  }
-
-  UniqueFd fd_;
-  const X509Bundle bundle_;
-  const identity::Clock& clock_;
-  UniqueSslCtx ctx_;
-  BrokerSeen seen_;
-  std::thread thread_;
-};
-
-// Writes all of `data` through the non-blocking upstream.
-absl::Status WriteAll(TlsUpstream& up, absl::string_view data) {
-  for (int round = 0; round < 1000 && !data.empty(); ++round) {
-    absl::StatusOr<TlsIo> io = up.Write(data);
-    if (!io.ok()) return io.status();
-    data.remove_prefix(io->bytes);
-    if (io->bytes == 0) {
-      pollfd p{up.fd(), static_cast<short>(io->want_read ? POLLIN : POLLOUT),
-               0};
-      if (poll(&p, 1, kIoTimeoutMs) != 1)
-        return absl::DeadlineExceededError("");
-    }
-  }
-  return data.empty() ? absl::OkStatus() : absl::InternalError("stuck");
-}
-
-// Reads until the broker closes the stream.
-absl::StatusOr<std::string> ReadToEof(TlsUpstream& up) {
-  std::string out;
-  for (int round = 0; round < 1000; ++round) {
-    char buf[256];
-    absl::StatusOr<TlsIo> io = up.Read(buf, sizeof buf);
-    if (!io.ok()) return io.status();
-    if (io->eof) return out;
-    out.append(buf, io->bytes);
-    if (io->bytes == 0) {
-      pollfd p{up.fd(), static_cast<short>(io->want_write ? POLLOUT : POLLIN),
-               0};
-      if (poll(&p, 1, kIoTimeoutMs) != 1)
-        return absl::DeadlineExceededError("");
-    }
-  }
-  return absl::InternalError("no end of stream");
+// The broker of these tests: it reads one request and answers "hello
+// <client ID>", then closes.
+ScriptedReply Hello(const FakeBrokerConnection& seen, absl::string_view) {
+  return ScriptedReply{absl::StrCat("hello ", seen.client_id), true};
 }
 
 class TlsUpstreamTest : public ::testing::Test {
@@ -190,8 +67,15 @@ class TlsUpstreamTest : public ::testing::Test {
       return absl::InternalError("socketpair");
     }
     UniqueFd client(fds[0]);
-    broker_ = std::make_unique<TestBroker>(UniqueFd(fds[1]), svid, ca_.bundle,
-                                           clock_);
+    FakeBrokerOptions broker_options;
+    broker_options.mode = FakeBrokerMode::kScripted;
+    broker_options.script = &Hello;
+    broker_options.clock = &clock_;
+    broker_options.listen = false;
+    broker_.reset();
+    ASSIGN_OR_RETURN(broker_,
+                     FakeBroker::Start(svid, ca_.bundle, broker_options));
+    RETURN_IF_ERROR(broker_->Serve(UniqueFd(fds[1])));
     TlsUpstreamOptions options;
     options.broker_policy = policy;
     return TlsUpstream::Connect(std::move(client), kAddress, source_, clock_,
@@ -204,10 +88,16 @@ class TlsUpstreamTest : public ::testing::Test {
     return policy;
   }
 
+  // What the broker saw of the connection, once it has ended.
+  FakeBrokerConnection Finished() {
+    EXPECT_TRUE(broker_->WaitForClosed(1, absl::Milliseconds(kIoTimeoutMs)));
+    return broker_->connections().at(0);
+  }
+
   FakeClock clock_{kStart};
   TestCa ca_ = MakeCa("example.org", clock_);
   identity::workload::FakeX509SvidSource source_{clock_};
-  std::unique_ptr<TestBroker> broker_;
+  std::unique_ptr<FakeBroker> broker_;
 };
 
 TEST_F(TlsUpstreamTest, ExpectedBrokerAcceptedAndSeesOurWholeChain) {
@@ -221,9 +111,9 @@ TEST_F(TlsUpstreamTest, ExpectedBrokerAcceptedAndSeesOurWholeChain) {
   absl::StatusOr<std::string> reply = ReadToEof(**up);
   ASSERT_TRUE(reply.ok()) << reply.status();
   EXPECT_EQ(*reply, absl::StrCat("hello ", kClientId));
-  const BrokerSeen& seen = broker_->Join();
+  const FakeBrokerConnection seen = Finished();
   EXPECT_TRUE(seen.handshake_ok) << seen.error;
-  EXPECT_EQ(seen.request, "ping");
+  EXPECT_EQ(seen.received, "ping");
   EXPECT_EQ(seen.client_id, kClientId);
   // Leaf and intermediate: the broker's root-only bundle needs both.
   EXPECT_EQ(seen.client_chain_length, 2);
@@ -258,7 +148,7 @@ TEST_F(TlsUpstreamTest, BrokerWithAnotherIdRefused) {
                HasSubstr("broker kafka-1.example.org:9093: broker presented "
                          "spiffe://example.org/kafka/impostor, expected "
                          "spiffe://example.org/kafka/broker-1")));
-  EXPECT_FALSE(broker_->Join().handshake_ok);
+  EXPECT_FALSE(Finished().handshake_ok);
 }
 
 TEST_F(TlsUpstreamTest, BrokerFromAnotherTrustDomainRefused) {
@@ -386,7 +276,7 @@ TEST_F(TlsUpstreamTest, BrokerRefusingOurSvidShowsOnTheFirstRead) {
   EXPECT_THAT(reply, StatusIs(absl::StatusCode::kUnavailable,
                               HasSubstr("broker kafka-1.example.org:9093: "
                                         "TLS read failed")));
-  EXPECT_FALSE(broker_->Join().handshake_ok);
+  EXPECT_FALSE(Finished().handshake_ok);
 }
 
 TEST(SniHostOfTest, HostNamesOnly) {

@@ -3,6 +3,8 @@
 # with them do not go through Mayfly's code.
 #
 #   write_admin_properties SVID_DIR   $run/admin.properties (--command-config)
+#                                     and $run/tools-log4j2.xml
+#   write_log4j2 FILE LEVEL           a client JVM's log4j2 configuration
 #   kafka_tool CLASS ARGS...          runs CLASS against $bootstrap
 #   grant_acls                        the policy's ACLs on the broker
 #   acls_listed                       the cluster's ACLs, by kafka-acls
@@ -15,13 +17,19 @@ ssl.truststore.type=PEM
 ssl.truststore.location=$1/svid_bundle.pem
 ssl.endpoint.identification.algorithm=
 PROPS
-  # The tools log warnings to stderr only (the broker's file is the broker's).
-  cat >"$run/tools-log4j2.xml" <<'XML'
+  # The tools log warnings only (the broker's file is the broker's).
+  write_log4j2 "$run/tools-log4j2.xml" warn
+}
+
+# write_log4j2 FILE LEVEL: the log4j2 configuration of a client JVM (a tool,
+# a test producer): LEVEL and above to stderr, timestamped.
+write_log4j2() {
+  cat >"$1" <<XML
 <?xml version="1.0" encoding="UTF-8"?>
 <Configuration status="warn">
   <Appenders><Console name="err" target="SYSTEM_ERR">
-    <PatternLayout pattern="%p %m (%c)%n"/></Console></Appenders>
-  <Loggers><Root level="warn"><AppenderRef ref="err"/></Root></Loggers>
+    <PatternLayout pattern="[%d] %p %m (%c)%n"/></Console></Appenders>
+  <Loggers><Root level="$2"><AppenderRef ref="err"/></Root></Loggers>
 </Configuration>
 XML
 }

@@ -119,14 +119,7 @@ java_producer() {
     await_svid_written "$run/svid/streamer" "$spawned_pid" \
       "$run/streamer-watch.log" || return 1
   fi
-  cat >"$run/java/log4j2.xml" <<'XML'
-<?xml version="1.0" encoding="UTF-8"?>
-<Configuration status="warn">
-  <Appenders><Console name="err" target="SYSTEM_ERR">
-    <PatternLayout pattern="[%d] %p %m (%c)%n"/></Console></Appenders>
-  <Loggers><Root level="info"><AppenderRef ref="err"/></Root></Loggers>
-</Configuration>
-XML
+  write_log4j2 "$run/java/log4j2.xml" info
   spawn "java producer" "$log" java -Xmx128m \
     -Dlog4j2.configurationFile="$run/java/log4j2.xml" \
     -cp "$run/java:$classpath:$plugin_jar" SvidProducer \

@@ -1,10 +1,12 @@
 // SvidSslEngineFactory: configuration, in-memory TLS handshakes between
 // engines of two factories (mutual SVIDs, a refused trust domain, a rotation
 // of the server's SVID and of the client's bundle picked up by the next
-// engine), Kafka's keystore()/truststore() views, and Kafka's own SslFactory
-// driving the class as a broker listener and a Java client do.
+// engine), and Kafka's keystore()/truststore() views. Kafka's own SslFactory
+// driving the class is KafkaSslFactoryTest.
 package dev.mayfly.kafka.ssl;
 
+import static dev.mayfly.kafka.ssl.Handshake.peerLeaf;
+import static dev.mayfly.kafka.ssl.Handshake.refused;
 import static dev.mayfly.kafka.ssl.TestSvids.certs;
 import static dev.mayfly.kafka.ssl.TestSvids.config;
 import static dev.mayfly.kafka.ssl.TestSvids.factory;
@@ -19,13 +21,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.mayfly.kafka.spiffe.TrustDomain;
 
-import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.config.ConfigException;
 import org.apache.kafka.common.config.SslConfigs;
-import org.apache.kafka.common.network.ConnectionMode;
-import org.apache.kafka.common.security.ssl.SslFactory;
-import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -33,14 +30,10 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 import java.nio.file.Path;
 import java.security.KeyStore;
-import java.security.cert.X509Certificate;
 import java.util.Collections;
-import java.util.HashMap;
 import java.util.Map;
-import java.util.Properties;
 
 import javax.net.ssl.SSLEngine;
-import javax.net.ssl.SSLHandshakeException;
 
 class SvidSslEngineFactoryTest {
     @TempDir Path tmp;
@@ -49,27 +42,29 @@ class SvidSslEngineFactoryTest {
         return tmp.resolve(name);
     }
 
-    private static X509Certificate peerLeaf(SSLEngine e) throws Exception {
-        return (X509Certificate) e.getSession().getPeerCertificates()[0];
+    // Publishes `svid` with `bundles` as version v1 of directory `name`, and
+    // returns a factory on it for example.org (`peerIds` null: any peer).
+    private SvidSslEngineFactory published(
+            String name, String svid, String peerIds, String... bundles) throws Exception {
+        publish(dir(name), "v1", svid, bundles);
+        return factory(dir(name), TestSvids.TD, peerIds);
     }
 
-    // The exception chain's messages, joined, to find the trust manager's reason.
-    private static String reasons(Throwable t) {
-        StringBuilder sb = new StringBuilder();
-        for (Throwable c = t; c != null; c = c.getCause()) {
-            sb.append(c.getMessage()).append(" | ");
-        }
-        return sb.toString();
+    // The broker's SVID in "broker", trusting root A.
+    private SvidSslEngineFactory broker() throws Exception {
+        return published("broker", "broker", null, "bundle_a.pem");
+    }
+
+    // orders/writer's SVID in "client", trusting root A.
+    private SvidSslEngineFactory client(String peerIds) throws Exception {
+        return published("client", "client", peerIds, "bundle_a.pem");
     }
 
     @Test
     void mutualHandshakeBetweenTwoSvidsOfOneTrustDomain() throws Exception {
-        publish(dir("broker"), "v1", "broker", "bundle_a.pem");
-        publish(dir("client"), "v1", "client", "bundle_a.pem");
-        SvidSslEngineFactory server = factory(dir("broker"), "example.org", null);
-        SvidSslEngineFactory client = factory(dir("client"), "example.org", TestSvids.BROKER_ID);
-        SSLEngine s = server.createServerSslEngine("127.0.0.1", 9093);
-        SSLEngine c = client.createClientSslEngine("broker.invalid", 9093, "https");
+        SSLEngine s = broker().createServerSslEngine("127.0.0.1", 9093);
+        SSLEngine c =
+                client(TestSvids.BROKER_ID).createClientSslEngine("broker.invalid", 9093, "https");
         assertTrue(s.getNeedClientAuth());
         assertFalse(s.getUseClientMode());
         assertTrue(c.getUseClientMode());
@@ -81,39 +76,29 @@ class SvidSslEngineFactoryTest {
     @ParameterizedTest
     @ValueSource(strings = {"broker", "broker_ed25519", "broker_rsa"})
     void everyKeyTypeMayflyMints(String svid) throws Exception {
-        publish(dir("broker"), "v1", svid, "bundle_a.pem");
-        publish(dir("client"), "v1", "client", "bundle_a.pem");
-        SvidSslEngineFactory server = factory(dir("broker"), "example.org", null);
-        SSLEngine c =
-                factory(dir("client"), "example.org", null)
-                        .createClientSslEngine("127.0.0.1", 9093, null);
-        Handshake.run(c, server.createServerSslEngine("127.0.0.1", 9093));
-        assertEquals(certs(svid + "/svid.pem").get(0), peerLeaf(c));
+        SvidSslEngineFactory server = published("broker", svid, null, "bundle_a.pem");
+        Handshake.Engines e = Handshake.between(client(null), server);
+        assertEquals(certs(svid + "/svid.pem").get(0), peerLeaf(e.client()));
     }
 
     @Test
     void serverRefusesAClientOfAnotherTrustDomain() throws Exception {
         // Both sides trust both roots; only the server's trust domain list refuses.
-        publish(dir("broker"), "v1", "broker", "bundle_a.pem", "bundle_other.pem");
+        SvidSslEngineFactory server =
+                published("broker", "broker", null, "bundle_a.pem", "bundle_other.pem");
         publish(dir("other"), "v1", "other", "bundle_other.pem", "bundle_a.pem");
-        SvidSslEngineFactory server = factory(dir("broker"), "example.org", null);
         SvidSslEngineFactory client = factory(dir("other"), "other.org,example.org", null);
-        SSLEngine s = server.createServerSslEngine("127.0.0.1", 9093);
-        SSLEngine c = client.createClientSslEngine("127.0.0.1", 9093, null);
-        SSLHandshakeException e =
-                assertThrows(SSLHandshakeException.class, () -> Handshake.run(c, s));
+        String why = refused(client, server);
         assertTrue(
-                reasons(e)
-                        .contains(
-                                "peer SPIFFE ID spiffe://other.org/orders/writer is not in an"
-                                        + " allowed trust domain [example.org]"),
-                reasons(e));
+                why.contains(
+                        "peer SPIFFE ID spiffe://other.org/orders/writer is not in an"
+                                + " allowed trust domain [example.org]"),
+                why);
     }
 
     @Test
     void serverRefusesAClientWithoutCertificate() throws Exception {
-        publish(dir("broker"), "v1", "broker", "bundle_a.pem");
-        SvidSslEngineFactory server = factory(dir("broker"), "example.org", null);
+        SvidSslEngineFactory server = broker();
         // A client that trusts the bundle but has no key manager, so sends no certificate.
         javax.net.ssl.SSLContext ctx = javax.net.ssl.SSLContext.getInstance("TLS");
         ctx.init(
@@ -127,17 +112,13 @@ class SvidSslEngineFactoryTest {
                 null);
         SSLEngine c = ctx.createSSLEngine("127.0.0.1", 9093);
         c.setUseClientMode(true);
-        SSLHandshakeException e =
-                assertThrows(
-                        SSLHandshakeException.class,
-                        () -> Handshake.run(c, server.createServerSslEngine("127.0.0.1", 9093)));
-        assertTrue(reasons(e).contains("Empty client certificate chain"), reasons(e));
+        String why = refused(c, server.createServerSslEngine("127.0.0.1", 9093));
+        assertTrue(why.contains("Empty client certificate chain"), why);
     }
 
     @Test
     void withAPolicyTheServerRefusesAClientItDenies() throws Exception {
-        publish(dir("broker"), "v1", "broker", "bundle_a.pem");
-        publish(dir("client"), "v1", "client", "bundle_a.pem");
+        SvidSslEngineFactory self = broker();
         Path policy = tmp.resolve("policy.yaml");
         java.nio.file.Files.writeString(
                 policy,
@@ -150,76 +131,41 @@ class SvidSslEngineFactoryTest {
         SvidSslEngineFactory server = new SvidSslEngineFactory();
         server.configure(conf);
         // orders/writer maps to nothing: refused at the handshake, with the reason.
-        SvidSslEngineFactory client = factory(dir("client"), "example.org", null);
-        SSLHandshakeException e =
-                assertThrows(
-                        SSLHandshakeException.class,
-                        () ->
-                                Handshake.run(
-                                        client.createClientSslEngine("127.0.0.1", 9093, null),
-                                        server.createServerSslEngine("127.0.0.1", 9093)));
+        String why = refused(client(null), server);
         assertTrue(
-                reasons(e)
-                        .contains(
-                                "SPIFFE ID spiffe://example.org/orders/writer is denied by the"
-                                        + " policy: unmapped"),
-                reasons(e));
+                why.contains(
+                        "SPIFFE ID spiffe://example.org/orders/writer is denied by the"
+                                + " policy: unmapped"),
+                why);
         // The broker's own ID maps: accepted.
-        SvidSslEngineFactory self = factory(dir("broker"), "example.org", null);
-        Handshake.run(
-                self.createClientSslEngine("127.0.0.1", 9093, null),
-                server.createServerSslEngine("127.0.0.1", 9093));
+        Handshake.between(self, server);
     }
 
     @Test
     void clientRefusesABrokerNotInPeerIds() throws Exception {
-        publish(dir("broker"), "v1", "broker", "bundle_a.pem");
-        publish(dir("client"), "v1", "client", "bundle_a.pem");
-        SvidSslEngineFactory server = factory(dir("broker"), "example.org", null);
-        SvidSslEngineFactory client =
-                factory(dir("client"), "example.org", "spiffe://example.org/kafka/other");
-        SSLHandshakeException e =
-                assertThrows(
-                        SSLHandshakeException.class,
-                        () ->
-                                Handshake.run(
-                                        client.createClientSslEngine("127.0.0.1", 9093, null),
-                                        server.createServerSslEngine("127.0.0.1", 9093)));
-        assertTrue(reasons(e).contains("is not one of mayfly.peer.spiffe.ids"), reasons(e));
+        String why = refused(client("spiffe://example.org/kafka/other"), broker());
+        assertTrue(why.contains("is not one of mayfly.peer.spiffe.ids"), why);
     }
 
     @Test
     void nextEngineUsesTheNewSvidAndBundle() throws Exception {
-        publish(dir("broker"), "v1", "broker", "bundle_a.pem");
-        publish(dir("client"), "v1", "client", "bundle_a.pem");
-        SvidSslEngineFactory server = factory(dir("broker"), "example.org", null);
-        SvidSslEngineFactory client = factory(dir("client"), "example.org", null);
-        SSLEngine before = client.createClientSslEngine("127.0.0.1", 9093, null);
-        Handshake.run(before, server.createServerSslEngine("127.0.0.1", 9093));
+        SvidSslEngineFactory server = broker();
+        SvidSslEngineFactory client = client(null);
+        SSLEngine before = Handshake.between(client, server).client();
         assertEquals(certs("broker/svid.pem").get(0), peerLeaf(before));
 
         // Root rotation: the broker moves to a leaf under root B, with both roots.
         publish(dir("broker"), "v2", "broker_b", "bundle_ab.pem");
         // The client still trusts root A only: its next engine refuses the new leaf.
-        SSLHandshakeException e =
-                assertThrows(
-                        SSLHandshakeException.class,
-                        () ->
-                                Handshake.run(
-                                        client.createClientSslEngine("127.0.0.1", 9093, null),
-                                        server.createServerSslEngine("127.0.0.1", 9093)));
+        String why = refused(client, server);
         assertTrue(
-                reasons(e)
-                        .contains(
-                                "peer chain does not validate against the trust bundle (1 roots)"),
-                reasons(e));
+                why.contains("peer chain does not validate against the trust bundle (1 roots)"),
+                why);
         // Its bundle gains root B: the next engine accepts the broker's new SVID.
         publish(dir("client"), "v2", "client", "bundle_ab.pem");
-        SSLEngine after = client.createClientSslEngine("127.0.0.1", 9093, null);
-        SSLEngine serverAfter = server.createServerSslEngine("127.0.0.1", 9093);
-        Handshake.run(after, serverAfter);
-        assertEquals(certs("broker_b/svid.pem").get(0), peerLeaf(after));
-        assertEquals(TestSvids.CLIENT_ID, idOf(peerLeaf(serverAfter)));
+        Handshake.Engines after = Handshake.between(client, server);
+        assertEquals(certs("broker_b/svid.pem").get(0), peerLeaf(after.client()));
+        assertEquals(TestSvids.CLIENT_ID, idOf(peerLeaf(after.server())));
         assertEquals("..v2", server.currentSvid().version());
         // The engine made before the swap keeps the session it had.
         assertEquals(certs("broker/svid.pem").get(0), peerLeaf(before));
@@ -227,45 +173,32 @@ class SvidSslEngineFactoryTest {
 
     @Test
     void aBadVersionLeavesEnginesOnTheLastGoodSvid() throws Exception {
-        publish(dir("broker"), "v1", "broker", "bundle_a.pem");
-        publish(dir("client"), "v1", "client", "bundle_a.pem");
-        SvidSslEngineFactory server = factory(dir("broker"), "example.org", null);
-        SvidSslEngineFactory client = factory(dir("client"), "example.org", null);
+        SvidSslEngineFactory server = broker();
+        SvidSslEngineFactory client = client(null);
         publish(
                 dir("broker"),
                 "v2",
                 resource("broker_b/svid.pem"),
                 resource("broker/svid_key.pem"),
                 resource("bundle_ab.pem"));
-        SSLEngine c = client.createClientSslEngine("127.0.0.1", 9093, null);
-        Handshake.run(c, server.createServerSslEngine("127.0.0.1", 9093));
+        SSLEngine c = Handshake.between(client, server).client();
         assertEquals(certs("broker/svid.pem").get(0), peerLeaf(c));
         assertEquals("..v1", server.currentSvid().version());
     }
 
     @Test
     void severalRootsInTheServersBundle() throws Exception {
-        publish(dir("broker"), "v1", "broker", "bundle_ab.pem");
-        publish(dir("a"), "v1", "client", "bundle_a.pem");
-        publish(dir("b"), "v1", "client_b", "bundle_ab.pem");
-        SvidSslEngineFactory server = factory(dir("broker"), "example.org", null);
-        for (String name : new String[] {"a", "b"}) {
-            SSLEngine s = server.createServerSslEngine("127.0.0.1", 9093);
-            Handshake.run(
-                    factory(dir(name), "example.org", null)
-                            .createClientSslEngine("127.0.0.1", 9093, null),
-                    s);
-            assertEquals(
-                    name.equals("a") ? TestSvids.CLIENT_ID : TestSvids.CLIENT_B_ID,
-                    idOf(peerLeaf(s)));
-        }
+        SvidSslEngineFactory server = published("broker", "broker", null, "bundle_ab.pem");
+        SvidSslEngineFactory a = published("a", "client", null, "bundle_a.pem");
+        SvidSslEngineFactory b = published("b", "client_b", null, "bundle_ab.pem");
+        assertEquals(TestSvids.CLIENT_ID, idOf(peerLeaf(Handshake.between(a, server).server())));
+        assertEquals(TestSvids.CLIENT_B_ID, idOf(peerLeaf(Handshake.between(b, server).server())));
         assertEquals(2, Collections.list(server.truststore().aliases()).size());
     }
 
     @Test
     void keystoreAndTruststoreHoldTheCurrentSet() throws Exception {
-        publish(dir("broker"), "v1", "broker", "bundle_a.pem");
-        SvidSslEngineFactory f = factory(dir("broker"), "example.org", null);
+        SvidSslEngineFactory f = broker();
         KeyStore ks = f.keystore();
         assertEquals(
                 Collections.singletonList(SvidSslEngineFactory.KEY_ALIAS),
@@ -289,7 +222,6 @@ class SvidSslEngineFactoryTest {
     @Test
     void appliesKafkasEnabledProtocolsAndCipherSuites() throws Exception {
         publish(dir("broker"), "v1", "broker", "bundle_a.pem");
-        publish(dir("client"), "v1", "client", "bundle_a.pem");
         Map<String, Object> sc = config(dir("broker"), "example.org", null);
         sc.put(SslConfigs.SSL_ENABLED_PROTOCOLS_CONFIG, java.util.List.of("TLSv1.2"));
         sc.put(SslConfigs.SSL_CIPHER_SUITES_CONFIG, "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384");
@@ -300,9 +232,7 @@ class SvidSslEngineFactoryTest {
         assertEquals(
                 java.util.List.of("TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384"),
                 java.util.List.of(s.getEnabledCipherSuites()));
-        SSLEngine c =
-                factory(dir("client"), "example.org", null)
-                        .createClientSslEngine("127.0.0.1", 9093, null);
+        SSLEngine c = client(null).createClientSslEngine("127.0.0.1", 9093, null);
         Handshake.run(c, s);
         assertEquals("TLSv1.2", c.getSession().getProtocol());
         assertEquals("TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", c.getSession().getCipherSuite());
@@ -311,8 +241,7 @@ class SvidSslEngineFactoryTest {
 
     @Test
     void shouldBeRebuiltOnlyWhenItsOwnSettingsChange() throws Exception {
-        publish(dir("broker"), "v1", "broker", "bundle_a.pem");
-        SvidSslEngineFactory f = factory(dir("broker"), "example.org", null);
+        SvidSslEngineFactory f = broker();
         Map<String, Object> same = config(dir("broker"), "example.org", null);
         same.put(SslConfigs.SSL_PROTOCOL_CONFIG, "TLSv1.3");
         assertFalse(f.shouldBeRebuilt(same));
@@ -367,87 +296,5 @@ class SvidSslEngineFactoryTest {
     private static String configError(Map<String, Object> c) {
         return assertThrows(ConfigException.class, () -> new SvidSslEngineFactory().configure(c))
                 .getMessage();
-    }
-
-    // Kafka's SslFactory as an inter-broker listener builds it: a server
-    // factory that must complete a handshake with itself at configure time.
-    @Test
-    void kafkaSslFactoryValidatesItAsABrokerListener() throws Exception {
-        publish(dir("broker"), "v1", "broker", "bundle_a.pem");
-        Map<String, Object> c = config(dir("broker"), "example.org", null);
-        c.put(SslConfigs.SSL_ENGINE_FACTORY_CLASS_CONFIG, SvidSslEngineFactory.class);
-        SslFactory kafka = new SslFactory(ConnectionMode.SERVER, null, true);
-        kafka.configure(new HashMap<>(c));
-        assertTrue(kafka.sslEngineFactory() instanceof SvidSslEngineFactory);
-        SSLEngine s = kafka.createSslEngine("127.0.0.1", 9093);
-        assertTrue(s.getNeedClientAuth());
-        kafka.close();
-
-        // The broker's own ID outside its peer list: the self-check fails loudly.
-        Map<String, Object> strict = config(dir("broker"), "example.org", TestSvids.CLIENT_ID);
-        strict.put(SslConfigs.SSL_ENGINE_FACTORY_CLASS_CONFIG, SvidSslEngineFactory.class);
-        ConfigException e =
-                assertThrows(
-                        ConfigException.class,
-                        () ->
-                                new SslFactory(ConnectionMode.SERVER, null, true)
-                                        .configure(new HashMap<>(strict)));
-        assertTrue(e.getMessage().contains("can't connect to a server SSLEngine"), e.getMessage());
-    }
-
-    // Kafka's SslFactory on both ends, as a Java client and a broker listener
-    // use it; the client keeps Kafka's default hostname check setting (https),
-    // which must not apply: the broker's SVID names no host.
-    @Test
-    void kafkaSslFactoriesHandshakeWithoutAHostnameCheck() throws Exception {
-        publish(dir("broker"), "v1", "broker", "bundle_a.pem");
-        publish(dir("client"), "v1", "client", "bundle_a.pem");
-        Map<String, Object> sc = config(dir("broker"), "example.org", null);
-        sc.put(SslConfigs.SSL_ENGINE_FACTORY_CLASS_CONFIG, SvidSslEngineFactory.class);
-        Map<String, Object> cc = config(dir("client"), "example.org", TestSvids.BROKER_ID);
-        cc.put(SslConfigs.SSL_ENGINE_FACTORY_CLASS_CONFIG, SvidSslEngineFactory.class);
-        cc.put(SslConfigs.SSL_ENDPOINT_IDENTIFICATION_ALGORITHM_CONFIG, "https");
-        SslFactory server = new SslFactory(ConnectionMode.SERVER, null, true);
-        SslFactory client = new SslFactory(ConnectionMode.CLIENT);
-        server.configure(new HashMap<>(sc));
-        client.configure(new HashMap<>(cc));
-        SSLEngine c = client.createSslEngine("broker.example.org", 9093);
-        SSLEngine s = server.createSslEngine("127.0.0.1", 50000);
-        Handshake.run(c, s);
-        assertEquals(TestSvids.BROKER_ID, idOf(peerLeaf(c)));
-        assertEquals(TestSvids.CLIENT_ID, idOf(peerLeaf(s)));
-        client.close();
-        server.close();
-    }
-
-    // A Java producer takes the class and the mayfly.* settings from its own
-    // properties (they reach the factory through the config originals).
-    @Test
-    void javaProducerConfiguresIt() throws Exception {
-        publish(dir("client"), "v1", "client", "bundle_a.pem");
-        Properties p = new Properties();
-        p.put("bootstrap.servers", "127.0.0.1:1");
-        p.put("security.protocol", "SSL");
-        p.put(SslConfigs.SSL_ENGINE_FACTORY_CLASS_CONFIG, SvidSslEngineFactory.class.getName());
-        p.put(SvidSslEngineFactory.SVID_DIR_CONFIG, dir("client").toString());
-        p.put(SvidSslEngineFactory.TRUST_DOMAINS_CONFIG, "example.org");
-        p.put(SvidSslEngineFactory.PEER_SPIFFE_IDS_CONFIG, TestSvids.BROKER_ID);
-        new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer())
-                .close(java.time.Duration.ZERO);
-
-        p.put(SvidSslEngineFactory.SVID_DIR_CONFIG, dir("missing").toString());
-        KafkaException e =
-                assertThrows(
-                        KafkaException.class,
-                        () ->
-                                new KafkaProducer<>(
-                                        p, new ByteArraySerializer(), new ByteArraySerializer()));
-        assertTrue(
-                reasons(e)
-                        .contains(
-                                "Invalid value "
-                                        + dir("missing")
-                                        + " for configuration mayfly.svid.dir"),
-                reasons(e));
     }
 }

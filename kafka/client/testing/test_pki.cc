@@ -1,5 +1,5 @@
 // Test certificates from the repo's own CA code: see test_pki.h.
-#include "kafka/client/upstream/test_pki.h"
+#include "kafka/client/testing/test_pki.h"
 
 #include <cstdlib>
 #include <iostream>

@@ -1,9 +1,9 @@
-// Test certificates for this package's tests, minted with the repo's own CA
-// code (identity/x509_svid.h): a root and an intermediate per trust domain,
-// and SVIDs signed by the intermediate, so every chain has two certificates
-// below the root as in production.
-#ifndef MAYFLY_KAFKA_CLIENT_UPSTREAM_TEST_PKI_H_
-#define MAYFLY_KAFKA_CLIENT_UPSTREAM_TEST_PKI_H_
+// Test certificates for the Kafka client library's tests, minted with the
+// repo's own CA code (identity/x509_svid.h): a root and an intermediate per
+// trust domain, and SVIDs signed by the intermediate, so every chain has two
+// certificates below the root as in production.
+#ifndef MAYFLY_KAFKA_CLIENT_TESTING_TEST_PKI_H_
+#define MAYFLY_KAFKA_CLIENT_TESTING_TEST_PKI_H_
 
 #include <string>
 
@@ -32,4 +32,4 @@ identity::X509Svid MintSvid(const TestCa& ca, absl::string_view id,
 
 }  // namespace mayfly::kafka::test_pki
 
-#endif  // MAYFLY_KAFKA_CLIENT_UPSTREAM_TEST_PKI_H_
+#endif  // MAYFLY_KAFKA_CLIENT_TESTING_TEST_PKI_H_
