@@ -1,7 +1,10 @@
 // The consumer group run: see consume.h.
 #include "kafka/cli/consume.h"
 
+#include <unistd.h>
+
 #include <atomic>
+#include <cerrno>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -212,6 +215,11 @@ bool Over(const Run& run, absl::Duration start) {
 absl::StatusOr<ConsumeSummary> RunConsume(const ConsumeOptions& options,
                                           const RunEnv& env) {
   Run run(options, env);
+  // One left by an earlier run must not say this group is steady.
+  if (!options.ready_file.empty() && unlink(options.ready_file.c_str()) != 0 &&
+      errno != ENOENT) {
+    return identity::ErrnoError("remove --ready-file", options.ready_file);
+  }
   // Outlives the handles: declared before `members`, so destroyed after.
   ASSIGN_OR_RETURN(std::unique_ptr<Transport> transport,
                    Transport::Start(options.transport, *env.clock));

@@ -4,8 +4,9 @@
 //
 // Each member subscribes to the topic; its rebalance callback assigns what
 // it is given (eager or cooperative, whichever protocol the group runs) and
-// tells a GroupState (group_state.h). Once the group is steady, --ready-file
-// is created. The run ends at --count distinct sequence numbers,
+// tells a GroupState (group_state.h). --ready-file is removed at the start
+// and created once the group is steady. The run ends at --count distinct
+// sequence numbers,
 // --duration, --idle-timeout after the last message (once one has
 // arrived) or env.stop; then every member leaves the group
 // (rd_kafka_consumer_close) and the summary is made. Offsets are committed

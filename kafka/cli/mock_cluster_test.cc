@@ -6,20 +6,13 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
-#include <cstdio>
-#include <cstdlib>
-#include <fstream>
 #include <sstream>
 #include <string>
-#include <thread>
-#include <utility>
 
-#include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
-#include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "kafka/cli/consume.h"
 #include "kafka/cli/produce.h"
+#include "kafka/cli/steady_consumer.h"
 
 namespace mayfly::kafka::cli {
 namespace {
@@ -93,52 +86,12 @@ class MockClusterTest : public ::testing::Test {
   std::ostringstream err_;
 };
 
-bool WaitForFile(const std::string& path) {
-  const absl::Time deadline = absl::Now() + kPatience;
-  while (absl::Now() < deadline) {
-    if (std::ifstream(path).good()) return true;
-    absl::SleepFor(absl::Milliseconds(20));
-  }
-  return false;
-}
-
-// Starts RunConsume(options) on a thread of its own and waits until the
-// group is steady (options.ready_file is created), so that no rebalance
-// holds messages up once they are sent.
-class SteadyConsumer {
- public:
-  SteadyConsumer(ConsumeOptions options, RunEnv env)
-      : options_(std::move(options)), env_(env) {
-    options_.ready_file = absl::StrCat(getenv("TEST_TMPDIR"), "/ready");
-    std::remove(options_.ready_file.c_str());
-    env_.err = &err_;
-    thread_ = std::thread([this] { summary_ = RunConsume(options_, env_); });
-  }
-  ~SteadyConsumer() {
-    if (thread_.joinable()) thread_.join();
-  }
-
-  bool WaitUntilSteady() const { return WaitForFile(options_.ready_file); }
-  absl::StatusOr<ConsumeSummary> Finish() {
-    thread_.join();
-    return summary_;
-  }
-  std::string err() const { return err_.str(); }
-
- private:
-  ConsumeOptions options_;
-  RunEnv env_;
-  std::ostringstream err_;
-  absl::StatusOr<ConsumeSummary> summary_;
-  std::thread thread_;
-};
-
 // The soak's flow: the group is steady, then the producer starts.
 TEST_F(MockClusterTest, TwoMemberGroupGetsEveryIdempotentMessageOnce) {
   ConsumeOptions consume = Consume();
   consume.count = kMessages;
   SteadyConsumer consumer(consume, Env());
-  ASSERT_TRUE(consumer.WaitUntilSteady()) << consumer.err();
+  ASSERT_TRUE(consumer.WaitUntilSteady(kPatience)) << consumer.err();
 
   absl::StatusOr<ProduceSummary> produced = RunProduce(Produce(), Env());
   absl::StatusOr<ConsumeSummary> consumed = consumer.Finish();
@@ -167,7 +120,7 @@ TEST_F(MockClusterTest, ConsumerReportsADuplicateAndALoss) {
   consume.expect = kMessages + 1;  // kMessages is never sent
   consume.idle_timeout = absl::Seconds(3);
   SteadyConsumer consumer(consume, Env());
-  ASSERT_TRUE(consumer.WaitUntilSteady()) << consumer.err();
+  ASSERT_TRUE(consumer.WaitUntilSteady(kPatience)) << consumer.err();
 
   ASSERT_TRUE(RunProduce(Produce(), Env()).ok());
   in_.str("5\tseq=5 again\n");

@@ -11,15 +11,19 @@
 #define MAYFLY_KAFKA_CLI_OPTIONS_H_
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "identity/cli/flags.h"
 #include "identity/spiffe_id.h"
+#include "identity/workload/x509_svid_source.h"
 
 namespace mayfly::kafka::cli {
 
@@ -39,6 +43,15 @@ struct TransportOptions {
   std::string spiffe_id;
   std::vector<identity::SpiffeId> broker_ids;
   std::vector<identity::TrustDomain> trust_domains;
+  // kMayfly, for programs that already have a source (and tests): used
+  // instead of starting an X509Source on `socket`. No flag sets it.
+  std::shared_ptr<identity::workload::X509SvidSource> source;
+  // kMayfly: ClientOptions::connect_to (a test's TLS front). No flag.
+  std::function<std::string(absl::string_view nodename)> connect_to;
+  // kMayfly: how long the run waits for its first SVID before it makes any
+  // handle (else librdkafka's first connections fail, counted as transport
+  // errors, until the agent answers).
+  absl::Duration first_svid_timeout = absl::Seconds(30);
   // kFiles: the directory `mayfly watch x509 --write` keeps.
   std::string svid_dir;
   // librdkafka properties set last (--property), in order.

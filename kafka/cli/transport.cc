@@ -75,13 +75,20 @@ absl::StatusOr<std::unique_ptr<Transport>> Transport::Start(
   std::unique_ptr<Transport> transport(new Transport(options));
   transport->clock_ = &clock;
   if (options.tls != TlsMode::kMayfly) return transport;
-  identity::workload::X509Source::Options source_options;
-  source_options.spiffe_id = options.spiffe_id;
-  source_options.clock = &clock;
-  ASSIGN_OR_RETURN(
-      std::unique_ptr<identity::workload::X509Source> source,
-      identity::workload::X509Source::Start(options.socket, source_options));
-  transport->source_ = std::move(source);
+  if (options.source != nullptr) {
+    transport->source_ = options.source;
+  } else {
+    identity::workload::X509Source::Options source_options;
+    source_options.spiffe_id = options.spiffe_id;
+    source_options.clock = &clock;
+    ASSIGN_OR_RETURN(
+        std::unique_ptr<identity::workload::X509Source> source,
+        identity::workload::X509Source::Start(options.socket, source_options));
+    RETURN_IF_ERROR(source->WaitForFirst(options.first_svid_timeout).status());
+    // The SVID --spiffe-id names, if any, must be on offer too.
+    RETURN_IF_ERROR(source->GetX509Svid().status());
+    transport->source_ = std::move(source);
+  }
   transport->log_sink_ = NewJsonStderrSink(clock);
   return transport;
 }
@@ -97,6 +104,7 @@ absl::Status Transport::Configure(rd_kafka_conf_t* conf,
   client.source = source_;
   client.broker_policy.broker_ids = options_.broker_ids;
   client.broker_policy.trust_domains = options_.trust_domains;
+  client.connect_to = options_.connect_to;
   client.log_sink = log_sink_.get();
   client.clock = clock_;
   ASSIGN_OR_RETURN(std::shared_ptr<KafkaIdentity> identity,

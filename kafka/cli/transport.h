@@ -49,10 +49,11 @@ absl::Status SetProperties(rd_kafka_conf_t* conf, const Settings& settings);
 // once started.
 class Transport {
  public:
-  // --tls mayfly: starts the X509Source (not waiting for the agent: the
-  // library reports a missing SVID per connection). --tls files: checks
-  // that the directory has a ..data generation. `clock` must outlive the
-  // Transport.
+  // --tls mayfly: starts the X509Source and waits for its SVID
+  // (TransportOptions.first_svid_timeout: DeadlineExceeded with the last
+  // error; Unavailable when --spiffe-id names none on offer). --tls files:
+  // checks that the directory has a ..data generation. `clock` must outlive
+  // the Transport.
   static absl::StatusOr<std::unique_ptr<Transport>> Start(
       const TransportOptions& options, const identity::Clock& clock);
 

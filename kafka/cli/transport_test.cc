@@ -172,5 +172,15 @@ TEST_F(TransportTest, MayflyNeedsASocket) {
                                        HasSubstr("SPIFFE_ENDPOINT_SOCKET")));
 }
 
+TEST_F(TransportTest, MayflyWaitsForTheFirstSvid) {
+  TransportOptions options;
+  options.socket = tmp_ + "/no-agent.sock";
+  options.first_svid_timeout = absl::Milliseconds(300);
+  EXPECT_THAT(Start(options),
+              StatusIs(absl::StatusCode::kDeadlineExceeded,
+                       HasSubstr("no X.509-SVID from the Workload API within "
+                                 "300ms (last error: ")));
+}
+
 }  // namespace
 }  // namespace mayfly::kafka::cli
