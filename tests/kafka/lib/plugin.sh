@@ -9,19 +9,32 @@
 #                   and every prod.acme vector the agent can mint; the
 #                   broker's SVID kept by `mayfly watch x509 --write` with no
 #                   --exec (the engine factory reads each new set itself);
-#                   the broker; the policy's ACLs applied; topic orders;
+#                   the broker (with a PLAINTEXT listener for the client
+#                   benchmark's baseline); the policy's ACLs applied;
+#                   topic orders;
 #                   the monitor of served certificates and the background
 #                   producer (case plugin_broker_rotation)
 #
 # Set for the cases: $plugin_jar, $plugin_socket, $plugin_ca, $pdir (the
 # broker's directory), $plugin_policy, $plugin_started (SECONDS at the
-# broker's start), $monitor_pid, $background_pid.
+# broker's start), $plugin_bootstrap, $plain_bootstrap (the PLAINTEXT
+# listener), $monitor_pid, $background_pid; $run/admin.properties is the
+# super user's (kafka_tool).
 plugin_broker_ttl=${KAFKA_E2E_PLUGIN_BROKER_TTL:-30s}
 # Clients whose SVIDs expire while they run (cases plugin_expiry,
 # plugin_java_producer, plugin_ca_rotate).
 plugin_client_ttl=${KAFKA_E2E_PLUGIN_CLIENT_TTL:-10s}
 expiring_id=spiffe://prod.acme/ns/orders/sa/expiring
 streamer_id=spiffe://prod.acme/ns/orders/sa/streamer
+# The soak's clients (lib/soak.sh): User:soak.producer, User:soak.consumer.
+soak_producer_id=spiffe://prod.acme/ns/soak/sa/producer
+soak_consumer_id=spiffe://prod.acme/ns/soak/sa/consumer
+soak_client_ttl=${KAFKA_E2E_SOAK_TTL:-10s}
+# The client benchmark's (lib/client_bench.sh): User:cbench.native, whose
+# SVID outlives the run (librdkafka loads its certificate once), and
+# User:cbench.mayfly, on short SVIDs that rotate.
+cbench_native_id=spiffe://prod.acme/ns/cbench/sa/native
+cbench_mayfly_id=spiffe://prod.acme/ns/cbench/sa/mayfly
 
 plugin_setup() {
   local uid id
@@ -45,7 +58,32 @@ plugin_setup() {
     resource: {type: topic, name: orders, pattern: literal}
     operations: [write, describe]
     permission: allow
+  - principal: User:soak.producer
+    resource: {type: topic, name: soak, pattern: literal}
+    operations: [write, describe]
+    permission: allow
+  - principal: User:soak.consumer
+    resource: {type: topic, name: soak, pattern: literal}
+    operations: [read, describe]
+    permission: allow
+  - principal: User:soak.consumer
+    resource: {type: group, name: soak, pattern: literal}
+    operations: [read]
+    permission: allow
 YAML
+  local who
+  for who in cbench.native cbench.mayfly; do
+    cat >>"$plugin_policy" <<YAML
+  - principal: User:$who
+    resource: {type: topic, name: cbench-, pattern: prefixed}
+    operations: [write, read, describe]
+    permission: allow
+  - principal: User:$who
+    resource: {type: group, name: cbench-, pattern: prefixed}
+    operations: [read]
+    permission: allow
+YAML
+  done
   "$bin/mayfly" bridge check "$plugin_policy" >/dev/null
 
   vectors_tsv plugin >"$run/plugin-vectors.tsv"
@@ -59,6 +97,18 @@ entries:
     selectors: ["unix:uid:$uid"]
     ttl: $plugin_client_ttl
   - spiffe_id: $streamer_id
+    selectors: ["unix:uid:$uid"]
+    ttl: $plugin_client_ttl
+  - spiffe_id: $soak_producer_id
+    selectors: ["unix:uid:$uid"]
+    ttl: $soak_client_ttl
+  - spiffe_id: $soak_consumer_id
+    selectors: ["unix:uid:$uid"]
+    ttl: $soak_client_ttl
+  - spiffe_id: $cbench_native_id
+    selectors: ["unix:uid:$uid"]
+    ttl: 50m
+  - spiffe_id: $cbench_mayfly_id
     selectors: ["unix:uid:$uid"]
     ttl: $plugin_client_ttl
 YAML
@@ -84,7 +134,8 @@ YAML
   pdir="$run/pbroker"
   plugin_started=$SECONDS
   broker_start "$run/plugin.properties" "$run/svid/pbroker" "$pdir" \
-    "$classpath:$plugin_jar"
+    "$classpath:$plugin_jar" plain
+  write_admin_properties "$run/svid/pbroker"
   step "plugin broker up on $bootstrap"
   plugin_bootstrap=$bootstrap
   plugin_controller=$controller
