@@ -16,7 +16,7 @@ expect 0 "mayfly --help" -- "$mayfly" --help
 usage=$out
 for command in "id check" "ca init" "ca rotate" "ca status" "svid mint" \
   "svid verify" "fetch x509" "watch x509" "fetch jwt" "validate jwt" \
-  healthcheck; do
+  healthcheck "kafka produce" "kafka consume"; do
   contains "$usage" "  $command " "--help lists $command"
   expect 0 "$command --help" -- "$mayfly" $command --help
   contains "$out" "usage: mayfly $command" "$command has its own help"
@@ -282,5 +282,59 @@ contains "$err" "failed with status 7 (again in 1s)" "the failure is reported"
 contains "$err" "(again in 2s)" "and retried with backoff"
 equals "$(cat "$exec_dir/tries")" "$(($(wc -l <"$exec_dir/ran") + 2))" \
   "two failed tries, then a run for the writes"
+
+# --- kafka produce, kafka consume -------------------------------------------
+# Argument errors: exit 2, naming the flag.
+kafka_base=(--bootstrap 127.0.0.1:1 --topic t)
+while IFS='|' read -r words args message; do
+  # shellcheck disable=SC2086 # $args is a word list on purpose
+  expect 2 "kafka $words $args" -- "$mayfly" kafka $words $args
+  contains "$err" "$message" "kafka $words $args: error names the flag"
+done <<'CASES'
+produce|--topic t|missing required flag --bootstrap
+produce|--bootstrap b:1|missing required flag --topic
+produce|--bootstrap b:1 --topic t --count ten|--count: want a whole number
+produce|--bootstrap b:1 --topic t --count 0|--count: 0 (no limit) needs --duration or --stdin
+produce|--bootstrap b:1 --topic t --rate -1|--rate: want a whole number
+produce|--bootstrap b:1 --topic t --duration 5|--duration: 
+produce|--bootstrap b:1 --topic t --acks 2|--acks: want all, 1 or 0
+produce|--bootstrap b:1 --topic t --idempotent --acks 1|--idempotent: needs --acks all
+produce|--bootstrap b:1 --topic t --tls tls|--tls: want mayfly, files or none
+produce|--bootstrap b:1 --topic t --tls files|missing required flag --svid-dir
+produce|--bootstrap b:1 --topic t --tls none --socket /s|--socket: only with --tls mayfly
+produce|--bootstrap b:1 --topic t --broker-spiffe-id spiffe://A/b|--broker-spiffe-id: 
+produce|--bootstrap b:1 --topic t --property linger.ms|--property: want NAME=VALUE
+produce|--bootstrap b:1 --topic t --bogus|unknown flag --bogus
+produce|--bootstrap b:1 --topic t extra|unexpected argument "extra"
+consume|--bootstrap b:1 --topic t|missing required flag --group
+consume|--bootstrap b:1 --topic t --group g --members 0|--members: want a whole number in [1, 64]
+consume|--bootstrap b:1 --topic t --group g --expect 0|--expect: want a whole number
+consume|--bootstrap b:1 --topic t --group g --idle-timeout 0s|--idle-timeout: 
+consume|--bootstrap b:1 --topic t --group g --tls none --svid-dir /d|--svid-dir: only with --tls files
+CASES
+# Settings that only a run can check are usage errors too.
+expect 2 "kafka produce without a socket" -- env -u SPIFFE_ENDPOINT_SOCKET \
+  "$mayfly" kafka produce "${kafka_base[@]}"
+contains "$err" "pass --socket or set SPIFFE_ENDPOINT_SOCKET" "no socket named"
+expect 2 "kafka produce --svid-dir without ..data" -- "$mayfly" kafka produce \
+  "${kafka_base[@]}" --tls files --svid-dir "$work"
+contains "$err" "--svid-dir $work: no ..data in it" "not a watch directory"
+expect 2 "kafka produce refused property" -- "$mayfly" kafka produce \
+  "${kafka_base[@]}" --tls none --property no.such.property=1
+contains "$err" "librdkafka property no.such.property=1" "property named"
+# The whole command on librdkafka's own mock cluster (test.mock.num.brokers:
+# in-process, on loopback, per client): one summary line, exit 0 when all
+# were delivered; a consumer that saw nothing of --expect exits 1 naming
+# what it lost.
+mock=(--tls none --property test.mock.num.brokers=1)
+expect 0 "kafka produce on the mock" -- timeout 60 "$mayfly" kafka produce \
+  "${kafka_base[@]}" "${mock[@]}" --count 300 --idempotent --size 64
+equals "$(grep -cxE 'produce: sent=300 delivered=300 failed=0 seconds=[0-9.]+ msgs_per_s=[0-9.]+ mb_per_s=[0-9.]+ p50_ms=[0-9.]+ p99_ms=[0-9.]+ rotations=0 auth_errors=0 transport_errors=0' <<<"$out")/$(wc -l <<<"$out")" 1/1 \
+  "produce prints its one summary line"
+expect 1 "kafka consume that lost everything" -- timeout 60 "$mayfly" kafka \
+  consume "${kafka_base[@]}" --group g "${mock[@]}" --duration 2s --expect 10
+equals "$out" "consume: received=0 distinct=0 duplicated=0 lost=10 rebalances=0 seconds=0.000 msgs_per_s=0.0 rotations=0 auth_errors=0 transport_errors=0" \
+  "consume prints its one summary line"
+contains "$err" "mayfly: consume failed: lost=10" "what failed is named"
 
 finish cli_test

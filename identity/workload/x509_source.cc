@@ -18,10 +18,26 @@ namespace {
 // in lockstep.
 constexpr double kBackoffJitter = 0.2;
 
-// The default SVID of a context as an X509Svid, sharing its certificates
-// and key.
-std::shared_ptr<const X509Svid> DefaultSvid(const X509Context& context) {
-  const X509SvidEntry& entry = context.svids.front();
+// The SVID of `context` named `spiffe_id` (the first when empty) as an
+// X509Svid, sharing its certificates and key; NotFound listing the IDs on
+// offer when there is none.
+absl::StatusOr<std::shared_ptr<const X509Svid>> PickSvid(
+    const X509Context& context, const std::string& spiffe_id) {
+  const X509SvidEntry* picked = nullptr;
+  std::string offered;
+  for (const X509SvidEntry& entry : context.svids) {
+    if (spiffe_id.empty() || entry.id.ToString() == spiffe_id) {
+      picked = &entry;
+      break;
+    }
+    absl::StrAppend(&offered, offered.empty() ? "" : ", ", entry.id.ToString());
+  }
+  if (picked == nullptr) {
+    return absl::NotFoundError(
+        absl::StrCat("the Workload API's current update has no X.509-SVID for ",
+                     spiffe_id, "; it offers ", offered));
+  }
+  const X509SvidEntry& entry = *picked;
   return std::make_shared<const X509Svid>(
       X509Svid{entry.id, ShareChain(entry.chain), ShareKey(entry.key.get()),
                CertNotBefore(*entry.chain[0]), CertNotAfter(*entry.chain[0])});
@@ -50,7 +66,10 @@ absl::StatusOr<std::shared_ptr<const X509Svid>> X509Source::GetX509Svid()
   std::string why;
   {
     absl::MutexLock lock(&mu_);
-    svid = default_svid_;
+    if (current_ != nullptr && picked_svid_ == nullptr) {
+      return absl::UnavailableError(missing_svid_);
+    }
+    svid = picked_svid_;
     if (!last_error_.ok()) why = last_error_.ToString();
   }
   return ServeUnexpired(std::move(svid), options_.clock->Now(), why);
@@ -126,7 +145,10 @@ void X509Source::Publish(X509Context context) {
   {
     absl::MutexLock lock(&mu_);
     current_ = shared;
-    default_svid_ = DefaultSvid(*shared);
+    absl::StatusOr<std::shared_ptr<const X509Svid>> picked =
+        PickSvid(*shared, options_.spiffe_id);
+    picked_svid_ = picked.ok() ? *std::move(picked) : nullptr;
+    missing_svid_ = picked.ok() ? "" : std::string(picked.status().message());
     ++updates_;
     last_error_ = absl::OkStatus();
   }

@@ -47,6 +47,12 @@ class X509Source : public X509SvidSource {
     // Called when the stream fails (it is retried after the backoff, unless
     // stopped() says the agent refused the request for good).
     std::function<void(const absl::Status&)> on_error;
+    // Which SVID GetX509Svid serves (go-spiffe's x509svid picker): empty,
+    // the default (the first of each update); else the one with this
+    // SPIFFE ID, and Unavailable naming the ID, and the IDs on offer, while
+    // the agent's current update has none. Current() and on_update still
+    // see every SVID.
+    std::string spiffe_id;
     // Reconnect backoff: doubles from min to max, with ±20% jitter.
     absl::Duration min_backoff = absl::Milliseconds(100);
     absl::Duration max_backoff = absl::Seconds(10);
@@ -107,8 +113,10 @@ class X509Source : public X509SvidSource {
 
   mutable absl::Mutex mu_;
   std::shared_ptr<const X509Context> current_ ABSL_GUARDED_BY(mu_);
-  // The default SVID of current_, as X509SvidSource serves it.
-  std::shared_ptr<const X509Svid> default_svid_ ABSL_GUARDED_BY(mu_);
+  // The SVID of current_ that GetX509Svid serves (Options::spiffe_id), or
+  // null when current_ has none, with the reason in missing_svid_.
+  std::shared_ptr<const X509Svid> picked_svid_ ABSL_GUARDED_BY(mu_);
+  std::string missing_svid_ ABSL_GUARDED_BY(mu_);
   absl::Status last_error_ ABSL_GUARDED_BY(mu_);
   int64_t updates_ ABSL_GUARDED_BY(mu_) = 0;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;

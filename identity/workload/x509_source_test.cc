@@ -75,8 +75,18 @@ class X509SourceTest : public ::testing::Test {
     return response;
   }
 
-  std::unique_ptr<X509Source> StartSource() {
+  // One response carrying an SVID for each path, in that order.
+  X509SVIDResponse Several(const std::vector<std::string>& paths) {
+    X509SVIDResponse response;
+    for (const std::string& path : paths) {
+      *response.add_svids() = Good(path).svids(0);
+    }
+    return response;
+  }
+
+  std::unique_ptr<X509Source> StartSource(std::string spiffe_id = "") {
     X509Source::Options options;
+    options.spiffe_id = std::move(spiffe_id);
     options.clock = &clock_;
     options.min_backoff = absl::Milliseconds(10);
     options.max_backoff = absl::Milliseconds(50);
@@ -231,6 +241,38 @@ TEST_F(X509SourceTest, ExpiredSvidIsReportedNotServedAndWatchersHearUpdates) {
   source->Close();
   absl::MutexLock lock(&calls_mu);
   EXPECT_EQ(calls, 2);
+}
+
+TEST_F(X509SourceTest, ServesTheFirstSvidByDefault) {
+  agent_->Send(Several({"/a", "/b"}));
+  auto source = StartSource();
+  ASSERT_NE(source, nullptr);
+  ASSERT_TRUE(source->WaitForFirst(kPatience).ok());
+  EXPECT_EQ(IdOf(*source), "spiffe://example.org/a");
+}
+
+// go-spiffe's default-SVID picker: one uid, several SVIDs, the client names
+// the one it wants.
+TEST_F(X509SourceTest, ServesTheSvidOptionsSpiffeIdNames) {
+  agent_->Send(Several({"/a", "/b"}));
+  auto source = StartSource("spiffe://example.org/b");
+  ASSERT_NE(source, nullptr);
+  ASSERT_TRUE(source->WaitForFirst(kPatience).ok());
+  EXPECT_EQ(IdOf(*source), "spiffe://example.org/b");
+
+  // An update without it: not served, not even the old one.
+  agent_->Send(Several({"/a", "/c"}));
+  ASSERT_TRUE(WaitUntil([&] { return source->updates() == 2; }));
+  EXPECT_THAT(source->GetX509Svid(),
+              StatusIs(absl::StatusCode::kUnavailable,
+                       HasSubstr("no X.509-SVID for spiffe://example.org/b; "
+                                 "it offers spiffe://example.org/a, "
+                                 "spiffe://example.org/c")));
+  EXPECT_EQ(source->Current()->svids.size(), 2u);
+
+  agent_->Send(Several({"/b"}));
+  ASSERT_TRUE(WaitUntil([&] { return source->updates() == 3; }));
+  EXPECT_EQ(IdOf(*source), "spiffe://example.org/b");
 }
 
 }  // namespace
