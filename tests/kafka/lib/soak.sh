@@ -88,10 +88,11 @@ await_exit() {
 # connection moves to a new SVID about every 5 s (at 60% of a 10 s SVID's
 # life, counted from its issue), and we ask for 80% of that. Connections
 # counted, the fewest each client certainly keeps open all along: the
-# producer's one to the broker (its bootstrap connection may close), and
-# for each of the two consumer members its connection to the broker plus
-# its group coordinator connection (librdkafka opens a separate one to the
-# coordinator even when that is the same broker): 1 + 2 x 2 = 5. The
+# producer's one to the broker (librdkafka keeps using its bootstrap
+# connection as the broker's, the address being the same), and for each of
+# the two consumer members its connection to the broker plus its group
+# coordinator's (a logical broker of its own in librdkafka, with its own
+# connection, even to the same broker): 1 + 2 x 2 = 5. The
 # members run longer than the producer (they start first and stop after
 # the last message), which the floor does not count.
 rotations_floor() {
