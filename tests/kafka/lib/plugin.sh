@@ -37,7 +37,7 @@ cbench_native_id=spiffe://prod.acme/ns/cbench/sa/native
 cbench_mayfly_id=spiffe://prod.acme/ns/cbench/sa/mayfly
 
 plugin_setup() {
-  local uid id
+  local uid id who
   uid=$(id -u)
   step "building the broker plugin (kafka/broker-plugin, tests skipped)"
   plugin_jar=$(bash "$repo/kafka/broker-plugin/build.sh" -DskipTests \
@@ -49,41 +49,18 @@ plugin_setup() {
   plugin_policy="$run/plugin-policy.yaml"
   # The vectors' policy, its rules untouched (so every vector means what it
   # says), with grants for the cases' clients.
-  cat "$repo/bridge/testdata/mapping_policy.yaml" - >"$plugin_policy" <<YAML
-  - principal: User:orders.expiring
-    resource: {type: topic, name: orders, pattern: literal}
-    operations: [describe]
-    permission: allow
-  - principal: User:orders.streamer
-    resource: {type: topic, name: orders, pattern: literal}
-    operations: [write, describe]
-    permission: allow
-  - principal: User:soak.producer
-    resource: {type: topic, name: soak, pattern: literal}
-    operations: [write, describe]
-    permission: allow
-  - principal: User:soak.consumer
-    resource: {type: topic, name: soak, pattern: literal}
-    operations: [read, describe]
-    permission: allow
-  - principal: User:soak.consumer
-    resource: {type: group, name: soak, pattern: literal}
-    operations: [read]
-    permission: allow
-YAML
-  local who
-  for who in cbench.native cbench.mayfly; do
-    cat >>"$plugin_policy" <<YAML
-  - principal: User:$who
-    resource: {type: topic, name: cbench-, pattern: prefixed}
-    operations: [write, read, describe]
-    permission: allow
-  - principal: User:$who
-    resource: {type: group, name: cbench-, pattern: prefixed}
-    operations: [read]
-    permission: allow
-YAML
-  done
+  {
+    cat "$repo/bridge/testdata/mapping_policy.yaml"
+    policy_grant User:orders.expiring topic orders literal describe
+    policy_grant User:orders.streamer topic orders literal "write, describe"
+    policy_grant User:soak.producer topic soak literal "write, describe"
+    policy_grant User:soak.consumer topic soak literal "read, describe"
+    policy_grant User:soak.consumer group soak literal read
+    for who in User:cbench.native User:cbench.mayfly; do
+      policy_grant "$who" topic cbench- prefixed "write, read, describe"
+      policy_grant "$who" group cbench- prefixed read
+    done
+  } >"$plugin_policy"
   "$bin/mayfly" bridge check "$plugin_policy" >/dev/null
 
   vectors_tsv plugin >"$run/plugin-vectors.tsv"
@@ -158,6 +135,14 @@ YAML
     --broker-spiffe-id "$broker_id" --topic orders \
     --duration "$(background_seconds)" --rate 20 --timeout 10
   background_pid=$spawned_pid
+}
+
+# policy_grant PRINCIPAL TYPE NAME PATTERN OPERATIONS: one grant (allow) of
+# the policy's acls, as YAML.
+policy_grant() {
+  printf '  - principal: %s\n    resource: {type: %s, name: %s, pattern: %s}\n' \
+    "$1" "$2" "$3" "$4"
+  printf '    operations: [%s]\n    permission: allow\n' "$5"
 }
 
 # start_monitor: the monitor of served certificates (lib/served.sh) on the
