@@ -35,20 +35,48 @@ void StopOnSignals() {
 }
 
 // Flags that parse but do not fit together are usage errors too.
-std::optional<int> UsageError(const absl::Status& status,
-                              const FlagSet& flags) {
-  if (status.ok()) return std::nullopt;
+int UsageError(const absl::Status& status, const FlagSet& flags) {
   std::cerr << "mayfly: " << status.message() << "\n\n" << flags.Help();
   return kExitUsage;
 }
 
-// A run that could not start: InvalidArgument is the command line's fault
-// (a property librdkafka refuses, no socket, a --svid-dir without ..data).
-int FailToStart(const absl::Status& status) {
-  return Fail(status.ToString(),
-              status.code() == absl::StatusCode::kInvalidArgument
-                  ? kExitUsage
-                  : kExitFailure);
+// What both commands do around their run: parse the flags into options
+// (`bound` holds them), run until done or SIGINT/SIGTERM, print the one
+// summary line, and exit 1 naming the problems, if any. A run that could
+// not start exits 2 when the command line is at fault (InvalidArgument: a
+// property librdkafka refuses, no socket, a --svid-dir without ..data).
+template <typename Flags, typename Options, typename Summary>
+int Run(FlagSet& flags, const Flags& bound,
+        const std::vector<std::string>& args,
+        absl::StatusOr<Summary> (*run)(const Options&,
+                                       const kafka::cli::RunEnv&),
+        std::string (*format)(const Summary&),
+        std::string (*problems_of)(const Summary&), const char* name) {
+  std::vector<std::string> positional;
+  if (auto code = ParseOrExit(flags, args, &positional)) return *code;
+  if (!positional.empty()) {
+    return UsageError(absl::InvalidArgumentError("unexpected argument \"" +
+                                                 positional[0] + "\""),
+                      flags);
+  }
+  absl::StatusOr<Options> options = bound.Options();
+  if (!options.ok()) return UsageError(options.status(), flags);
+  StopOnSignals();
+  kafka::cli::RunEnv env;
+  env.stop = &stop_requested;
+  absl::StatusOr<Summary> summary = run(*options, env);
+  if (!summary.ok()) {
+    return Fail(summary.status().ToString(),
+                summary.status().code() == absl::StatusCode::kInvalidArgument
+                    ? kExitUsage
+                    : kExitFailure);
+  }
+  std::cout << format(*summary) << std::endl;
+  const std::string problems = problems_of(*summary);
+  if (!problems.empty()) {
+    return Fail(std::string(name) + " failed: " + problems);
+  }
+  return kExitOk;
 }
 
 int Produce(const std::vector<std::string>& args) {
@@ -65,26 +93,9 @@ int Produce(const std::vector<std::string>& args) {
       "Exit 0 only if failed=0.\nSIGINT or SIGTERM ends it early, flushed "
       "and reported.");
   kafka::cli::ProduceFlags produce_flags(flags);
-  std::vector<std::string> positional;
-  if (auto code = ParseOrExit(flags, args, &positional)) return *code;
-  if (!positional.empty()) {
-    return *UsageError(absl::InvalidArgumentError("unexpected argument \"" +
-                                                  positional[0] + "\""),
-                       flags);
-  }
-  absl::StatusOr<kafka::cli::ProduceOptions> options = produce_flags.Options();
-  if (auto code = UsageError(options.status(), flags)) return *code;
-  StopOnSignals();
-  kafka::cli::RunEnv env;
-  env.stop = &stop_requested;
-  absl::StatusOr<kafka::cli::ProduceSummary> summary =
-      kafka::cli::RunProduce(*options, env);
-  if (!summary.ok()) return FailToStart(summary.status());
-  std::cout << kafka::cli::FormatProduceSummary(*summary) << std::endl;
-  if (summary->failed != 0) {
-    return Fail("produce failed: failed=" + std::to_string(summary->failed));
-  }
-  return kExitOk;
+  return Run(flags, produce_flags, args, kafka::cli::RunProduce,
+             kafka::cli::FormatProduceSummary, kafka::cli::ProduceProblems,
+             "produce");
 }
 
 int Consume(const std::vector<std::string>& args) {
@@ -101,25 +112,9 @@ int Consume(const std::vector<std::string>& args) {
       "(--ready-file). Exit 0 only\nif duplicated, lost, rebalances and "
       "auth_errors are all 0. SIGINT or SIGTERM\nends it early, reported.");
   kafka::cli::ConsumeFlags consume_flags(flags);
-  std::vector<std::string> positional;
-  if (auto code = ParseOrExit(flags, args, &positional)) return *code;
-  if (!positional.empty()) {
-    return *UsageError(absl::InvalidArgumentError("unexpected argument \"" +
-                                                  positional[0] + "\""),
-                       flags);
-  }
-  absl::StatusOr<kafka::cli::ConsumeOptions> options = consume_flags.Options();
-  if (auto code = UsageError(options.status(), flags)) return *code;
-  StopOnSignals();
-  kafka::cli::RunEnv env;
-  env.stop = &stop_requested;
-  absl::StatusOr<kafka::cli::ConsumeSummary> summary =
-      kafka::cli::RunConsume(*options, env);
-  if (!summary.ok()) return FailToStart(summary.status());
-  std::cout << kafka::cli::FormatConsumeSummary(*summary) << std::endl;
-  const std::string problems = kafka::cli::ConsumeProblems(*summary);
-  if (!problems.empty()) return Fail("consume failed: " + problems);
-  return kExitOk;
+  return Run(flags, consume_flags, args, kafka::cli::RunConsume,
+             kafka::cli::FormatConsumeSummary, kafka::cli::ConsumeProblems,
+             "consume");
 }
 
 std::vector<Command> KafkaCommands() {

@@ -145,8 +145,7 @@ void Consume(Member& member) {
   rd_kafka_consumer_close(member.rk.get());
 }
 
-absl::StatusOr<UniqueKafka> NewMember(
-    Member& member, std::vector<std::unique_ptr<Transport>>& transports) {
+absl::StatusOr<UniqueKafka> NewMember(Member& member, Transport& transport) {
   const ConsumeOptions& options = member.run->options;
   UniqueConf conf(rd_kafka_conf_new());
   rd_kafka_conf_set_opaque(conf.get(), &member);
@@ -159,12 +158,9 @@ absl::StatusOr<UniqueKafka> NewMember(
       {"auto.offset.reset", options.from_beginning ? "earliest" : "latest"},
       {"enable.partition.eof", "false"},
   };
-  ASSIGN_OR_RETURN(std::unique_ptr<Transport> transport,
-                   Transport::Configure(conf.get(), settings, options.transport,
-                                        *member.run->env.clock));
-  transports.push_back(std::move(transport));
-  ASSIGN_OR_RETURN(UniqueKafka rk, NewHandle(RD_KAFKA_CONSUMER, std::move(conf),
-                                             *transports.back()));
+  RETURN_IF_ERROR(transport.Configure(conf.get(), settings));
+  ASSIGN_OR_RETURN(UniqueKafka rk,
+                   NewHandle(RD_KAFKA_CONSUMER, std::move(conf), transport));
   rd_kafka_poll_set_consumer(rk.get());
   rd_kafka_topic_partition_list_t* topics =
       rd_kafka_topic_partition_list_new(1);
@@ -216,14 +212,14 @@ bool Over(const Run& run, absl::Duration start) {
 absl::StatusOr<ConsumeSummary> RunConsume(const ConsumeOptions& options,
                                           const RunEnv& env) {
   Run run(options, env);
-  // Each member's transport outlives its handle: `transports` is declared
-  // before `members`, so destroyed after it.
-  std::vector<std::unique_ptr<Transport>> transports;
+  // Outlives the handles: declared before `members`, so destroyed after.
+  ASSIGN_OR_RETURN(std::unique_ptr<Transport> transport,
+                   Transport::Start(options.transport, *env.clock));
   std::vector<Member> members(options.members);
   for (int i = 0; i < options.members; ++i) {
     members[i].run = &run;
     members[i].index = i;
-    ASSIGN_OR_RETURN(members[i].rk, NewMember(members[i], transports));
+    ASSIGN_OR_RETURN(members[i].rk, NewMember(members[i], *transport));
   }
   const absl::Duration start = env.clock->Monotonic();
   std::vector<std::thread> threads;
@@ -262,11 +258,8 @@ absl::StatusOr<ConsumeSummary> RunConsume(const ConsumeOptions& options,
     summary.elapsed =
         absl::Nanoseconds(run.last_ns.load() - run.first_ns.load());
   }
-  for (const auto& transport : transports) {
-    summary.rotations += transport->Rotations();
-    summary.auth_errors += transport->AuthFailures();
-  }
-  summary.auth_errors += run.errors.auth.load();
+  summary.rotations = transport->Rotations();
+  summary.auth_errors = transport->AuthFailures() + run.errors.auth.load();
   summary.transport_errors = run.errors.transport.load();
   run.failures.Finish();
   return summary;

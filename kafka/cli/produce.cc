@@ -125,9 +125,9 @@ absl::StatusOr<ProduceSummary> RunProduce(const ProduceOptions& options,
       {"acks", options.acks},
       {"enable.idempotence", options.idempotent ? "true" : "false"},
   };
-  ASSIGN_OR_RETURN(
-      std::unique_ptr<Transport> transport,
-      Transport::Configure(conf.get(), settings, options.transport, clock));
+  ASSIGN_OR_RETURN(std::unique_ptr<Transport> transport,
+                   Transport::Start(options.transport, clock));
+  RETURN_IF_ERROR(transport->Configure(conf.get(), settings));
   // Declared after `transport`, so destroyed before it.
   ASSIGN_OR_RETURN(UniqueKafka rk,
                    NewHandle(RD_KAFKA_PRODUCER, std::move(conf), *transport));

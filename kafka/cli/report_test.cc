@@ -163,6 +163,8 @@ TEST(SummaryTest, ProduceLine) {
             "produce: sent=1000 delivered=998 failed=2 seconds=4.000 "
             "msgs_per_s=249.5 mb_per_s=0.500 p50_ms=1.500 p99_ms=12.000 "
             "rotations=3 auth_errors=1 transport_errors=4");
+  EXPECT_EQ(ProduceProblems(s), "failed=2");
+  EXPECT_EQ(ProduceProblems(ProduceSummary()), "");
   EXPECT_EQ(FormatProduceSummary(ProduceSummary()),
             "produce: sent=0 delivered=0 failed=0 seconds=0.000 "
             "msgs_per_s=0.0 mb_per_s=0.000 p50_ms=0.000 p99_ms=0.000 "

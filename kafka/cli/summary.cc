@@ -44,6 +44,10 @@ std::string FormatProduceSummary(const ProduceSummary& s) {
       s.rotations, s.auth_errors, s.transport_errors);
 }
 
+std::string ProduceProblems(const ProduceSummary& s) {
+  return s.failed == 0 ? "" : absl::StrCat("failed=", s.failed);
+}
+
 std::string FormatConsumeSummary(const ConsumeSummary& s) {
   return absl::StrFormat(
       "consume: received=%d distinct=%d duplicated=%d lost=%d rebalances=%d "

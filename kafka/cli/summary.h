@@ -40,6 +40,10 @@ struct ProduceSummary {
 // of delivered messages (MB = 10^6 bytes), no newline.
 std::string FormatProduceSummary(const ProduceSummary& summary);
 
+// Why a produce run failed: "failed=N" when some message was not
+// delivered; empty when it passed.
+std::string ProduceProblems(const ProduceSummary& summary);
+
 struct ConsumeSummary {
   int64_t received = 0;
   int64_t distinct = 0;

@@ -13,8 +13,11 @@ namespace mayfly::kafka::cli {
 namespace {
 
 // The ..data generation of `dir`, resolved once so that the chain, key and
-// bundle librdkafka reads at rd_kafka_new are one consistent set even if
-// `mayfly watch x509` swaps them meanwhile (identity/svid_files.h).
+// bundle librdkafka reads at rd_kafka_new are one set even if `mayfly watch
+// x509` swaps them meanwhile (identity/svid_files.h). The watch deletes the
+// generation it replaced: resolve it right before rd_kafka_new, whose
+// error then names the missing file, rather than read a chain of one
+// generation and a key of the next.
 absl::StatusOr<std::string> CurrentSvidFiles(const std::string& dir) {
   const std::string link = absl::StrCat(dir, "/", identity::kSvidDataLink);
   char resolved[PATH_MAX];
@@ -64,50 +67,74 @@ absl::Status SetProperties(rd_kafka_conf_t* conf, const Settings& settings) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::unique_ptr<Transport>> Transport::Configure(
-    rd_kafka_conf_t* conf, const Settings& settings,
+absl::StatusOr<std::unique_ptr<Transport>> Transport::Start(
     const TransportOptions& options, const identity::Clock& clock) {
-  RETURN_IF_ERROR(SetProperties(conf, settings));
-  ASSIGN_OR_RETURN(const Settings transport, TransportSettings(options));
-  RETURN_IF_ERROR(SetProperties(conf, transport));
-  RETURN_IF_ERROR(SetProperties(conf, options.properties));
+  // Checked now, for an early error; resolved again for each conf.
+  RETURN_IF_ERROR(TransportSettings(options).status());
   // The constructor is private: no make_unique.
-  std::unique_ptr<Transport> result(new Transport());
-  if (options.tls != TlsMode::kMayfly) return result;
-
+  std::unique_ptr<Transport> transport(new Transport(options));
+  transport->clock_ = &clock;
+  if (options.tls != TlsMode::kMayfly) return transport;
   identity::workload::X509Source::Options source_options;
   source_options.spiffe_id = options.spiffe_id;
   source_options.clock = &clock;
   ASSIGN_OR_RETURN(
       std::unique_ptr<identity::workload::X509Source> source,
       identity::workload::X509Source::Start(options.socket, source_options));
-  result->source_ = std::move(source);
-  result->log_sink_ = NewJsonStderrSink(clock);
+  transport->source_ = std::move(source);
+  transport->log_sink_ = NewJsonStderrSink(clock);
+  return transport;
+}
+
+absl::Status Transport::Configure(rd_kafka_conf_t* conf,
+                                  const Settings& settings) {
+  RETURN_IF_ERROR(SetProperties(conf, settings));
+  ASSIGN_OR_RETURN(const Settings transport, TransportSettings(options_));
+  RETURN_IF_ERROR(SetProperties(conf, transport));
+  RETURN_IF_ERROR(SetProperties(conf, options_.properties));
+  if (source_ == nullptr) return absl::OkStatus();
   ClientOptions client;
-  client.source = result->source_;
-  client.broker_policy.broker_ids = options.broker_ids;
-  client.broker_policy.trust_domains = options.trust_domains;
-  client.log_sink = result->log_sink_.get();
-  client.clock = &clock;
-  ASSIGN_OR_RETURN(result->identity_,
+  client.source = source_;
+  client.broker_policy.broker_ids = options_.broker_ids;
+  client.broker_policy.trust_domains = options_.trust_domains;
+  client.log_sink = log_sink_.get();
+  client.clock = clock_;
+  ASSIGN_OR_RETURN(std::shared_ptr<KafkaIdentity> identity,
                    KafkaIdentity::Configure(conf, std::move(client)));
-  return result;
+  absl::MutexLock lock(&mu_);
+  identities_.push_back(std::move(identity));
+  return absl::OkStatus();
 }
 
 absl::Status Transport::CheckHandle(rd_kafka_t* rk) const {
-  return identity_ == nullptr ? absl::OkStatus() : identity_->VerifyHandle(rk);
+  absl::MutexLock lock(&mu_);
+  if (identities_.empty()) return absl::OkStatus();
+  // Whichever configured it: the others answer FailedPrecondition.
+  absl::Status status;
+  for (const auto& identity : identities_) {
+    status = identity->VerifyHandle(rk);
+    if (status.ok()) return status;
+  }
+  return status;
 }
 
 int64_t Transport::Rotations() const {
-  return identity_ == nullptr
-             ? 0
-             : static_cast<int64_t>(identity_->Stats().rotations);
+  absl::MutexLock lock(&mu_);
+  int64_t rotations = 0;
+  for (const auto& identity : identities_) {
+    rotations += static_cast<int64_t>(identity->Stats().rotations);
+  }
+  return rotations;
 }
 
 int64_t Transport::AuthFailures() const {
-  if (identity_ == nullptr) return 0;
-  const ClientStats stats = identity_->Stats();
-  return static_cast<int64_t>(stats.svid_refused + stats.peer_rejected);
+  absl::MutexLock lock(&mu_);
+  int64_t failures = 0;
+  for (const auto& identity : identities_) {
+    const ClientStats stats = identity->Stats();
+    failures += static_cast<int64_t>(stats.svid_refused + stats.peer_rejected);
+  }
+  return failures;
 }
 
 }  // namespace mayfly::kafka::cli

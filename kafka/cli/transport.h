@@ -1,22 +1,24 @@
-// A librdkafka configuration for produce and consume runs: the common
-// settings, the transport (--tls mayfly|files|none), then --property.
+// The transport of produce and consume runs (--tls mayfly|files|none): the
+// librdkafka configuration of each handle, after the run's own settings and
+// before --property.
 //
+//   ASSIGN_OR_RETURN(auto transport, Transport::Start(options, clock));
 //   rd_kafka_conf_t* conf = rd_kafka_conf_new();
 //   ... callbacks, opaque ...
-//   ASSIGN_OR_RETURN(auto transport,
-//                    Transport::Configure(conf, settings, options, clock));
+//   RETURN_IF_ERROR(transport->Configure(conf, settings));
 //   rd_kafka_t* rk = rd_kafka_new(type, conf, ...);
 //   RETURN_IF_ERROR(transport->CheckHandle(rk));
 //   ... keep `transport` until rd_kafka_destroy(rk) has returned.
 //
-// --tls mayfly: an X509Source on the Workload API (TransportOptions.socket,
-// .spiffe_id) and KafkaIdentity::Configure with the broker policy; the
-// relay owns the broker sockets, so socket.nagle.disable is left to it.
-// --tls files: librdkafka's own TLS on the files of a `mayfly watch x509
-// --write` directory, the ..data generation current at start (static,
-// never reloaded), endpoint identification off (broker SVIDs carry a URI,
-// not a host name). --tls none: PLAINTEXT. Both set socket.nagle.disable,
-// which otherwise holds small requests ~40 ms on loopback (delayed ACKs).
+// --tls mayfly: one X509Source on the Workload API (TransportOptions.socket,
+// .spiffe_id) for every handle of the run, and KafkaIdentity::Configure on
+// each conf with the broker policy; the relay owns the broker sockets, so
+// socket.nagle.disable is left to it. --tls files: librdkafka's own TLS on
+// the files of a `mayfly watch x509 --write` directory, the ..data
+// generation current at Configure (static, never reloaded), endpoint
+// identification off (broker SVIDs carry a URI, not a host name).
+// --tls none: PLAINTEXT. Both set socket.nagle.disable, without which small
+// requests wait ~40 ms on loopback (Nagle with delayed ACKs).
 #ifndef MAYFLY_KAFKA_CLI_TRANSPORT_H_
 #define MAYFLY_KAFKA_CLI_TRANSPORT_H_
 
@@ -28,7 +30,9 @@
 #include <utility>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "identity/clock.h"
 #include "identity/log/log.h"
 #include "kafka/cli/options.h"
@@ -41,31 +45,46 @@ using Settings = std::vector<std::pair<std::string, std::string>>;
 // Sets each property in order; InvalidArgument naming the first refused.
 absl::Status SetProperties(rd_kafka_conf_t* conf, const Settings& settings);
 
-// Owns what a --tls mayfly handle runs on; nothing for the others.
+// Owns what the handles of a run need for their transport. Thread-safe
+// once started.
 class Transport {
  public:
-  // Sets `settings`, then the transport's, then options.properties on
-  // `conf` (not owned; the caller hands it to rd_kafka_new). `clock` must
-  // outlive the Transport.
-  static absl::StatusOr<std::unique_ptr<Transport>> Configure(
-      rd_kafka_conf_t* conf, const Settings& settings,
+  // --tls mayfly: starts the X509Source (not waiting for the agent: the
+  // library reports a missing SVID per connection). --tls files: checks
+  // that the directory has a ..data generation. `clock` must outlive the
+  // Transport.
+  static absl::StatusOr<std::unique_ptr<Transport>> Start(
       const TransportOptions& options, const identity::Clock& clock);
 
-  // --tls mayfly: KafkaIdentity::VerifyHandle. OK otherwise.
-  absl::Status CheckHandle(rd_kafka_t* rk) const;
+  // Sets `settings`, then the transport's, then TransportOptions.properties
+  // on `conf` (not owned: the caller hands it to rd_kafka_new); for --tls
+  // mayfly, then KafkaIdentity::Configure. The handle made from it must be
+  // destroyed before the Transport.
+  absl::Status Configure(rd_kafka_conf_t* conf, const Settings& settings)
+      ABSL_LOCKS_EXCLUDED(mu_);
 
-  // Connections moved to a new SVID; 0 unless --tls mayfly.
-  int64_t Rotations() const;
-  // Broker connections refused for identity reasons the library saw (our
-  // SVID refused, the broker's not accepted); 0 unless --tls mayfly.
-  int64_t AuthFailures() const;
+  // --tls mayfly: KafkaIdentity::VerifyHandle by the identity that
+  // configured `rk`'s conf. OK otherwise.
+  absl::Status CheckHandle(rd_kafka_t* rk) const ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Over every handle: connections moved to a new SVID; 0 unless --tls
+  // mayfly.
+  int64_t Rotations() const ABSL_LOCKS_EXCLUDED(mu_);
+  // Over every handle: broker connections refused for identity reasons
+  // the library saw (our SVID refused, the broker's not accepted); 0
+  // unless --tls mayfly.
+  int64_t AuthFailures() const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
-  Transport() = default;
+  explicit Transport(TransportOptions options) : options_(std::move(options)) {}
 
+  const TransportOptions options_;
   std::unique_ptr<LogSink> log_sink_;
+  const identity::Clock* clock_ = nullptr;
   std::shared_ptr<identity::workload::X509SvidSource> source_;
-  std::shared_ptr<KafkaIdentity> identity_;
+  mutable absl::Mutex mu_;
+  // One per configured conf, in order.
+  std::vector<std::shared_ptr<KafkaIdentity>> identities_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace mayfly::kafka::cli
