@@ -13,7 +13,10 @@
 #      counted as one test
 #   7. Kafka: tests/kafka/run_e2e against real Kafka 4.4.0 KRaft brokers
 #      (Maven Central, cached) on mayfly-agent's certificates, stock and
-#      with the plugin; each case counts as one test
+#      with the plugin; each case counts as one test. The plugin group
+#      includes the client soak (plugin_soak, 60 s; tests/kafka/run_soak
+#      runs it alone) and the client benchmark's short mode
+#      (plugin_client_bench, about a minute), on its broker
 #   8. the benchmarks, which print their figures and ratios
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -38,10 +38,11 @@ bench_run() {
   out=${out//$'\n'/; }
 }
 
-# median FIELD NAME KIND: the median of FIELD over NAME's counted KIND runs
-# (throughput or latency) in bench.log.
+# median FIELD NAME KIND [LOG]: the median of FIELD over NAME's counted KIND
+# runs (throughput or latency) in LOG ($run/bench.log): lines "NAME KIND
+# ... FIELD=VALUE ...".
 median() {
-  sed -n "s/^$2 $3 .* $1=\([0-9.]*\).*/\1/p" "$run/bench.log" | sort -g |
+  sed -n "s/^$2 $3 .* $1=\([0-9.]*\).*/\1/p" "${4:-$run/bench.log}" | sort -g |
     awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
 }
 

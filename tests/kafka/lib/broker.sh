@@ -3,10 +3,12 @@
 # listener for clients (CLIENTS) and an SSL controller listener
 # (CONTROLLER), both on the PEM files of one SVID directory.
 #
-#   broker_start PROPS SVID_DIR [DIR [CLASSPATH]]
+#   broker_start PROPS SVID_DIR [DIR [CLASSPATH [PLAIN]]]
 #       a broker with PROPS (what `mayfly bridge render` printed) added to
 #       its configuration, its files in DIR ($run/broker), on CLASSPATH
-#       ($classpath); sets $bootstrap, $controller, $broker_pid; writes
+#       ($classpath); PLAIN=plain adds a PLAINTEXT listener (PLAIN, on
+#       $plain_bootstrap; the client benchmark's baseline, lib/plugin.sh);
+#       sets $bootstrap, $controller, $broker_pid; writes
 #       $run/broker.env (what reload_broker.sh reads) and, once the broker
 #       is up, $run/broker.ready
 #   await_topic SVID_DIR TOPIC
@@ -35,15 +37,17 @@ cluster_id() {
   head -c16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '='
 }
 
+# broker_write_config PROPS DIR PORT CPORT [PLAIN_PORT]
 broker_write_config() {
-  local props=$1 dir=$2 port=$3 cport=$4
+  local props=$1 dir=$2 port=$3 cport=$4 plain=""
+  [[ -z ${5:-} ]] || plain=",PLAIN://127.0.0.1:$5"
   cat >"$dir/server.properties" <<PROPS
 process.roles=broker,controller
 node.id=$broker_node_id
 controller.quorum.bootstrap.servers=127.0.0.1:$cport
-listeners=CLIENTS://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
-advertised.listeners=CLIENTS://127.0.0.1:$port
-listener.security.protocol.map=CLIENTS:SSL,CONTROLLER:SSL
+listeners=CLIENTS://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport$plain
+advertised.listeners=CLIENTS://127.0.0.1:$port$plain
+listener.security.protocol.map=CLIENTS:SSL,CONTROLLER:SSL${plain:+,PLAIN:PLAINTEXT}
 inter.broker.listener.name=CLIENTS
 controller.listener.names=CONTROLLER
 log.dirs=$dir/data
@@ -80,12 +84,17 @@ XML
 
 broker_start() {
   local props=$1 svid_dir=$2 dir=${3:-$run/broker} cp=${4:-$classpath}
-  local port cport deadline next_progress
+  local port cport pport="" deadline next_progress
   mkdir -p "$dir"
   port=$(free_port)
   cport=$(free_port)
   while [[ $cport == "$port" ]]; do cport=$(free_port); done
-  broker_write_config "$props" "$dir" "$port" "$cport"
+  if [[ ${5:-} == plain ]]; then
+    pport=$(free_port)
+    while [[ $pport == "$port" || $pport == "$cport" ]]; do pport=$(free_port); done
+    plain_bootstrap="127.0.0.1:$pport"
+  fi
+  broker_write_config "$props" "$dir" "$port" "$cport" "$pport"
   local java_opts=(-Dlog4j2.configurationFile="$dir/log4j2.xml")
   java -Xmx256m -XX:TieredStopAtLevel=1 "${java_opts[@]}" -cp "$cp" \
     kafka.tools.StorageTool format --standalone --cluster-id="$(cluster_id)" \

@@ -9,22 +9,35 @@
 #                   and every prod.acme vector the agent can mint; the
 #                   broker's SVID kept by `mayfly watch x509 --write` with no
 #                   --exec (the engine factory reads each new set itself);
-#                   the broker; the policy's ACLs applied; topic orders;
+#                   the broker (with a PLAINTEXT listener for the client
+#                   benchmark's baseline); the policy's ACLs applied;
+#                   topic orders;
 #                   the monitor of served certificates and the background
 #                   producer (case plugin_broker_rotation)
 #
 # Set for the cases: $plugin_jar, $plugin_socket, $plugin_ca, $pdir (the
 # broker's directory), $plugin_policy, $plugin_started (SECONDS at the
-# broker's start), $monitor_pid, $background_pid.
+# broker's start), $plugin_bootstrap, $plain_bootstrap (the PLAINTEXT
+# listener), $monitor_pid, $background_pid; $run/admin.properties is the
+# super user's (kafka_tool).
 plugin_broker_ttl=${KAFKA_E2E_PLUGIN_BROKER_TTL:-30s}
 # Clients whose SVIDs expire while they run (cases plugin_expiry,
 # plugin_java_producer, plugin_ca_rotate).
 plugin_client_ttl=${KAFKA_E2E_PLUGIN_CLIENT_TTL:-10s}
 expiring_id=spiffe://prod.acme/ns/orders/sa/expiring
 streamer_id=spiffe://prod.acme/ns/orders/sa/streamer
+# The soak's clients (lib/soak.sh): User:soak.producer, User:soak.consumer.
+soak_producer_id=spiffe://prod.acme/ns/soak/sa/producer
+soak_consumer_id=spiffe://prod.acme/ns/soak/sa/consumer
+soak_client_ttl=${KAFKA_E2E_SOAK_TTL:-10s}
+# The client benchmark's (lib/client_bench.sh): User:cbench.native, whose
+# SVID outlives the run (librdkafka loads its certificate once), and
+# User:cbench.mayfly, on short SVIDs that rotate.
+cbench_native_id=spiffe://prod.acme/ns/cbench/sa/native
+cbench_mayfly_id=spiffe://prod.acme/ns/cbench/sa/mayfly
 
 plugin_setup() {
-  local uid id
+  local uid id who
   uid=$(id -u)
   step "building the broker plugin (kafka/broker-plugin, tests skipped)"
   plugin_jar=$(bash "$repo/kafka/broker-plugin/build.sh" -DskipTests \
@@ -36,16 +49,18 @@ plugin_setup() {
   plugin_policy="$run/plugin-policy.yaml"
   # The vectors' policy, its rules untouched (so every vector means what it
   # says), with grants for the cases' clients.
-  cat "$repo/bridge/testdata/mapping_policy.yaml" - >"$plugin_policy" <<YAML
-  - principal: User:orders.expiring
-    resource: {type: topic, name: orders, pattern: literal}
-    operations: [describe]
-    permission: allow
-  - principal: User:orders.streamer
-    resource: {type: topic, name: orders, pattern: literal}
-    operations: [write, describe]
-    permission: allow
-YAML
+  {
+    cat "$repo/bridge/testdata/mapping_policy.yaml"
+    policy_grant User:orders.expiring topic orders literal describe
+    policy_grant User:orders.streamer topic orders literal "write, describe"
+    policy_grant User:soak.producer topic soak literal "write, describe"
+    policy_grant User:soak.consumer topic soak literal "read, describe"
+    policy_grant User:soak.consumer group soak literal read
+    for who in User:cbench.native User:cbench.mayfly; do
+      policy_grant "$who" topic cbench- prefixed "write, read, describe"
+      policy_grant "$who" group cbench- prefixed read
+    done
+  } >"$plugin_policy"
   "$bin/mayfly" bridge check "$plugin_policy" >/dev/null
 
   vectors_tsv plugin >"$run/plugin-vectors.tsv"
@@ -59,6 +74,18 @@ entries:
     selectors: ["unix:uid:$uid"]
     ttl: $plugin_client_ttl
   - spiffe_id: $streamer_id
+    selectors: ["unix:uid:$uid"]
+    ttl: $plugin_client_ttl
+  - spiffe_id: $soak_producer_id
+    selectors: ["unix:uid:$uid"]
+    ttl: $soak_client_ttl
+  - spiffe_id: $soak_consumer_id
+    selectors: ["unix:uid:$uid"]
+    ttl: $soak_client_ttl
+  - spiffe_id: $cbench_native_id
+    selectors: ["unix:uid:$uid"]
+    ttl: 50m
+  - spiffe_id: $cbench_mayfly_id
     selectors: ["unix:uid:$uid"]
     ttl: $plugin_client_ttl
 YAML
@@ -84,7 +111,8 @@ YAML
   pdir="$run/pbroker"
   plugin_started=$SECONDS
   broker_start "$run/plugin.properties" "$run/svid/pbroker" "$pdir" \
-    "$classpath:$plugin_jar"
+    "$classpath:$plugin_jar" plain
+  write_admin_properties "$run/svid/pbroker"
   step "plugin broker up on $bootstrap"
   plugin_bootstrap=$bootstrap
   plugin_controller=$controller
@@ -107,6 +135,14 @@ YAML
     --broker-spiffe-id "$broker_id" --topic orders \
     --duration "$(background_seconds)" --rate 20 --timeout 10
   background_pid=$spawned_pid
+}
+
+# policy_grant PRINCIPAL TYPE NAME PATTERN OPERATIONS: one grant (allow) of
+# the policy's acls, as YAML.
+policy_grant() {
+  printf '  - principal: %s\n    resource: {type: %s, name: %s, pattern: %s}\n' \
+    "$1" "$2" "$3" "$4"
+  printf '    operations: [%s]\n    permission: allow\n' "$5"
 }
 
 # start_monitor: the monitor of served certificates (lib/served.sh) on the
