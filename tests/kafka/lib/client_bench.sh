@@ -4,8 +4,9 @@
 #   plaintext    --tls none, on the broker's PLAINTEXT listener (principal
 #                User:ANONYMOUS, granted the cbench- topics and groups here)
 #   native_ssl   --tls files: librdkafka's own SSL with static PEM files, an
-#                SVID ($cbench_native_id) that outlives the run, since the
-#                plugin closes a connection whose SVID has expired
+#                SVID ($cbench_native_id, fetched before each run) that
+#                outlives the run, since the plugin closes a connection
+#                whose SVID has expired
 #   mayfly       --tls mayfly: the rotating client library, on SVIDs of TTL
 #                $plugin_client_ttl (10 s: rotation about every 5 s)
 # Rounds alternate between the modes (plaintext, native_ssl, mayfly,
@@ -51,7 +52,12 @@ cbench_client() {
   shift 3
   case $mode in
     plaintext) client_transport none "" "" && address=$plain_bootstrap ;;
-    native_ssl) transport=(--tls files --svid-dir "$run/svid/cbench-native") ;;
+    native_ssl)
+      client_transport files "$cbench_native_id" cbench-native || {
+        exit_rc=1 out="no SVID for $cbench_native_id"
+        return
+      }
+      ;;
     mayfly) client_transport mayfly "$cbench_mayfly_id" "" ;;
   esac
   spawn "cbench $mode $kind" "$run/cbench-client.log" "$bin/mayfly" kafka \
@@ -144,8 +150,6 @@ case_plugin_client_bench() {
     --resource-pattern-type prefixed >"$run/cbench-acls.log" 2>&1 ||
     fail "granting User:ANONYMOUS failed: $(tail -n 3 "$run/cbench-acls.log")" ||
     return
-  svid_fetch "$plugin_socket" "$cbench_native_id" "$run/svid/cbench-native" ||
-    fail "no SVID for $cbench_native_id" || return
   # Each round's topics, made by the super user (auto-create) before any
   # round, so that no measured run waits for a topic's creation.
   for ((i = 1; i <= cbench_warmup + cbench_rounds; i++)); do

@@ -24,15 +24,10 @@
 #                                   (then $exit_rc=124)
 #
 # Environment: KAFKA_E2E_SOAK_DURATION (60 s), KAFKA_E2E_SOAK_RATE (200),
-# KAFKA_E2E_SOAK_TLS (mayfly), KAFKA_E2E_SOAK_TTL (10s, lib/plugin.sh).
+# KAFKA_E2E_SOAK_TTL (10s, lib/plugin.sh).
 soak_duration=${KAFKA_E2E_SOAK_DURATION:-60}
 soak_rate=${KAFKA_E2E_SOAK_RATE:-200}
 soak_partitions=6
-# TEMPORARY, until `--tls mayfly` lands: KAFKA_E2E_SOAK_TLS=files runs the
-# harness on librdkafka's own SSL (static files, so with KAFKA_E2E_SOAK_TTL
-# long enough to outlive the run, and no rotation floor). Delete with the
-# mode once mayfly works.
-soak_tls=${KAFKA_E2E_SOAK_TLS:-mayfly}
 
 client_transport() {
   local mode=$1 id=$2 name=$3
@@ -97,8 +92,6 @@ await_exit() {
 # the last message), which the floor does not count.
 rotations_floor() {
   local connections=$((1 + 2 * 2))
-  # TEMPORARY: static certificates never rotate (see soak_tls).
-  [[ $soak_tls == mayfly ]] || connections=0
   echo $((8 * connections * $1 / (10 * 5)))
 }
 
@@ -113,8 +106,7 @@ soak_closes() {
 # without one (some never came), or when the producer's time is long past.
 soak_group() {
   local deadline=$((SECONDS + 60))
-  client_transport "$soak_tls" "$soak_consumer_id" soak-consumer ||
-    fail "no $soak_tls transport for the consumer" || return
+  client_transport mayfly "$soak_consumer_id" ""
   rm -f "$run/soak.ready"
   spawn "soak consumer" "$run/soak-consumer.log" "$bin/mayfly" kafka consume \
     --bootstrap "$plugin_bootstrap" --topic soak --group soak --members 2 \
@@ -166,9 +158,8 @@ case_plugin_soak() {
     fail "topic soak: $(tail -n 3 "$run/soak-topic.log")" || return
   closes=$(soak_closes)
   soak_group "$count" || return
-  step "soak: group steady; $count messages at $soak_rate/s ($soak_tls)"
-  client_transport "$soak_tls" "$soak_producer_id" soak-producer ||
-    fail "no $soak_tls transport for the producer" || return
+  step "soak: group steady; $count messages at $soak_rate/s"
+  client_transport mayfly "$soak_producer_id" ""
   spawn "soak producer" "$run/soak-producer.log" "$bin/mayfly" kafka produce \
     --bootstrap "$plugin_bootstrap" --topic soak --count "$count" \
     --rate "$soak_rate" --idempotent --acks all "${transport[@]}"
