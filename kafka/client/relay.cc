@@ -338,6 +338,7 @@ class Relay::Loop {
       return absl::OkStatus();
     }
     const uint64_t id = next_id_++;
+    switch_started_ = clock_.Monotonic();
     RETURN_IF_ERROR(conn_->BeginSwitch(id, prepared->life.not_after));
     live_[id] = Up{*std::move(prepared->result), "", prepared->life};
     return absl::OkStatus();
@@ -402,8 +403,12 @@ class Relay::Loop {
       const Up& now_current = live_.at(conn_->current());
       tracker_->Switched(now_current.life);
       ++env_.counters->rotations;
+      // How long new requests waited for the old upstream to answer.
+      const absl::Duration drain = clock_.Monotonic() - switch_started_;
       Log(LogLevel::kInfo, "kafka_connection_rotated",
-          {{"from", Serial(*old.tls)}, {"to", Serial(*now_current.tls)}});
+          {{"from", Serial(*old.tls)},
+           {"to", Serial(*now_current.tls)},
+           {"drain_ms", absl::StrCat(absl::ToDoubleMilliseconds(drain))}});
       retiring_.push_back(std::move(old));
     }
     const uint64_t forced = conn_->counters().forced_overlaps;
@@ -482,6 +487,7 @@ class Relay::Loop {
   absl::Time wake_at_ = absl::InfiniteFuture();
   absl::Time retry_at_ = absl::InfinitePast();
   uint64_t forced_seen_ = 0;
+  absl::Duration switch_started_;  // Monotonic() at the last BeginSwitch
 
   bool preparing_ = false;
   std::thread preparer_;
