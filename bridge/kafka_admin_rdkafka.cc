@@ -53,9 +53,9 @@ absl::StatusOr<std::unique_ptr<RdKafkaAdmin>> RdKafkaAdmin::Create(
   // librdkafka reads these when the handle is made; they go right after.
   ASSIGN_OR_RETURN(PrivateTlsFiles files, PrivateTlsFiles::Write(svid));
 
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  kafka::common::UniqueConf conf(rd_kafka_conf_new());
   const std::string timeout_ms = absl::StrCat(Millis(options.timeout));
-  const std::pair<const char*, std::string> settings[] = {
+  const kafka::common::Settings settings = {
       {"bootstrap.servers", options.bootstrap},
       {"client.id", "mayfly-bridge"},
       {"security.protocol", "ssl"},
@@ -70,35 +70,25 @@ absl::StatusOr<std::unique_ptr<RdKafkaAdmin>> RdKafkaAdmin::Create(
       {"socket.timeout.ms", timeout_ms},
       {"socket.connection.setup.timeout.ms", timeout_ms},
   };
-  char errstr[512] = "";
-  for (const auto& [name, value] : settings) {
-    if (rd_kafka_conf_set(conf, name, value.c_str(), errstr, sizeof errstr) !=
-        RD_KAFKA_CONF_OK) {
-      rd_kafka_conf_destroy(conf);
-      return absl::InvalidArgumentError(
-          absl::StrCat("librdkafka setting ", name, "=", value, ": ", errstr));
-    }
-  }
-  rd_kafka_conf_set_opaque(conf, admin.get());
-  rd_kafka_conf_set_log_cb(conf, &RdKafkaAdmin::LogLine);
-  if (rd_kafka_conf_set_ssl_cert_verify_cb(conf, &RdKafkaAdmin::VerifyBroker) !=
-      RD_KAFKA_CONF_OK) {
-    rd_kafka_conf_destroy(conf);
+  RETURN_IF_ERROR(kafka::common::SetProperties(conf.get(), settings));
+  rd_kafka_conf_set_opaque(conf.get(), admin.get());
+  rd_kafka_conf_set_log_cb(conf.get(), &RdKafkaAdmin::LogLine);
+  if (rd_kafka_conf_set_ssl_cert_verify_cb(
+          conf.get(), &RdKafkaAdmin::VerifyBroker) != RD_KAFKA_CONF_OK) {
     return absl::FailedPreconditionError("librdkafka was built without SSL");
   }
-  // rd_kafka_new takes `conf` on success only.
-  admin->rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+  char errstr[512] = "";
+  admin->rk_.reset(
+      rd_kafka_new(RD_KAFKA_PRODUCER, conf.get(), errstr, sizeof errstr));
   if (admin->rk_ == nullptr) {
-    rd_kafka_conf_destroy(conf);
     return absl::InvalidArgumentError(
         absl::StrCat("librdkafka could not start: ", errstr));
   }
+  conf.release();  // rd_kafka_new owns it from a successful return on
   return admin;
 }
 
-RdKafkaAdmin::~RdKafkaAdmin() {
-  if (rk_ != nullptr) rd_kafka_destroy(rk_);
-}
+RdKafkaAdmin::~RdKafkaAdmin() = default;
 
 int RdKafkaAdmin::VerifyBroker(rd_kafka_t*, const char* broker_name, int32_t,
                                int* x509_error, int depth, const char* buf,
@@ -145,7 +135,8 @@ void RdKafkaAdmin::LogLine(const rd_kafka_t* rk, int level, const char* fac,
 }
 
 absl::StatusOr<RdKafkaAdmin::UniqueOptions> RdKafkaAdmin::NewOptions() const {
-  UniqueOptions options(rd_kafka_AdminOptions_new(rk_, RD_KAFKA_ADMIN_OP_ANY));
+  UniqueOptions options(
+      rd_kafka_AdminOptions_new(rk_.get(), RD_KAFKA_ADMIN_OP_ANY));
   char errstr[512] = "";
   if (rd_kafka_AdminOptions_set_request_timeout(
           options.get(), Millis(options_.timeout), errstr, sizeof errstr) !=
@@ -161,7 +152,7 @@ absl::StatusOr<RdKafkaAdmin::UniqueEvent> RdKafkaAdmin::Submit(
                              rd_kafka_queue_t*)>& call,
     absl::string_view what) const {
   ASSIGN_OR_RETURN(UniqueOptions options, NewOptions());
-  UniqueQueue queue(rd_kafka_queue_new(rk_));
+  UniqueQueue queue(rd_kafka_queue_new(rk_.get()));
   call(options.get(), queue.get());
   return Wait(queue.get(), what);
 }
@@ -206,7 +197,7 @@ absl::StatusOr<ClusterAcls> RdKafkaAdmin::DescribeAcls() {
       UniqueEvent event,
       Submit(
           [&](const rd_kafka_AdminOptions_t* options, rd_kafka_queue_t* queue) {
-            rd_kafka_DescribeAcls(rk_, all.get(), options, queue);
+            rd_kafka_DescribeAcls(rk_.get(), all.get(), options, queue);
           },
           "DescribeAcls"));
   size_t n = 0;
@@ -243,7 +234,7 @@ std::vector<absl::Status> RdKafkaAdmin::CreateAcls(
   if (raw.empty()) return out;
   absl::StatusOr<UniqueEvent> event = Submit(
       [&](const rd_kafka_AdminOptions_t* options, rd_kafka_queue_t* queue) {
-        rd_kafka_CreateAcls(rk_, raw.data(), raw.size(), options, queue);
+        rd_kafka_CreateAcls(rk_.get(), raw.data(), raw.size(), options, queue);
       },
       "CreateAcls");
   size_t n = 0;
@@ -279,7 +270,7 @@ std::vector<absl::Status> RdKafkaAdmin::DeleteAcls(
   if (raw.empty()) return out;
   absl::StatusOr<UniqueEvent> event = Submit(
       [&](const rd_kafka_AdminOptions_t* options, rd_kafka_queue_t* queue) {
-        rd_kafka_DeleteAcls(rk_, raw.data(), raw.size(), options, queue);
+        rd_kafka_DeleteAcls(rk_.get(), raw.data(), raw.size(), options, queue);
       },
       "DeleteAcls");
   size_t n = 0;
@@ -306,7 +297,7 @@ RdKafkaAdmin::DescribeBrokerConfigs(int32_t node_id) {
       UniqueEvent event,
       Submit(
           [&](const rd_kafka_AdminOptions_t* options, rd_kafka_queue_t* queue) {
-            rd_kafka_DescribeConfigs(rk_, resources, 1, options, queue);
+            rd_kafka_DescribeConfigs(rk_.get(), resources, 1, options, queue);
           },
           "DescribeConfigs"));
   size_t n = 0;
@@ -363,7 +354,7 @@ absl::Status RdKafkaAdmin::AlterBrokerConfigs(
       UniqueEvent event,
       Submit(
           [&](const rd_kafka_AdminOptions_t* options, rd_kafka_queue_t* queue) {
-            rd_kafka_AlterConfigs(rk_, resources, 1, options, queue);
+            rd_kafka_AlterConfigs(rk_.get(), resources, 1, options, queue);
           },
           "AlterConfigs"));
   size_t n = 0;

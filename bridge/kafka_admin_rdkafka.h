@@ -36,6 +36,7 @@
 #include "bridge/kafka_admin.h"
 #include "bridge/kafka_admin_tls.h"
 #include "identity/log/log.h"
+#include "kafka/common/rdkafka.h"
 
 namespace mayfly::bridge {
 
@@ -122,7 +123,9 @@ class RdKafkaAdmin : public AclAdmin, public BrokerConfigAdmin {
   Logger& logger_;
   mutable absl::Mutex mu_;
   mutable std::optional<absl::Status> refusal_ ABSL_GUARDED_BY(mu_);
-  rd_kafka_t* rk_ = nullptr;  // owned; destroyed last
+  // Declared last, so destroyed first: librdkafka's threads stop before
+  // what its callbacks use goes.
+  kafka::common::UniqueKafka rk_;
 };
 
 }  // namespace mayfly::bridge

@@ -5,22 +5,14 @@
 
 #include <librdkafka/rdkafka.h>
 
-#include <memory>
-
 #include "absl/status/statusor.h"
 #include "kafka/cli/transport.h"
+#include "kafka/common/rdkafka.h"
 
 namespace mayfly::kafka::cli {
 
-struct KafkaDeleter {
-  void operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
-};
-using UniqueKafka = std::unique_ptr<rd_kafka_t, KafkaDeleter>;
-
-struct ConfDeleter {
-  void operator()(rd_kafka_conf_t* conf) const { rd_kafka_conf_destroy(conf); }
-};
-using UniqueConf = std::unique_ptr<rd_kafka_conf_t, ConfDeleter>;
+using common::UniqueConf;
+using common::UniqueKafka;
 
 // rd_kafka_new(type, conf) after `transport` checked it; `conf` is consumed
 // either way. `transport` must outlive the handle.

@@ -14,6 +14,7 @@
 #include "kafka/cli/errors.h"
 #include "kafka/cli/handle.h"
 #include "kafka/cli/transport.h"
+#include "kafka/common/percentile.h"
 
 namespace mayfly::kafka::cli {
 namespace {
@@ -191,8 +192,8 @@ absl::StatusOr<ProduceSummary> RunProduce(const ProduceOptions& options,
   summary.bytes_delivered = state.bytes_delivered.load();
   {
     absl::MutexLock lock(&state.mu);
-    summary.p50 = Percentile(state.latencies, 0.50);
-    summary.p99 = Percentile(state.latencies, 0.99);
+    summary.p50 = common::Percentile(state.latencies, 0.50);
+    summary.p99 = common::Percentile(state.latencies, 0.99);
   }
   summary.rotations = transport->Rotations();
   summary.auth_errors = state.errors.auth.load() + transport->AuthFailures();

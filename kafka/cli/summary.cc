@@ -1,9 +1,6 @@
 // Summary lines and their bookkeeping: see summary.h.
 #include "kafka/cli/summary.h"
 
-#include <algorithm>
-#include <cmath>
-
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -22,15 +19,6 @@ double PerSecond(double count, absl::Duration elapsed) {
 }
 
 }  // namespace
-
-absl::Duration Percentile(std::vector<absl::Duration>& values, double p) {
-  if (values.empty()) return absl::ZeroDuration();
-  std::sort(values.begin(), values.end());
-  // Nearest rank: the smallest value with at least p of them at or below.
-  const double rank = std::ceil(p * static_cast<double>(values.size()));
-  const size_t index = static_cast<size_t>(std::max(rank, 1.0)) - 1;
-  return values[std::min(index, values.size() - 1)];
-}
 
 std::string FormatProduceSummary(const ProduceSummary& s) {
   return absl::StrFormat(

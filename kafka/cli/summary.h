@@ -1,6 +1,6 @@
 // What a produce or consume run found, the one summary line each prints,
-// and the bookkeeping behind it: latency percentiles and the sequence
-// numbers seen.
+// and the bookkeeping behind it: the sequence numbers seen (latency
+// percentiles: kafka/common/percentile.h).
 //
 // The lines are parsed by tests/kafka's soak and benchmark: keep the field
 // names and their order.
@@ -18,10 +18,6 @@
 #include "absl/time/time.h"
 
 namespace mayfly::kafka::cli {
-
-// The nearest-rank percentile `p` (in (0, 1]) of `values`, which it sorts;
-// zero when there are none.
-absl::Duration Percentile(std::vector<absl::Duration>& values, double p);
 
 struct ProduceSummary {
   int64_t sent = 0;  // handed to librdkafka (or refused by it at once)

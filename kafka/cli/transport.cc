@@ -55,18 +55,6 @@ absl::StatusOr<Settings> TransportSettings(const TransportOptions& options) {
 
 }  // namespace
 
-absl::Status SetProperties(rd_kafka_conf_t* conf, const Settings& settings) {
-  char errstr[512];
-  for (const auto& [name, value] : settings) {
-    if (rd_kafka_conf_set(conf, name.c_str(), value.c_str(), errstr,
-                          sizeof(errstr)) != RD_KAFKA_CONF_OK) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("librdkafka property ", name, "=", value, ": ", errstr));
-    }
-  }
-  return absl::OkStatus();
-}
-
 absl::StatusOr<std::unique_ptr<Transport>> Transport::Start(
     const TransportOptions& options, const identity::Clock& clock) {
   // Checked now, for an early error; resolved again for each conf.

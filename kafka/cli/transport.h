@@ -37,13 +37,12 @@
 #include "identity/log/log.h"
 #include "kafka/cli/options.h"
 #include "kafka/client/kafka_identity.h"
+#include "kafka/common/rdkafka.h"
 
 namespace mayfly::kafka::cli {
 
-using Settings = std::vector<std::pair<std::string, std::string>>;
-
-// Sets each property in order; InvalidArgument naming the first refused.
-absl::Status SetProperties(rd_kafka_conf_t* conf, const Settings& settings);
+using common::SetProperties;
+using common::Settings;
 
 // Owns what the handles of a run need for their transport. Thread-safe
 // once started.

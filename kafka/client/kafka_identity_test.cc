@@ -93,6 +93,27 @@ void DeliveryCallback(rd_kafka_t* /*rk*/, const rd_kafka_message_t* message,
   }
 }
 
+// Makes a producer of `conf` (taken), polls it every 50 ms until
+// `counter` of `identity`'s stats reaches `at_least` or 10 s have passed,
+// destroys it, and returns the stats then. A conf librdkafka refuses is a
+// test failure.
+ClientStats PollUntil(rd_kafka_conf_t* conf, const KafkaIdentity& identity,
+                      uint64_t ClientStats::*counter, uint64_t at_least) {
+  char error[512];
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof(error));
+  if (rk == nullptr) {
+    ADD_FAILURE() << "rd_kafka_new: " << error;
+    rd_kafka_conf_destroy(conf);
+    return identity.Stats();
+  }
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (identity.Stats().*counter < at_least && absl::Now() < deadline) {
+    rd_kafka_poll(rk, 50);
+  }
+  rd_kafka_destroy(rk);
+  return identity.Stats();
+}
+
 class KafkaIdentityTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -403,15 +424,8 @@ TEST_F(KafkaIdentityTest, RefusedSvidIsCountedAndNoRequestIsForwarded) {
   Observed observed;
   std::shared_ptr<KafkaIdentity> identity;
   rd_kafka_conf_t* conf = Conf(observed, {}, &identity);
-  char error[512];
-  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof(error));
-  ASSERT_NE(rk, nullptr) << error;
-  const absl::Time deadline = absl::Now() + absl::Seconds(10);
-  while (identity->Stats().svid_refused < 2 && absl::Now() < deadline) {
-    rd_kafka_poll(rk, 50);
-  }
-  rd_kafka_destroy(rk);
-  const ClientStats stats = identity->Stats();
+  const ClientStats stats =
+      PollUntil(conf, *identity, &ClientStats::svid_refused, 2);
   EXPECT_GE(stats.svid_refused, 2u);  // refused, and refused again on retry
   EXPECT_EQ(stats.connect_failures, stats.connections_opened);
   EXPECT_THAT(stats.last_error, HasSubstr("refused the X.509-SVID for " +
@@ -429,15 +443,8 @@ TEST_F(KafkaIdentityTest, BrokerWithAnotherIdIsRejected) {
   Observed observed;
   std::shared_ptr<KafkaIdentity> identity;
   rd_kafka_conf_t* conf = Conf(observed, options, &identity);
-  char error[512];
-  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof(error));
-  ASSERT_NE(rk, nullptr) << error;
-  const absl::Time deadline = absl::Now() + absl::Seconds(10);
-  while (identity->Stats().peer_rejected < 1 && absl::Now() < deadline) {
-    rd_kafka_poll(rk, 50);
-  }
-  rd_kafka_destroy(rk);
-  const ClientStats stats = identity->Stats();
+  const ClientStats stats =
+      PollUntil(conf, *identity, &ClientStats::peer_rejected, 1);
   EXPECT_GE(stats.peer_rejected, 1u);
   EXPECT_THAT(stats.last_error, HasSubstr(kBrokerId));
   for (const FakeBrokerConnection& c : broker_->connections()) {
@@ -458,16 +465,8 @@ TEST_F(KafkaIdentityTest, NoSvidFailsTheConnectAtOnce) {
   absl::StatusOr<std::shared_ptr<KafkaIdentity>> configured =
       KafkaIdentity::Configure(conf, options);
   ASSERT_EQ(configured.status(), absl::OkStatus());
-  char error[512];
-  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof(error));
-  ASSERT_NE(rk, nullptr) << error;
-  const absl::Time deadline = absl::Now() + absl::Seconds(10);
-  while ((*configured)->Stats().svid_unavailable < 1 &&
-         absl::Now() < deadline) {
-    rd_kafka_poll(rk, 50);
-  }
-  rd_kafka_destroy(rk);
-  const ClientStats stats = (*configured)->Stats();
+  const ClientStats stats =
+      PollUntil(conf, **configured, &ClientStats::svid_unavailable, 1);
   EXPECT_GE(stats.svid_unavailable, 1u);
   EXPECT_EQ(stats.connections_opened, 0u);
   EXPECT_THAT(stats.last_error, HasSubstr("no X.509-SVID to present"));

@@ -33,6 +33,7 @@
 #include "identity/cli/command.h"
 #include "identity/cli/flags.h"
 #include "identity/openssl_util.h"
+#include "kafka/common/percentile.h"
 #include "tests/kafka/probe_client.h"
 
 namespace mayfly::kafka_probe {
@@ -232,16 +233,13 @@ int Bench(const Options& options, rd_kafka_t* rk, State& state) {
   const double seconds =
       std::chrono::duration<double>(Clock::now() - start).count();
   rd_kafka_topic_destroy(topic);
-  std::vector<int64_t> latencies;
+  std::vector<absl::Duration> latencies;
   {
     absl::MutexLock lock(&state.mu);
-    latencies = state.latencies_us;
+    latencies = state.latencies;
   }
-  std::sort(latencies.begin(), latencies.end());
   auto percentile_ms = [&](double p) {
-    if (latencies.empty()) return 0.0;
-    const size_t i = static_cast<size_t>(p * (latencies.size() - 1));
-    return latencies[i] / 1000.0;
+    return absl::ToDoubleMilliseconds(kafka::common::Percentile(latencies, p));
   };
   const int64_t failed = options.count - state.delivered.load();
   printf(

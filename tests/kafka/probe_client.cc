@@ -24,7 +24,7 @@ void OnDelivery(rd_kafka_t*, const rd_kafka_message_t* message, void* opaque) {
         std::chrono::steady_clock::now() - sent->at);
     if (message->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
       absl::MutexLock lock(&state.mu);
-      state.latencies_us.push_back(latency.count());
+      state.latencies.push_back(absl::Microseconds(latency.count()));
     }
   }
   if (message->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -93,8 +93,8 @@ int OnCertVerify(rd_kafka_t*, const char* broker_name, int32_t, int* x509_error,
 }  // namespace
 
 UniqueKafka NewProducer(const Options& options, State& state) {
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  const std::vector<std::pair<std::string, std::string>> settings = {
+  kafka::common::UniqueConf conf(rd_kafka_conf_new());
+  const kafka::common::Settings settings = {
       {"bootstrap.servers", options.bootstrap},
       {"security.protocol", "ssl"},
       {"ssl.certificate.location", options.svid_dir + "/svid.pem"},
@@ -114,33 +114,29 @@ UniqueKafka NewProducer(const Options& options, State& state) {
       {"socket.nagle.disable", "true"},
       {"enable.idempotence", "true"},
   };
-  char errstr[512];
-  for (const auto& [name, value] : settings) {
-    if (rd_kafka_conf_set(conf, name.c_str(), value.c_str(), errstr,
-                          sizeof(errstr)) != RD_KAFKA_CONF_OK) {
-      std::cerr << "probe: " << name << ": " << errstr << "\n";
-      rd_kafka_conf_destroy(conf);
-      return nullptr;
-    }
-  }
-  rd_kafka_conf_set_opaque(conf, &state);
-  rd_kafka_conf_set_dr_msg_cb(conf, OnDelivery);
-  rd_kafka_conf_set_error_cb(conf, OnError);
-  rd_kafka_conf_set_log_cb(conf, OnLog);
-  if (rd_kafka_conf_set_ssl_cert_verify_cb(conf, OnCertVerify) !=
-      RD_KAFKA_CONF_OK) {
-    std::cerr << "probe: librdkafka without ssl_cert_verify_cb\n";
-    rd_kafka_conf_destroy(conf);
+  const absl::Status set = kafka::common::SetProperties(conf.get(), settings);
+  if (!set.ok()) {
+    std::cerr << "probe: " << set.message() << "\n";
     return nullptr;
   }
-  // rd_kafka_new owns conf from here on success.
-  rd_kafka_t* rk =
-      rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+  rd_kafka_conf_set_opaque(conf.get(), &state);
+  rd_kafka_conf_set_dr_msg_cb(conf.get(), OnDelivery);
+  rd_kafka_conf_set_error_cb(conf.get(), OnError);
+  rd_kafka_conf_set_log_cb(conf.get(), OnLog);
+  if (rd_kafka_conf_set_ssl_cert_verify_cb(conf.get(), OnCertVerify) !=
+      RD_KAFKA_CONF_OK) {
+    std::cerr << "probe: librdkafka without ssl_cert_verify_cb\n";
+    return nullptr;
+  }
+  char errstr[512];
+  UniqueKafka rk(
+      rd_kafka_new(RD_KAFKA_PRODUCER, conf.get(), errstr, sizeof(errstr)));
   if (rk == nullptr) {
     std::cerr << "probe: " << errstr << "\n";
-    rd_kafka_conf_destroy(conf);
+    return nullptr;
   }
-  return UniqueKafka(rk);
+  conf.release();  // rd_kafka_new owns it from a successful return on
+  return rk;
 }
 
 std::string Why(State& state) {

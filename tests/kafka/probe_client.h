@@ -19,6 +19,8 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "kafka/common/rdkafka.h"
 
 namespace mayfly::kafka_probe {
 
@@ -39,10 +41,7 @@ struct Options {
   int timeout_ms = kDefaultTimeoutMs;
 };
 
-struct KafkaDeleter {
-  void operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
-};
-using UniqueKafka = std::unique_ptr<rd_kafka_t, KafkaDeleter>;
+using kafka::common::UniqueKafka;
 
 // What the callbacks record; librdkafka calls them from rd_kafka_poll and
 // its own threads (the verify callback), hence the lock.
@@ -56,9 +55,9 @@ struct State {
   std::string first_delivery_error ABSL_GUARDED_BY(mu);
   std::string last_error ABSL_GUARDED_BY(mu);
   std::string verify_error ABSL_GUARDED_BY(mu);
-  // Produce-to-delivery latencies, for messages produced with a SendTime
-  // as their opaque (probe bench).
-  std::vector<int64_t> latencies_us ABSL_GUARDED_BY(mu);
+  // Produce-to-delivery latencies in whole microseconds, for messages
+  // produced with a SendTime as their opaque (probe bench).
+  std::vector<absl::Duration> latencies ABSL_GUARDED_BY(mu);
 };
 
 // A message's opaque in probe bench: when it was produced. The delivery

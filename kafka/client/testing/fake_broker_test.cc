@@ -39,14 +39,8 @@ using test_io::kIoTimeoutMs;
 using test_io::ReadExactly;
 using test_io::ReadToEof;
 using test_io::WriteAll;
-using test_pki::MakeCa;
-using test_pki::MintSvid;
-using test_pki::TestCa;
 using ::testing::HasSubstr;
 
-const absl::Time kStart = absl::FromUnixSeconds(1800000000);
-constexpr absl::string_view kClientId = "spiffe://example.org/app";
-constexpr absl::string_view kBrokerId = "spiffe://example.org/kafka/broker-1";
 constexpr absl::Duration kWait = absl::Milliseconds(kIoTimeoutMs);
 
 // The bytes read, or the error as text (never equal to what a test expects).
@@ -111,7 +105,8 @@ class FakeBrokerTest : public ::testing::Test {
  protected:
   void SetUp() override {
     source_.SetX509Bundle(ca_.bundle);
-    source_.SetX509Svid(MintSvid(ca_, kClientId, absl::Minutes(5), clock_));
+    source_.SetX509Svid(
+        test_pki::MintSvid(ca_, test_pki::kClientId, absl::Minutes(5), clock_));
   }
 
   std::unique_ptr<FakeBroker> StartBroker(FakeBrokerOptions options) {
@@ -119,9 +114,9 @@ class FakeBrokerTest : public ::testing::Test {
     if (options.mode == FakeBrokerMode::kForward) {
       options.upstream = echo_.address();
     }
-    auto broker =
-        FakeBroker::Start(MintSvid(ca_, kBrokerId, absl::Minutes(10), clock_),
-                          ca_.bundle, std::move(options));
+    auto broker = FakeBroker::Start(
+        test_pki::MintSvid(ca_, test_pki::kBrokerId, absl::Minutes(10), clock_),
+        ca_.bundle, std::move(options));
     EXPECT_TRUE(broker.ok()) << broker.status();
     return broker.ok() ? *std::move(broker) : nullptr;
   }
@@ -141,8 +136,8 @@ class FakeBrokerTest : public ::testing::Test {
         ASN1_STRING_length(serial)));
   }
 
-  FakeClock clock_{kStart};
-  TestCa ca_ = MakeCa("example.org", clock_);
+  FakeClock clock_{test_pki::kStart};
+  test_pki::TestCa ca_ = test_pki::MakeCa("example.org", clock_);
   identity::workload::FakeX509SvidSource source_{clock_};
   EchoServer echo_;
 };
@@ -154,7 +149,7 @@ TEST_F(FakeBrokerTest, ForwardsBothWaysAndRecordsTheClient) {
   EXPECT_EQ(broker->address(), absl::StrCat("127.0.0.1:", broker->port()));
   auto up = Connect(*broker);
   ASSERT_TRUE(up.ok()) << up.status();
-  EXPECT_EQ((*up)->broker_id().ToString(), kBrokerId);
+  EXPECT_EQ((*up)->broker_id().ToString(), test_pki::kBrokerId);
   ASSERT_TRUE(WriteAll(**up, "hello kafka").ok());
   EXPECT_EQ(Got(ReadExactly(**up, 11)), "hello kafka");
   ASSERT_TRUE(WriteAll(**up, "again").ok());
@@ -166,7 +161,7 @@ TEST_F(FakeBrokerTest, ForwardsBothWaysAndRecordsTheClient) {
   EXPECT_EQ(broker->expired_closes(), 0);
   const FakeBrokerConnection seen = broker->connections().at(0);
   EXPECT_TRUE(seen.handshake_ok) << seen.error;
-  EXPECT_EQ(seen.client_id, kClientId);
+  EXPECT_EQ(seen.client_id, test_pki::kClientId);
   EXPECT_EQ(seen.client_serial, ClientSerial());
   EXPECT_EQ(seen.client_serial.size(), 32u);  // a 128-bit serial
   EXPECT_EQ(seen.client_not_after, (*source_.GetX509Svid())->not_after);
@@ -203,7 +198,7 @@ TEST_F(FakeBrokerTest, ClosesAtTheFirstReadAfterTheClientNotAfter) {
 
 TEST_F(FakeBrokerTest, RefusedClientClosedAfterTheHandshake) {
   FakeBrokerOptions options;
-  options.refused_ids = {std::string(kClientId)};
+  options.refused_ids = {std::string(test_pki::kClientId)};
   auto broker = StartBroker(options);
   ASSERT_NE(broker, nullptr);
   auto up = Connect(*broker);
@@ -227,8 +222,9 @@ TEST_F(FakeBrokerTest, RefusedClientClosedAfterTheHandshake) {
 TEST_F(FakeBrokerTest, UntrustedClientFailsUntilItsRootIsInTheBundle) {
   auto broker = StartBroker({});
   ASSERT_NE(broker, nullptr);
-  const TestCa next = MakeCa("example.org", clock_);
-  source_.SetX509Svid(MintSvid(next, kClientId, absl::Minutes(5), clock_));
+  const test_pki::TestCa next = test_pki::MakeCa("example.org", clock_);
+  source_.SetX509Svid(
+      test_pki::MintSvid(next, test_pki::kClientId, absl::Minutes(5), clock_));
   auto up = Connect(*broker);  // TLS 1.3: refused after our handshake
   ASSERT_TRUE(up.ok()) << up.status();
   EXPECT_THAT(ReadToEof(**up), StatusIs(absl::StatusCode::kUnavailable,
@@ -249,7 +245,7 @@ TEST_F(FakeBrokerTest, UntrustedClientFailsUntilItsRootIsInTheBundle) {
   ASSERT_TRUE(again.ok()) << again.status();
   ASSERT_TRUE(WriteAll(**again, "x").ok());
   ASSERT_TRUE(ReadExactly(**again, 1).ok());
-  EXPECT_EQ(broker->connections().at(1).client_id, kClientId);
+  EXPECT_EQ(broker->connections().at(1).client_id, test_pki::kClientId);
   EXPECT_EQ(broker->handshakes_failed(), 1);
 }
 
@@ -257,8 +253,9 @@ TEST_F(FakeBrokerTest, NewSvidPresentedToNewConnections) {
   auto broker = StartBroker({});
   ASSERT_NE(broker, nullptr);
   ASSERT_TRUE(broker
-                  ->SetSvid(MintSvid(ca_, "spiffe://example.org/kafka/broker-2",
-                                     absl::Minutes(10), clock_))
+                  ->SetSvid(test_pki::MintSvid(
+                      ca_, "spiffe://example.org/kafka/broker-2",
+                      absl::Minutes(10), clock_))
                   .ok());
   auto up = Connect(*broker);
   ASSERT_TRUE(up.ok()) << up.status();
@@ -310,11 +307,11 @@ TEST_F(FakeBrokerTest, ConnectionsBeyondTheBoundClosedAtOnce) {
 
 TEST_F(FakeBrokerTest, ForwardNeedsAnUpstream) {
   FakeBrokerOptions options;
-  EXPECT_THAT(
-      FakeBroker::Start(MintSvid(ca_, kBrokerId, absl::Minutes(10), clock_),
-                        ca_.bundle, options),
-      StatusIs(absl::StatusCode::kInvalidArgument,
-               HasSubstr("forward mode needs an upstream")));
+  EXPECT_THAT(FakeBroker::Start(test_pki::MintSvid(ca_, test_pki::kBrokerId,
+                                                   absl::Minutes(10), clock_),
+                                ca_.bundle, options),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("forward mode needs an upstream")));
 }
 
 }  // namespace

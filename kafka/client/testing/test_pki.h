@@ -15,6 +15,13 @@
 
 namespace mayfly::kafka::test_pki {
 
+// When the tests' fake clocks start.
+inline constexpr absl::Time kStart = absl::FromUnixSeconds(1800000000);
+// The client's and the broker's SPIFFE IDs in the tests of the TLS leg.
+inline constexpr absl::string_view kClientId = "spiffe://example.org/app";
+inline constexpr absl::string_view kBrokerId =
+    "spiffe://example.org/kafka/broker-1";
+
 struct TestCa {
   identity::Signer root;
   identity::Signer intermediate;

@@ -35,15 +35,9 @@ using ::mayfly::testing_util::StatusIs;
 using test_io::kIoTimeoutMs;
 using test_io::ReadToEof;
 using test_io::WriteAll;
-using test_pki::MakeCa;
-using test_pki::MintSvid;
-using test_pki::TestCa;
 using ::testing::HasSubstr;
 
-const absl::Time kStart = absl::FromUnixSeconds(1800000000);
 constexpr absl::string_view kAddress = "kafka-1.example.org:9093";
-constexpr absl::string_view kClientId = "spiffe://example.org/app";
-constexpr absl::string_view kBrokerId = "spiffe://example.org/kafka/broker-1";
 
 // The broker of these tests: it reads one request and answers "hello
 // <client ID>", then closes.
@@ -55,7 +49,8 @@ class TlsUpstreamTest : public ::testing::Test {
  protected:
   void SetUp() override {
     source_.SetX509Bundle(ca_.bundle);
-    source_.SetX509Svid(MintSvid(ca_, kClientId, absl::Hours(1), clock_));
+    source_.SetX509Svid(
+        test_pki::MintSvid(ca_, test_pki::kClientId, absl::Hours(1), clock_));
   }
 
   // Starts a broker presenting `svid` (trusting clients of ca_) and
@@ -94,34 +89,36 @@ class TlsUpstreamTest : public ::testing::Test {
     return broker_->connections().at(0);
   }
 
-  FakeClock clock_{kStart};
-  TestCa ca_ = MakeCa("example.org", clock_);
+  FakeClock clock_{test_pki::kStart};
+  test_pki::TestCa ca_ = test_pki::MakeCa("example.org", clock_);
   identity::workload::FakeX509SvidSource source_{clock_};
   std::unique_ptr<FakeBroker> broker_;
 };
 
 TEST_F(TlsUpstreamTest, ExpectedBrokerAcceptedAndSeesOurWholeChain) {
-  const X509Svid broker = MintSvid(ca_, kBrokerId, absl::Minutes(10), clock_);
-  auto up = ConnectTo(broker, Expect(kBrokerId));
+  const X509Svid broker =
+      test_pki::MintSvid(ca_, test_pki::kBrokerId, absl::Minutes(10), clock_);
+  auto up = ConnectTo(broker, Expect(test_pki::kBrokerId));
   ASSERT_TRUE(up.ok()) << up.status();
-  EXPECT_EQ((*up)->broker_id().ToString(), kBrokerId);
+  EXPECT_EQ((*up)->broker_id().ToString(), test_pki::kBrokerId);
   EXPECT_EQ((*up)->address(), kAddress);
   EXPECT_EQ((*up)->svid(), *source_.GetX509Svid());
   ASSERT_TRUE(WriteAll(**up, "ping").ok());
   absl::StatusOr<std::string> reply = ReadToEof(**up);
   ASSERT_TRUE(reply.ok()) << reply.status();
-  EXPECT_EQ(*reply, absl::StrCat("hello ", kClientId));
+  EXPECT_EQ(*reply, absl::StrCat("hello ", test_pki::kClientId));
   const FakeBrokerConnection seen = Finished();
   EXPECT_TRUE(seen.handshake_ok) << seen.error;
   EXPECT_EQ(seen.received, "ping");
-  EXPECT_EQ(seen.client_id, kClientId);
+  EXPECT_EQ(seen.client_id, test_pki::kClientId);
   // Leaf and intermediate: the broker's root-only bundle needs both.
   EXPECT_EQ(seen.client_chain_length, 2);
   EXPECT_EQ(seen.sni, "kafka-1.example.org");
 }
 
 TEST_F(TlsUpstreamTest, WriteAfterTheBrokerClosedIsAnErrorNotSigpipe) {
-  auto up = ConnectTo(MintSvid(ca_, kBrokerId, absl::Minutes(10), clock_));
+  auto up = ConnectTo(
+      test_pki::MintSvid(ca_, test_pki::kBrokerId, absl::Minutes(10), clock_));
   ASSERT_TRUE(up.ok()) << up.status();
   ASSERT_TRUE(WriteAll(**up, "ping").ok());
   ASSERT_TRUE(ReadToEof(**up).ok());
@@ -134,16 +131,17 @@ TEST_F(TlsUpstreamTest, WriteAfterTheBrokerClosedIsAnErrorNotSigpipe) {
 }
 
 TEST_F(TlsUpstreamTest, AnyIdOfOwnTrustDomainByDefault) {
-  auto up = ConnectTo(MintSvid(ca_, kBrokerId, absl::Minutes(10), clock_));
+  auto up = ConnectTo(
+      test_pki::MintSvid(ca_, test_pki::kBrokerId, absl::Minutes(10), clock_));
   ASSERT_TRUE(up.ok()) << up.status();
-  EXPECT_EQ((*up)->broker_id().ToString(), kBrokerId);
+  EXPECT_EQ((*up)->broker_id().ToString(), test_pki::kBrokerId);
 }
 
 TEST_F(TlsUpstreamTest, BrokerWithAnotherIdRefused) {
-  const X509Svid other = MintSvid(ca_, "spiffe://example.org/kafka/impostor",
-                                  absl::Minutes(10), clock_);
+  const X509Svid other = test_pki::MintSvid(
+      ca_, "spiffe://example.org/kafka/impostor", absl::Minutes(10), clock_);
   EXPECT_THAT(
-      ConnectTo(other, Expect(kBrokerId)),
+      ConnectTo(other, Expect(test_pki::kBrokerId)),
       StatusIs(absl::StatusCode::kPermissionDenied,
                HasSubstr("broker kafka-1.example.org:9093: broker presented "
                          "spiffe://example.org/kafka/impostor, expected "
@@ -153,10 +151,10 @@ TEST_F(TlsUpstreamTest, BrokerWithAnotherIdRefused) {
 
 TEST_F(TlsUpstreamTest, BrokerFromAnotherTrustDomainRefused) {
   // Federated: its bundle is known, but the trust domain is not allowed.
-  const TestCa other = MakeCa("other.org", clock_);
+  const test_pki::TestCa other = test_pki::MakeCa("other.org", clock_);
   source_.SetX509Bundle(other.bundle);
-  const X509Svid foreign = MintSvid(other, "spiffe://other.org/kafka/broker",
-                                    absl::Minutes(10), clock_);
+  const X509Svid foreign = test_pki::MintSvid(
+      other, "spiffe://other.org/kafka/broker", absl::Minutes(10), clock_);
   EXPECT_THAT(ConnectTo(foreign),
               StatusIs(absl::StatusCode::kPermissionDenied,
                        HasSubstr("spiffe://other.org/kafka/broker, outside "
@@ -176,13 +174,13 @@ TEST_F(TlsUpstreamTest, BrokerFromAnotherTrustDomainRefused) {
 }
 
 TEST_F(TlsUpstreamTest, AllowedTrustDomainWithoutBundleIsUntrusted) {
-  const TestCa other = MakeCa("other.org", clock_);
+  const test_pki::TestCa other = test_pki::MakeCa("other.org", clock_);
   BrokerIdPolicy allowed;
   allowed.trust_domains = {*identity::TrustDomain::FromString("other.org")};
   EXPECT_THAT(
-      ConnectTo(
-          MintSvid(other, "spiffe://other.org/b", absl::Minutes(10), clock_),
-          allowed),
+      ConnectTo(test_pki::MintSvid(other, "spiffe://other.org/b",
+                                   absl::Minutes(10), clock_),
+                allowed),
       StatusIs(absl::StatusCode::kUnauthenticated,
                HasSubstr("broker kafka-1.example.org:9093: broker presented "
                          "spiffe://other.org/b, but there is no bundle for "
@@ -191,16 +189,18 @@ TEST_F(TlsUpstreamTest, AllowedTrustDomainWithoutBundleIsUntrusted) {
 
 TEST_F(TlsUpstreamTest, ChainFromAnUnknownRootRefused) {
   // Same trust domain name, different root: an impostor CA.
-  const TestCa rogue = MakeCa("example.org", clock_);
-  EXPECT_THAT(ConnectTo(MintSvid(rogue, kBrokerId, absl::Minutes(10), clock_),
-                        Expect(kBrokerId)),
+  const test_pki::TestCa rogue = test_pki::MakeCa("example.org", clock_);
+  EXPECT_THAT(ConnectTo(test_pki::MintSvid(rogue, test_pki::kBrokerId,
+                                           absl::Minutes(10), clock_),
+                        Expect(test_pki::kBrokerId)),
               StatusIs(absl::StatusCode::kUnauthenticated,
                        HasSubstr("broker presented spiffe://example.org/kafka/"
                                  "broker-1 with an untrusted chain")));
 }
 
 TEST_F(TlsUpstreamTest, ExpiredBrokerRefused) {
-  const X509Svid broker = MintSvid(ca_, kBrokerId, absl::Minutes(10), clock_);
+  const X509Svid broker =
+      test_pki::MintSvid(ca_, test_pki::kBrokerId, absl::Minutes(10), clock_);
   clock_.Advance(absl::Minutes(11));  // our own SVID lives an hour
   EXPECT_THAT(ConnectTo(broker),
               StatusIs(absl::StatusCode::kUnauthenticated,
@@ -208,19 +208,21 @@ TEST_F(TlsUpstreamTest, ExpiredBrokerRefused) {
 }
 
 TEST_F(TlsUpstreamTest, BundleWithTwoRootsAcceptsBothDuringRootRotation) {
-  const TestCa next = MakeCa("example.org", clock_);
-  const X509Svid broker = MintSvid(next, kBrokerId, absl::Minutes(10), clock_);
+  const test_pki::TestCa next = test_pki::MakeCa("example.org", clock_);
+  const X509Svid broker =
+      test_pki::MintSvid(next, test_pki::kBrokerId, absl::Minutes(10), clock_);
   // Before the new root is in the bundle: refused.
   EXPECT_THAT(ConnectTo(broker), StatusIs(absl::StatusCode::kUnauthenticated,
                                           HasSubstr("untrusted chain")));
   X509Bundle both = ca_.bundle;
   both.AddRoot(*next.root.cert);
   source_.SetX509Bundle(both);
-  auto up = ConnectTo(broker, Expect(kBrokerId));
+  auto up = ConnectTo(broker, Expect(test_pki::kBrokerId));
   ASSERT_TRUE(up.ok()) << up.status();
   up->reset();  // lets the broker thread finish
   // Brokers of the old root still pass with the same bundle.
-  auto old = ConnectTo(MintSvid(ca_, kBrokerId, absl::Minutes(10), clock_));
+  auto old = ConnectTo(
+      test_pki::MintSvid(ca_, test_pki::kBrokerId, absl::Minutes(10), clock_));
   ASSERT_TRUE(old.ok()) << old.status();
 }
 
@@ -265,12 +267,14 @@ TEST_F(TlsUpstreamTest, SilentBrokerTimesOut) {
 
 TEST_F(TlsUpstreamTest, BrokerRefusingOurSvidShowsOnTheFirstRead) {
   // TLS 1.3: our handshake ends before the broker judges our certificate.
-  const TestCa stranger = MakeCa("example.org", clock_);
-  source_.SetX509Svid(MintSvid(stranger, kClientId, absl::Hours(1), clock_));
+  const test_pki::TestCa stranger = test_pki::MakeCa("example.org", clock_);
+  source_.SetX509Svid(test_pki::MintSvid(stranger, test_pki::kClientId,
+                                         absl::Hours(1), clock_));
   X509Bundle both = ca_.bundle;
   both.AddRoot(*stranger.root.cert);
   source_.SetX509Bundle(both);  // we trust the broker; it does not trust us
-  auto up = ConnectTo(MintSvid(ca_, kBrokerId, absl::Minutes(10), clock_));
+  auto up = ConnectTo(
+      test_pki::MintSvid(ca_, test_pki::kBrokerId, absl::Minutes(10), clock_));
   ASSERT_TRUE(up.ok()) << up.status();
   absl::StatusOr<std::string> reply = ReadToEof(**up);
   EXPECT_THAT(reply, StatusIs(absl::StatusCode::kUnavailable,
