@@ -1,7 +1,7 @@
 // KafkaIdentity with the real librdkafka 2.0.2: its in-process mock cluster
 // behind a TLS front (testing/fake_broker.h) that, like the broker plugin,
 // requires the client's SVID and closes a connection at the first read
-// after that SVID's NotAfter. SVIDs live 4 s and are renewed every 2 s (the
+// after that SVID's NotAfter. SVIDs live 6 s and are renewed every 3 s (the
 // agent renews at half life), so every connection must move several times.
 #include "kafka/client/kafka_identity.h"
 
@@ -38,8 +38,8 @@ using ::testing::HasSubstr;
 constexpr char kClientId[] = "spiffe://prod.test/ns/orders/sa/writer";
 constexpr char kBrokerId[] = "spiffe://prod.test/kafka/broker";
 constexpr char kTopic[] = "orders";
-constexpr absl::Duration kClientTtl = absl::Seconds(4);
-constexpr absl::Duration kRenewEvery = absl::Seconds(2);
+constexpr absl::Duration kClientTtl = absl::Seconds(6);
+constexpr absl::Duration kRenewEvery = absl::Seconds(3);
 
 // What librdkafka told the application: logs at WARNING or worse, error_cb
 // calls, delivery reports.
@@ -246,9 +246,9 @@ TEST_F(KafkaIdentityTest, IdempotentProducerRotatesWithNoErrorOrLoss) {
   EXPECT_EQ(identity->VerifyHandle(rk), absl::OkStatus());
   StartRenewing();
 
-  // 10 s: each 4 s SVID is replaced every 2 s, so each connection moves
+  // 13 s: each 6 s SVID is replaced every 3 s, so each connection moves
   // about 4 times; the broker would close one still on an SVID past NotAfter.
-  Produce(rk, 2000, absl::Seconds(10));
+  Produce(rk, 2000, absl::Seconds(13));
   StopRenewing();
   rd_kafka_destroy(rk);
 
@@ -267,7 +267,7 @@ TEST_F(KafkaIdentityTest, IdempotentProducerRotatesWithNoErrorOrLoss) {
   EXPECT_GE(stats.connections_opened, 1u);
   EXPECT_EQ(stats.connect_failures, 0u) << stats.last_error;
   EXPECT_EQ(stats.upstream_closed, 0u) << stats.last_error;
-  // Each connection open for the whole 10 s moves at least 3 times.
+  // Each connection open for the whole 13 s moves at least 3 times.
   EXPECT_GE(stats.rotations, 3u) << stats.last_error;
   EXPECT_EQ(stats.rotation_failures, 0u) << stats.last_error;
   // The mock's high watermarks: every message once (no duplicate).
@@ -381,7 +381,7 @@ TEST_F(KafkaIdentityTest, ConsumerGroupRotatesWithNoRebalanceOrDuplicate) {
   rd_kafka_t* producer =
       rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof(error));
   ASSERT_NE(producer, nullptr) << error;
-  std::thread produce([&] { Produce(producer, kMessages, absl::Seconds(8)); });
+  std::thread produce([&] { Produce(producer, kMessages, absl::Seconds(12)); });
   const absl::Time deadline = absl::Now() + absl::Seconds(40);
   while (static_cast<int>(seen.size()) < kMessages && absl::Now() < deadline) {
     poll_both();
@@ -482,7 +482,7 @@ TEST_F(KafkaIdentityTest, ExpiryWithNoSuccessorClosesBeforeTheBrokerMust) {
   char error[512];
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, error, sizeof(error));
   ASSERT_NE(rk, nullptr) << error;
-  // Metadata requests keep the connection busy past the SVID's 4 s.
+  // Metadata requests keep the connection busy past the SVID's 6 s.
   const absl::Time deadline = absl::Now() + kClientTtl + absl::Seconds(3);
   while (absl::Now() < deadline) {
     const rd_kafka_metadata_t* metadata = nullptr;
