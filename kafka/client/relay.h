@@ -89,7 +89,6 @@ class Relay {
   bool done() const { return done_.load(); }
 
  private:
-  class Loop;
   Relay() = default;
 
   identity::UniqueFd wake_fd_;    // eventfd: look again (SVID change, ...)
