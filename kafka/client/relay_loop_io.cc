@@ -1,12 +1,8 @@
 // RelayLoop's byte moving: see relay_loop.h.
-#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
-#include <climits>
-#include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "identity/status_macros.h"
