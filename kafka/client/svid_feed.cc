@@ -1,12 +1,22 @@
 // The SVID generations of one KafkaIdentity: see svid_feed.h.
 #include "kafka/client/svid_feed.h"
 
+#include <openssl/x509.h>
+
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 
 namespace mayfly::kafka {
+namespace {
+
+bool SameLeaf(const identity::X509Svid& a, const identity::X509Svid& b) {
+  return !a.chain.empty() && !b.chain.empty() &&
+         X509_cmp(a.chain.front().get(), b.chain.front().get()) == 0;
+}
+
+}  // namespace
 
 SvidFeed::SvidFeed(std::shared_ptr<identity::workload::X509SvidSource> source,
                    const identity::Clock& clock)
@@ -25,6 +35,14 @@ absl::StatusOr<SvidGeneration> SvidFeed::Newest() {
   }
   absl::MutexLock lock(&mu_);
   if (*svid == svid_) return generation_;
+  // The Workload API sends every SVID and bundle of the process in each
+  // update, and a source may hand out a new snapshot of an unchanged SVID
+  // (another of the process's SVIDs rotated, or a bundle did): that is no
+  // new generation, or every connection would move at every update.
+  if (svid_ != nullptr && SameLeaf(**svid, *svid_)) {
+    svid_ = *std::move(svid);
+    return generation_;
+  }
   // A new snapshot: stamp its receipt now (OnChange asks at once, so this
   // is when the source published it, give or take a callback).
   absl::StatusOr<std::shared_ptr<const TlsClientContext>> context =
