@@ -4,7 +4,7 @@
 # render --stock writes.
 set -euo pipefail
 
-mayfly="$TEST_SRCDIR/$TEST_WORKSPACE/identity/cli/mayfly"
+mayfly="$TEST_SRCDIR/$TEST_WORKSPACE/mayfly"
 agent="$TEST_SRCDIR/$TEST_WORKSPACE/identity/agent/mayfly-agent"
 testdata="$TEST_SRCDIR/$TEST_WORKSPACE/bridge/testdata"
 work="$TEST_TMPDIR/bridge"

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 bash third_party/install_deps.sh
 echo "==> building //:mayfly //:mayfly-agent" >&2
 bazel build --noshow_progress //:mayfly //:mayfly-agent 2>&1 | grep -v '^(' || true
-mayfly=bazel-bin/identity/cli/mayfly
+mayfly=bazel-bin/mayfly
 agent=bazel-bin/identity/agent/mayfly-agent
 [[ -x "$mayfly" && -x "$agent" ]] || { echo "demo: build failed" >&2; exit 1; }
 

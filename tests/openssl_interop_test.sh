@@ -4,7 +4,7 @@
 # and the leaf extensions the X.509-SVID spec requires.
 set -euo pipefail
 
-mayfly="$TEST_SRCDIR/$TEST_WORKSPACE/identity/cli/mayfly"
+mayfly="$TEST_SRCDIR/$TEST_WORKSPACE/mayfly"
 work="$TEST_TMPDIR/openssl"
 rm -rf "$work" && mkdir -p "$work"
 id=spiffe://example.org/ns/kafka/sa/broker

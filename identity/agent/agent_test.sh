@@ -7,7 +7,7 @@
 set -euo pipefail
 
 source "$TEST_SRCDIR/$TEST_WORKSPACE/tests/lib/agent_env.sh"
-agent_env agent-test identity/agent/mayfly-agent identity/cli/mayfly \
+agent_env agent-test identity/agent/mayfly-agent mayfly \
   identity/agent/probe
 # The same program at another path: what the exec test switches to.
 install -m 755 "$runfiles/identity/agent/probe" "$bin/probe-after"

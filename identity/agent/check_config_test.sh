@@ -10,7 +10,7 @@ runfiles="$TEST_SRCDIR/$TEST_WORKSPACE"
 work=$(mktemp -d /tmp/mayfly-check-config.XXXXXX)
 source "$runfiles/tests/lib/checks.sh"
 agent="$runfiles/identity/agent/mayfly-agent"
-mayfly="$runfiles/identity/cli/mayfly"
+mayfly="$runfiles/mayfly"
 trap 'rm -rf "$work"' EXIT
 
 # write_config INTERMEDIATE_TTL [EXTRA LINE]

@@ -9,7 +9,7 @@
 set -euo pipefail
 
 source "$TEST_SRCDIR/$TEST_WORKSPACE/tests/lib/agent_env.sh"
-agent_env fstrust-test identity/agent/mayfly-agent identity/cli/mayfly
+agent_env fstrust-test identity/agent/mayfly-agent mayfly
 
 # uid 65534 ("nobody") plays the hostile user; $user is an unprivileged
 # agent whose default socket directory is /tmp/mayfly-agent-$user, a uid

@@ -6,7 +6,7 @@
 set -euo pipefail
 
 source "$TEST_SRCDIR/$TEST_WORKSPACE/tests/lib/agent_env.sh"
-agent_env hostile-test identity/agent/mayfly-agent identity/cli/mayfly \
+agent_env hostile-test identity/agent/mayfly-agent mayfly \
   identity/agent/probe
 
 sock="$work/run/api.sock"

@@ -13,7 +13,7 @@
 set -euo pipefail
 
 source "$TEST_SRCDIR/$TEST_WORKSPACE/tests/lib/agent_env.sh"
-agent_env jwt-abuse identity/agent/mayfly-agent identity/cli/mayfly \
+agent_env jwt-abuse identity/agent/mayfly-agent mayfly \
   identity/agent/probe
 
 sock="$work/run/api.sock"

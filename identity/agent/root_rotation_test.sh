@@ -8,7 +8,7 @@
 # has expired.
 set -euo pipefail
 source "$TEST_SRCDIR/$TEST_WORKSPACE/tests/lib/agent_env.sh"
-agent_env rotation-test identity/agent/mayfly-agent identity/cli/mayfly
+agent_env rotation-test identity/agent/mayfly-agent mayfly
 sock="$work/run/api.sock"
 state="$work/state"
 pids=()

@@ -5,7 +5,7 @@
 # across a renewal while a reader reads it.
 set -euo pipefail
 
-mayfly="$TEST_SRCDIR/$TEST_WORKSPACE/identity/cli/mayfly"
+mayfly="$TEST_SRCDIR/$TEST_WORKSPACE/mayfly"
 agent="$TEST_SRCDIR/$TEST_WORKSPACE/identity/agent/mayfly-agent"
 work="$TEST_TMPDIR/cli"
 rm -rf "$work" && mkdir -p "$work"

@@ -61,7 +61,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 bin="$run/bin"
 mkdir -p "$bin"
-for program in identity/cli/mayfly identity/agent/mayfly-agent tests/kafka/probe; do
+for program in mayfly identity/agent/mayfly-agent tests/kafka/probe; do
   install -m 755 "$repo/bazel-bin/$program" "$bin/"
 done
 classpath=$(kafka_classpath "$here/pom.xml")

@@ -5,10 +5,10 @@
 # lives 10 years (`svid mint` caps a TTL at the root's expiry, not lower), so
 # the tests need no CLI at run time. The CA keys are thrown away.
 #
-#   MAYFLY=/work/main/bazel-bin/identity/cli/mayfly ./generate.sh
+#   MAYFLY=/work/main/bazel-bin/mayfly ./generate.sh
 set -euo pipefail
-MAYFLY=${MAYFLY:-$(git rev-parse --show-toplevel)/bazel-bin/identity/cli/mayfly}
-[ -x "$MAYFLY" ] || { echo "generate.sh: no mayfly CLI at $MAYFLY (bazel build //identity/cli:mayfly)" >&2; exit 1; }
+MAYFLY=${MAYFLY:-$(git rev-parse --show-toplevel)/bazel-bin/mayfly}
+[ -x "$MAYFLY" ] || { echo "generate.sh: no mayfly CLI at $MAYFLY (bazel build //:mayfly)" >&2; exit 1; }
 OUT=$(cd "$(dirname "$0")" && pwd)
 TTL=3650d
 WORK=$(mktemp -d)

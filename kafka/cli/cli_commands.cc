@@ -1,6 +1,7 @@
-// `mayfly kafka produce` and `mayfly kafka consume` (issue 11): a producer
-// and a consumer group for demos, the soak and the benchmark. The runs are
-// kafka/cli's (produce.h, consume.h); this file parses the flags, turns
+// `mayfly kafka produce` and `mayfly kafka consume`, the `kafka` command
+// group of `mayfly` (it registers itself here; //:mayfly links it): a
+// producer and a consumer group for demos, the soak and the benchmark. The
+// runs are produce.h's and consume.h's; this file parses the flags, turns
 // SIGINT and SIGTERM into an orderly end, prints the one summary line and
 // picks the exit code.
 #include <signal.h>
