@@ -17,7 +17,9 @@
 #      includes the client soak (plugin_soak, 60 s; tests/kafka/run_soak
 #      runs it alone) and the client benchmark's short mode
 #      (plugin_client_bench, about a minute), on its broker
-#   8. the benchmarks, which print their figures and ratios
+#   8. the README's first command, the product demo (tests/demo.sh), counted
+#      as one test
+#   9. the benchmarks, which print their figures and ratios
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -95,6 +97,11 @@ read -r kafka_passed kafka_failed < <(sed -nE \
 if [[ -z ${kafka_passed:-} ]]; then kafka_passed=0 kafka_failed=1; fi
 if ((kafka_rc != 0 && kafka_failed == 0)); then kafka_failed=1; fi
 
+step "the product demo (tests/demo.sh)"
+demo_rc=0
+bash tests/demo.sh || demo_rc=$?
+if ((demo_rc == 0)); then demo_passed=1 demo_failed=0; else demo_passed=0 demo_failed=1; fi
+
 fuzz_rc=0
 step "fuzzers, ${MAYFLY_FUZZ_SECONDS:-60}s each"
 bash tests/fuzz/run_fuzzers.sh "${MAYFLY_FUZZ_SECONDS:-60}" || fuzz_rc=$?
@@ -106,14 +113,15 @@ bash tests/bench/run_agent_bench.sh --short || bench_rc=$?
 
 passed=$(grep -cE '^//[^ ]+ +(\(cached\) )?PASSED' "$log" || true)
 failed=$(grep -cE '^//[^ ]+ +(FAILED|TIMEOUT|NO STATUS)' "$log" || true)
-passed=$((passed + kafka_passed + plugin_passed))
-failed=$((failed + kafka_failed + plugin_bad))
+passed=$((passed + kafka_passed + plugin_passed + demo_passed))
+failed=$((failed + kafka_failed + plugin_bad + demo_failed))
 echo
 echo "tests: ${passed} passed, ${failed} failed"
 if ((normal_rc != 0 || sanitizer_rc != 0 || interop_rc != 0 ||
-  kafka_rc != 0 || plugin_rc != 0 || fuzz_rc != 0 || bench_rc != 0)); then
+  kafka_rc != 0 || plugin_rc != 0 || demo_rc != 0 || fuzz_rc != 0 ||
+  bench_rc != 0)); then
   echo "run_all: failed (tests normal=$normal_rc sanitizers=$sanitizer_rc" \
-    "interop=$interop_rc kafka=$kafka_rc plugin=$plugin_rc fuzz=$fuzz_rc" \
-    "bench=$bench_rc)" >&2
+    "interop=$interop_rc kafka=$kafka_rc plugin=$plugin_rc demo=$demo_rc" \
+    "fuzz=$fuzz_rc bench=$bench_rc)" >&2
   exit 1
 fi
