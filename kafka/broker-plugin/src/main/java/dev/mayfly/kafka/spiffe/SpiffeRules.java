@@ -65,11 +65,16 @@ final class SpiffeRules {
     }
 
     // Like absl::CHexEscape: printable ASCII as is (with \ and quotes escaped),
-    // common controls by name, any other byte as \xNN.
+    // common controls by name, any other byte as \xNN, and a hex digit right
+    // after a \x escape escaped too ("\xa8\x62", not "\xa8b"), so that a C
+    // reader cannot take it for part of the escape. The shared vectors
+    // (identity/testdata/spiffe_id_vectors.yaml) pin this.
     static String escape(byte[] bytes, int length) {
         StringBuilder out = new StringBuilder(length);
+        boolean lastHex = false;
         for (int i = 0; i < length; i++) {
             int b = bytes[i] & 0xff;
+            boolean hex = false;
             switch (b) {
                 case '\n' -> out.append("\\n");
                 case '\r' -> out.append("\\r");
@@ -78,15 +83,21 @@ final class SpiffeRules {
                 case '\'' -> out.append("\\'");
                 case '\\' -> out.append("\\\\");
                 default -> {
-                    if (b >= 0x20 && b < 0x7f) {
+                    if (b >= 0x20 && b < 0x7f && !(lastHex && isHexDigit(b))) {
                         out.append((char) b);
                     } else {
                         out.append(String.format("\\x%02x", b));
+                        hex = true;
                     }
                 }
             }
+            lastHex = hex;
         }
         return out.toString();
+    }
+
+    private static boolean isHexDigit(int b) {
+        return (b >= '0' && b <= '9') || (b >= 'a' && b <= 'f') || (b >= 'A' && b <= 'F');
     }
 
     static int utf8Length(String s) {
