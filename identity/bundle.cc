@@ -1,12 +1,25 @@
 // Trust bundle storage and encoding.
 #include "identity/bundle.h"
 
+#include <optional>
+
 #include "absl/strings/str_cat.h"
 #include "identity/pem.h"
 #include "identity/status_macros.h"
+#include "identity/x509_verify.h"
 
 namespace mayfly::identity {
 namespace {
+
+// The trust domain a root names: its first URI SAN that is a trust domain
+// or an ID in one (Mayfly's and SPIRE's roots carry spiffe://TD), if any.
+std::optional<TrustDomain> NamedTrustDomain(X509& root) {
+  for (const std::string& uri : UriSans(root)) {
+    absl::StatusOr<TrustDomain> td = TrustDomain::FromString(uri);
+    if (td.ok()) return *td;
+  }
+  return std::nullopt;
+}
 
 absl::StatusOr<X509Bundle> FromCerts(TrustDomain trust_domain,
                                      CertChain certs) {
@@ -15,6 +28,15 @@ absl::StatusOr<X509Bundle> FromCerts(TrustDomain trust_domain,
     if (X509_check_ca(certs[i].get()) == 0) {
       return absl::InvalidArgumentError(absl::StrCat(
           "bundle certificate ", i + 1, " is not a CA certificate"));
+    }
+    // A root that says it is another trust domain's is never trusted for
+    // this one: it could sign any ID here. The broker plugin's SvidSet
+    // refuses such a bundle file too.
+    std::optional<TrustDomain> named = NamedTrustDomain(*certs[i]);
+    if (named.has_value() && *named != bundle.trust_domain()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "bundle certificate ", i + 1, " is a root of trust domain ",
+          named->name(), ", not of ", bundle.trust_domain().name()));
     }
     bundle.AddRoot(*certs[i]);
   }

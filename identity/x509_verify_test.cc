@@ -266,5 +266,26 @@ TEST_F(X509VerifyTest, BundleRejectsNonCaAndRoundTripsDer) {
   EXPECT_EQ(copy->ToPem(), bundle_.ToPem());
 }
 
+// A bundle is one trust domain's: a root whose URI SAN names another trust
+// domain would let that domain's CA sign this one's IDs, so it is refused
+// (the broker plugin's SvidSet refuses such a file the same way).
+TEST_F(X509VerifyTest, BundleRefusesARootOfAnotherTrustDomain) {
+  const TrustDomain other = *TrustDomain::FromString("other.org");
+  const Signer other_root =
+      *MintRootCa({other, absl::Hours(24), {}, KeyType::kEcP256}, clock_);
+  X509Bundle mixed = bundle_;
+  mixed.AddRoot(*other_root.cert);
+  EXPECT_THAT(X509Bundle::FromPem(td_, mixed.ToPem()),
+              StatusIs(kInvalid,
+                       "bundle certificate 2 is a root of trust domain "
+                       "other.org, not of example.org"));
+  EXPECT_THAT(X509Bundle::FromDer(td_, mixed.ToDer()),
+              StatusIs(kInvalid, HasSubstr("is a root of trust domain")));
+  // In the bundle of its own trust domain, the same root is fine.
+  X509Bundle others(other);
+  others.AddRoot(*other_root.cert);
+  EXPECT_TRUE(X509Bundle::FromPem(other, others.ToPem()).ok());
+}
+
 }  // namespace
 }  // namespace mayfly::identity

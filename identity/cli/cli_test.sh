@@ -78,7 +78,22 @@ contains "$err" "does not lead to a root in the trust bundle" "unknown root"
 expect 1 "verify with wrong trust domain" -- "$mayfly" svid verify \
   --bundle "$work/svid/svid_bundle.pem" --svid "$work/svid/svid.pem" \
   --trust-domain other.org
-contains "$err" "is not in trust domain other.org" "trust domain rule"
+contains "$err" "bundle certificate 1 is a root of trust domain example.org, not of other.org" \
+  "trust domain rule"
+# A root of another trust domain slipped into the bundle file: it could sign
+# example.org's IDs, so the whole file is refused, whichever root comes first.
+expect 0 "ca init other.org" -- "$mayfly" ca init --dir "$work/ca-other" \
+  --trust-domain other.org
+cat "$work/svid/svid_bundle.pem" "$work/ca-other/bundle.pem" >"$work/mixed_bundle.pem"
+cat "$work/ca-other/bundle.pem" "$work/svid/svid_bundle.pem" >"$work/mixed_bundle2.pem"
+expect 1 "verify against a bundle with another trust domain's root" -- \
+  "$mayfly" svid verify --bundle "$work/mixed_bundle.pem" --svid "$work/svid/svid.pem"
+contains "$err" "bundle certificate 2 is a root of trust domain other.org, not of example.org" \
+  "foreign root after"
+expect 1 "verify against a bundle led by another trust domain's root" -- \
+  "$mayfly" svid verify --bundle "$work/mixed_bundle2.pem" --svid "$work/svid/svid.pem"
+contains "$err" "bundle certificate 2 is a root of trust domain example.org, not of other.org" \
+  "foreign root before"
 expect 1 "verify a key file" -- "$mayfly" svid verify \
   --bundle "$work/svid/svid_bundle.pem" --svid "$work/svid/svid_key.pem"
 contains "$err" "no \"-----BEGIN CERTIFICATE-----\" block" "not a certificate"
