@@ -105,7 +105,9 @@ public final class SvidSet {
         try {
             id = SpiffeTrustManager.spiffeIdOf(leaf);
         } catch (java.security.cert.CertificateException e) {
-            throw new LoadException(svidFile + ": not an X.509-SVID: " + e.getMessage());
+            // spiffeIdOf speaks of a peer; here the leaf is our own.
+            throw new LoadException(
+                    svidFile + ": not an X.509-SVID: " + e.getMessage().replaceFirst("^peer ", ""));
         }
         checkRootsAreOf(id.trustDomain(), bundle, bundleFile, id);
         PrivateKey key = readKey(versionDir.resolve(KEY_FILE), leaf.getPublicKey().getAlgorithm());

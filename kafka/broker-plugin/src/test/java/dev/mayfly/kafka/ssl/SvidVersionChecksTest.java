@@ -149,6 +149,20 @@ class SvidVersionChecksTest {
     }
 
     @Test
+    void aLeafWithoutASpiffeIdIsRefused() throws Exception {
+        publish(dir, "v2", "no_uri", "bundle_a.pem");
+        keepsV1();
+        assertEquals(
+                dir.resolve("..v2/svid.pem")
+                        + ": not an X.509-SVID: leaf must have exactly one URI SAN (X509-SVID 2),"
+                        + " has 0",
+                assertThrows(
+                                SvidSet.LoadException.class,
+                                () -> SvidSet.load(dir.resolve("..v2"), "..v2"))
+                        .getMessage());
+    }
+
+    @Test
     void anExpiredSvidIsRefused() throws Exception {
         Instant notAfter = certs("broker_b/svid.pem").get(0).getNotAfter().toInstant();
         // NotAfter itself is expired, as VerifyX509Svid and OpenSSL count it.
