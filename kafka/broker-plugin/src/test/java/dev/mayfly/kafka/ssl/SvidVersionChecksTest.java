@@ -207,6 +207,31 @@ class SvidVersionChecksTest {
     }
 
     @Test
+    void aRefusalIsLoggedOnceAtWarnWithItsReason() throws Exception {
+        publish(dir, "v2", "client", "bundle_a.pem");
+        // slf4j-simple (the tests' binding) writes to whatever System.err is.
+        java.io.PrintStream err = System.err;
+        java.io.ByteArrayOutputStream captured = new java.io.ByteArrayOutputStream();
+        System.setErr(new java.io.PrintStream(captured, true, "UTF-8"));
+        try {
+            for (int i = 0; i < 5; i++) {
+                broker.createServerSslEngine("127.0.0.1", 9093);
+            }
+        } finally {
+            System.setErr(err);
+        }
+        String log = captured.toString("UTF-8");
+        String line =
+                "WARN dev.mayfly.kafka.ssl.SvidDirectory - Refusing SVID version ..v2 in "
+                        + dir
+                        + ", keeping version ..v1: svid.pem of version ..v2 is for"
+                        + " spiffe://example.org/orders/writer, not"
+                        + " spiffe://example.org/kafka/broker (mayfly.svid.spiffe.id)";
+        assertEquals(1, log.split(java.util.regex.Pattern.quote(line), -1).length - 1, log);
+        assertEquals(1, broker.refusedVersions());
+    }
+
+    @Test
     void aGoodVersionAfterARefusedOneIsUsed() throws Exception {
         publish(dir, "v2", "client", "bundle_a.pem");
         assertEquals("..v1", broker.currentSvid().version());
