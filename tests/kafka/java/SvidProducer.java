@@ -11,7 +11,8 @@
 //   sent=N delivered=D failed=F [first_failure=...]
 //
 // Exit 0 iff every message sent was delivered. Arguments (all required):
-//   --bootstrap H:P --svid-dir DIR --trust-domains TD --broker-spiffe-id ID
+//   --bootstrap H:P --svid-dir DIR --spiffe-id OWN_ID --trust-domains TD
+//   --broker-spiffe-id ID
 //   --topic T --duration SECONDS --rate PER_SECOND
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
@@ -39,6 +40,7 @@ public final class SvidProducer {
                 new String[] {
                     "bootstrap",
                     "svid-dir",
+                    "spiffe-id",
                     "trust-domains",
                     "broker-spiffe-id",
                     "topic",
@@ -60,6 +62,7 @@ public final class SvidProducer {
         props.put("security.protocol", "SSL");
         props.put("ssl.engine.factory.class", "dev.mayfly.kafka.ssl.SvidSslEngineFactory");
         props.put("mayfly.svid.dir", args.get("svid-dir"));
+        props.put("mayfly.svid.spiffe.id", args.get("spiffe-id"));
         props.put("mayfly.trust.domains", args.get("trust-domains"));
         props.put("mayfly.peer.spiffe.ids", args.get("broker-spiffe-id"));
         props.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, "true");

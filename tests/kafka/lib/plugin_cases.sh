@@ -124,8 +124,8 @@ java_producer() {
     -Dlog4j2.configurationFile="$run/java/log4j2.xml" \
     -cp "$run/java:$classpath:$plugin_jar" SvidProducer \
     --bootstrap "$bootstrap" --svid-dir "$run/svid/streamer" \
-    --trust-domains prod.acme --broker-spiffe-id "$broker_id" --topic orders \
-    --duration "$seconds" --rate 20
+    --spiffe-id "$streamer_id" --trust-domains prod.acme \
+    --broker-spiffe-id "$broker_id" --topic orders --duration "$seconds" --rate 20
   java_pid=$spawned_pid
 }
 

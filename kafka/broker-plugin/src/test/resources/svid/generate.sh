@@ -58,3 +58,31 @@ bad_leaf no_uri 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSi
 bad_leaf no_key_usage 'basicConstraints=critical,CA:FALSE\nsubjectAltName=URI:spiffe://example.org/orders/writer\n'
 bad_leaf server_only 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=URI:spiffe://example.org/kafka/server-only\n'
 echo "wrote $OUT"
+
+# Two trust domains whose roots sign across the line (openssl only), for the
+# trust-per-trust-domain tests: a staging.acme leaf signed by prod.acme's
+# root, and spiffe://prod.acme/kafka/broker signed by staging.acme's root.
+# Neither may verify: a root vouches for its own trust domain only.
+cross_root() {  # TD
+  openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout "root_$1.key" -subj "/O=Mayfly test/CN=$1 root CA" -days 3650 -sha256 \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+    -addext "subjectAltName=URI:spiffe://$1" -out "$OUT/cross/root_$1.pem" 2>/dev/null
+}
+cross_leaf() {  # NAME SIGNING_TD ID
+  mkdir -p "$OUT/cross/$1"
+  openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1.key" 2>/dev/null
+  openssl req -new -key "$1.key" -subj "/O=Mayfly test" -out "$1.csr"
+  printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=URI:%s\n' "$3" > "$1.ext"
+  openssl x509 -req -in "$1.csr" -CA "$OUT/cross/root_$2.pem" -CAkey "root_$2.key" \
+    -CAcreateserial -days 3650 -sha256 -extfile "$1.ext" -out "$OUT/cross/$1/svid.pem" 2>/dev/null
+  cp "$1.key" "$OUT/cross/$1/svid_key.pem"
+}
+mkdir -p "$OUT/cross"
+cross_root prod.acme
+cross_root staging.acme
+cross_leaf prod_broker prod.acme spiffe://prod.acme/kafka/broker
+cross_leaf staging_by_prod prod.acme spiffe://staging.acme/orders/writer
+cross_leaf broker_by_staging staging.acme spiffe://prod.acme/kafka/broker
+rm -f "$OUT"/cross/*.srl  # -CAcreateserial writes them beside the root
+echo "wrote $OUT/cross"

@@ -2,11 +2,24 @@
 //
 // The server-side SSLEngine SvidSslEngineFactory hands the broker: the JDK's
 // engine, plus expiry enforcement. Once the handshake is done, every unwrap()
-// (each read of client bytes: a request, or the start of one) first checks
-// the client certificate's NotAfter; after it, unwrap() throws an SSLException
-// and the broker closes the connection without reading the request. So no
-// request is served on an expired SVID, and a client that has renewed just
-// reconnects with its new one.
+// (each read of client bytes: a request, or the start of one) and every
+// wrap() of application data (each write of a response) first checks the
+// client certificate's NotAfter; after it, both throw an SSLException and
+// the broker closes the connection. So no request is read and no response
+// byte is written on an expired SVID (a Fetch long poll that began before
+// NotAfter gets no answer after it), and a client that has renewed just
+// reconnects with its new one. Only the TLS close (close_notify, which
+// carries no application data) still goes out.
+//
+// What this cannot do: close a connection that stays idle past NotAfter.
+// Kafka's network thread touches a channel only when its socket is ready
+// (Selector.pollSelectionKeys over the selected keys), when it holds
+// buffered bytes, or when connections.max.idle.ms or the connection quota
+// evicts it; the engine factory is handed the peer's host and port, never
+// the socket (SslFactory.createSslEngine(Socket) passes only those), so a
+// plugin has nothing to wake or close. Such a connection serves nothing:
+// its next request fails here. docs/kafka.md has the Kafka 4.4.0 source
+// lines and the broker-side bound (connections.max.idle.ms).
 //
 // Why here and not (only) in the principal builder: Kafka's network layer
 // treats an IOException on read as a plain disconnect (logged at DEBUG),
@@ -108,9 +121,17 @@ final class ExpiryEnforcingEngine extends SSLEngine {
 
     // Everything else is the JDK engine's.
 
+    // Handshake messages and the close_notify of an expired connection carry
+    // no application data and still go out.
     @Override
     public SSLEngineResult wrap(ByteBuffer[] srcs, int offset, int length, ByteBuffer dst)
             throws SSLException {
+        for (int i = offset; i < offset + length; i++) {
+            if (srcs[i].hasRemaining()) {
+                checkExpiry();
+                break;
+            }
+        }
         return engine.wrap(srcs, offset, length, dst);
     }
 

@@ -1,13 +1,16 @@
 // Peer verification by the SPIFFE X.509-SVID rules (X509-SVID.md): the
-// peer's chain must validate with PKIX against the bundle's roots (any of
-// them: during a root rotation the bundle holds several), with no hostname
-// check and no revocation (SVIDs are short-lived instead); its leaf must not
-// be a CA, must have a keyUsage for signatures only (X509Svid.checkLeafUsage)
-// and (if it has an extended key usage) be usable for its TLS role, and must carry exactly one URI
-// SAN:
-// a valid SPIFFE ID in an allowed trust domain, and one of the allowed IDs
-// when a list is configured. IDs are parsed by dev.mayfly.kafka.spiffe (the
-// port of identity/spiffe_id.cc). Immutable and thread-safe.
+// peer's SPIFFE ID picks the trust bundle, and its chain must validate with
+// PKIX against the roots of that one bundle (any of them: during a root
+// rotation a bundle holds several), as identity/x509_verify.cc does with
+// the X509Bundle of the ID's trust domain. A root never vouches for an ID
+// outside its own trust domain, so a bundle of one trust domain cannot make
+// a leaf of another valid. No hostname check and no revocation (SVIDs are
+// short-lived instead). The leaf must not be a CA, must have a keyUsage for
+// signatures only (X509Svid.checkLeafUsage) and (if it has an extended key
+// usage) be usable for its TLS role, and must carry exactly one URI SAN: a
+// valid SPIFFE ID in an allowed trust domain, and one of the allowed IDs
+// when a list is given. IDs are parsed by dev.mayfly.kafka.spiffe (the port
+// of identity/spiffe_id.cc). Immutable and thread-safe.
 package dev.mayfly.kafka.ssl;
 
 import dev.mayfly.kafka.spiffe.InvalidSpiffeIdException;
@@ -29,7 +32,9 @@ import java.security.cert.X509Certificate;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 import javax.net.ssl.SSLEngine;
@@ -42,8 +47,7 @@ public final class SpiffeTrustManager extends X509ExtendedTrustManager {
     static final String EKU_CLIENT_AUTH = "1.3.6.1.5.5.7.3.2";
     private static final String EKU_ANY = "2.5.29.37.0";
 
-    private final List<X509Certificate> roots;
-    private final Set<TrustAnchor> anchors;
+    private final Map<TrustDomain, Bundle> bundles;
     private final Set<TrustDomain> trustDomains;
     private final Set<SpiffeId> peerIds;
     private final ClientCheck clientCheck; // null: none
@@ -55,35 +59,56 @@ public final class SpiffeTrustManager extends X509ExtendedTrustManager {
         String refusal(SpiffeId id, X509Certificate leaf);
     }
 
+    // The roots of one trust domain, and the same as PKIX anchors.
+    private static final class Bundle {
+        final List<X509Certificate> roots;
+        final Set<TrustAnchor> anchors;
+
+        Bundle(List<X509Certificate> roots) {
+            this.roots = List.copyOf(roots);
+            Set<TrustAnchor> a = new HashSet<>();
+            for (X509Certificate root : roots) {
+                a.add(new TrustAnchor(root, null));
+            }
+            this.anchors = Set.copyOf(a);
+        }
+    }
+
     /**
-     * @param roots every trust anchor (the bundle)
+     * @param bundles the roots of each trust domain (X509Bundle per trust domain in C++); a peer is
+     *     verified against its own trust domain's roots only
      * @param trustDomains trust domains a peer's ID may be in (non-empty)
      * @param peerIds if non-empty, the only IDs a peer may have
      */
     public SpiffeTrustManager(
-            List<X509Certificate> roots, Set<TrustDomain> trustDomains, Set<SpiffeId> peerIds) {
-        this(roots, trustDomains, peerIds, null);
+            Map<TrustDomain, List<X509Certificate>> bundles,
+            Set<TrustDomain> trustDomains,
+            Set<SpiffeId> peerIds) {
+        this(bundles, trustDomains, peerIds, null);
     }
 
     /** As above, and a client (server side) must also pass {@code clientCheck} if not null. */
     public SpiffeTrustManager(
-            List<X509Certificate> roots,
+            Map<TrustDomain, List<X509Certificate>> bundles,
             Set<TrustDomain> trustDomains,
             Set<SpiffeId> peerIds,
             ClientCheck clientCheck) {
         this.clientCheck = clientCheck;
-        if (roots.isEmpty()) {
-            throw new IllegalArgumentException("the trust bundle has no root");
+        if (bundles.isEmpty()) {
+            throw new IllegalArgumentException("there is no trust bundle");
         }
         if (trustDomains.isEmpty()) {
             throw new IllegalArgumentException("no trust domain is allowed");
         }
-        this.roots = List.copyOf(roots);
-        Set<TrustAnchor> a = new HashSet<>();
-        for (X509Certificate root : roots) {
-            a.add(new TrustAnchor(root, null));
+        Map<TrustDomain, Bundle> b = new LinkedHashMap<>();
+        for (Map.Entry<TrustDomain, List<X509Certificate>> e : bundles.entrySet()) {
+            if (e.getValue().isEmpty()) {
+                throw new IllegalArgumentException(
+                        "the trust bundle of " + e.getKey() + " has no root");
+            }
+            b.put(e.getKey(), new Bundle(e.getValue()));
         }
-        this.anchors = Set.copyOf(a);
+        this.bundles = Map.copyOf(b);
         this.trustDomains = Set.copyOf(trustDomains);
         this.peerIds = Set.copyOf(peerIds);
     }
@@ -101,8 +126,29 @@ public final class SpiffeTrustManager extends X509ExtendedTrustManager {
         if (chain == null || chain.length == 0) {
             throw new CertificateException("peer sent no certificate");
         }
-        validatePath(chain);
         X509Certificate leaf = chain[0];
+        // The ID first, as VerifyX509Svid does: it picks the bundle. An ID
+        // read before the chain is verified can only make this refuse.
+        SpiffeId id = spiffeIdOf(leaf);
+        if (!trustDomains.contains(id.trustDomain())) {
+            throw new CertificateException(
+                    "peer SPIFFE ID "
+                            + id
+                            + " is not in an allowed trust domain "
+                            + sorted(trustDomains));
+        }
+        Bundle bundle = bundles.get(id.trustDomain());
+        if (bundle == null) {
+            throw new CertificateException(
+                    "peer SPIFFE ID "
+                            + id
+                            + " is in trust domain "
+                            + id.trustDomain()
+                            + ", for which there is no trust bundle (bundles: "
+                            + sorted(bundles.keySet())
+                            + ")");
+        }
+        validatePath(chain, id.trustDomain(), bundle);
         // The leaf rules the principal builder and mayfly's C++ verifier
         // apply too: not a CA, a keyUsage with digitalSignature and without
         // keyCertSign or cRLSign, an extendedKeyUsage (if any) for TLS.
@@ -124,14 +170,6 @@ public final class SpiffeTrustManager extends X509ExtendedTrustManager {
                         "peer leaf's extendedKeyUsage does not allow "
                                 + (role.equals(EKU_CLIENT_AUTH) ? "clientAuth" : "serverAuth"));
             }
-        }
-        SpiffeId id = spiffeIdOf(leaf);
-        if (!trustDomains.contains(id.trustDomain())) {
-            throw new CertificateException(
-                    "peer SPIFFE ID "
-                            + id
-                            + " is not in an allowed trust domain "
-                            + sorted(trustDomains));
         }
         if (!peerIds.isEmpty() && !peerIds.contains(id)) {
             throw new CertificateException(
@@ -162,21 +200,24 @@ public final class SpiffeTrustManager extends X509ExtendedTrustManager {
         }
     }
 
-    private void validatePath(X509Certificate[] chain) throws CertificateException {
+    private static void validatePath(X509Certificate[] chain, TrustDomain td, Bundle bundle)
+            throws CertificateException {
         // A peer may append a root; the path handed to PKIX ends below the anchors.
         List<X509Certificate> path = new ArrayList<>(Arrays.asList(chain));
-        while (path.size() > 1 && roots.contains(path.get(path.size() - 1))) {
+        while (path.size() > 1 && bundle.roots.contains(path.get(path.size() - 1))) {
             path.remove(path.size() - 1);
         }
         try {
             CertPath certPath = CertificateFactory.getInstance("X.509").generateCertPath(path);
-            PKIXParameters params = new PKIXParameters(anchors);
+            PKIXParameters params = new PKIXParameters(bundle.anchors);
             params.setRevocationEnabled(false);
             CertPathValidator.getInstance("PKIX").validate(certPath, params);
         } catch (GeneralSecurityException e) {
             throw new CertificateException(
-                    "peer chain does not validate against the trust bundle ("
-                            + roots.size()
+                    "peer chain does not validate against the trust bundle of "
+                            + td
+                            + " ("
+                            + bundle.roots.size()
                             + " roots): "
                             + e.getMessage(),
                     e);
@@ -191,7 +232,7 @@ public final class SpiffeTrustManager extends X509ExtendedTrustManager {
         }
     }
 
-    private static List<TrustDomain> sorted(Set<TrustDomain> s) {
+    private static List<TrustDomain> sorted(java.util.Collection<TrustDomain> s) {
         List<TrustDomain> l = new ArrayList<>(s);
         l.sort(null);
         return l;

@@ -1,8 +1,10 @@
 // Follows a directory kept by `mayfly watch x509 --write`: on each refresh()
 // it reads the ..data link (one readlink), and only when the link names a new
 // version directory does it load that directory as one set and build T from
-// it. A version that fails (missing or unparsable file, key not matching the
-// leaf, T refusing it) is logged once and skipped: the last good T stays.
+// it. A version that fails (..data not naming a directory beside it, a
+// missing, non-regular or unparsable file, key not matching the leaf, T
+// refusing it: another workload's SVID, an expired one) is logged once at
+// WARN, counted, and skipped: the last good T stays.
 // Thread-safe: refresh() may be called from every network thread at once.
 package dev.mayfly.kafka.ssl;
 
@@ -11,6 +13,7 @@ import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.NotLinkException;
 import java.nio.file.Path;
@@ -182,9 +185,24 @@ public final class SvidDirectory<T> {
     }
 
     private Loaded<T> load(String version) throws SvidSet.LoadException {
+        // The writer links ..data to a directory beside it (svid_files.cc
+        // Publish); anything else (a path elsewhere, a symlink) is not one
+        // of its versions.
+        Path versionDir = dir.resolve(version);
+        if (version.contains("/")
+                || version.equals(".")
+                || version.equals("..")
+                || !Files.isDirectory(versionDir, LinkOption.NOFOLLOW_LINKS)) {
+            throw new SvidSet.LoadException(
+                    dir.resolve(DATA_LINK)
+                            + " -> "
+                            + version
+                            + ": not a version directory in "
+                            + dir);
+        }
         // The target is resolved once; files are read inside that version
         // directory, which never changes once published, so they match.
-        SvidSet set = SvidSet.load(dir.resolve(version), version);
+        SvidSet set = SvidSet.load(versionDir, version);
         return new Loaded<>(set, builder.build(set));
     }
 

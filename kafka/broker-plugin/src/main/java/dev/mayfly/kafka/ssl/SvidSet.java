@@ -1,16 +1,42 @@
 // One consistent X.509-SVID set read from one version directory of a
 // `mayfly watch x509 --write` directory (identity/svid_files.h): the chain of
-// svid.pem (leaf first), the PKCS#8 key of svid_key.pem, checked to match the
-// leaf, and every root of svid_bundle.pem. Loading fails as a whole or not at
-// all: no half set ever leaves this class.
+// svid.pem (leaf first, its one URI SAN a SPIFFE ID), the PKCS#8 key of
+// svid_key.pem, checked to match the leaf, and every root of
+// svid_bundle.pem. Loading fails as a whole or not at all: no half set ever
+// leaves this class.
+//
+// Which trust domain the bundle is for, as the C++ side has it: the writer
+// (identity/cli/workload_common.cc WriteSvid) puts into svid_bundle.pem the
+// Workload API bundle of the SVID's own trust domain and nothing else, so
+// the file is that one trust domain's bundle (an X509Bundle of
+// svid.id.trust_domain()). A root that names a trust domain in its URI SAN
+// (Mayfly's and SPIRE's roots carry spiffe://TD; `mayfly svid verify` reads
+// a bundle's trust domain from it) must name that same one: a root of
+// another trust domain in the file is refused, never trusted for this one.
+//
+// The files are read only if they are regular files (no symlink, FIFO or
+// device: opening a FIFO blocks until a writer comes, which would hang
+// every new handshake) and at most MAX_FILE_BYTES long.
 package dev.mayfly.kafka.ssl;
 
+import dev.mayfly.kafka.spiffe.InvalidSpiffeIdException;
+import dev.mayfly.kafka.spiffe.InvalidSvidException;
+import dev.mayfly.kafka.spiffe.SpiffeId;
+import dev.mayfly.kafka.spiffe.TrustDomain;
+import dev.mayfly.kafka.spiffe.X509Svid;
+
 import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.SeekableByteChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.security.GeneralSecurityException;
 import java.security.KeyFactory;
 import java.security.PrivateKey;
@@ -19,6 +45,7 @@ import java.security.cert.Certificate;
 import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
 import java.security.spec.PKCS8EncodedKeySpec;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.Collection;
@@ -33,17 +60,24 @@ public final class SvidSet {
     private static final String KEY_BEGIN = "-----BEGIN PRIVATE KEY-----";
     private static final String KEY_END = "-----END PRIVATE KEY-----";
 
+    // Far above any real file (an SVID chain is a few KB, a bundle about 1 KB
+    // per root), and small enough that a runaway file cannot exhaust the heap.
+    static final int MAX_FILE_BYTES = 1 << 20;
+
     private final List<X509Certificate> chain;
+    private final SpiffeId id;
     private final PrivateKey key;
     private final List<X509Certificate> bundle;
     private final String version;
 
     private SvidSet(
             List<X509Certificate> chain,
+            SpiffeId id,
             PrivateKey key,
             List<X509Certificate> bundle,
             String version) {
         this.chain = List.copyOf(chain);
+        this.id = id;
         this.key = key;
         this.bundle = List.copyOf(bundle);
         this.version = version;
@@ -62,17 +96,155 @@ public final class SvidSet {
      * logs.
      */
     public static SvidSet load(Path versionDir, String version) throws LoadException {
-        List<X509Certificate> chain = readCerts(versionDir.resolve(SVID_FILE));
-        List<X509Certificate> bundle = readCerts(versionDir.resolve(BUNDLE_FILE));
+        Path svidFile = versionDir.resolve(SVID_FILE);
+        List<X509Certificate> chain = readCerts(svidFile);
+        Path bundleFile = versionDir.resolve(BUNDLE_FILE);
+        List<X509Certificate> bundle = readCerts(bundleFile);
         X509Certificate leaf = chain.get(0);
+        SpiffeId id;
+        try {
+            id = SpiffeTrustManager.spiffeIdOf(leaf);
+        } catch (java.security.cert.CertificateException e) {
+            // spiffeIdOf speaks of a peer; here the leaf is our own.
+            throw new LoadException(
+                    svidFile + ": not an X.509-SVID: " + e.getMessage().replaceFirst("^peer ", ""));
+        }
+        checkRootsAreOf(id.trustDomain(), bundle, bundleFile, id);
         PrivateKey key = readKey(versionDir.resolve(KEY_FILE), leaf.getPublicKey().getAlgorithm());
         checkKeyMatchesLeaf(key, leaf, versionDir.resolve(KEY_FILE));
-        return new SvidSet(chain, key, bundle, version);
+        return new SvidSet(chain, id, key, bundle, version);
     }
 
-    private static byte[] read(Path file) throws LoadException {
+    /**
+     * Refuses this set for a workload that is not {@code expected}, or at {@code now} outside its
+     * leaf's validity (NotBefore <= now < NotAfter, as VerifyX509Svid counts it).
+     */
+    public void checkUsable(SpiffeId expected, Instant now) throws LoadException {
+        if (!id.equals(expected)) {
+            throw new LoadException(
+                    SVID_FILE
+                            + " of version "
+                            + version
+                            + " is for "
+                            + id
+                            + ", not "
+                            + expected
+                            + " ("
+                            + SvidSslEngineFactory.SVID_SPIFFE_ID_CONFIG
+                            + ")");
+        }
+        Instant notBefore = leaf().getNotBefore().toInstant();
+        Instant notAfter = leaf().getNotAfter().toInstant();
+        if (now.isBefore(notBefore)) {
+            throw new LoadException(
+                    SVID_FILE
+                            + " of version "
+                            + version
+                            + " is not valid yet: NotBefore "
+                            + notBefore
+                            + ", now "
+                            + now);
+        }
+        if (!now.isBefore(notAfter)) {
+            throw new LoadException(
+                    SVID_FILE
+                            + " of version "
+                            + version
+                            + " has expired: NotAfter "
+                            + notAfter
+                            + ", now "
+                            + now);
+        }
+    }
+
+    // The trust domain a root names in its URI SAN, read as `mayfly svid
+    // verify` (BundleTrustDomain) reads it: the first URI SAN that is a trust
+    // domain or a SPIFFE ID; null when it names none.
+    static TrustDomain trustDomainNamedBy(X509Certificate root) {
+        List<String> uris;
         try {
-            return Files.readAllBytes(file);
+            uris = X509Svid.uriSans(root);
+        } catch (InvalidSvidException e) {
+            return null;
+        }
+        for (String uri : uris) {
+            try {
+                return TrustDomain.fromString(uri);
+            } catch (InvalidSpiffeIdException e) {
+                // Not a trust domain: look at the next one.
+            }
+        }
+        return null;
+    }
+
+    private static void checkRootsAreOf(
+            TrustDomain td, List<X509Certificate> roots, Path file, SpiffeId id)
+            throws LoadException {
+        for (int i = 0; i < roots.size(); i++) {
+            TrustDomain named = trustDomainNamedBy(roots.get(i));
+            if (named != null && !named.equals(td)) {
+                throw new LoadException(
+                        file
+                                + ": root "
+                                + (i + 1)
+                                + " ("
+                                + roots.get(i).getSubjectX500Principal().getName()
+                                + ") is a root of trust domain "
+                                + named
+                                + "; this file is the bundle of "
+                                + td
+                                + ", the trust domain of "
+                                + id
+                                + " in "
+                                + SVID_FILE);
+            }
+        }
+    }
+
+    // Only a regular file is opened (a FIFO would block the open itself), and
+    // no symlink is followed (O_NOFOLLOW). The check and the open are two
+    // calls: a version directory never changes once published, so only its
+    // writer could swap a file in between; Java offers no O_NONBLOCK open
+    // that would close that window too.
+    private static byte[] read(Path file) throws LoadException {
+        BasicFileAttributes attrs;
+        try {
+            attrs =
+                    Files.readAttributes(
+                            file, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+        } catch (NoSuchFileException e) {
+            throw new LoadException(file + ": missing");
+        } catch (IOException e) {
+            throw new LoadException(file + ": " + e);
+        }
+        if (!attrs.isRegularFile()) {
+            throw new LoadException(
+                    file
+                            + ": not a regular file (a "
+                            + (attrs.isSymbolicLink()
+                                    ? "symlink"
+                                    : attrs.isDirectory() ? "directory" : "FIFO, socket or device")
+                            + ")");
+        }
+        if (attrs.size() > MAX_FILE_BYTES) {
+            throw new LoadException(
+                    file + ": " + attrs.size() + " bytes, more than " + MAX_FILE_BYTES);
+        }
+        try (SeekableByteChannel in =
+                Files.newByteChannel(
+                        file,
+                        java.util.Set.of(StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS))) {
+            ByteArrayOutputStream out = new ByteArrayOutputStream((int) attrs.size());
+            ByteBuffer buf = ByteBuffer.allocate(8192);
+            int n;
+            while ((n = in.read(buf)) >= 0) {
+                out.write(buf.array(), 0, n);
+                buf.clear();
+                if (out.size() > MAX_FILE_BYTES) {
+                    throw new LoadException(file + ": more than " + MAX_FILE_BYTES + " bytes");
+                }
+            }
+            return out.toByteArray();
         } catch (NoSuchFileException e) {
             throw new LoadException(file + ": missing");
         } catch (IOException e) {
@@ -161,11 +333,21 @@ public final class SvidSet {
         return chain.get(0);
     }
 
+    /** The SPIFFE ID of the leaf. */
+    public SpiffeId spiffeId() {
+        return id;
+    }
+
+    /** The trust domain of the SVID, and so of every root of {@link #bundle()}. */
+    public TrustDomain trustDomain() {
+        return id.trustDomain();
+    }
+
     public PrivateKey key() {
         return key;
     }
 
-    /** Every root of the bundle; during a root rotation, several. */
+    /** Every root of the bundle of {@link #trustDomain()}; during a root rotation, several. */
     public List<X509Certificate> bundle() {
         return bundle;
     }

@@ -4,17 +4,27 @@
 // `mayfly watch x509 --write`; each new engine first checks ..data (one
 // readlink) and, if it moved, builds a new SSLContext from the new set, so
 // every handshake uses the newest SVID and bundle with no restart and no
-// dynamic-config call. Peers are checked by SpiffeTrustManager; a server
-// engine requires a client certificate, and closes the connection at the
-// first read after that certificate's NotAfter (ExpiryEnforcingEngine). Of Kafka's own ssl.*
-// settings only
-// ssl.enabled.protocols and ssl.cipher.suites apply (no keystore, truststore
-// or hostname check: the SVID directory and SPIFFE IDs replace them).
+// dynamic-config call. A new set is used only if its leaf is this
+// workload's (mayfly.svid.spiffe.id) and valid now; else the last good one
+// stays. Peers are checked by SpiffeTrustManager against the bundle of their
+// own trust domain. A client engine accepts only a server whose ID is in
+// mayfly.peer.spiffe.ids (required: without it any workload of the trust
+// domains could pose as the broker); a server engine requires a client
+// certificate, checks clients by trust domain and policy, and serves no
+// byte after that certificate's NotAfter (ExpiryEnforcingEngine). Of Kafka's
+// own ssl.* settings only ssl.enabled.protocols and ssl.cipher.suites apply
+// (no keystore, truststore or hostname check: the SVID directory and SPIFFE
+// IDs replace them).
 // Threads: configure() runs once, before any other call (Kafka's SslFactory
 // publishes the factory after it); the engine and keystore calls may then
 // come from any thread at once (SvidDirectory serialises reloads). A server
 // engine requires a client certificate whatever ssl.client.auth says.
 package dev.mayfly.kafka.ssl;
+
+import static dev.mayfly.kafka.ssl.Settings.list;
+import static dev.mayfly.kafka.ssl.Settings.optional;
+import static dev.mayfly.kafka.ssl.Settings.required;
+import static dev.mayfly.kafka.ssl.Settings.split;
 
 import dev.mayfly.kafka.policy.MapResult;
 import dev.mayfly.kafka.policy.Policy;
@@ -38,8 +48,6 @@ import java.security.cert.CertificateException;
 import java.security.cert.X509Certificate;
 import java.time.Clock;
 import java.time.Instant;
-import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -62,7 +70,18 @@ public class SvidSslEngineFactory implements SslEngineFactory {
      */
     public static final String TRUST_DOMAINS_CONFIG = "mayfly.trust.domains";
 
-    /** Optional comma-separated SPIFFE IDs; if set, a peer must have one of them. */
+    /**
+     * The SPIFFE ID of this workload's own SVID (the broker's, or the Java client's). Required: a
+     * version of the SVID directory whose leaf has another ID is not used.
+     */
+    public static final String SVID_SPIFFE_ID_CONFIG = "mayfly.svid.spiffe.id";
+
+    /**
+     * Comma-separated SPIFFE IDs a server this factory connects to must have: the brokers and
+     * controllers (a broker's own connections to them, a Java client's). Required, as the broker's
+     * ID is what a client authenticates; server engines do not apply it (clients are checked by
+     * trust domain and by the policy).
+     */
     public static final String PEER_SPIFFE_IDS_CONFIG = "mayfly.peer.spiffe.ids";
 
     /**
@@ -73,8 +92,6 @@ public class SvidSslEngineFactory implements SslEngineFactory {
     public static final String POLICY_FILE_CONFIG = PolicyConfig.POLICY_FILE_CONFIG;
 
     private static final Logger log = LoggerFactory.getLogger(SvidSslEngineFactory.class);
-    // Certificates whose enforced close was logged; bounded, oldest forgotten.
-    private static final int MAX_LOGGED_CERTIFICATES = 10_000;
 
     // Alias of the SVID in keystore(); Kafka only reads entries, not names.
     static final String KEY_ALIAS = "svid";
@@ -84,6 +101,7 @@ public class SvidSslEngineFactory implements SslEngineFactory {
     private String svidDir;
     private String trustDomainsValue;
     private String peerIdsValue;
+    private SpiffeId ownId;
     private String[] enabledProtocols; // null: the JDK's defaults
     private String[] cipherSuites; // null: the JDK's defaults
     private Set<TrustDomain> trustDomains;
@@ -98,25 +116,6 @@ public class SvidSslEngineFactory implements SslEngineFactory {
     private static final LoggedOnce SHARED_REFUSALS = new LoggedOnce();
     private final LoggedOnce loggedCloses;
     private final LoggedOnce loggedRefusals;
-
-    /** A bounded set of certificates already logged, oldest forgotten first. Thread-safe. */
-    static final class LoggedOnce {
-        private final Map<X509Certificate, Boolean> seen =
-                new LinkedHashMap<>(16, 0.75f, false) {
-                    private static final long serialVersionUID = 1L;
-
-                    @Override
-                    protected boolean removeEldestEntry(
-                            Map.Entry<X509Certificate, Boolean> eldest) {
-                        return size() > MAX_LOGGED_CERTIFICATES;
-                    }
-                };
-
-        /** Whether {@code leaf} is new here (and now remembered). */
-        synchronized boolean first(X509Certificate leaf) {
-            return seen.put(leaf, Boolean.TRUE) == null;
-        }
-    }
 
     /** Used by Kafka, which instantiates the class by name. */
     public SvidSslEngineFactory() {
@@ -136,12 +135,18 @@ public class SvidSslEngineFactory implements SslEngineFactory {
 
     /** What one SVID set turns into: the context engines come from, and Kafka's views of it. */
     static final class Material {
-        final SSLContext context;
+        final SSLContext serverContext;
+        final SSLContext clientContext;
         final KeyStore keystore;
         final KeyStore truststore;
 
-        Material(SSLContext context, KeyStore keystore, KeyStore truststore) {
-            this.context = context;
+        Material(
+                SSLContext serverContext,
+                SSLContext clientContext,
+                KeyStore keystore,
+                KeyStore truststore) {
+            this.serverContext = serverContext;
+            this.clientContext = clientContext;
             this.keystore = keystore;
             this.truststore = truststore;
         }
@@ -151,7 +156,20 @@ public class SvidSslEngineFactory implements SslEngineFactory {
     public void configure(Map<String, ?> configs) {
         svidDir = required(configs, SVID_DIR_CONFIG);
         trustDomainsValue = required(configs, TRUST_DOMAINS_CONFIG);
-        peerIdsValue = optional(configs, PEER_SPIFFE_IDS_CONFIG);
+        String ownIdValue = required(configs, SVID_SPIFFE_ID_CONFIG);
+        try {
+            ownId = SpiffeId.fromString(ownIdValue);
+        } catch (InvalidSpiffeIdException e) {
+            throw new ConfigException(SVID_SPIFFE_ID_CONFIG, ownIdValue, e.getMessage());
+        }
+        peerIdsValue =
+                required(
+                        configs,
+                        PEER_SPIFFE_IDS_CONFIG,
+                        "the SPIFFE IDs of the brokers (and controllers) this factory's client"
+                                + " connections may reach; without it any workload of "
+                                + TRUST_DOMAINS_CONFIG
+                                + " would be trusted as the broker");
         trustDomains = new LinkedHashSet<>();
         for (String td : split(trustDomainsValue)) {
             try {
@@ -180,6 +198,20 @@ public class SvidSslEngineFactory implements SslEngineFactory {
             }
             peerIds.add(parsed);
         }
+        for (TrustDomain td : trustDomains) {
+            if (!td.equals(ownId.trustDomain())) {
+                // The SVID directory holds the bundle of the SVID's own trust
+                // domain only (identity/svid_files.h), so nothing can verify.
+                log.warn(
+                        "{} lists {}, but {} holds the trust bundle of {} only: peers of {} will"
+                                + " be refused",
+                        TRUST_DOMAINS_CONFIG,
+                        td,
+                        SVID_DIR_CONFIG,
+                        ownId.trustDomain(),
+                        td);
+            }
+        }
         policy = PolicyConfig.optional(configs);
         // Kafka's own TLS settings that still apply to SVIDs, as
         // DefaultSslEngineFactory applies them.
@@ -195,6 +227,7 @@ public class SvidSslEngineFactory implements SslEngineFactory {
     }
 
     private Material build(SvidSet set) throws SvidSet.LoadException {
+        set.checkUsable(ownId, clock.instant());
         try {
             KeyStore keystore = KeyStore.getInstance("PKCS12");
             keystore.load(null, null);
@@ -208,15 +241,20 @@ public class SvidSslEngineFactory implements SslEngineFactory {
             }
             KeyManagerFactory kmf = KeyManagerFactory.getInstance("PKIX");
             kmf.init(keystore, NO_PASSWORD);
-            SpiffeTrustManager tm =
+            Map<TrustDomain, List<X509Certificate>> bundles =
+                    Map.of(set.trustDomain(), set.bundle());
+            SpiffeTrustManager clients =
                     new SpiffeTrustManager(
-                            set.bundle(),
+                            bundles,
                             trustDomains,
-                            peerIds,
+                            Set.of(),
                             policy == null ? null : this::clientRefusal);
-            SSLContext context = SSLContext.getInstance("TLS");
-            context.init(kmf.getKeyManagers(), new TrustManager[] {tm}, null);
-            return new Material(context, keystore, truststore);
+            SpiffeTrustManager servers = new SpiffeTrustManager(bundles, trustDomains, peerIds);
+            SSLContext serverContext = SSLContext.getInstance("TLS");
+            serverContext.init(kmf.getKeyManagers(), new TrustManager[] {clients}, null);
+            SSLContext clientContext = SSLContext.getInstance("TLS");
+            clientContext.init(kmf.getKeyManagers(), new TrustManager[] {servers}, null);
+            return new Material(serverContext, clientContext, keystore, truststore);
         } catch (GeneralSecurityException | IOException | IllegalArgumentException e) {
             throw new SvidSet.LoadException(
                     "cannot build a TLS context from version " + set.version() + ": " + e);
@@ -228,14 +266,14 @@ public class SvidSslEngineFactory implements SslEngineFactory {
     @Override
     public SSLEngine createClientSslEngine(
             String peerHost, int peerPort, String endpointIdentification) {
-        SSLEngine engine = newEngine(peerHost, peerPort);
+        SSLEngine engine = newEngine(directory.refresh().clientContext, peerHost, peerPort);
         engine.setUseClientMode(true);
         return engine;
     }
 
     @Override
     public SSLEngine createServerSslEngine(String peerHost, int peerPort) {
-        SSLEngine engine = newEngine(peerHost, peerPort);
+        SSLEngine engine = newEngine(directory.refresh().serverContext, peerHost, peerPort);
         engine.setUseClientMode(false);
         engine.setNeedClientAuth(true);
         return new ExpiryEnforcingEngine(engine, clock, this::logClose);
@@ -296,8 +334,8 @@ public class SvidSslEngineFactory implements SslEngineFactory {
         return true;
     }
 
-    private SSLEngine newEngine(String peerHost, int peerPort) {
-        SSLEngine engine = directory.refresh().context.createSSLEngine(peerHost, peerPort);
+    private SSLEngine newEngine(SSLContext context, String peerHost, int peerPort) {
+        SSLEngine engine = context.createSSLEngine(peerHost, peerPort);
         if (enabledProtocols != null) {
             engine.setEnabledProtocols(enabledProtocols);
         }
@@ -313,6 +351,7 @@ public class SvidSslEngineFactory implements SslEngineFactory {
     public boolean shouldBeRebuilt(Map<String, Object> nextConfigs) {
         return !Objects.equals(svidDir, optional(nextConfigs, SVID_DIR_CONFIG))
                 || !Objects.equals(trustDomainsValue, optional(nextConfigs, TRUST_DOMAINS_CONFIG))
+                || !Objects.equals(ownId.toString(), optional(nextConfigs, SVID_SPIFFE_ID_CONFIG))
                 || !Objects.equals(peerIdsValue, optional(nextConfigs, PEER_SPIFFE_IDS_CONFIG));
     }
 
@@ -339,47 +378,13 @@ public class SvidSslEngineFactory implements SslEngineFactory {
         return directory.currentSet();
     }
 
+    /** How many versions of the SVID directory were refused so far (each logged once). */
+    long refusedVersions() {
+        return directory.refusals();
+    }
+
     @Override
     public void close() {
         // Nothing to release: no thread, no open file.
-    }
-
-    private static String required(Map<String, ?> configs, String name) {
-        String v = optional(configs, name);
-        if (v == null || v.isEmpty()) {
-            throw new ConfigException(
-                    name, v, "is required by " + SvidSslEngineFactory.class.getName());
-        }
-        return v;
-    }
-
-    private static String optional(Map<String, ?> configs, String name) {
-        Object v = configs.get(name);
-        return v == null ? null : v.toString().trim();
-    }
-
-    // A list setting as Kafka passes it (parsed List, or a raw comma string);
-    // null when unset or empty.
-    private static String[] list(Object value) {
-        Set<String> items = new LinkedHashSet<>();
-        if (value instanceof List) {
-            for (Object o : (List<?>) value) {
-                items.addAll(split(String.valueOf(o)));
-            }
-        } else if (value != null) {
-            items.addAll(split(value.toString()));
-        }
-        return items.isEmpty() ? null : items.toArray(new String[0]);
-    }
-
-    private static Set<String> split(String value) {
-        Set<String> out = new LinkedHashSet<>();
-        if (value != null) {
-            Arrays.stream(value.split(","))
-                    .map(String::trim)
-                    .filter(s -> !s.isEmpty())
-                    .forEach(out::add);
-        }
-        return out;
     }
 }

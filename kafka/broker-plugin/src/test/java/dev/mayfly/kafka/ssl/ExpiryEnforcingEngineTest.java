@@ -88,6 +88,39 @@ class ExpiryEnforcingEngineTest {
         assertEquals(before + 1, ExpiryEnforcement.enforcedCloses());
     }
 
+    // The server answers `text`: how many bytes of it its engine took.
+    private int answer(String text) throws SSLException {
+        ByteBuffer net = ByteBuffer.allocate(s.getSession().getPacketBufferSize());
+        var r = s.wrap(ByteBuffer.wrap(text.getBytes(StandardCharsets.UTF_8)), net);
+        assertTrue(r.bytesProduced() > r.bytesConsumed(), "a TLS record was written");
+        return r.bytesConsumed();
+    }
+
+    // Reproduced on a live broker: a Fetch long poll read just before
+    // NotAfter was answered after it, with records produced after it.
+    @Test
+    void noResponseIsWrittenAfterNotAfter() throws Exception {
+        assertEquals("request", send("request"));
+        clock.set(clientNotAfter);
+        assertEquals(10, answer("response 1"), "at NotAfter the SVID is still valid");
+        long before = ExpiryEnforcement.enforcedCloses();
+        clock.set(clientNotAfter.plusMillis(1));
+        ByteBuffer net = ByteBuffer.allocate(s.getSession().getPacketBufferSize());
+        ByteBuffer records = ByteBuffer.wrap("records".getBytes(StandardCharsets.UTF_8));
+        SSLException e = assertThrows(SSLException.class, () -> s.wrap(records, net));
+        assertEquals(
+                "client SVID expired at " + clientNotAfter + "; connection closed", e.getMessage());
+        assertEquals(0, net.position(), "no byte of the response was produced");
+        assertEquals(7, records.remaining(), "nothing of the response was consumed");
+        assertEquals(before + 1, ExpiryEnforcement.enforcedCloses());
+        // The TLS close still goes out (it carries no application data).
+        s.closeOutbound();
+        var closed = s.wrap(ByteBuffer.allocate(0), net);
+        assertEquals(javax.net.ssl.SSLEngineResult.Status.CLOSED, closed.getStatus());
+        assertTrue(net.position() > 0, "close_notify was written");
+        assertEquals(before + 1, ExpiryEnforcement.enforcedCloses());
+    }
+
     @Test
     void clientEnginesAreNotWrapped() throws Exception {
         assertFalse(c instanceof ExpiryEnforcingEngine);

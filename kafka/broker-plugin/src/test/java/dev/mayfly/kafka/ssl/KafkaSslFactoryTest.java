@@ -101,9 +101,32 @@ class KafkaSslFactoryTest {
         p.put(SslConfigs.SSL_ENGINE_FACTORY_CLASS_CONFIG, SvidSslEngineFactory.class.getName());
         p.put(SvidSslEngineFactory.SVID_DIR_CONFIG, dir("client").toString());
         p.put(SvidSslEngineFactory.TRUST_DOMAINS_CONFIG, "example.org");
+        p.put(SvidSslEngineFactory.SVID_SPIFFE_ID_CONFIG, TestSvids.CLIENT_ID);
         p.put(SvidSslEngineFactory.PEER_SPIFFE_IDS_CONFIG, TestSvids.BROKER_ID);
         new KafkaProducer<>(p, new ByteArraySerializer(), new ByteArraySerializer())
                 .close(java.time.Duration.ZERO);
+
+        // Without the broker's ID, any workload of example.org could pose as
+        // the broker: the producer is refused at construction, naming why.
+        Properties open = new Properties();
+        open.putAll(p);
+        open.remove(SvidSslEngineFactory.PEER_SPIFFE_IDS_CONFIG);
+        KafkaException noPeers =
+                assertThrows(
+                        KafkaException.class,
+                        () ->
+                                new KafkaProducer<>(
+                                        open,
+                                        new ByteArraySerializer(),
+                                        new ByteArraySerializer()));
+        assertTrue(
+                reasons(noPeers)
+                        .contains(
+                                "Invalid value null for configuration mayfly.peer.spiffe.ids: is"
+                                        + " required by "
+                                        + SvidSslEngineFactory.class.getName()
+                                        + ": the SPIFFE IDs of the brokers"),
+                reasons(noPeers));
 
         p.put(SvidSslEngineFactory.SVID_DIR_CONFIG, dir("missing").toString());
         KafkaException e =

@@ -1,5 +1,6 @@
-// SpiffeTrustManager on fixed SVIDs: PKIX against one or several roots, and
-// the X.509-SVID leaf rules, each refusal with its reason.
+// SpiffeTrustManager on fixed SVIDs: PKIX against the roots of the peer's
+// own trust domain only (one or several), and the X.509-SVID leaf rules,
+// each refusal with its reason.
 package dev.mayfly.kafka.ssl;
 
 import static dev.mayfly.kafka.ssl.TestSvids.certs;
@@ -19,15 +20,23 @@ import org.junit.jupiter.api.Test;
 import java.security.cert.CertificateException;
 import java.security.cert.X509Certificate;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.stream.Collectors;
 
 class SpiffeTrustManagerTest {
+    // The bundles of `roots`, each root under the trust domain its URI SAN names.
     private static SpiffeTrustManager manager(
             List<X509Certificate> roots, Set<String> tds, Set<SpiffeId> ids) {
+        Map<TrustDomain, List<X509Certificate>> bundles = new LinkedHashMap<>();
+        for (X509Certificate root : roots) {
+            bundles.computeIfAbsent(SvidSet.trustDomainNamedBy(root), td -> new ArrayList<>())
+                    .add(root);
+        }
         return new SpiffeTrustManager(
-                roots,
+                bundles,
                 tds.stream().map(SpiffeTrustManagerTest::trustDomain).collect(Collectors.toSet()),
                 ids);
     }
@@ -85,13 +94,60 @@ class SpiffeTrustManagerTest {
     }
 
     @Test
-    void refusesAChainFromARootOutsideTheBundle() {
+    void refusesAnAllowedTrustDomainThatHasNoBundle() {
         SpiffeTrustManager tm =
                 manager(certs("bundle_a.pem"), Set.of("example.org", "other.org"), Set.of());
+        assertEquals(
+                "peer SPIFFE ID spiffe://other.org/orders/writer is in trust domain other.org, for"
+                        + " which there is no trust bundle (bundles: [example.org])",
+                refusal(tm, chain("other")));
+    }
+
+    // Reproduced on a live broker: a staging.acme leaf signed by prod.acme's
+    // root was accepted, PKIX having run against every root at once.
+    @Test
+    void aRootDoesNotVouchForAnotherTrustDomainsLeaf() {
+        SpiffeTrustManager tm =
+                manager(
+                        certs("cross/root_prod.acme.pem", "cross/root_staging.acme.pem"),
+                        Set.of("prod.acme", "staging.acme"),
+                        Set.of());
         assertTrue(
-                refusal(tm, chain("other"))
+                refusal(tm, chain("cross/staging_by_prod"))
                         .startsWith(
-                                "peer chain does not validate against the trust bundle (1 roots)"));
+                                "peer chain does not validate against the trust bundle of"
+                                        + " staging.acme (1 roots): "));
+        // Only prod.acme's bundle: staging.acme has none to chain to.
+        SpiffeTrustManager prodOnly =
+                manager(
+                        certs("cross/root_prod.acme.pem"),
+                        Set.of("prod.acme", "staging.acme"),
+                        Set.of());
+        assertEquals(
+                "peer SPIFFE ID spiffe://staging.acme/orders/writer is in trust domain"
+                        + " staging.acme, for which there is no trust bundle (bundles:"
+                        + " [prod.acme])",
+                refusal(prodOnly, chain("cross/staging_by_prod")));
+    }
+
+    // Reproduced on a live broker: a root of another trust domain beside
+    // prod.acme's could sign spiffe://prod.acme/kafka/broker, a super user.
+    @Test
+    void anotherTrustDomainsRootCannotSignThisTrustDomainsIds() throws Exception {
+        SpiffeTrustManager tm =
+                manager(
+                        certs("cross/root_prod.acme.pem", "cross/root_staging.acme.pem"),
+                        Set.of("prod.acme", "staging.acme"),
+                        Set.of());
+        assertTrue(
+                refusal(tm, chain("cross/broker_by_staging"))
+                        .startsWith(
+                                "peer chain does not validate against the trust bundle of"
+                                        + " prod.acme (1 roots): "));
+        // The same ID signed by prod.acme's own root is the broker.
+        assertEquals(
+                "spiffe://prod.acme/kafka/broker",
+                tm.verify(chain("cross/prod_broker")).toString());
     }
 
     @Test
@@ -166,7 +222,11 @@ class SpiffeTrustManagerTest {
     void severalRootsAreAllAnchors() throws Exception {
         // client_b chains to root B only, client to root A only.
         SpiffeTrustManager onlyA = manager(certs("bundle_a.pem"), Set.of("example.org"), Set.of());
-        assertTrue(refusal(onlyA, chain("client_b")).startsWith("peer chain does not validate"));
+        assertTrue(
+                refusal(onlyA, chain("client_b"))
+                        .startsWith(
+                                "peer chain does not validate against the trust bundle of"
+                                        + " example.org (1 roots)"));
         SpiffeTrustManager both = manager(certs("bundle_ab.pem"), Set.of("example.org"), Set.of());
         assertEquals(2, certs("bundle_ab.pem").size());
         assertEquals(TestSvids.CLIENT_B_ID, both.verify(chain("client_b")).toString());

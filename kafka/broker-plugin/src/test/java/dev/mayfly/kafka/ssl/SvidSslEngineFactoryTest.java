@@ -81,19 +81,71 @@ class SvidSslEngineFactoryTest {
         assertEquals(certs(svid + "/svid.pem").get(0), peerLeaf(e.client()));
     }
 
+    // A client of other.org whose engine trusts example.org's broker.
+    private SSLEngine otherOrgClient() throws Exception {
+        javax.net.ssl.KeyManagerFactory kmf = javax.net.ssl.KeyManagerFactory.getInstance("PKIX");
+        if (!java.nio.file.Files.exists(dir("other"))) {
+            publish(dir("other"), "v1", "other", "bundle_other.pem");
+        }
+        SvidSet other = SvidSet.load(dir("other").resolve("..v1"), "v1");
+        KeyStore ks = KeyStore.getInstance("PKCS12");
+        ks.load(null, null);
+        ks.setKeyEntry(
+                "k",
+                other.key(),
+                new char[0],
+                other.chain().toArray(new java.security.cert.X509Certificate[0]));
+        kmf.init(ks, new char[0]);
+        javax.net.ssl.SSLContext ctx = javax.net.ssl.SSLContext.getInstance("TLS");
+        ctx.init(
+                kmf.getKeyManagers(),
+                new javax.net.ssl.TrustManager[] {
+                    new SpiffeTrustManager(
+                            Map.of(TrustDomain.fromString("example.org"), certs("bundle_a.pem")),
+                            java.util.Set.of(TrustDomain.fromString("example.org")),
+                            java.util.Set.of())
+                },
+                null);
+        SSLEngine c = ctx.createSSLEngine("127.0.0.1", 9093);
+        c.setUseClientMode(true);
+        return c;
+    }
+
     @Test
     void serverRefusesAClientOfAnotherTrustDomain() throws Exception {
-        // Both sides trust both roots; only the server's trust domain list refuses.
-        SvidSslEngineFactory server =
-                published("broker", "broker", null, "bundle_a.pem", "bundle_other.pem");
-        publish(dir("other"), "v1", "other", "bundle_other.pem", "bundle_a.pem");
-        SvidSslEngineFactory client = factory(dir("other"), "other.org,example.org", null);
-        String why = refused(client, server);
+        String why = refused(otherOrgClient(), broker().createServerSslEngine("127.0.0.1", 9093));
         assertTrue(
                 why.contains(
                         "peer SPIFFE ID spiffe://other.org/orders/writer is not in an"
                                 + " allowed trust domain [example.org]"),
                 why);
+        // Allowed, but the SVID directory holds example.org's bundle only.
+        SvidSslEngineFactory server = factory(dir("broker"), "example.org,other.org", null);
+        why = refused(otherOrgClient(), server.createServerSslEngine("127.0.0.1", 9093));
+        assertTrue(
+                why.contains(
+                        "peer SPIFFE ID spiffe://other.org/orders/writer is in trust domain"
+                                + " other.org, for which there is no trust bundle (bundles:"
+                                + " [example.org])"),
+                why);
+    }
+
+    // Reproduced on a live broker: a root of another trust domain in the
+    // broker's bundle file could sign spiffe://prod.acme/kafka/broker. The
+    // file is the bundle of the SVID's trust domain (identity/svid_files.h):
+    // a root that names another one in its URI SAN makes the version unusable.
+    @Test
+    void aBundleFileWithAnotherTrustDomainsRootIsRefused() throws Exception {
+        publish(dir("broker"), "v1", "broker", "bundle_a.pem", "bundle_other.pem");
+        assertEquals(
+                "Invalid value "
+                        + dir("broker")
+                        + " for configuration mayfly.svid.dir: no usable SVID: "
+                        + dir("broker").resolve("..v1/svid_bundle.pem")
+                        + ": root 2 (CN=other.org root CA,O=Mayfly) is a root of trust domain"
+                        + " other.org; this file is the bundle of example.org, the trust domain"
+                        + " of spiffe://example.org/kafka/broker in svid.pem",
+                configError(config(dir("broker"), "example.org", null)));
     }
 
     @Test
@@ -105,7 +157,7 @@ class SvidSslEngineFactoryTest {
                 null,
                 new javax.net.ssl.TrustManager[] {
                     new SpiffeTrustManager(
-                            certs("bundle_a.pem"),
+                            Map.of(TrustDomain.fromString("example.org"), certs("bundle_a.pem")),
                             java.util.Set.of(TrustDomain.fromString("example.org")),
                             java.util.Set.of())
                 },
@@ -142,6 +194,23 @@ class SvidSslEngineFactoryTest {
     }
 
     @Test
+    void peerIdsBindTheServersOnlyNotTheClients() throws Exception {
+        // The broker's settings list the broker (for its own connections);
+        // its server engines still take any client of its trust domain.
+        SvidSslEngineFactory server = broker();
+        assertEquals(
+                TestSvids.CLIENT_ID,
+                idOf(peerLeaf(Handshake.between(client(null), server).server())));
+        // Its client engines refuse a server that is not the broker.
+        String why = refused(server, published("writer", "client", null, "bundle_a.pem"));
+        assertTrue(
+                why.contains(
+                        "peer SPIFFE ID spiffe://example.org/orders/writer is not one of"
+                                + " mayfly.peer.spiffe.ids"),
+                why);
+    }
+
+    @Test
     void clientRefusesABrokerNotInPeerIds() throws Exception {
         String why = refused(client("spiffe://example.org/kafka/other"), broker());
         assertTrue(why.contains("is not one of mayfly.peer.spiffe.ids"), why);
@@ -159,7 +228,9 @@ class SvidSslEngineFactoryTest {
         // The client still trusts root A only: its next engine refuses the new leaf.
         String why = refused(client, server);
         assertTrue(
-                why.contains("peer chain does not validate against the trust bundle (1 roots)"),
+                why.contains(
+                        "peer chain does not validate against the trust bundle of example.org"
+                                + " (1 roots)"),
                 why);
         // Its bundle gains root B: the next engine accepts the broker's new SVID.
         publish(dir("client"), "v2", "client", "bundle_ab.pem");
@@ -262,6 +333,37 @@ class SvidSslEngineFactoryTest {
                 "Invalid value null for configuration mayfly.svid.dir: is required by "
                         + SvidSslEngineFactory.class.getName(),
                 configError(noDir));
+        Map<String, Object> noPeers = config(dir("broker"), "example.org", null);
+        noPeers.remove(SvidSslEngineFactory.PEER_SPIFFE_IDS_CONFIG);
+        assertEquals(
+                "Invalid value null for configuration mayfly.peer.spiffe.ids: is required by "
+                        + SvidSslEngineFactory.class.getName()
+                        + ": the SPIFFE IDs of the brokers (and controllers) this factory's client"
+                        + " connections may reach; without it any workload of"
+                        + " mayfly.trust.domains would be trusted as the broker",
+                configError(noPeers));
+        Map<String, Object> noOwnId = config(dir("broker"), "example.org", null);
+        noOwnId.remove(SvidSslEngineFactory.SVID_SPIFFE_ID_CONFIG);
+        assertEquals(
+                "Invalid value null for configuration mayfly.svid.spiffe.id: is required by "
+                        + SvidSslEngineFactory.class.getName(),
+                configError(noOwnId));
+        Map<String, Object> badOwnId = config(dir("broker"), "example.org", null);
+        badOwnId.put(SvidSslEngineFactory.SVID_SPIFFE_ID_CONFIG, "spiffe://example.org/");
+        assertEquals(
+                "Invalid value spiffe://example.org/ for configuration mayfly.svid.spiffe.id: "
+                        + "path cannot have a trailing slash: \"spiffe://example.org/\"",
+                configError(badOwnId));
+        Map<String, Object> notOurs = config(dir("broker"), "example.org", null);
+        notOurs.put(SvidSslEngineFactory.SVID_SPIFFE_ID_CONFIG, TestSvids.CLIENT_ID);
+        assertEquals(
+                "Invalid value "
+                        + dir("broker")
+                        + " for configuration mayfly.svid.dir: no usable SVID: svid.pem of version"
+                        + " ..v1 is for spiffe://example.org/kafka/broker, not "
+                        + TestSvids.CLIENT_ID
+                        + " (mayfly.svid.spiffe.id)",
+                configError(notOurs));
         assertEquals(
                 "Invalid value Example.org for configuration mayfly.trust.domains: trust domain"
                         + " characters are limited to lowercase letters, numbers, dots, dashes, and"

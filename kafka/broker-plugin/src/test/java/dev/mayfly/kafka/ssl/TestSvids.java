@@ -112,14 +112,32 @@ final class TestSvids {
         return out.toByteArray();
     }
 
+    /**
+     * The factory's settings on {@code dir}: its own ID is that of the SVID published there ({@link
+     * #BROKER_ID} if none), and {@code peerIds} null stands for the broker's ID.
+     */
     static Map<String, Object> config(Path dir, String trustDomains, String peerIds) {
         Map<String, Object> c = new HashMap<>();
         c.put(SvidSslEngineFactory.SVID_DIR_CONFIG, dir.toString());
         c.put(SvidSslEngineFactory.TRUST_DOMAINS_CONFIG, trustDomains);
-        if (peerIds != null) {
-            c.put(SvidSslEngineFactory.PEER_SPIFFE_IDS_CONFIG, peerIds);
-        }
+        c.put(SvidSslEngineFactory.SVID_SPIFFE_ID_CONFIG, publishedId(dir));
+        c.put(SvidSslEngineFactory.PEER_SPIFFE_IDS_CONFIG, peerIds == null ? BROKER_ID : peerIds);
         return c;
+    }
+
+    // The SPIFFE ID of the SVID ..data names in `dir`, or BROKER_ID.
+    private static String publishedId(Path dir) {
+        Path svid = dir.resolve("..data").resolve("svid.pem");
+        if (!Files.exists(svid)) {
+            return BROKER_ID;
+        }
+        try (InputStream in = Files.newInputStream(svid)) {
+            return idOf(
+                    (X509Certificate)
+                            CertificateFactory.getInstance("X.509").generateCertificate(in));
+        } catch (Exception e) {
+            return BROKER_ID; // a test's broken version: the ID does not matter
+        }
     }
 
     static SvidSslEngineFactory factory(Path dir, String trustDomains, String peerIds) {
