@@ -4,7 +4,11 @@
 // StandardAuthorizer (ACLs still live in the cluster metadata, so
 // `mayfly bridge apply` keeps working), with two additions:
 //   - super users also come from the policy's super_users
-//     (`mayfly.policy.file`), merged with any `super.users` set directly;
+//     (`mayfly.policy.file`), besides any `super.users` set directly. They
+//     are looked up in the broker's shared PolicySource at each
+//     authorization, so they follow the policy's reloads; they are not
+//     handed to StandardAuthorizer.configure, which cannot take them again
+//     safely (it copies its ACL data, racing the metadata thread's addAcl);
 //   - a SpiffePrincipal whose SVID expired more than EXPIRY_GRACE ago is
 //     denied everything. This is a backstop for requests forwarded to the
 //     controller, which carry the principal (and its NotAfter, through the
@@ -20,13 +24,15 @@
 // Thread-safe, like StandardAuthorizer.
 package dev.mayfly.kafka.authorizer;
 
-import dev.mayfly.kafka.policy.Policy;
 import dev.mayfly.kafka.policy.PolicyConfig;
+import dev.mayfly.kafka.policy.PolicySource;
 import dev.mayfly.kafka.principal.ExpiryEnforcement;
+import dev.mayfly.kafka.principal.PolicyEnforcement;
 import dev.mayfly.kafka.principal.SpiffePrincipal;
 
 import org.apache.kafka.common.metrics.Gauge;
 import org.apache.kafka.common.metrics.PluginMetrics;
+import org.apache.kafka.common.security.auth.KafkaPrincipal;
 import org.apache.kafka.metadata.authorizer.StandardAuthorizer;
 import org.apache.kafka.server.authorizer.Action;
 import org.apache.kafka.server.authorizer.AuthorizableRequestContext;
@@ -39,12 +45,9 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collections;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.atomic.AtomicLong;
 
 public class SpiffeAuthorizer extends StandardAuthorizer {
@@ -60,6 +63,7 @@ public class SpiffeAuthorizer extends StandardAuthorizer {
     private static final Logger log = LoggerFactory.getLogger(SpiffeAuthorizer.class);
 
     private final Clock clock;
+    private volatile PolicySource policy;
     private final AtomicLong expiredDenials = new AtomicLong();
     // SVIDs whose denial was logged; bounded, oldest forgotten first.
     private static final int MAX_LOGGED_SVIDS = 10_000;
@@ -82,35 +86,27 @@ public class SpiffeAuthorizer extends StandardAuthorizer {
         this.clock = clock;
     }
 
-    @Override
-    public void configure(Map<String, ?> configs) {
-        Policy policy =
-                PolicyConfig.required(
-                        configs,
-                        "the Mayfly policy file whose super_users the authorizer adds to"
-                                + " super.users");
-        Map<String, Object> merged = new HashMap<>(configs);
-        merged.put(
-                SUPER_USERS_CONFIG,
-                mergeSuperUsers((String) configs.get(SUPER_USERS_CONFIG), policy.superUsers()));
-        super.configure(merged);
+    /** For tests: a policy source of their own (a fake clock drives its reloads). */
+    SpiffeAuthorizer(Clock clock, PolicySource policy) {
+        this.clock = clock;
+        this.policy = policy;
     }
 
-    /**
-     * `super.users` ("User:a;User:b", as Kafka splits it) with the policy's super users appended,
-     * each once, in order.
-     */
-    static String mergeSuperUsers(String configured, List<String> fromPolicy) {
-        Set<String> users = new LinkedHashSet<>();
-        if (configured != null) {
-            for (String user : configured.split(";")) {
-                if (!user.trim().isEmpty()) {
-                    users.add(user.trim());
-                }
-            }
+    @Override
+    public void configure(Map<String, ?> configs) {
+        if (policy == null) {
+            policy =
+                    PolicyConfig.required(
+                            configs,
+                            "the Mayfly policy file whose super_users the authorizer adds to"
+                                    + " super.users");
         }
-        users.addAll(fromPolicy);
-        return String.join(";", users);
+        super.configure(configs);
+    }
+
+    /** The policy this authorizer follows (the broker's shared one once configured). */
+    PolicySource policySource() {
+        return policy;
     }
 
     @Override
@@ -131,6 +127,15 @@ public class SpiffeAuthorizer extends StandardAuthorizer {
                 return new ArrayList<>(
                         Collections.nCopies(actions.size(), AuthorizationResult.DENIED));
             }
+        }
+        // As StandardAuthorizer treats super.users: everything allowed, DENY
+        // ACLs included. KafkaPrincipal.toString is "Type:Name", the form
+        // super_users is written in.
+        KafkaPrincipal principal = context.principal();
+        if (policy.current()
+                .isSuperUser(principal.getPrincipalType() + ":" + principal.getName())) {
+            return new ArrayList<>(
+                    Collections.nCopies(actions.size(), AuthorizationResult.ALLOWED));
         }
         return super.authorize(context, actions);
     }
@@ -163,5 +168,19 @@ public class SpiffeAuthorizer extends StandardAuthorizer {
                                 + " expired",
                         new LinkedHashMap<>()),
                 (Gauge<Long>) (config, nowMs) -> expiredDenials.get());
+        metrics.addMetric(
+                metrics.metricName(
+                        "policy-change-connection-closes",
+                        "Connections the Mayfly plugin closed because a reloaded policy no"
+                                + " longer gives them their principal",
+                        new LinkedHashMap<>()),
+                (Gauge<Long>) (config, nowMs) -> PolicyEnforcement.policyCloses());
+        metrics.addMetric(
+                metrics.metricName(
+                        "policy-load-failures",
+                        "Changes to the Mayfly policy file that did not load (the last good"
+                                + " policy stays in force)",
+                        new LinkedHashMap<>()),
+                (Gauge<Long>) (config, nowMs) -> policy.failedLoads());
     }
 }
