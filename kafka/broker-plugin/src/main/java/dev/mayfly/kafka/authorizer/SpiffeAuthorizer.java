@@ -4,11 +4,15 @@
 // StandardAuthorizer (ACLs still live in the cluster metadata, so
 // `mayfly bridge apply` keeps working), with two additions:
 //   - super users also come from the policy's super_users
-//     (`mayfly.policy.file`), besides any `super.users` set directly. They
-//     are looked up in the broker's shared PolicySource at each
-//     authorization, so they follow the policy's reloads; they are not
-//     handed to StandardAuthorizer.configure, which cannot take them again
-//     safely (it copies its ACL data, racing the metadata thread's addAcl);
+//     (`mayfly.policy.file`), merged with any `super.users` set directly,
+//     and follow the policy's reloads: an authorization that finds a new
+//     policy generation configures StandardAuthorizer again with the new
+//     merge, so its own super-user check and audit log ("... based on
+//     superuser") stay Kafka's. That configure is a read-copy-write of
+//     StandardAuthorizer's data, as are addAcl, removeAcl, loadSnapshot,
+//     setAclMutator and completeInitialLoad (the metadata thread's calls);
+//     this class serialises all of them on `dataLock`, or a reload could
+//     drop an ACL added meanwhile;
 //   - a SpiffePrincipal whose SVID expired more than EXPIRY_GRACE ago is
 //     denied everything. This is a backstop for requests forwarded to the
 //     controller, which carry the principal (and its NotAfter, through the
@@ -30,9 +34,11 @@ import dev.mayfly.kafka.principal.ExpiryEnforcement;
 import dev.mayfly.kafka.principal.PolicyEnforcement;
 import dev.mayfly.kafka.principal.SpiffePrincipal;
 
+import org.apache.kafka.common.Uuid;
 import org.apache.kafka.common.metrics.Gauge;
 import org.apache.kafka.common.metrics.PluginMetrics;
-import org.apache.kafka.common.security.auth.KafkaPrincipal;
+import org.apache.kafka.metadata.authorizer.AclMutator;
+import org.apache.kafka.metadata.authorizer.StandardAcl;
 import org.apache.kafka.metadata.authorizer.StandardAuthorizer;
 import org.apache.kafka.server.authorizer.Action;
 import org.apache.kafka.server.authorizer.AuthorizableRequestContext;
@@ -45,9 +51,12 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.atomic.AtomicLong;
 
 public class SpiffeAuthorizer extends StandardAuthorizer {
@@ -64,6 +73,12 @@ public class SpiffeAuthorizer extends StandardAuthorizer {
 
     private final Clock clock;
     private volatile PolicySource policy;
+    // Serialises every call that replaces StandardAuthorizer's data (above).
+    private final Object dataLock = new Object();
+    // Guarded by dataLock: the broker's config, to merge each policy's super users into.
+    private Map<String, ?> configs = Map.of();
+    // The policy generation whose super users StandardAuthorizer has; written under dataLock.
+    private volatile long appliedGeneration = -1;
     private final AtomicLong expiredDenials = new AtomicLong();
     // SVIDs whose denial was logged; bounded, oldest forgotten first.
     private static final int MAX_LOGGED_SVIDS = 10_000;
@@ -101,7 +116,76 @@ public class SpiffeAuthorizer extends StandardAuthorizer {
                             "the Mayfly policy file whose super_users the authorizer adds to"
                                     + " super.users");
         }
-        super.configure(configs);
+        synchronized (dataLock) {
+            this.configs = Map.copyOf(configs);
+            applySuperUsers(policy.snapshot());
+        }
+    }
+
+    // Holds dataLock.
+    private void applySuperUsers(PolicySource.Snapshot snapshot) {
+        Map<String, Object> merged = new HashMap<>(configs);
+        merged.put(
+                SUPER_USERS_CONFIG,
+                mergeSuperUsers(
+                        (String) configs.get(SUPER_USERS_CONFIG), snapshot.policy().superUsers()));
+        super.configure(merged);
+        appliedGeneration = snapshot.generation();
+    }
+
+    /**
+     * `super.users` ("User:a;User:b", as Kafka splits it) with the policy's super users appended,
+     * each once, in order.
+     */
+    static String mergeSuperUsers(String configured, List<String> fromPolicy) {
+        Set<String> users = new LinkedHashSet<>();
+        if (configured != null) {
+            for (String user : configured.split(";")) {
+                if (!user.trim().isEmpty()) {
+                    users.add(user.trim());
+                }
+            }
+        }
+        users.addAll(fromPolicy);
+        return String.join(";", users);
+    }
+
+    // StandardAuthorizer's other writers of its data, serialised with the
+    // reconfiguration above.
+
+    @Override
+    public void addAcl(Uuid id, StandardAcl acl) {
+        synchronized (dataLock) {
+            super.addAcl(id, acl);
+        }
+    }
+
+    @Override
+    public void removeAcl(Uuid id) {
+        synchronized (dataLock) {
+            super.removeAcl(id);
+        }
+    }
+
+    @Override
+    public void loadSnapshot(Map<Uuid, StandardAcl> acls) {
+        synchronized (dataLock) {
+            super.loadSnapshot(acls);
+        }
+    }
+
+    @Override
+    public void setAclMutator(AclMutator aclMutator) {
+        synchronized (dataLock) {
+            super.setAclMutator(aclMutator);
+        }
+    }
+
+    @Override
+    public void completeInitialLoad() {
+        synchronized (dataLock) {
+            super.completeInitialLoad();
+        }
     }
 
     /** The policy this authorizer follows (the broker's shared one once configured). */
@@ -128,14 +212,13 @@ public class SpiffeAuthorizer extends StandardAuthorizer {
                         Collections.nCopies(actions.size(), AuthorizationResult.DENIED));
             }
         }
-        // As StandardAuthorizer treats super.users: everything allowed, DENY
-        // ACLs included. KafkaPrincipal.toString is "Type:Name", the form
-        // super_users is written in.
-        KafkaPrincipal principal = context.principal();
-        if (policy.current()
-                .isSuperUser(principal.getPrincipalType() + ":" + principal.getName())) {
-            return new ArrayList<>(
-                    Collections.nCopies(actions.size(), AuthorizationResult.ALLOWED));
+        PolicySource.Snapshot snapshot = policy.snapshot();
+        if (snapshot.generation() != appliedGeneration) {
+            synchronized (dataLock) {
+                if (snapshot.generation() > appliedGeneration) {
+                    applySuperUsers(snapshot);
+                }
+            }
         }
         return super.authorize(context, actions);
     }

@@ -29,9 +29,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.List;
-import java.util.Set;
 import java.util.TreeSet;
 import java.util.stream.Collectors;
 
@@ -55,7 +53,6 @@ public final class Policy {
     private final List<Rule> rules = new ArrayList<>();
     private boolean unmappedAnonymous = false;
     private final List<String> superUsers = new ArrayList<>();
-    private final Set<String> superUserSet = new HashSet<>();
     private int aclBindings = 0;
     private final String sha256;
 
@@ -159,7 +156,6 @@ public final class Policy {
                             item.node(), field, "';' separates super.users in Kafka's config");
                 }
                 superUsers.add(item.value());
-                superUserSet.add(item.value());
             }
         }
 
@@ -305,11 +301,6 @@ public final class Policy {
     /** "User:..." principals the broker treats as super users. */
     public List<String> superUsers() {
         return List.copyOf(superUsers);
-    }
-
-    /** Whether `principal` ("User:broker", as KafkaPrincipal.toString gives it) is a super user. */
-    public boolean isSuperUser(String principal) {
-        return superUserSet.contains(principal);
     }
 
     /**

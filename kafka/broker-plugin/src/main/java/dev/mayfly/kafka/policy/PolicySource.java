@@ -97,9 +97,16 @@ public final class PolicySource {
         if (existing != null) {
             return existing;
         }
-        PolicySource loaded = open(key, Clock.systemUTC());
-        existing = SHARED.putIfAbsent(key, loaded);
-        return existing != null ? existing : loaded;
+        // Under a lock so the plugin classes, configured on different
+        // threads, do not each load (and log) the file; held only at startup.
+        synchronized (SHARED) {
+            existing = SHARED.get(key);
+            if (existing == null) {
+                existing = open(key, Clock.systemUTC());
+                SHARED.put(key, existing);
+            }
+            return existing;
+        }
     }
 
     /** A source of its own (not shared), for tests: a fake clock. */

@@ -174,6 +174,10 @@ class SpiffeAuthorizerTest {
         assertEquals(
                 List.of(AuthorizationResult.ALLOWED),
                 a.authorize(new Context(new KafkaPrincipal("User", "broker")), WRITE_ORDERS));
+        assertEquals(
+                "User:admin;User:broker;User:x",
+                SpiffeAuthorizer.mergeSuperUsers(
+                        "User:admin; User:broker;", List.of("User:broker", "User:x")));
     }
 
     @Test
@@ -197,6 +201,18 @@ class SpiffeAuthorizerTest {
         assertEquals(
                 List.of(AuthorizationResult.DENIED), a.authorize(new Context(admin), WRITE_ORDERS));
 
+        KafkaPrincipal writer = new KafkaPrincipal("User", "orders.writer");
+        a.addAcl(
+                Uuid.randomUuid(),
+                new StandardAcl(
+                        ResourceType.TOPIC,
+                        "orders",
+                        PatternType.LITERAL,
+                        "User:orders.writer",
+                        "*",
+                        AclOperation.WRITE,
+                        AclPermissionType.ALLOW));
+
         Files.writeString(file, rules + "super_users: [User:admin]\n");
         clock.advance(PolicySource.CHECK_INTERVAL); // seen changing
         a.authorize(new Context(admin), WRITE_ORDERS);
@@ -207,6 +223,10 @@ class SpiffeAuthorizerTest {
         assertEquals(
                 List.of(AuthorizationResult.ALLOWED),
                 a.authorize(new Context(admin), WRITE_ORDERS));
+        // The ACLs stay: only the super users changed.
+        assertEquals(
+                List.of(AuthorizationResult.ALLOWED),
+                a.authorize(new Context(writer), WRITE_ORDERS));
     }
 
     @Test
