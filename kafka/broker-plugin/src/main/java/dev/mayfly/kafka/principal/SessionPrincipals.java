@@ -12,7 +12,11 @@
 // resumed or not, has its own session object; with TLS 1.2 a resumed
 // connection shares its session object with the first, and so its entry,
 // which is why the builder invalidates a session whose principal changed.
-// An entry goes when its session is collected.
+// This needs SSLEngine.getSession() to return one object for the life of
+// a connection, as the JDK's engine does and ExpiryEnforcingEngine passes
+// through; a wrapper that made a new session object per call would make
+// every request look like a new connection (no remap would close it). An
+// entry goes when its session is collected.
 //
 // Thread-safe: a ConcurrentHashMap; stale entries are purged on insert.
 package dev.mayfly.kafka.principal;
