@@ -33,8 +33,10 @@ std::optional<int> LoadOrExit(const std::string& path,
 int BridgeCheck(const std::vector<std::string>& args) {
   FlagSet flags("mayfly bridge check POLICY",
                 "Loads the bridge policy and runs every load-time check. "
-                "Prints what it holds\nand exits 0, or names FILE:LINE: FIELD "
-                "of the first problem and exits 1.");
+                "Prints what it holds\n(and \"policy sha256:HEX\", the "
+                "SHA-256 of the file, as the broker plugin logs it)\nand "
+                "exits 0, or names FILE:LINE: FIELD of the first problem and "
+                "exits 1.");
   std::vector<std::string> positional;
   if (auto code = ParseOrExit(flags, args, &positional)) return *code;
   if (positional.size() != 1) return Fail("want one POLICY", kExitUsage);
@@ -44,6 +46,7 @@ int BridgeCheck(const std::vector<std::string>& args) {
             << " trust domains, " << policy->rules().size() << " rules, "
             << policy->super_users().size() << " super users, "
             << policy->acls().size() << " ACL bindings\n";
+  std::cout << bridge::kPolicyDigestLabel << policy->sha256() << "\n";
   for (size_t i = 0; i < policy->rules().size(); ++i) {
     const bridge::PrincipalRule& rule = policy->rules()[i];
     std::cout << "rule " << i << ": " << rule.id_pattern << " -> "

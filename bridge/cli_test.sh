@@ -28,6 +28,10 @@ expect 0 "check the vectors' policy" -- "$mayfly" bridge check "$policy"
 equals "$(head -1 <<<"$out")" \
   "$policy: valid: 2 trust domains, 8 rules, 1 super users, 2 ACL bindings" \
   "check summary"
+# The digest line, the same bytes' SHA-256 as sha256sum's (and the broker
+# plugin's log line, PolicySourceTest).
+equals "$(sed -n 2p <<<"$out")" "policy sha256:$(sha256sum "$policy" | cut -d' ' -f1)" \
+  "check prints the file's SHA-256"
 contains "$out" $'\nrule 1: spiffe://prod.acme/ns/{ns}/sa/{sa} -> User:{ns}.{sa} ('"$policy"$':9)\n' \
   "check lists rules with their lines"
 contains "$out" $'\nacl: ALLOW User:orders.writer WRITE on TOPIC orders (LITERAL) from host *' \

@@ -3,10 +3,13 @@
 // policy_acls.h.
 #include "bridge/policy.h"
 
+#include <openssl/evp.h>
 #include <yaml-cpp/yaml.h>
 
+#include <cstdlib>
 #include <utility>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "bridge/policy_acls.h"
@@ -54,9 +57,24 @@ struct PolicyState {
 
 }  // namespace internal
 
-struct Policy::Impl : internal::PolicyState {};
+struct Policy::Impl : internal::PolicyState {
+  std::string sha256;  // of the bytes parsed; see Policy::sha256()
+};
 
 namespace {
+
+// Lower-case hex SHA-256 of `bytes`. EVP_Digest with SHA-256 cannot fail
+// short of a broken OpenSSL, which is not worth a Status here.
+std::string Sha256Hex(absl::string_view bytes) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  if (EVP_Digest(bytes.data(), bytes.size(), digest, &size, EVP_sha256(),
+                 nullptr) != 1) {
+    std::abort();
+  }
+  return absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<const char*>(digest), size));
+}
 
 using internal::CompiledRule;
 using internal::PolicyState;
@@ -226,6 +244,7 @@ absl::StatusOr<Policy> Policy::Parse(absl::string_view yaml,
   ASSIGN_OR_RETURN(YAML::Node root, identity::LoadYaml(yaml, source));
   auto impl = std::make_shared<Impl>();
   RETURN_IF_ERROR(ParseTop(YamlReader(source), root, *impl));
+  impl->sha256 = Sha256Hex(yaml);
   return Policy(std::move(impl));
 }
 
@@ -285,5 +304,7 @@ const std::vector<std::string>& Policy::super_users() const {
   return impl_->super_users;
 }
 const std::vector<AclBinding>& Policy::acls() const { return impl_->acls; }
+
+const std::string& Policy::sha256() const { return impl_->sha256; }
 
 }  // namespace mayfly::bridge

@@ -64,6 +64,10 @@ struct PrincipalRule {
   std::string source;                 // "FILE:LINE"
 };
 
+// What precedes a policy's sha256() wherever it is shown (the Java plugin's
+// PolicyDigest.LABEL is the same).
+inline constexpr absl::string_view kPolicyDigestLabel = "policy sha256:";
+
 class Policy {
  public:
   static absl::StatusOr<Policy> Parse(absl::string_view yaml,
@@ -85,6 +89,11 @@ class Policy {
   const std::vector<std::string>& super_users() const;
   // Every grant expanded to one binding per operation; sorted, no duplicates.
   const std::vector<AclBinding>& acls() const;
+  // SHA-256 of the bytes the policy was parsed from (for Load, the file's),
+  // 64 lower-case hex digits. Shown as kPolicyDigestLabel + hex by `mayfly
+  // bridge check` and in the broker plugin's log at every (re)load, so an
+  // operator can tell which file a broker runs (`sha256sum` gives the same).
+  const std::string& sha256() const;
 
  private:
   // Filled in by the implementation (policy.cc).

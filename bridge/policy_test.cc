@@ -101,6 +101,22 @@ TEST(PolicyTest, LoadsEveryPart) {
   for (const AclBinding& b : policy.acls()) EXPECT_EQ(b.host, "*");
 }
 
+// SHA-256 of the bytes parsed, lower-case hex (`printf ... | sha256sum`).
+// PolicySourceTest (Java) pins the same text to the same digest, so the
+// bridge and the broker plugin show one "policy sha256:" for one file.
+TEST(PolicyTest, Sha256IsOfTheBytesParsed) {
+  const std::string text = "trust_domains: [t]\nprincipals: []\n";
+  absl::StatusOr<Policy> p = Policy::Parse(text, "p.yaml");
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_EQ(p->sha256(),
+            "ddf915c891417bb3b6eba21b5908bce774f8998d8fcc75c51aff87e9a7adafc9");
+  // Comments count: the digest names the file, not its meaning.
+  absl::StatusOr<Policy> commented = Policy::Parse(text + "# x\n", "p.yaml");
+  ASSERT_TRUE(commented.ok()) << commented.status();
+  EXPECT_NE(commented->sha256(), p->sha256());
+  EXPECT_EQ(kPolicyDigestLabel, "policy sha256:");
+}
+
 TEST(PolicyTest, MapsFirstMatchWithCaptures) {
   const Policy policy = Load(kPolicy);
   MapResult r = policy.Map("spiffe://prod.acme/ns/orders/sa/writer");

@@ -4,7 +4,15 @@
 // StandardAuthorizer (ACLs still live in the cluster metadata, so
 // `mayfly bridge apply` keeps working), with two additions:
 //   - super users also come from the policy's super_users
-//     (`mayfly.policy.file`), merged with any `super.users` set directly;
+//     (`mayfly.policy.file`), merged with any `super.users` set directly,
+//     and follow the policy's reloads: an authorization that finds a new
+//     policy generation configures StandardAuthorizer again with the new
+//     merge, so its own super-user check and audit log ("... based on
+//     superuser") stay Kafka's. That configure is a read-copy-write of
+//     StandardAuthorizer's data, as are addAcl, removeAcl, loadSnapshot,
+//     setAclMutator and completeInitialLoad (the metadata thread's calls);
+//     this class serialises all of them on `dataLock`, or a reload could
+//     drop an ACL added meanwhile;
 //   - a SpiffePrincipal whose SVID expired more than EXPIRY_GRACE ago is
 //     denied everything. This is a backstop for requests forwarded to the
 //     controller, which carry the principal (and its NotAfter, through the
@@ -20,13 +28,17 @@
 // Thread-safe, like StandardAuthorizer.
 package dev.mayfly.kafka.authorizer;
 
-import dev.mayfly.kafka.policy.Policy;
 import dev.mayfly.kafka.policy.PolicyConfig;
+import dev.mayfly.kafka.policy.PolicySource;
 import dev.mayfly.kafka.principal.ExpiryEnforcement;
+import dev.mayfly.kafka.principal.PolicyEnforcement;
 import dev.mayfly.kafka.principal.SpiffePrincipal;
 
+import org.apache.kafka.common.Uuid;
 import org.apache.kafka.common.metrics.Gauge;
 import org.apache.kafka.common.metrics.PluginMetrics;
+import org.apache.kafka.metadata.authorizer.AclMutator;
+import org.apache.kafka.metadata.authorizer.StandardAcl;
 import org.apache.kafka.metadata.authorizer.StandardAuthorizer;
 import org.apache.kafka.server.authorizer.Action;
 import org.apache.kafka.server.authorizer.AuthorizableRequestContext;
@@ -60,6 +72,13 @@ public class SpiffeAuthorizer extends StandardAuthorizer {
     private static final Logger log = LoggerFactory.getLogger(SpiffeAuthorizer.class);
 
     private final Clock clock;
+    private volatile PolicySource policy;
+    // Serialises every call that replaces StandardAuthorizer's data (above).
+    private final Object dataLock = new Object();
+    // Guarded by dataLock: the broker's config, to merge each policy's super users into.
+    private Map<String, ?> configs = Map.of();
+    // The policy generation whose super users StandardAuthorizer has; written under dataLock.
+    private volatile long appliedGeneration = -1;
     private final AtomicLong expiredDenials = new AtomicLong();
     // SVIDs whose denial was logged; bounded, oldest forgotten first.
     private static final int MAX_LOGGED_SVIDS = 10_000;
@@ -82,18 +101,36 @@ public class SpiffeAuthorizer extends StandardAuthorizer {
         this.clock = clock;
     }
 
+    /** For tests: a policy source of their own (a fake clock drives its reloads). */
+    SpiffeAuthorizer(Clock clock, PolicySource policy) {
+        this.clock = clock;
+        this.policy = policy;
+    }
+
     @Override
     public void configure(Map<String, ?> configs) {
-        Policy policy =
-                PolicyConfig.required(
-                        configs,
-                        "the Mayfly policy file whose super_users the authorizer adds to"
-                                + " super.users");
+        if (policy == null) {
+            policy =
+                    PolicyConfig.required(
+                            configs,
+                            "the Mayfly policy file whose super_users the authorizer adds to"
+                                    + " super.users");
+        }
+        synchronized (dataLock) {
+            this.configs = Map.copyOf(configs);
+            applySuperUsers(policy.snapshot());
+        }
+    }
+
+    // Holds dataLock.
+    private void applySuperUsers(PolicySource.Snapshot snapshot) {
         Map<String, Object> merged = new HashMap<>(configs);
         merged.put(
                 SUPER_USERS_CONFIG,
-                mergeSuperUsers((String) configs.get(SUPER_USERS_CONFIG), policy.superUsers()));
+                mergeSuperUsers(
+                        (String) configs.get(SUPER_USERS_CONFIG), snapshot.policy().superUsers()));
         super.configure(merged);
+        appliedGeneration = snapshot.generation();
     }
 
     /**
@@ -113,6 +150,49 @@ public class SpiffeAuthorizer extends StandardAuthorizer {
         return String.join(";", users);
     }
 
+    // StandardAuthorizer's other writers of its data, serialised with the
+    // reconfiguration above.
+
+    @Override
+    public void addAcl(Uuid id, StandardAcl acl) {
+        synchronized (dataLock) {
+            super.addAcl(id, acl);
+        }
+    }
+
+    @Override
+    public void removeAcl(Uuid id) {
+        synchronized (dataLock) {
+            super.removeAcl(id);
+        }
+    }
+
+    @Override
+    public void loadSnapshot(Map<Uuid, StandardAcl> acls) {
+        synchronized (dataLock) {
+            super.loadSnapshot(acls);
+        }
+    }
+
+    @Override
+    public void setAclMutator(AclMutator aclMutator) {
+        synchronized (dataLock) {
+            super.setAclMutator(aclMutator);
+        }
+    }
+
+    @Override
+    public void completeInitialLoad() {
+        synchronized (dataLock) {
+            super.completeInitialLoad();
+        }
+    }
+
+    /** The policy this authorizer follows (the broker's shared one once configured). */
+    PolicySource policySource() {
+        return policy;
+    }
+
     @Override
     public List<AuthorizationResult> authorize(
             AuthorizableRequestContext context, List<Action> actions) {
@@ -130,6 +210,14 @@ public class SpiffeAuthorizer extends StandardAuthorizer {
                 }
                 return new ArrayList<>(
                         Collections.nCopies(actions.size(), AuthorizationResult.DENIED));
+            }
+        }
+        PolicySource.Snapshot snapshot = policy.snapshot();
+        if (snapshot.generation() != appliedGeneration) {
+            synchronized (dataLock) {
+                if (snapshot.generation() > appliedGeneration) {
+                    applySuperUsers(snapshot);
+                }
             }
         }
         return super.authorize(context, actions);
@@ -163,5 +251,19 @@ public class SpiffeAuthorizer extends StandardAuthorizer {
                                 + " expired",
                         new LinkedHashMap<>()),
                 (Gauge<Long>) (config, nowMs) -> expiredDenials.get());
+        metrics.addMetric(
+                metrics.metricName(
+                        "policy-change-connection-closes",
+                        "Connections the Mayfly plugin closed because a reloaded policy no"
+                                + " longer gives them their principal",
+                        new LinkedHashMap<>()),
+                (Gauge<Long>) (config, nowMs) -> PolicyEnforcement.policyCloses());
+        metrics.addMetric(
+                metrics.metricName(
+                        "policy-load-failures",
+                        "Changes to the Mayfly policy file that did not load (the last good"
+                                + " policy stays in force)",
+                        new LinkedHashMap<>()),
+                (Gauge<Long>) (config, nowMs) -> policy.failedLoads());
     }
 }

@@ -54,8 +54,11 @@ public final class Policy {
     private boolean unmappedAnonymous = false;
     private final List<String> superUsers = new ArrayList<>();
     private int aclBindings = 0;
+    private final String sha256;
 
-    private Policy() {}
+    private Policy(String sha256) {
+        this.sha256 = sha256;
+    }
 
     /** Loads the policy file at `path`; errors name the path as given. */
     public static Policy load(Path path) throws PolicyException {
@@ -65,6 +68,14 @@ public final class Policy {
         } catch (IOException e) {
             throw new PolicyException(path + ": cannot read the policy: " + e, e);
         }
+        return fromBytes(bytes, path.toString());
+    }
+
+    /**
+     * The policy in `bytes`, the exact contents of a file; `source` names it in errors. Its digest
+     * is of these bytes, so it names what was parsed even if the file changes meanwhile.
+     */
+    public static Policy fromBytes(byte[] bytes, String source) throws PolicyException {
         String text;
         try {
             text =
@@ -75,16 +86,20 @@ public final class Policy {
                             .decode(java.nio.ByteBuffer.wrap(bytes))
                             .toString();
         } catch (CharacterCodingException e) {
-            throw new PolicyException(path + ": not valid YAML: not UTF-8");
+            throw new PolicyException(source + ": not valid YAML: not UTF-8");
         }
-        return parse(text, path.toString());
+        return parse(text, source, PolicyDigest.sha256Hex(bytes));
     }
 
-    /** Parses policy YAML; `source` names it in errors. */
+    /** Parses policy YAML; `source` names it in errors; the digest is of its UTF-8 bytes. */
     public static Policy parse(String yaml, String source) throws PolicyException {
+        return parse(yaml, source, PolicyDigest.sha256Hex(yaml.getBytes(StandardCharsets.UTF_8)));
+    }
+
+    private static Policy parse(String yaml, String source, String sha256) throws PolicyException {
         YamlReader r = new YamlReader(source);
         Node root = r.load(yaml);
-        Policy policy = new Policy();
+        Policy policy = new Policy(sha256);
         policy.parseTop(r, root);
         return policy;
     }
@@ -286,6 +301,24 @@ public final class Policy {
     /** "User:..." principals the broker treats as super users. */
     public List<String> superUsers() {
         return List.copyOf(superUsers);
+    }
+
+    /**
+     * SHA-256 of the policy file's bytes, lower-case hex: what `mayfly bridge check` prints as
+     * "policy sha256:HEX", so an operator can tell which file a broker runs.
+     */
+    public String sha256() {
+        return sha256;
+    }
+
+    /** Why `principal` is not a principal the policy could hold ("Type:Name"), or null. */
+    public static String principalProblem(String principal) {
+        try {
+            PrincipalTemplate.checkPrincipal(principal);
+            return null;
+        } catch (RulePattern.Invalid e) {
+            return e.getMessage();
+        }
     }
 
     public int ruleCount() {

@@ -18,14 +18,26 @@
 // Each enforced close is counted (ExpiryEnforcement) and logged once per
 // certificate, at WARN, without a stack trace.
 //
+// Policy reloads. The policy is the broker's shared PolicySource, which
+// reloads the file when it changes. A connection keeps the principal its
+// first request got (SessionPrincipals); when a reloaded policy gives its
+// SPIFFE ID another principal, or denies it, build() refuses the request and
+// the broker closes the connection, as for an expired SVID. The client may
+// reconnect and gets what the new policy says. The session is invalidated
+// too, so a TLS 1.2 client cannot resume it into the same refusal. Each such
+// close is counted (PolicyEnforcement) and logged once per certificate and
+// policy generation, at WARN.
+//
 // build() is on the request path, so what a certificate maps to is cached
-// (bounded) and a request costs one lookup and one clock read. Thread-safe:
-// the broker shares one builder between its network threads.
+// (bounded) per policy generation, and a request costs a few map lookups
+// and a clock read. Thread-safe: the broker shares one builder between its
+// network threads.
 package dev.mayfly.kafka.principal;
 
 import dev.mayfly.kafka.policy.MapResult;
-import dev.mayfly.kafka.policy.Policy;
 import dev.mayfly.kafka.policy.PolicyConfig;
+import dev.mayfly.kafka.policy.PolicyDigest;
+import dev.mayfly.kafka.policy.PolicySource;
 import dev.mayfly.kafka.spiffe.InvalidSvidException;
 import dev.mayfly.kafka.spiffe.SpiffeId;
 import dev.mayfly.kafka.spiffe.X509Svid;
@@ -50,6 +62,7 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
 import javax.net.ssl.SSLPeerUnverifiedException;
+import javax.net.ssl.SSLSession;
 
 public class SpiffePrincipalBuilder
         implements KafkaPrincipalBuilder, KafkaPrincipalSerde, Configurable {
@@ -68,22 +81,31 @@ public class SpiffePrincipalBuilder
 
     private final Clock clock;
     private final SpiffePrincipalSerde serde = new SpiffePrincipalSerde();
-    private volatile Policy policy;
+    private volatile PolicySource policy;
     // Keyed by the certificate (Certificate.equals compares encodings, and
     // its hashCode is computed once per certificate object).
     private final Map<X509Certificate, Resolved> cache = new ConcurrentHashMap<>();
-    private final Map<X509Certificate, Boolean> logged =
+    private final SessionPrincipals sessions = new SessionPrincipals();
+    // Keys: a certificate (its expiry was logged) or a PolicyClose.
+    private final Map<Object, Boolean> logged =
             new LinkedHashMap<>(16, 0.75f, false) {
                 private static final long serialVersionUID = 1L;
 
                 @Override
-                protected boolean removeEldestEntry(Map.Entry<X509Certificate, Boolean> eldest) {
+                protected boolean removeEldestEntry(Map.Entry<Object, Boolean> eldest) {
                     return size() > MAX_LOGGED_CERTIFICATES;
                 }
             };
 
-    /** What a certificate maps to: a principal, or why it has none. */
-    private record Resolved(SpiffePrincipal principal, String denial) {}
+    /**
+     * What a certificate maps to under policy `generation`: a principal and its "Type:Name", or why
+     * it has none, and its SPIFFE ID when it has one.
+     */
+    private record Resolved(
+            SpiffePrincipal principal, String name, String denial, String id, long generation) {}
+
+    // A close for a policy change, logged once per certificate and generation.
+    private record PolicyClose(X509Certificate leaf, long generation) {}
 
     /** Used by Kafka, which instantiates the class by name. */
     public SpiffePrincipalBuilder() {
@@ -95,8 +117,8 @@ public class SpiffePrincipalBuilder
         this.clock = clock;
     }
 
-    /** For tests: a policy without a file. */
-    SpiffePrincipalBuilder(Clock clock, Policy policy) {
+    /** For tests: a policy source of their own (a fake clock drives its reloads). */
+    SpiffePrincipalBuilder(Clock clock, PolicySource policy) {
         this.clock = clock;
         this.policy = policy;
     }
@@ -107,6 +129,11 @@ public class SpiffePrincipalBuilder
                 PolicyConfig.required(
                         configs, "the Mayfly policy file that maps SPIFFE IDs to principals");
         cache.clear();
+    }
+
+    /** The policy this builder follows (the broker's shared one once configured). */
+    PolicySource policySource() {
+        return policy;
     }
 
     @Override
@@ -121,16 +148,35 @@ public class SpiffePrincipalBuilder
                             + context.securityProtocol());
         }
         X509Certificate leaf = peerLeaf(ssl);
+        PolicySource source = policy;
+        if (source == null) {
+            throw new IllegalStateException("SpiffePrincipalBuilder used before configure()");
+        }
+        PolicySource.Snapshot snapshot = source.snapshot();
         Resolved resolved = cache.get(leaf);
-        if (resolved == null) {
-            resolved = resolve(leaf);
+        if (resolved == null || resolved.generation() != snapshot.generation()) {
+            resolved = resolve(leaf, snapshot);
             if (cache.size() >= MAX_CACHED_CERTIFICATES) {
                 cache.clear();
             }
             cache.put(leaf, resolved);
         }
+        SSLSession session = ssl.session();
         if (resolved.principal() == null) {
+            String had = sessions.recorded(session);
+            if (had != null) {
+                throw policyClose(ssl, leaf, had, resolved.denial(), snapshot);
+            }
             throw new SpiffeDeniedException(resolved.denial());
+        }
+        String first = sessions.firstOrRecord(session, resolved.name());
+        if (!first.equals(resolved.name())) {
+            throw policyClose(
+                    ssl,
+                    leaf,
+                    first,
+                    "the policy now maps " + resolved.id() + " to " + resolved.name(),
+                    snapshot);
         }
         SpiffePrincipal principal = resolved.principal();
         Instant now = clock.instant();
@@ -158,9 +204,43 @@ public class SpiffePrincipalBuilder
 
     /** Whether this is the first enforced close for `leaf` to be logged. */
     boolean firstEnforcement(X509Certificate leaf) {
+        return firstLog(leaf);
+    }
+
+    private boolean firstLog(Object key) {
         synchronized (logged) {
-            return logged.put(leaf, Boolean.TRUE) == null;
+            return logged.put(key, Boolean.TRUE) == null;
         }
+    }
+
+    // The refusal that closes a connection whose principal was `had` under an
+    // earlier policy; `why` says what the current one does instead.
+    private SpiffeDeniedException policyClose(
+            SslAuthenticationContext ssl,
+            X509Certificate leaf,
+            String had,
+            String why,
+            PolicySource.Snapshot snapshot) {
+        PolicyEnforcement.recordClose();
+        // A TLS 1.2 client could resume this session, and so this entry.
+        ssl.session().invalidate();
+        String message =
+                "closing the connection of "
+                        + had
+                        + ": the policy changed ("
+                        + PolicyDigest.line(snapshot.policy().sha256())
+                        + ", generation "
+                        + snapshot.generation()
+                        + "): "
+                        + why;
+        if (firstLog(new PolicyClose(leaf, snapshot.generation()))) {
+            log.warn(
+                    "{} (listener {}, client {})",
+                    message,
+                    ssl.listenerName(),
+                    ssl.clientAddress());
+        }
+        return new SpiffeDeniedException(message);
     }
 
     private static X509Certificate peerLeaf(SslAuthenticationContext ssl) {
@@ -177,25 +257,26 @@ public class SpiffePrincipalBuilder
         return leaf;
     }
 
-    private Resolved resolve(X509Certificate leaf) {
-        Policy current = policy;
-        if (current == null) {
-            throw new IllegalStateException("SpiffePrincipalBuilder used before configure()");
-        }
+    private static Resolved resolve(X509Certificate leaf, PolicySource.Snapshot snapshot) {
+        long generation = snapshot.generation();
         SpiffeId id;
         try {
             id = X509Svid.spiffeIdFromCert(leaf);
         } catch (InvalidSvidException e) {
             return new Resolved(
                     null,
+                    null,
                     "not an X.509-SVID ("
                             + e.getMessage()
                             + "); subject "
-                            + leaf.getSubjectX500Principal().getName());
+                            + leaf.getSubjectX500Principal().getName(),
+                    null,
+                    generation);
         }
-        MapResult result = current.map(id);
+        MapResult result = snapshot.policy().map(id);
         if (!result.isMapped()) {
             return new Resolved(
+                    null,
                     null,
                     "SPIFFE ID "
                             + id
@@ -203,7 +284,9 @@ public class SpiffePrincipalBuilder
                             + result.denial().policyName()
                             + " ("
                             + result.detail()
-                            + ")");
+                            + ")",
+                    id.toString(),
+                    generation);
         }
         String principal = result.principal().get();
         int colon = principal.indexOf(':'); // The policy checked TYPE:NAME at load.
@@ -213,7 +296,10 @@ public class SpiffePrincipalBuilder
                         principal.substring(colon + 1),
                         id.toString(),
                         leaf.getNotAfter().toInstant()),
-                null);
+                principal,
+                null,
+                id.toString(),
+                generation);
     }
 
     @Override

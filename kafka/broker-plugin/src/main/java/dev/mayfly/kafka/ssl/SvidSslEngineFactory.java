@@ -27,8 +27,8 @@ import static dev.mayfly.kafka.ssl.Settings.required;
 import static dev.mayfly.kafka.ssl.Settings.split;
 
 import dev.mayfly.kafka.policy.MapResult;
-import dev.mayfly.kafka.policy.Policy;
 import dev.mayfly.kafka.policy.PolicyConfig;
+import dev.mayfly.kafka.policy.PolicySource;
 import dev.mayfly.kafka.spiffe.InvalidSpiffeIdException;
 import dev.mayfly.kafka.spiffe.SpiffeId;
 import dev.mayfly.kafka.spiffe.TrustDomain;
@@ -107,7 +107,9 @@ public class SvidSslEngineFactory implements SslEngineFactory {
     private Set<TrustDomain> trustDomains;
     private Set<SpiffeId> peerIds;
     private SvidDirectory<Material> directory;
-    private Policy policy; // null: no client refused by policy; closes logged without a principal
+    // The broker's shared, reloading policy (PolicySource), or null: no client
+    // refused by policy; closes logged without a principal.
+    private PolicySource policy;
     private final Clock clock;
     // What was logged, once per certificate. Shared by every instance in the
     // JVM: the broker makes a factory per listener and network thread, and a
@@ -285,7 +287,7 @@ public class SvidSslEngineFactory implements SslEngineFactory {
     // is logged at ERROR with a stack trace. The reason is logged here, once
     // per certificate, at WARN.
     String clientRefusal(SpiffeId id, X509Certificate leaf) {
-        MapResult result = policy.map(id);
+        MapResult result = policy.current().map(id);
         if (result.isMapped()) {
             return null;
         }
@@ -318,7 +320,7 @@ public class SvidSslEngineFactory implements SslEngineFactory {
         String principal = "an unknown principal";
         if (policy != null) {
             try {
-                MapResult result = policy.map(SpiffeId.fromString(id));
+                MapResult result = policy.current().map(SpiffeId.fromString(id));
                 principal = result.isMapped() ? result.principal().get() : "an unmapped ID";
             } catch (InvalidSpiffeIdException e) {
                 principal = "an invalid ID";
@@ -370,6 +372,11 @@ public class SvidSslEngineFactory implements SslEngineFactory {
     @Override
     public KeyStore truststore() {
         return directory.refresh().truststore;
+    }
+
+    /** The shared policy this factory uses, or null (for tests). */
+    PolicySource policySource() {
+        return policy;
     }
 
     /** The SVID set the newest engines use (for tests and diagnostics). */

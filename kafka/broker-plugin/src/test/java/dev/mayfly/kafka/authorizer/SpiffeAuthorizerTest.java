@@ -6,8 +6,10 @@
 package dev.mayfly.kafka.authorizer;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import dev.mayfly.kafka.policy.PolicySource;
 import dev.mayfly.kafka.principal.ExpiryEnforcement;
 import dev.mayfly.kafka.principal.SpiffePrincipal;
 import dev.mayfly.kafka.testing.FakeClock;
@@ -30,8 +32,11 @@ import org.apache.kafka.server.authorizer.AuthorizableRequestContext;
 import org.apache.kafka.server.authorizer.AuthorizationResult;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 import java.net.InetAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Instant;
 import java.util.HashMap;
 import java.util.List;
@@ -49,6 +54,7 @@ class SpiffeAuthorizerTest {
                             true));
 
     private final FakeClock clock = new FakeClock(NOT_AFTER.minusSeconds(60));
+    @TempDir Path tmp;
     private final Metrics metrics = new Metrics();
     private SpiffeAuthorizer authorizer;
     private int instances = 0;
@@ -172,6 +178,63 @@ class SpiffeAuthorizerTest {
                 "User:admin;User:broker;User:x",
                 SpiffeAuthorizer.mergeSuperUsers(
                         "User:admin; User:broker;", List.of("User:broker", "User:x")));
+    }
+
+    @Test
+    void superUsersFollowAReloadedPolicy() throws Exception {
+        Path file = tmp.resolve("policy.yaml");
+        String rules =
+                "trust_domains: [prod.acme]\n"
+                        + "principals:\n"
+                        + "  - id: spiffe://prod.acme/kafka/{name}\n"
+                        + "    principal: User:{name}\n";
+        Files.writeString(file, rules + "super_users: [User:broker]\n");
+        SpiffeAuthorizer a = new SpiffeAuthorizer(clock, PolicySource.open(file, clock));
+        a.configure(Map.of("node.id", "1"));
+        a.withPluginMetrics(new PluginMetricsImpl(metrics, Map.of("plugin", "reloading")));
+        a.completeInitialLoad();
+        KafkaPrincipal broker = new KafkaPrincipal("User", "broker");
+        KafkaPrincipal admin = new KafkaPrincipal("User", "admin");
+        assertEquals(
+                List.of(AuthorizationResult.ALLOWED),
+                a.authorize(new Context(broker), WRITE_ORDERS));
+        assertEquals(
+                List.of(AuthorizationResult.DENIED), a.authorize(new Context(admin), WRITE_ORDERS));
+
+        KafkaPrincipal writer = new KafkaPrincipal("User", "orders.writer");
+        a.addAcl(
+                Uuid.randomUuid(),
+                new StandardAcl(
+                        ResourceType.TOPIC,
+                        "orders",
+                        PatternType.LITERAL,
+                        "User:orders.writer",
+                        "*",
+                        AclOperation.WRITE,
+                        AclPermissionType.ALLOW));
+
+        Files.writeString(file, rules + "super_users: [User:admin]\n");
+        clock.advance(PolicySource.CHECK_INTERVAL); // seen changing
+        a.authorize(new Context(admin), WRITE_ORDERS);
+        clock.advance(PolicySource.CHECK_INTERVAL); // read
+        assertEquals(
+                List.of(AuthorizationResult.DENIED),
+                a.authorize(new Context(broker), WRITE_ORDERS));
+        assertEquals(
+                List.of(AuthorizationResult.ALLOWED),
+                a.authorize(new Context(admin), WRITE_ORDERS));
+        // The ACLs stay: only the super users changed.
+        assertEquals(
+                List.of(AuthorizationResult.ALLOWED),
+                a.authorize(new Context(writer), WRITE_ORDERS));
+    }
+
+    @Test
+    void usesTheBrokersSharedPolicy() throws Exception {
+        assertSame(
+                PolicySource.shared(
+                        RepoFiles.find("bridge/testdata/mapping_policy.yaml").toString()),
+                authorizer.policySource());
     }
 
     @Test

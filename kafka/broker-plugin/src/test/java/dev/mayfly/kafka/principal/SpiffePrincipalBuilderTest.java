@@ -12,6 +12,7 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.mayfly.kafka.policy.PolicySource;
 import dev.mayfly.kafka.testing.FakeClock;
 import dev.mayfly.kafka.testing.FakeSslSession;
 import dev.mayfly.kafka.testing.RepoFiles;
@@ -22,11 +23,16 @@ import org.apache.kafka.common.security.auth.KafkaPrincipal;
 import org.apache.kafka.common.security.auth.PlaintextAuthenticationContext;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 import java.net.InetAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Map;
+
+import javax.net.ssl.SSLSession;
 
 class SpiffePrincipalBuilderTest {
     private final java.security.cert.X509Certificate writer = TestCerts.load("writer");
@@ -157,6 +163,97 @@ class SpiffePrincipalBuilderTest {
         assertTrue(
                 e.getMessage().contains("mapping_vectors.yaml:9: policy: unknown key"),
                 e.getMessage());
+    }
+
+    @Test
+    void usesTheBrokersSharedPolicy() throws Exception {
+        assertSame(
+                PolicySource.shared(
+                        RepoFiles.find("bridge/testdata/mapping_policy.yaml").toString()),
+                builder.policySource());
+    }
+
+    // A policy with writer's ID mapped by `rule` (a principals entry).
+    private Path policyFile(Path dir, String rule) throws Exception {
+        Path file = dir.resolve("policy.yaml");
+        Files.writeString(
+                file, "trust_domains: [prod.acme]\nprincipals:\n" + rule + "unmapped: deny\n");
+        return file;
+    }
+
+    private void reload() {
+        clock.advance(PolicySource.CHECK_INTERVAL); // seen changing
+        builder.policySource().current();
+        clock.advance(PolicySource.CHECK_INTERVAL); // read
+    }
+
+    @Test
+    void aRemapClosesTheLiveConnectionAndANewOneGetsTheNewPrincipal(@TempDir Path tmp)
+            throws Exception {
+        String byNs = "  - id: spiffe://prod.acme/ns/{ns}/sa/{sa}\n    principal: User:{ns}.{sa}\n";
+        Path file = policyFile(tmp, byNs);
+        builder = new SpiffePrincipalBuilder(clock, PolicySource.open(file, clock));
+        SSLSession live = FakeSslSession.withPeer(writer);
+        assertEquals("User:orders.writer", builder.build(FakeSslSession.context(live)).toString());
+
+        // Unrelated change: the connection keeps its principal.
+        Files.writeString(file, Files.readString(file) + "super_users: [User:x]\n");
+        reload();
+        assertEquals(2, builder.policySource().snapshot().generation());
+        assertEquals("User:orders.writer", builder.build(FakeSslSession.context(live)).toString());
+
+        policyFile(tmp, byNs.replace("User:{ns}.{sa}", "User:{sa}@{ns}"));
+        reload();
+        long before = PolicyEnforcement.policyCloses();
+        SpiffeDeniedException e =
+                assertThrows(
+                        SpiffeDeniedException.class,
+                        () -> builder.build(FakeSslSession.context(live)));
+        assertEquals(
+                "closing the connection of User:orders.writer: the policy changed (policy sha256:"
+                        + PolicySource.open(file, clock).current().sha256()
+                        + ", generation 3): the policy now maps"
+                        + " spiffe://prod.acme/ns/orders/sa/writer to User:writer@orders",
+                e.getMessage());
+        assertEquals(before + 1, PolicyEnforcement.policyCloses());
+        assertFalse(live.isValid());
+        // Every later request on it too; a new connection gets the new principal.
+        assertThrows(
+                SpiffeDeniedException.class, () -> builder.build(FakeSslSession.context(live)));
+        assertEquals(
+                "User:writer@orders", builder.build(FakeSslSession.context(writer)).toString());
+    }
+
+    @Test
+    void aDenialClosesTheLiveConnection(@TempDir Path tmp) throws Exception {
+        Path file =
+                policyFile(tmp, "  - id: spiffe://prod.acme/ns/orders/**\n    principal: User:o\n");
+        builder = new SpiffePrincipalBuilder(clock, PolicySource.open(file, clock));
+        SSLSession live = FakeSslSession.withPeer(writer);
+        assertEquals("User:o", builder.build(FakeSslSession.context(live)).toString());
+
+        policyFile(tmp, "  - id: spiffe://prod.acme/ns/billing/**\n    principal: User:o\n");
+        reload();
+        long before = PolicyEnforcement.policyCloses();
+        SpiffeDeniedException e =
+                assertThrows(
+                        SpiffeDeniedException.class,
+                        () -> builder.build(FakeSslSession.context(live)));
+        assertTrue(
+                e.getMessage()
+                        .endsWith(
+                                ", generation 2): SPIFFE ID spiffe://prod.acme/ns/orders/sa/writer"
+                                        + " is denied by the policy: unmapped (no rule matches,"
+                                        + " and unmapped is deny)"),
+                e.getMessage());
+        assertEquals(before + 1, PolicyEnforcement.policyCloses());
+        // A new connection is simply refused: it never had a principal.
+        SpiffeDeniedException fresh =
+                assertThrows(
+                        SpiffeDeniedException.class,
+                        () -> builder.build(FakeSslSession.context(writer)));
+        assertTrue(fresh.getMessage().startsWith("SPIFFE ID "), fresh.getMessage());
+        assertEquals(before + 1, PolicyEnforcement.policyCloses());
     }
 
     @Test

@@ -16,9 +16,11 @@ import static dev.mayfly.kafka.ssl.TestSvids.resource;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.mayfly.kafka.policy.PolicySource;
 import dev.mayfly.kafka.spiffe.TrustDomain;
 
 import org.apache.kafka.common.config.ConfigException;
@@ -191,6 +193,8 @@ class SvidSslEngineFactoryTest {
                 why);
         // The broker's own ID maps: accepted.
         Handshake.between(self, server);
+        // The policy copy the principal builder and authorizer share.
+        assertSame(PolicySource.shared(policy.toString()), server.policySource());
     }
 
     @Test

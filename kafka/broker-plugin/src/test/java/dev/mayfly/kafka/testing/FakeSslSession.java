@@ -1,7 +1,8 @@
 // Copyright 2026 The Mayfly Authors. Licensed under the Apache License 2.0.
 //
-// An SSLSession that only knows its peer's certificates: what the principal
-// builder reads from SslAuthenticationContext. Built as a dynamic proxy so
+// An SSLSession that only knows its peer's certificates and whether it was
+// invalidated: what the principal builder uses of SslAuthenticationContext. Built as a dynamic
+// proxy so
 // any other call fails the test loudly instead of returning a made-up value.
 package dev.mayfly.kafka.testing;
 
@@ -19,6 +20,7 @@ public final class FakeSslSession {
 
     /** A session whose peer presented `chain`; no chain means no client certificate. */
     public static SSLSession withPeer(Certificate... chain) {
+        boolean[] invalidated = {false};
         return (SSLSession)
                 Proxy.newProxyInstance(
                         FakeSslSession.class.getClassLoader(),
@@ -31,6 +33,11 @@ public final class FakeSslSession {
                                                 "peer not authenticated");
                                     }
                                     return chain.clone();
+                                case "invalidate":
+                                    invalidated[0] = true;
+                                    return null;
+                                case "isValid":
+                                    return !invalidated[0];
                                 case "hashCode":
                                     return System.identityHashCode(proxy);
                                 case "equals":
@@ -45,7 +52,11 @@ public final class FakeSslSession {
     }
 
     public static SslAuthenticationContext context(Certificate... chain) {
-        return new SslAuthenticationContext(
-                withPeer(chain), InetAddress.getLoopbackAddress(), "SSL");
+        return context(withPeer(chain));
+    }
+
+    /** A request's context on the connection of `session`. */
+    public static SslAuthenticationContext context(SSLSession session) {
+        return new SslAuthenticationContext(session, InetAddress.getLoopbackAddress(), "SSL");
     }
 }
