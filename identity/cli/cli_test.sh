@@ -303,6 +303,8 @@ produce|--bootstrap b:1 --topic t --tls tls|--tls: want mayfly, files or none
 produce|--bootstrap b:1 --topic t --tls files|missing required flag --svid-dir
 produce|--bootstrap b:1 --topic t --tls none --socket /s|--socket: only with --tls mayfly
 produce|--bootstrap b:1 --topic t --broker-spiffe-id spiffe://A/b|--broker-spiffe-id: 
+produce|--bootstrap b:1 --topic t|--broker-spiffe-id: required with --tls mayfly
+consume|--bootstrap b:1 --topic t --group g|--broker-spiffe-id: required with --tls mayfly
 produce|--bootstrap b:1 --topic t --property linger.ms|--property: want NAME=VALUE
 produce|--bootstrap b:1 --topic t --bogus|unknown flag --bogus
 produce|--bootstrap b:1 --topic t extra|unexpected argument "extra"
@@ -314,7 +316,8 @@ consume|--bootstrap b:1 --topic t --group g --tls none --svid-dir /d|--svid-dir:
 CASES
 # Settings that only a run can check are usage errors too.
 expect 2 "kafka produce without a socket" -- env -u SPIFFE_ENDPOINT_SOCKET \
-  "$mayfly" kafka produce "${kafka_base[@]}"
+  "$mayfly" kafka produce "${kafka_base[@]}" \
+  --broker-spiffe-id 'spiffe://example.org/kafka/*'
 contains "$err" "pass --socket or set SPIFFE_ENDPOINT_SOCKET" "no socket named"
 expect 2 "kafka produce --svid-dir without ..data" -- "$mayfly" kafka produce \
   "${kafka_base[@]}" --tls files --svid-dir "$work"

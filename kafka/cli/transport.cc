@@ -90,8 +90,7 @@ absl::Status Transport::Configure(rd_kafka_conf_t* conf,
   if (source_ == nullptr) return absl::OkStatus();
   ClientOptions client;
   client.source = source_;
-  client.broker_policy.broker_ids = options_.broker_ids;
-  client.broker_policy.trust_domains = options_.trust_domains;
+  client.broker_policy.brokers = options_.brokers;
   client.connect_to = options_.connect_to;
   client.log_sink = log_sink_.get();
   client.clock = clock_;
