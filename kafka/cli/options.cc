@@ -50,7 +50,9 @@ TransportFlags::TransportFlags(FlagSet& flags) {
   flags.String("tls", &tls_,
                "mayfly (the Workload API's SVIDs, rotating), files (librdkafka "
                "TLS on a\n      `mayfly watch x509 --write` directory, read "
-               "once) or none (PLAINTEXT).");
+               "once; the broker is checked\n      against the bundle only, "
+               "not by SPIFFE ID: a baseline for benchmarks)\n      or none "
+               "(PLAINTEXT).");
   flags.String("socket", &socket_,
                "--tls mayfly: Workload API socket (unix:///path or /path); "
                "default\n      $SPIFFE_ENDPOINT_SOCKET.");
