@@ -320,7 +320,8 @@ expect 2 "kafka produce without a socket" -- env -u SPIFFE_ENDPOINT_SOCKET \
   --broker-spiffe-id 'spiffe://example.org/kafka/*'
 contains "$err" "pass --socket or set SPIFFE_ENDPOINT_SOCKET" "no socket named"
 expect 2 "kafka produce --svid-dir without ..data" -- "$mayfly" kafka produce \
-  "${kafka_base[@]}" --tls files --svid-dir "$work"
+  "${kafka_base[@]}" --tls files --svid-dir "$work" \
+  --broker-spiffe-id 'spiffe://example.org/kafka/*'
 contains "$err" "--svid-dir $work: no ..data in it" "not a watch directory"
 expect 2 "kafka produce refused property" -- "$mayfly" kafka produce \
   "${kafka_base[@]}" --tls none --property no.such.property=1

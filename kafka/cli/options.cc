@@ -50,19 +50,18 @@ TransportFlags::TransportFlags(FlagSet& flags) {
   flags.String("tls", &tls_,
                "mayfly (the Workload API's SVIDs, rotating), files (librdkafka "
                "TLS on a\n      `mayfly watch x509 --write` directory, read "
-               "once; the broker is checked\n      against the bundle only, "
-               "not by SPIFFE ID: a baseline for benchmarks)\n      or none "
-               "(PLAINTEXT).");
+               "once) or none (PLAINTEXT).");
   flags.String("socket", &socket_,
                "--tls mayfly: Workload API socket (unix:///path or /path); "
                "default\n      $SPIFFE_ENDPOINT_SOCKET.");
   flags.String("spiffe-id", &spiffe_id_,
                "--tls mayfly: which of this process's SVIDs; default the "
                "first.");
-  flags.List("broker-spiffe-id", &broker_ids_,
-             "--tls mayfly, required: the SPIFFE ID the brokers present, or "
-             "a pattern\n      (spiffe://prod.acme/kafka/*, as the policy's "
-             "brokers); repeatable.");
+  flags.List(
+      "broker-spiffe-id", &broker_ids_,
+      "--tls mayfly|files, required: the SPIFFE ID the brokers present, or "
+      "a pattern\n      (spiffe://prod.acme/kafka/*, as the policy's "
+      "brokers); repeatable.");
   flags.String("svid-dir", &svid_dir_,
                "--tls files: the directory `mayfly watch x509 --write` keeps.");
   flags.List("property", &properties_,
@@ -84,7 +83,7 @@ absl::StatusOr<TransportOptions> TransportFlags::Options() const {
   const std::pair<const char*, bool> mayfly_only[] = {
       {"socket", !socket_.empty()},
       {"spiffe-id", !spiffe_id_.empty()},
-      {"broker-spiffe-id", !broker_ids_.empty()}};
+  };
   for (const auto& [flag, given] : mayfly_only) {
     if (given && options.tls != TlsMode::kMayfly) {
       return FlagError(flag, "only with --tls mayfly");
@@ -122,10 +121,15 @@ absl::StatusOr<TransportOptions> TransportFlags::Options() const {
   // Last, so a bad value of another flag is named first. No default: every SVID
   // carries serverAuth, so "any ID of my trust domain" would take any workload
   // for a broker.
-  if (options.tls == TlsMode::kMayfly && broker_ids_.empty()) {
+  if (options.tls == TlsMode::kNone && !broker_ids_.empty()) {
+    return FlagError("broker-spiffe-id", "not with --tls none");
+  }
+  if (options.tls != TlsMode::kNone && broker_ids_.empty()) {
     return FlagError("broker-spiffe-id",
-                     "required with --tls mayfly: the SPIFFE ID (or pattern, "
-                     "like spiffe://prod.acme/kafka/*) the brokers present");
+                     absl::StrCat("required with --tls ", tls_,
+                                  ": the SPIFFE ID (or pattern, like "
+                                  "spiffe://prod.acme/kafka/*) the brokers "
+                                  "present"));
   }
   return options;
 }

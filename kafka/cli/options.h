@@ -36,11 +36,12 @@ enum class TlsMode {
 
 struct TransportOptions {
   TlsMode tls = TlsMode::kMayfly;
-  // kMayfly: the Workload API socket (empty: $SPIFFE_ENDPOINT_SOCKET), the
-  // SVID to use (empty: the default one) and the brokers to accept
-  // (BrokerIdPolicy::brokers; required, there is no default).
+  // kMayfly: the Workload API socket (empty: $SPIFFE_ENDPOINT_SOCKET) and
+  // the SVID to use (empty: the default one).
   std::string socket;
   std::string spiffe_id;
+  // kMayfly and kFiles: the brokers to accept (BrokerIdPolicy::brokers;
+  // required, there is no default).
   std::vector<identity::SpiffeIdPattern> brokers;
   // kMayfly, for programs that already have a source (and tests): used
   // instead of starting an X509Source on `socket`. No flag sets it.
@@ -95,8 +96,8 @@ struct ConsumeOptions {
   TransportOptions transport;
 };
 
-// --tls, --socket, --spiffe-id, --broker-spiffe-id (required with --tls
-// mayfly), --svid-dir, --property.
+// --tls, --socket, --spiffe-id, --broker-spiffe-id (required unless --tls
+// none), --svid-dir, --property.
 class TransportFlags {
  public:
   explicit TransportFlags(mayfly::cli::FlagSet& flags);

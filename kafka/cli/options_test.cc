@@ -116,7 +116,8 @@ TEST(ProduceFlagsTest, StdinHasNoCountLimitUnlessGiven) {
 
 TEST(ProduceFlagsTest, FilesAndNone) {
   absl::StatusOr<ProduceOptions> files = ParseProduce(
-      With(kProduceBase, {"--tls", "files", "--svid-dir", "/run/svid"}));
+      With(With(kProduceBase, {"--tls", "files", "--svid-dir", "/run/svid"}),
+           kBrokers));
   ASSERT_TRUE(files.ok()) << files.status();
   EXPECT_EQ(files->transport.tls, TlsMode::kFiles);
   EXPECT_EQ(files->transport.svid_dir, "/run/svid");
@@ -152,9 +153,9 @@ TEST(ProduceFlagsTest, Errors) {
        "--socket: only with --tls mayfly"},
       {With(kProduceBase, {"--tls", "none", "--spiffe-id", "spiffe://a/b"}),
        "--spiffe-id: only with --tls mayfly"},
-      {With(kProduceBase, {"--tls", "files", "--svid-dir", "/d",
-                           "--broker-spiffe-id", "spiffe://a/b"}),
-       "--broker-spiffe-id: only with --tls mayfly"},
+      {With(kProduceBase,
+            {"--tls", "none", "--broker-spiffe-id", "spiffe://a/b"}),
+       "--broker-spiffe-id: not with --tls none"},
       {With(kProduceBase, {"--spiffe-id", "http://a/b"}), "--spiffe-id: "},
       {With(kProduceBase, {"--broker-spiffe-id", "spiffe://A/b"}),
        "--broker-spiffe-id: "},
@@ -176,7 +177,7 @@ TEST(ProduceFlagsTest, Errors) {
 
 // There is no default broker ID: every SVID can serve TLS, so "any ID of
 // my trust domain" would take any workload for a broker.
-TEST(TransportFlagsTest, MayflyNeedsTheBrokersIds) {
+TEST(TransportFlagsTest, MayflyAndFilesNeedTheBrokersIds) {
   const std::string message =
       "--broker-spiffe-id: required with --tls mayfly: the SPIFFE ID (or "
       "pattern, like spiffe://prod.acme/kafka/*) the brokers present";
@@ -184,6 +185,13 @@ TEST(TransportFlagsTest, MayflyNeedsTheBrokersIds) {
               StatusIs(absl::StatusCode::kInvalidArgument, Eq(message)));
   EXPECT_THAT(ParseConsume(kConsumeBase),
               StatusIs(absl::StatusCode::kInvalidArgument, Eq(message)));
+  // librdkafka's own TLS checks only the chain; the ID is checked too.
+  EXPECT_THAT(
+      ParseProduce(With(kProduceBase, {"--tls", "files", "--svid-dir", "/d"})),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               Eq("--broker-spiffe-id: required with --tls files: the SPIFFE "
+                  "ID (or pattern, like spiffe://prod.acme/kafka/*) the "
+                  "brokers present")));
   EXPECT_TRUE(ParseProduce(With(kProduceBase, {"--tls", "none"})).ok());
 }
 
