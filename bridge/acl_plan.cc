@@ -9,11 +9,23 @@
 
 namespace mayfly::bridge {
 
+bool IsWildcardPrincipal(absl::string_view principal) {
+  const size_t colon = principal.find(':');
+  return colon != absl::string_view::npos && principal.substr(colon + 1) == "*";
+}
+
 absl::StatusOr<AclPlan> PlanAcls(const std::vector<AclBinding>& desired,
                                  const ClusterAcls& current,
                                  const OwnsPrincipal& owns) {
   const std::set<AclBinding> want(desired.begin(), desired.end());
   for (const AclBinding& binding : want) {
+    if (IsWildcardPrincipal(binding.principal)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the policy grants to ", binding.principal,
+          ", Kafka's wildcard principal (every user), which no policy may "
+          "own: ",
+          ToString(binding)));
+    }
     if (!owns(binding.principal)) {
       return absl::FailedPreconditionError(
           absl::StrCat("the policy grants to ", binding.principal,
@@ -22,18 +34,23 @@ absl::StatusOr<AclPlan> PlanAcls(const std::vector<AclBinding>& desired,
                        ToString(binding)));
     }
   }
+  // A wildcard ACL affects every team: whatever `owns` says, it is never
+  // the policy's to delete.
+  const auto Manages = [&owns](absl::string_view principal) {
+    return !IsWildcardPrincipal(principal) && owns(principal);
+  };
   std::set<AclBinding> have_owned;
   AclPlan plan;
   for (const AclBinding& binding :
        std::set<AclBinding>(current.bindings.begin(), current.bindings.end())) {
-    if (owns(binding.principal)) {
+    if (Manages(binding.principal)) {
       have_owned.insert(binding);
     } else {
       ++plan.left_alone_count;
     }
   }
   for (const OpaqueAcl& acl : current.opaque) {
-    if (owns(acl.principal)) {
+    if (Manages(acl.principal)) {
       plan.unmanageable.push_back(acl);
     } else {
       ++plan.left_alone_count;

@@ -8,6 +8,9 @@
 //   left_alone_count = current ACLs of principals the policy does not own
 // A desired binding whose principal the policy does not own is an error
 // rather than a silent skip: creating it would touch someone else's ACLs.
+// Kafka's wildcard principal ("User:*", any "TYPE:*") is never owned, even
+// when `owns` says so: its ACLs apply to every principal, so they are left
+// alone, and a desired one is an error.
 //
 // Nothing here talks to a cluster; plan and apply feed it what
 // DescribeAcls returned (acl_apply.h). Thread-compatible values.
@@ -56,6 +59,10 @@ struct AclPlan {
 
   bool empty() const { return to_create.empty() && to_delete.empty(); }
 };
+
+// Whether `principal` is "TYPE:*", which Kafka matches against every
+// principal of any name.
+bool IsWildcardPrincipal(absl::string_view principal);
 
 // The diff described above. Duplicates in either input count once.
 // FailedPrecondition naming the binding if a desired one is not owned.

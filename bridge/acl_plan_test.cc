@@ -108,6 +108,40 @@ TEST(PlanAclsTest, RefusesToCreateForAPrincipalThePolicyDoesNotOwn) {
                          "produces")));
 }
 
+// Even an ownership test that claims everything (a broken policy, another
+// caller) cannot make plan delete or create a wildcard ACL.
+TEST(PlanAclsTest, NeverTouchesWildcardPrincipalsEvenIfClaimed) {
+  const OwnsPrincipal owns_all = [](absl::string_view) { return true; };
+  const AclBinding wildcard = Topic("User:*", "public", Operation::kRead);
+  const AclBinding group_wildcard =
+      Topic("Group:*", "public", Operation::kRead);
+  const AclBinding stale = Topic("User:billing", "old", Operation::kRead);
+  ClusterAcls current{{wildcard, group_wildcard, stale}};
+  current.opaque = {
+      {"User:*", "ALLOW User:* WRITE on UNKNOWN tx (LITERAL) from host *"}};
+  absl::StatusOr<AclPlan> plan = PlanAcls({}, current, owns_all);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_THAT(plan->to_delete, ElementsAre(stale));
+  EXPECT_THAT(plan->unmanageable, IsEmpty());
+  EXPECT_EQ(plan->left_alone_count, 3u);
+
+  EXPECT_THAT(PlanAcls({wildcard}, {}, owns_all),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       ::testing::Eq("the policy grants to User:*, Kafka's "
+                                     "wildcard principal (every user), which "
+                                     "no policy may own: " +
+                                     ToString(wildcard))));
+}
+
+TEST(PlanAclsTest, WildcardPrincipalIsTheWholeName) {
+  EXPECT_TRUE(IsWildcardPrincipal("User:*"));
+  EXPECT_TRUE(IsWildcardPrincipal("Group:*"));
+  EXPECT_FALSE(IsWildcardPrincipal("User:**"));
+  EXPECT_FALSE(IsWildcardPrincipal("User:a*"));
+  EXPECT_FALSE(IsWildcardPrincipal("User:*a"));
+  EXPECT_FALSE(IsWildcardPrincipal("*"));
+}
+
 TEST(PlanAclsTest, OpaqueAclsAreLeftAloneOrFlaggedAsUnmanageable) {
   ClusterAcls current;
   current.opaque = {

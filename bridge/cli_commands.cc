@@ -197,6 +197,10 @@ int BridgeRender(const std::vector<std::string>& args) {
   }
   std::optional<Policy> policy;
   if (auto code = LoadOrExit(positional[0], policy)) return *code;
+  if (absl::Status s = policy->RequireBrokers("mayfly bridge render");
+      !s.ok()) {
+    return Fail(absl::StrCat(positional[0], ": ", s.message()));
+  }
   if (broker) {
     std::cout << bridge::RenderPluginProperties(
         *policy, {Absolute(positional[0]), Absolute(svid_dir)});

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# End-to-end tests of `mayfly bridge check|map|render` on the real binary:
-# exit codes, output lines, FILE:LINE: FIELD errors, and the entries file
+# End-to-end tests of `mayfly bridge check|map|render` (and the policy checks
+# of plan and apply that run before connecting) on the real binary: exit
+# codes, output lines, FILE:LINE: FIELD errors, and the entries file
 # render --stock writes.
 set -euo pipefail
 
@@ -88,7 +89,29 @@ ssl.client.auth=required
 mayfly.policy.file=$(cd "$(dirname "$policy")" && pwd)/$(basename "$policy")
 mayfly.svid.dir=$PWD/run/svid
 mayfly.trust.domains=prod.acme,staging.acme" "plugin properties"
+contains "$out" $'\n# mayfly.policy.file): spiffe://prod.acme/kafka/broker' \
+  "the policy's brokers named"
 expect 2 "render --broker without --svid-dir" -- "$mayfly" bridge render "$policy" --broker
+# A policy without brokers configures no broker and reaches none: render,
+# plan and apply refuse it (check and map take it).
+grep -v '^brokers:' "$policy" >"$work/no-brokers.yaml"
+brokers_required="brokers: required by mayfly bridge %s: list the SPIFFE IDs the brokers present, like brokers: [spiffe://prod.acme/kafka/*] (every SVID may serve TLS, so without it any workload could pose as a broker)"
+for mode in --broker --stock; do
+  expect 1 "render $mode without brokers" -- "$mayfly" bridge render \
+    "$work/no-brokers.yaml" $mode --svid-dir /d
+  equals "$err" "mayfly: $work/no-brokers.yaml: $(printf "$brokers_required" render)" \
+    "render $mode names brokers"
+done
+for verb in plan apply; do
+  expect 1 "$verb without brokers" -- "$mayfly" bridge $verb \
+    "$work/no-brokers.yaml" --bootstrap 127.0.0.1:1 --svid-dir "$work/none"
+  equals "$err" "mayfly: $work/no-brokers.yaml: $(printf "$brokers_required" $verb)" \
+    "$verb names brokers, before connecting"
+done
+expect 0 "check without brokers" -- "$mayfly" bridge check "$work/no-brokers.yaml"
+expect 2 "plan takes no --broker-spiffe-id" -- "$mayfly" bridge plan "$policy" \
+  --bootstrap 127.0.0.1:1 --svid-dir /d --broker-spiffe-id spiffe://prod.acme/b
+contains "$err" "unknown flag --broker-spiffe-id" "plan: brokers come from the policy"
 expect 2 "render --broker --listener" -- "$mayfly" bridge render "$policy" --broker \
   --svid-dir /d --listener CLIENTS
 contains "$err" "--listener and --entries are for --stock" "--broker refuses --listener"

@@ -4,7 +4,9 @@
 //
 // Every one connects with an SVID, from --svid-dir (files kept by `mayfly
 // watch x509 --write`) or from the Workload API (--socket, else
-// $SPIFFE_ENDPOINT_SOCKET), and accepts the broker by its SPIFFE ID.
+// $SPIFFE_ENDPOINT_SOCKET), and accepts the broker by its SPIFFE ID: one of
+// the policy's `brokers` for plan and apply, --broker-spiffe-id for
+// reload-broker. There is no default: every SVID can serve TLS.
 #include <algorithm>
 #include <cstdint>
 #include <iostream>
@@ -37,9 +39,10 @@ using bridge::BrokerIdRule;
 using bridge::KafkaAdminOptions;
 using bridge::RdKafkaAdmin;
 
-// The flags every cluster command takes.
+// The flags every cluster command takes; --broker-spiffe-id only when
+// `broker_flag` (plan and apply take the brokers from the policy).
 struct ClusterFlags {
-  explicit ClusterFlags(FlagSet& flags) {
+  ClusterFlags(FlagSet& flags, bool broker_flag) {
     flags.String("bootstrap", &bootstrap, "HOST:PORT of a broker.");
     flags.String("svid-dir", &svid_dir,
                  "Directory kept by `mayfly watch x509 --write`: connect "
@@ -47,16 +50,19 @@ struct ClusterFlags {
     flags.String("socket", &socket,
                  "Workload API socket to get the SVID from (when no "
                  "--svid-dir); default $SPIFFE_ENDPOINT_SOCKET.");
-    flags.String("broker-spiffe-id", &broker_id,
-                 "Accept only a broker with this SPIFFE ID (default: any ID "
-                 "in the allowed trust domains).");
+    if (broker_flag) {
+      flags.List("broker-spiffe-id", &broker_ids,
+                 "Required: the broker's SPIFFE ID, or a pattern like "
+                 "spiffe://prod.acme/kafka/* (repeatable).");
+    }
     flags.String("timeout", &timeout_text,
                  "How long each call to the cluster or the agent may take.");
   }
   ClusterFlags(const ClusterFlags&) = delete;
   ClusterFlags& operator=(const ClusterFlags&) = delete;
 
-  std::string bootstrap, svid_dir, socket, broker_id;
+  std::string bootstrap, svid_dir, socket;
+  std::vector<std::string> broker_ids;
   std::string timeout_text = "30s";
 };
 
@@ -72,12 +78,12 @@ class StderrLogger {
   Logger logger_;
 };
 
-// Connects as the flags say; on a bad flag or a failure, the exit code.
-// `allowed` are the trust domains a broker may be in when --broker-spiffe-id is
-// not given (empty: our own).
+// Connects as the flags say, accepting a broker whose ID matches one of
+// `brokers` (from `source`, named in errors); on a bad flag or a failure,
+// the exit code.
 std::optional<int> ConnectOrExit(const FlagSet& flags, const ClusterFlags& f,
-                                 std::vector<identity::TrustDomain> allowed,
-                                 Logger& logger,
+                                 std::vector<identity::SpiffeIdPattern> brokers,
+                                 const std::string& source, Logger& logger,
                                  std::unique_ptr<RdKafkaAdmin>& out,
                                  std::optional<AdminSvid>* svid_out = nullptr) {
   if (f.bootstrap.empty()) return MissingFlag(flags, "bootstrap");
@@ -89,25 +95,14 @@ std::optional<int> ConnectOrExit(const FlagSet& flags, const ClusterFlags& f,
   if (!timeout.ok() || *timeout <= absl::ZeroDuration()) {
     return Fail("--timeout: want a duration above 0, like 30s", kExitUsage);
   }
-  std::optional<identity::SpiffeId> exact;
-  if (!f.broker_id.empty()) {
-    absl::StatusOr<identity::SpiffeId> id =
-        identity::SpiffeId::FromString(f.broker_id);
-    if (!id.ok()) {
-      return Fail("--broker-spiffe-id: " + std::string(id.status().message()),
-                  kExitUsage);
-    }
-    exact = *id;
-  }
   absl::StatusOr<AdminSvid> svid =
       !f.svid_dir.empty()
           ? bridge::LoadSvidFromDir(f.svid_dir)
           : bridge::FetchSvidFromWorkloadApi(f.socket, *timeout);
   if (!svid.ok()) return Fail(svid.status().ToString());
-  if (allowed.empty()) allowed.push_back(svid->id.trust_domain());
   KafkaAdminOptions options{
       f.bootstrap, *timeout,
-      BrokerIdRule{svid->id.trust_domain(), exact, std::move(allowed)}};
+      BrokerIdRule{svid->id.trust_domain(), std::move(brokers), source}};
   std::cerr << "connecting to " << f.bootstrap << " as " << svid->id.ToString()
             << "\n";
   absl::StatusOr<std::unique_ptr<RdKafkaAdmin>> admin =
@@ -123,16 +118,16 @@ int PlanOrApply(const std::vector<std::string>& args, bool apply) {
   const std::string verb = apply ? "apply" : "plan";
   FlagSet flags(
       "mayfly bridge " + verb +
-          " POLICY --bootstrap HOST:PORT (--svid-dir DIR | --socket PATH) "
-          "[--broker-spiffe-id ID]",
+          " POLICY --bootstrap HOST:PORT (--svid-dir DIR | --socket PATH)",
       apply ? "Makes the cluster's ACLs what POLICY says, for the principals "
               "POLICY owns\n(those its rules can produce); every other ACL "
               "is left alone. Prints what\nwas done and what failed; exit 1 "
               "if anything failed (run it again to finish)."
             : "Prints the ACL changes that would make the cluster match "
               "POLICY, for the\nprincipals POLICY owns (those its rules can "
-              "produce): + to create, - to delete.");
-  ClusterFlags cluster_flags(flags);
+              "produce): + to create, - to delete.\nThe broker must present "
+              "one of POLICY's brokers.");
+  ClusterFlags cluster_flags(flags, /*broker_flag=*/false);
   std::vector<std::string> positional;
   if (auto code = ParseOrExit(flags, args, &positional)) return *code;
   if (positional.size() != 1) {
@@ -140,11 +135,16 @@ int PlanOrApply(const std::vector<std::string>& args, bool apply) {
   }
   absl::StatusOr<bridge::Policy> policy = bridge::Policy::Load(positional[0]);
   if (!policy.ok()) return Fail(std::string(policy.status().message()));
+  if (absl::Status s = policy->RequireBrokers("mayfly bridge " + verb);
+      !s.ok()) {
+    return Fail(absl::StrCat(positional[0], ": ", s.message()));
+  }
 
   StderrLogger logger;
   std::unique_ptr<RdKafkaAdmin> admin;
-  if (auto code = ConnectOrExit(flags, cluster_flags, policy->trust_domains(),
-                                logger.get(), admin)) {
+  if (auto code =
+          ConnectOrExit(flags, cluster_flags, policy->brokers(),
+                        positional[0] + " brokers", logger.get(), admin)) {
     return *code;
   }
   absl::StatusOr<bridge::ClusterAcls> current = admin->DescribeAcls();
@@ -219,14 +219,14 @@ int ReloadBroker(const std::vector<std::string>& args) {
   std::string listener(bridge::kDefaultListener);
   FlagSet flags(
       "mayfly bridge reload-broker --bootstrap HOST:PORT --node-id N "
-      "(--svid-dir DIR | --socket PATH) [--listener NAME] "
-      "[--broker-spiffe-id ID]",
+      "(--svid-dir DIR | --socket PATH) --broker-spiffe-id ID [--listener "
+      "NAME]",
       "Makes a stock broker reload its listener's PEM keystore and "
       "truststore files\n(KIP-226): sets listener.name.<listener>.ssl."
       "keystore.location and\n.ssl.truststore.location to the values they "
       "have, keeping every other\nper-broker dynamic config. Meant as "
       "`mayfly watch x509 --write DIR --exec`.");
-  ClusterFlags cluster_flags(flags);
+  ClusterFlags cluster_flags(flags, /*broker_flag=*/true);
   flags.String("node-id", &node_text, "The broker's node.id.");
   flags.String("listener", &listener,
                "The listener to reload, as in listeners=.");
@@ -248,11 +248,27 @@ int ReloadBroker(const std::vector<std::string>& args) {
   }
   if (listener.empty()) return Fail("--listener: empty", kExitUsage);
 
+  if (cluster_flags.broker_ids.empty()) {
+    return MissingFlag(flags, "broker-spiffe-id");
+  }
+  std::vector<identity::SpiffeIdPattern> brokers;
+  for (const std::string& text : cluster_flags.broker_ids) {
+    absl::StatusOr<identity::SpiffeIdPattern> pattern =
+        identity::SpiffeIdPattern::FromString(text);
+    if (!pattern.ok()) {
+      return Fail(
+          "--broker-spiffe-id: " + std::string(pattern.status().message()),
+          kExitUsage);
+    }
+    brokers.push_back(*std::move(pattern));
+  }
+
   StderrLogger logger;
   std::unique_ptr<RdKafkaAdmin> admin;
   std::optional<AdminSvid> svid;
   if (auto code =
-          ConnectOrExit(flags, cluster_flags, {}, logger.get(), admin, &svid)) {
+          ConnectOrExit(flags, cluster_flags, std::move(brokers),
+                        "--broker-spiffe-id", logger.get(), admin, &svid)) {
     return *code;
   }
   absl::StatusOr<bridge::ReloadRequestConfigs> sent =

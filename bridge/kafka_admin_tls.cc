@@ -70,24 +70,21 @@ absl::Status CheckBrokerLeaf(absl::string_view leaf_der,
     return absl::InvalidArgumentError(absl::StrCat(
         "the broker's certificate is no X.509-SVID: ", id.status().message()));
   }
-  if (rule.exact.has_value()) {
-    if (*id != *rule.exact) {
-      return absl::PermissionDeniedError(
-          absl::StrCat("the broker is ", id->ToString(), ", not ",
-                       rule.exact->ToString(), " (--broker-spiffe-id)"));
-    }
-  } else {
-    bool allowed = false;
-    std::vector<std::string> names;
-    for (const identity::TrustDomain& td : rule.allowed) {
-      allowed = allowed || id->MemberOf(td);
-      names.push_back(td.name());
-    }
-    if (!allowed) {
-      return absl::PermissionDeniedError(absl::StrCat(
-          "the broker is ", id->ToString(), ", outside the allowed trust ",
-          "domains (", absl::StrJoin(names, ", "), ")"));
-    }
+  bool wanted = false;
+  std::vector<std::string> patterns;
+  for (const identity::SpiffeIdPattern& pattern : rule.brokers) {
+    wanted = wanted || pattern.Matches(*id);
+    patterns.push_back(pattern.ToString());
+  }
+  if (!wanted) {
+    return absl::PermissionDeniedError(
+        patterns.empty()
+            ? absl::StrCat("the broker is ", id->ToString(),
+                           ", but no broker IDs are given (", rule.source, ")")
+            : absl::StrCat("the broker is ", id->ToString(), ", not ",
+                           patterns.size() == 1 ? "" : "one of ",
+                           absl::StrJoin(patterns, ", "), " (", rule.source,
+                           ")"));
   }
   if (!id->MemberOf(rule.bundle_trust_domain)) {
     return absl::PermissionDeniedError(absl::StrCat(

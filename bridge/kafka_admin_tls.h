@@ -11,15 +11,16 @@
 //
 // The broker is checked by its SPIFFE ID, not its host name: the chain must
 // lead to our own trust domain's bundle (OpenSSL checks that, with
-// ssl.ca.location), and the leaf's URI SAN must be --broker-spiffe-id when
-// given, else any ID in the allowed trust domains. Only our own trust
-// domain's bundle is loaded, so an ID of another trust domain is refused
-// even when allowed: its chain could not have been checked by its own
-// domain's roots.
+// ssl.ca.location), and the leaf's URI SAN must match one of the broker
+// patterns (the policy's `brokers` for plan and apply, --broker-spiffe-id
+// for reload-broker). There is no default: every SVID carries serverAuth,
+// so "any ID of our trust domain" would take any workload for the broker.
+// Only our own trust domain's bundle is loaded, so an ID of another trust
+// domain is refused even when named: its chain could not have been checked
+// by its own domain's roots.
 #ifndef MAYFLY_BRIDGE_KAFKA_ADMIN_TLS_H_
 #define MAYFLY_BRIDGE_KAFKA_ADMIN_TLS_H_
 
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -51,10 +52,10 @@ absl::StatusOr<AdminSvid> FetchSvidFromWorkloadApi(absl::string_view socket,
 struct BrokerIdRule {
   // The trust domain whose bundle checks the broker's chain (our own).
   identity::TrustDomain bundle_trust_domain;
-  // When set, the broker's ID must be exactly this.
-  std::optional<identity::SpiffeId> exact;
-  // Otherwise, any ID in one of these (and in bundle_trust_domain).
-  std::vector<identity::TrustDomain> allowed;
+  // The broker's ID must match one of these; empty refuses every broker.
+  std::vector<identity::SpiffeIdPattern> brokers;
+  // Where `brokers` came from, for errors: "--broker-spiffe-id".
+  std::string source;
 };
 
 // Checks the broker's leaf (DER, as librdkafka's verify callback gets it)

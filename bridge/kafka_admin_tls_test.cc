@@ -17,6 +17,7 @@ namespace mayfly::bridge {
 namespace {
 
 using ::mayfly::testing_util::StatusIs;
+using ::testing::Eq;
 using ::testing::HasSubstr;
 
 identity::TrustDomain Td(absl::string_view name) {
@@ -51,41 +52,61 @@ class KafkaAdminTlsTest : public ::testing::Test {
   identity::Signer root_;
 };
 
+BrokerIdRule Rule(std::vector<absl::string_view> patterns) {
+  BrokerIdRule rule{Td("prod.acme"), {}, "the policy's brokers"};
+  for (absl::string_view p : patterns) {
+    rule.brokers.push_back(*identity::SpiffeIdPattern::FromString(p));
+  }
+  return rule;
+}
+
 TEST_F(KafkaAdminTlsTest, ExactBrokerIdMustMatch) {
-  BrokerIdRule rule{Td("prod.acme"), Id("spiffe://prod.acme/kafka/broker"), {}};
+  const BrokerIdRule rule = Rule({"spiffe://prod.acme/kafka/broker"});
   EXPECT_TRUE(
       CheckBrokerLeaf(LeafDer("spiffe://prod.acme/kafka/broker"), rule).ok());
   EXPECT_THAT(
       CheckBrokerLeaf(LeafDer("spiffe://prod.acme/ns/a/sa/b"), rule),
       StatusIs(absl::StatusCode::kPermissionDenied,
-               HasSubstr("the broker is spiffe://prod.acme/ns/a/sa/b, not "
-                         "spiffe://prod.acme/kafka/broker")));
+               Eq("the broker is spiffe://prod.acme/ns/a/sa/b, not "
+                  "spiffe://prod.acme/kafka/broker (the policy's brokers)")));
 }
 
-TEST_F(KafkaAdminTlsTest, AnyIdInAnAllowedTrustDomainOfOurBundle) {
-  BrokerIdRule rule{Td("prod.acme"), std::nullopt, {Td("prod.acme")}};
+// Any workload of our trust domain has an SVID that can serve TLS: without
+// broker IDs, none is the broker.
+TEST_F(KafkaAdminTlsTest, NoBrokerIdsAcceptNoBroker) {
+  EXPECT_THAT(
+      CheckBrokerLeaf(LeafDer("spiffe://prod.acme/kafka/broker"), Rule({})),
+      StatusIs(absl::StatusCode::kPermissionDenied,
+               Eq("the broker is spiffe://prod.acme/kafka/broker, but "
+                  "no broker IDs are given (the policy's brokers)")));
+}
+
+TEST_F(KafkaAdminTlsTest, PatternsAsInThePolicy) {
+  const BrokerIdRule rule =
+      Rule({"spiffe://prod.acme/kafka/*", "spiffe://prod.acme/ctl/**"});
   EXPECT_TRUE(
-      CheckBrokerLeaf(LeafDer("spiffe://prod.acme/anything"), rule).ok());
-  rule.allowed = {Td("other.acme")};
-  EXPECT_THAT(CheckBrokerLeaf(LeafDer("spiffe://prod.acme/anything"), rule),
-              StatusIs(absl::StatusCode::kPermissionDenied,
-                       HasSubstr("outside the allowed trust domains "
-                                 "(other.acme)")));
+      CheckBrokerLeaf(LeafDer("spiffe://prod.acme/kafka/b1"), rule).ok());
+  EXPECT_TRUE(
+      CheckBrokerLeaf(LeafDer("spiffe://prod.acme/ctl/eu/c1"), rule).ok());
+  EXPECT_THAT(
+      CheckBrokerLeaf(LeafDer("spiffe://prod.acme/anything"), rule),
+      StatusIs(absl::StatusCode::kPermissionDenied,
+               Eq("the broker is spiffe://prod.acme/anything, not one of "
+                  "spiffe://prod.acme/kafka/*, spiffe://prod.acme/ctl/** (the "
+                  "policy's brokers)")));
 }
 
-TEST_F(KafkaAdminTlsTest, AllowedButForeignToOurBundleIsRefused) {
-  // A root of prod.acme that signs an ID of staging.acme: allowed by name,
-  // but prod.acme's roots cannot vouch for staging.acme.
-  BrokerIdRule rule{
-      Td("prod.acme"), std::nullopt, {Td("prod.acme"), Td("staging.acme")}};
-  EXPECT_THAT(CheckBrokerLeaf(LeafDer("spiffe://staging.acme/kafka"), rule),
+TEST_F(KafkaAdminTlsTest, NamedButForeignToOurBundleIsRefused) {
+  // A root of prod.acme that signs an ID of staging.acme: named, but
+  // prod.acme's roots cannot vouch for staging.acme.
+  EXPECT_THAT(CheckBrokerLeaf(LeafDer("spiffe://staging.acme/kafka"),
+                              Rule({"spiffe://staging.acme/kafka"})),
               StatusIs(absl::StatusCode::kPermissionDenied,
                        HasSubstr("checked with the bundle of prod.acme")));
 }
 
 TEST_F(KafkaAdminTlsTest, GarbageIsNoCertificate) {
-  BrokerIdRule rule{Td("prod.acme"), std::nullopt, {Td("prod.acme")}};
-  EXPECT_THAT(CheckBrokerLeaf("not DER", rule),
+  EXPECT_THAT(CheckBrokerLeaf("not DER", Rule({"spiffe://prod.acme/kafka/*"})),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("does not parse")));
 }

@@ -50,6 +50,16 @@ std::string RenderPluginProperties(const Policy& policy,
                       absl::StrAppend(s, td.name());
                     }),
       "\n");
+  // The plugin reads the brokers' IDs from the policy file itself.
+  absl::StrAppend(
+      &out,
+      "# The brokers, by SPIFFE ID (the policy's brokers, read "
+      "from\n# mayfly.policy.file): ",
+      absl::StrJoin(policy.brokers(), ", ",
+                    [](std::string* s, const identity::SpiffeIdPattern& p) {
+                      absl::StrAppend(s, p.ToString());
+                    }),
+      "\n");
   return out;
 }
 

@@ -29,7 +29,9 @@ struct PluginOptions {
 // controller listener and the broker's own connections), with "#" comment
 // lines saying why: the three classes, ssl.client.auth=required,
 // mayfly.policy.file, mayfly.svid.dir, and mayfly.trust.domains (the
-// policy's trust domains, in its order). Super users come from the policy
+// policy's trust domains, in its order), then a comment naming the
+// policy's brokers (the plugin reads them from the policy file). Super
+// users come from the policy
 // through the authorizer, so there is no super.users line.
 std::string RenderPluginProperties(const Policy& policy,
                                    const PluginOptions& options);

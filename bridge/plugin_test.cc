@@ -18,6 +18,7 @@ Policy Load(const std::string& yaml) {
 TEST(RenderPluginPropertiesTest, EveryProperty) {
   const Policy policy = Load(
       "trust_domains: [prod.acme, staging.acme]\n"
+      "brokers: [spiffe://prod.acme/kafka/*, spiffe://staging.acme/k]\n"
       "principals:\n"
       "  - id: spiffe://prod.acme/ns/{ns}/sa/{sa}\n"
       "    principal: User:{ns}.{sa}\n"
@@ -47,7 +48,10 @@ TEST(RenderPluginPropertiesTest, EveryProperty) {
       "# Kept current by `mayfly watch x509 --write /run/svid`.\n"
       "mayfly.svid.dir=/run/svid\n"
       "# A peer's SPIFFE ID must be in one of these (the policy's).\n"
-      "mayfly.trust.domains=prod.acme,staging.acme\n");
+      "mayfly.trust.domains=prod.acme,staging.acme\n"
+      "# The brokers, by SPIFFE ID (the policy's brokers, read from\n"
+      "# mayfly.policy.file): spiffe://prod.acme/kafka/*, "
+      "spiffe://staging.acme/k\n");
 }
 
 TEST(RenderPluginPropertiesTest, PathsEscapedForProperties) {

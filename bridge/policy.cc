@@ -40,6 +40,7 @@ struct CompiledRule {
 // Policy, so that the loading functions below can fill it in.
 struct PolicyState {
   std::vector<identity::TrustDomain> trust_domains;
+  std::vector<identity::SpiffeIdPattern> brokers;
   std::vector<PrincipalRule> rules;
   std::vector<CompiledRule> compiled;  // parallel to `rules`
   bool unmapped_anonymous = false;
@@ -114,6 +115,35 @@ bool Listed(const PolicyState& impl, const identity::TrustDomain& td) {
   return false;
 }
 
+absl::Status ParseBrokers(const YamlReader& r, const YAML::Node& node,
+                          PolicyState& impl) {
+  ASSIGN_OR_RETURN(auto patterns, r.Strings(node, "brokers"));
+  if (patterns.empty()) {
+    return r.Error(node, "brokers",
+                   "list at least one SPIFFE ID (pattern) of the brokers");
+  }
+  for (size_t i = 0; i < patterns.size(); ++i) {
+    const std::string field = absl::StrCat("brokers[", i, "]");
+    const auto& [item, text] = patterns[i];
+    absl::StatusOr<identity::SpiffeIdPattern> pattern =
+        identity::SpiffeIdPattern::FromString(text);
+    if (!pattern.ok()) return r.Error(item, field, pattern.status().message());
+    if (!Listed(impl, pattern->trust_domain())) {
+      return r.Error(
+          item, field,
+          absl::StrCat("trust domain ", pattern->trust_domain().name(),
+                       " is not in trust_domains"));
+    }
+    for (const identity::SpiffeIdPattern& earlier : impl.brokers) {
+      if (earlier.ToString() == pattern->ToString()) {
+        return r.Error(item, field, absl::StrCat(text, " is listed twice"));
+      }
+    }
+    impl.brokers.push_back(*std::move(pattern));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ParseRule(const YamlReader& r, const YAML::Node& node,
                        const std::string& field, PolicyState& impl) {
   RETURN_IF_ERROR(r.CheckKeys(node, field, {"id", "principal"}));
@@ -165,18 +195,21 @@ absl::Status ParseTop(const YamlReader& r, const YAML::Node& root,
                       PolicyState& impl) {
   if (!root.IsMap()) {
     return r.Error(root, "policy",
-                   "want a map with trust_domains, principals, unmapped, "
-                   "super_users and acls");
+                   "want a map with trust_domains, brokers, principals, "
+                   "unmapped, super_users and acls");
   }
-  RETURN_IF_ERROR(r.CheckKeys(
-      root, "",
-      {"trust_domains", "principals", "unmapped", "super_users", "acls"}));
+  RETURN_IF_ERROR(r.CheckKeys(root, "",
+                              {"trust_domains", "brokers", "principals",
+                               "unmapped", "super_users", "acls"}));
   for (const char* key : {"trust_domains", "principals"}) {
     if (!root[key]) {
       return r.Error(root, key, "required");
     }
   }
   RETURN_IF_ERROR(ParseTrustDomains(r, root["trust_domains"], impl));
+  if (root["brokers"]) {
+    RETURN_IF_ERROR(ParseBrokers(r, root["brokers"], impl));
+  }
 
   const YAML::Node principals = root["principals"];
   if (!principals.IsSequence()) {
@@ -299,6 +332,28 @@ bool Policy::Owns(absl::string_view principal) const {
 const std::vector<identity::TrustDomain>& Policy::trust_domains() const {
   return impl_->trust_domains;
 }
+const std::vector<identity::SpiffeIdPattern>& Policy::brokers() const {
+  return impl_->brokers;
+}
+
+bool Policy::IsBroker(const identity::SpiffeId& id) const {
+  for (const identity::SpiffeIdPattern& pattern : impl_->brokers) {
+    if (pattern.Matches(id)) return true;
+  }
+  return false;
+}
+
+absl::Status Policy::RequireBrokers(absl::string_view command) const {
+  if (!impl_->brokers.empty()) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(
+      "brokers: required by ", command,
+      ": list the SPIFFE IDs the brokers present, like brokers: "
+      "[spiffe://",
+      impl_->trust_domains.front().name(),
+      "/kafka/*] (every SVID may serve TLS, so without it any workload "
+      "could pose as a broker)"));
+}
+
 const std::vector<PrincipalRule>& Policy::rules() const { return impl_->rules; }
 const std::vector<std::string>& Policy::super_users() const {
   return impl_->super_users;

@@ -3,6 +3,7 @@
 // bridge and the Java broker plugin (docs/kafka.md is the reference):
 //
 //   trust_domains: [prod.acme]
+//   brokers: [spiffe://prod.acme/kafka/*]  # the brokers' SPIFFE IDs
 //   principals:                       # first match wins
 //     - id: spiffe://prod.acme/ns/{ns}/sa/{sa}
 //       principal: User:{ns}.{sa}
@@ -20,6 +21,13 @@
 // a reason. A capture "{name}" is one whole path segment; patterns are
 // checked at load time (no rule may be unreachable behind an earlier one,
 // no capture may be ambiguous). Errors read "FILE:LINE: FIELD: what".
+//
+// `brokers` lists the SPIFFE IDs (patterns: "*" one segment, "**" last, one
+// or more) a broker may present; each in trust_domains. Every SVID carries
+// serverAuth, so without it any workload of the trust domain could pose as
+// a broker: a policy may leave it out for `check` and `map`, but the
+// commands that talk to or configure brokers (RequireBrokers) refuse it.
+// No principal may be Kafka's wildcard "TYPE:*" (every user).
 //
 // A Policy is immutable once loaded and safe to share between threads.
 #ifndef MAYFLY_BRIDGE_POLICY_H_
@@ -84,6 +92,12 @@ class Policy {
   bool Owns(absl::string_view principal) const;
 
   const std::vector<identity::TrustDomain>& trust_domains() const;
+  // The `brokers` patterns in file order; empty when the policy has none.
+  const std::vector<identity::SpiffeIdPattern>& brokers() const;
+  // Whether `id` is one of the brokers.
+  bool IsBroker(const identity::SpiffeId& id) const;
+  // FailedPrecondition naming `brokers` and `command` when there are none.
+  absl::Status RequireBrokers(absl::string_view command) const;
   const std::vector<PrincipalRule>& rules() const;
   // "User:..." principals the broker treats as super users.
   const std::vector<std::string>& super_users() const;

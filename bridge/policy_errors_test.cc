@@ -38,15 +38,15 @@ std::string Rule(const std::string& id, const std::string& principal) {
 
 TEST(PolicyErrorsTest, TopLevel) {
   EXPECT_THAT(Error(""), Invalid("p.yaml: policy: want a map with "
-                                 "trust_domains, principals, unmapped, "
-                                 "super_users and acls"));
+                                 "trust_domains, brokers, principals, "
+                                 "unmapped, super_users and acls"));
   EXPECT_THAT(Error("principals: []\n"),
               Invalid("p.yaml:1: trust_domains: required"));
   EXPECT_THAT(Error("trust_domains: [t]\n"),
               Invalid("p.yaml:1: principals: required"));
   EXPECT_THAT(Error("trust_domains: [t]\nprincipals: []\nacl: []\n"),
-              Invalid("p.yaml:3: acl: unknown key (known: acls, principals, "
-                      "super_users, trust_domains, unmapped)"));
+              Invalid("p.yaml:3: acl: unknown key (known: acls, brokers, "
+                      "principals, super_users, trust_domains, unmapped)"));
   EXPECT_THAT(Error("trust_domains: [t]\nprincipals: []\ntrust_domains: [u]\n"),
               Invalid("p.yaml:3: trust_domains: key given twice (first at "
                       "line 1)"));

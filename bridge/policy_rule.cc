@@ -256,6 +256,14 @@ absl::Status CheckPrincipal(absl::string_view principal) {
                        "\": control characters are not allowed"));
     }
   }
+  // Kafka reads the name "*" as every principal (AclEntry's wildcard): a
+  // policy that owned it could grant to, or plan away the ACLs of, everyone.
+  if (principal.substr(colon + 1) == kWildcardPrincipalName) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "\"", absl::CHexEscape(principal),
+        "\": \"*\" is Kafka's wildcard principal (every user); name "
+        "principals one by one"));
+  }
   return absl::OkStatus();
 }
 

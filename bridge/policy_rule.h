@@ -100,8 +100,11 @@ class PrincipalTemplate {
   std::vector<Piece> pieces_;
 };
 
+// The principal name Kafka matches against every principal ("User:*").
+inline constexpr absl::string_view kWildcardPrincipalName = "*";
+
 // "Type:Name" as Kafka reads a principal: TYPE one or more ASCII letters,
-// NAME not empty; no control characters anywhere.
+// NAME not empty and not the wildcard "*"; no control characters anywhere.
 absl::Status CheckPrincipal(absl::string_view principal);
 
 // Whether `c` may appear in a SPIFFE ID path segment.

@@ -318,6 +318,8 @@ produce|--bootstrap b:1 --topic t --tls tls|--tls: want mayfly, files or none
 produce|--bootstrap b:1 --topic t --tls files|missing required flag --svid-dir
 produce|--bootstrap b:1 --topic t --tls none --socket /s|--socket: only with --tls mayfly
 produce|--bootstrap b:1 --topic t --broker-spiffe-id spiffe://A/b|--broker-spiffe-id: 
+produce|--bootstrap b:1 --topic t|--broker-spiffe-id: required with --tls mayfly
+consume|--bootstrap b:1 --topic t --group g|--broker-spiffe-id: required with --tls mayfly
 produce|--bootstrap b:1 --topic t --property linger.ms|--property: want NAME=VALUE
 produce|--bootstrap b:1 --topic t --bogus|unknown flag --bogus
 produce|--bootstrap b:1 --topic t extra|unexpected argument "extra"
@@ -329,10 +331,12 @@ consume|--bootstrap b:1 --topic t --group g --tls none --svid-dir /d|--svid-dir:
 CASES
 # Settings that only a run can check are usage errors too.
 expect 2 "kafka produce without a socket" -- env -u SPIFFE_ENDPOINT_SOCKET \
-  "$mayfly" kafka produce "${kafka_base[@]}"
+  "$mayfly" kafka produce "${kafka_base[@]}" \
+  --broker-spiffe-id 'spiffe://example.org/kafka/*'
 contains "$err" "pass --socket or set SPIFFE_ENDPOINT_SOCKET" "no socket named"
 expect 2 "kafka produce --svid-dir without ..data" -- "$mayfly" kafka produce \
-  "${kafka_base[@]}" --tls files --svid-dir "$work"
+  "${kafka_base[@]}" --tls files --svid-dir "$work" \
+  --broker-spiffe-id 'spiffe://example.org/kafka/*'
 contains "$err" "--svid-dir $work: no ..data in it" "not a watch directory"
 expect 2 "kafka produce refused property" -- "$mayfly" kafka produce \
   "${kafka_base[@]}" --tls none --property no.such.property=1

@@ -70,7 +70,7 @@ class MayflyMockTest : public ::testing::Test {
     TransportOptions transport;
     transport.tls = TlsMode::kMayfly;
     transport.source = source_;
-    transport.broker_ids = {*identity::SpiffeId::FromString(kBrokerId)};
+    transport.brokers = {*identity::SpiffeIdPattern::FromString(kBrokerId)};
     const std::string front = front_->address();
     transport.connect_to = [front](absl::string_view) { return front; };
     return transport;

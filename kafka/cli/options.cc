@@ -57,12 +57,11 @@ TransportFlags::TransportFlags(FlagSet& flags) {
   flags.String("spiffe-id", &spiffe_id_,
                "--tls mayfly: which of this process's SVIDs; default the "
                "first.");
-  flags.List("broker-spiffe-id", &broker_ids_,
-             "--tls mayfly: a SPIFFE ID the brokers may present "
-             "(repeatable); default\n      any of the trust domains.");
-  flags.List("trust-domain", &trust_domains_,
-             "--tls mayfly: a trust domain the brokers may be in "
-             "(repeatable); default\n      the SVID's own.");
+  flags.List(
+      "broker-spiffe-id", &broker_ids_,
+      "--tls mayfly|files, required: the SPIFFE ID the brokers present, or "
+      "a pattern\n      (spiffe://prod.acme/kafka/*, as the policy's "
+      "brokers); repeatable.");
   flags.String("svid-dir", &svid_dir_,
                "--tls files: the directory `mayfly watch x509 --write` keeps.");
   flags.List("property", &properties_,
@@ -84,8 +83,7 @@ absl::StatusOr<TransportOptions> TransportFlags::Options() const {
   const std::pair<const char*, bool> mayfly_only[] = {
       {"socket", !socket_.empty()},
       {"spiffe-id", !spiffe_id_.empty()},
-      {"broker-spiffe-id", !broker_ids_.empty()},
-      {"trust-domain", !trust_domains_.empty()}};
+  };
   for (const auto& [flag, given] : mayfly_only) {
     if (given && options.tls != TlsMode::kMayfly) {
       return FlagError(flag, "only with --tls mayfly");
@@ -105,16 +103,12 @@ absl::StatusOr<TransportOptions> TransportFlags::Options() const {
     options.spiffe_id = id->ToString();
   }
   for (const std::string& text : broker_ids_) {
-    absl::StatusOr<identity::SpiffeId> id =
-        identity::SpiffeId::FromString(text);
-    if (!id.ok()) return FlagError("broker-spiffe-id", id.status().message());
-    options.broker_ids.push_back(*std::move(id));
-  }
-  for (const std::string& text : trust_domains_) {
-    absl::StatusOr<identity::TrustDomain> td =
-        identity::TrustDomain::FromString(text);
-    if (!td.ok()) return FlagError("trust-domain", td.status().message());
-    options.trust_domains.push_back(*std::move(td));
+    absl::StatusOr<identity::SpiffeIdPattern> pattern =
+        identity::SpiffeIdPattern::FromString(text);
+    if (!pattern.ok()) {
+      return FlagError("broker-spiffe-id", pattern.status().message());
+    }
+    options.brokers.push_back(*std::move(pattern));
   }
   for (const std::string& text : properties_) {
     const size_t eq = text.find('=');
@@ -123,6 +117,19 @@ absl::StatusOr<TransportOptions> TransportFlags::Options() const {
                        absl::StrCat("want NAME=VALUE, not \"", text, "\""));
     }
     options.properties.emplace_back(text.substr(0, eq), text.substr(eq + 1));
+  }
+  // Last, so a bad value of another flag is named first. No default: every SVID
+  // carries serverAuth, so "any ID of my trust domain" would take any workload
+  // for a broker.
+  if (options.tls == TlsMode::kNone && !broker_ids_.empty()) {
+    return FlagError("broker-spiffe-id", "not with --tls none");
+  }
+  if (options.tls != TlsMode::kNone && broker_ids_.empty()) {
+    return FlagError("broker-spiffe-id",
+                     absl::StrCat("required with --tls ", tls_,
+                                  ": the SPIFFE ID (or pattern, like "
+                                  "spiffe://prod.acme/kafka/*) the brokers "
+                                  "present"));
   }
   return options;
 }

@@ -36,13 +36,13 @@ enum class TlsMode {
 
 struct TransportOptions {
   TlsMode tls = TlsMode::kMayfly;
-  // kMayfly: the Workload API socket (empty: $SPIFFE_ENDPOINT_SOCKET), the
-  // SVID to use (empty: the default one) and the brokers to accept
-  // (BrokerIdPolicy).
+  // kMayfly: the Workload API socket (empty: $SPIFFE_ENDPOINT_SOCKET) and
+  // the SVID to use (empty: the default one).
   std::string socket;
   std::string spiffe_id;
-  std::vector<identity::SpiffeId> broker_ids;
-  std::vector<identity::TrustDomain> trust_domains;
+  // kMayfly and kFiles: the brokers to accept (BrokerIdPolicy::brokers;
+  // required, there is no default).
+  std::vector<identity::SpiffeIdPattern> brokers;
   // kMayfly, for programs that already have a source (and tests): used
   // instead of starting an X509Source on `socket`. No flag sets it.
   std::shared_ptr<identity::workload::X509SvidSource> source;
@@ -96,8 +96,8 @@ struct ConsumeOptions {
   TransportOptions transport;
 };
 
-// --tls, --socket, --spiffe-id, --broker-spiffe-id, --trust-domain,
-// --svid-dir, --property.
+// --tls, --socket, --spiffe-id, --broker-spiffe-id (required unless --tls
+// none), --svid-dir, --property.
 class TransportFlags {
  public:
   explicit TransportFlags(mayfly::cli::FlagSet& flags);
@@ -111,7 +111,6 @@ class TransportFlags {
   std::string socket_;
   std::string spiffe_id_;
   std::vector<std::string> broker_ids_;
-  std::vector<std::string> trust_domains_;
   std::string svid_dir_;
   std::vector<std::string> properties_;
 };

@@ -15,6 +15,7 @@ namespace {
 
 using ::mayfly::testing_util::StatusIs;
 using ::testing::ElementsAre;
+using ::testing::Eq;
 using ::testing::HasSubstr;
 using ::testing::Pair;
 
@@ -39,6 +40,10 @@ const std::vector<std::string> kProduceBase = {"--bootstrap", "b:9093",
 const std::vector<std::string> kConsumeBase = {
     "--bootstrap", "b:9093", "--topic", "t", "--group", "g"};
 
+// What --tls mayfly (the default) requires on top of a base.
+const std::vector<std::string> kBrokers = {"--broker-spiffe-id",
+                                           "spiffe://example.org/kafka/*"};
+
 std::vector<std::string> With(std::vector<std::string> base,
                               const std::vector<std::string>& more) {
   base.insert(base.end(), more.begin(), more.end());
@@ -46,7 +51,7 @@ std::vector<std::string> With(std::vector<std::string> base,
 }
 
 TEST(ProduceFlagsTest, Defaults) {
-  absl::StatusOr<ProduceOptions> o = ParseProduce(kProduceBase);
+  absl::StatusOr<ProduceOptions> o = ParseProduce(With(kProduceBase, kBrokers));
   ASSERT_TRUE(o.ok()) << o.status();
   EXPECT_EQ(o->bootstrap, "b:9093");
   EXPECT_EQ(o->topic, "t");
@@ -59,7 +64,8 @@ TEST(ProduceFlagsTest, Defaults) {
   EXPECT_EQ(o->acks, "all");
   EXPECT_EQ(o->transport.tls, TlsMode::kMayfly);
   EXPECT_EQ(o->transport.socket, "");
-  EXPECT_TRUE(o->transport.broker_ids.empty());
+  ASSERT_EQ(o->transport.brokers.size(), 1u);
+  EXPECT_EQ(o->transport.brokers[0].ToString(), "spiffe://example.org/kafka/*");
 }
 
 TEST(ProduceFlagsTest, EveryFlag) {
@@ -82,9 +88,7 @@ TEST(ProduceFlagsTest, EveryFlag) {
                           "--broker-spiffe-id",
                           "spiffe://example.org/b1,spiffe://example.org/b2",
                           "--broker-spiffe-id",
-                          "spiffe://other.org/b3",
-                          "--trust-domain",
-                          "example.org",
+                          "spiffe://other.org/kafka/**",
                           "--property",
                           "linger.ms=10",
                           "--property",
@@ -97,23 +101,23 @@ TEST(ProduceFlagsTest, EveryFlag) {
   EXPECT_TRUE(o->idempotent);
   EXPECT_EQ(o->transport.socket, "/run/agent.sock");
   EXPECT_EQ(o->transport.spiffe_id, "spiffe://example.org/client");
-  ASSERT_EQ(o->transport.broker_ids.size(), 3u);
-  EXPECT_EQ(o->transport.broker_ids[2].ToString(), "spiffe://other.org/b3");
-  ASSERT_EQ(o->transport.trust_domains.size(), 1u);
-  EXPECT_EQ(o->transport.trust_domains[0].name(), "example.org");
+  ASSERT_EQ(o->transport.brokers.size(), 3u);
+  EXPECT_EQ(o->transport.brokers[0].ToString(), "spiffe://example.org/b1");
+  EXPECT_EQ(o->transport.brokers[2].ToString(), "spiffe://other.org/kafka/**");
   EXPECT_THAT(o->transport.properties,
               ElementsAre(Pair("linger.ms", "10"), Pair("client.id", "a=b")));
 }
 
 TEST(ProduceFlagsTest, StdinHasNoCountLimitUnlessGiven) {
-  EXPECT_EQ(ParseProduce(With(kProduceBase, {"--stdin"}))->count, 0);
-  EXPECT_EQ(
-      ParseProduce(With(kProduceBase, {"--stdin", "--count", "7"}))->count, 7);
+  const std::vector<std::string> base = With(kProduceBase, kBrokers);
+  EXPECT_EQ(ParseProduce(With(base, {"--stdin"}))->count, 0);
+  EXPECT_EQ(ParseProduce(With(base, {"--stdin", "--count", "7"}))->count, 7);
 }
 
 TEST(ProduceFlagsTest, FilesAndNone) {
   absl::StatusOr<ProduceOptions> files = ParseProduce(
-      With(kProduceBase, {"--tls", "files", "--svid-dir", "/run/svid"}));
+      With(With(kProduceBase, {"--tls", "files", "--svid-dir", "/run/svid"}),
+           kBrokers));
   ASSERT_TRUE(files.ok()) << files.status();
   EXPECT_EQ(files->transport.tls, TlsMode::kFiles);
   EXPECT_EQ(files->transport.svid_dir, "/run/svid");
@@ -149,15 +153,16 @@ TEST(ProduceFlagsTest, Errors) {
        "--socket: only with --tls mayfly"},
       {With(kProduceBase, {"--tls", "none", "--spiffe-id", "spiffe://a/b"}),
        "--spiffe-id: only with --tls mayfly"},
-      {With(kProduceBase, {"--tls", "files", "--svid-dir", "/d",
-                           "--broker-spiffe-id", "spiffe://a/b"}),
-       "--broker-spiffe-id: only with --tls mayfly"},
-      {With(kProduceBase, {"--tls", "none", "--trust-domain", "a"}),
-       "--trust-domain: only with --tls mayfly"},
+      {With(kProduceBase,
+            {"--tls", "none", "--broker-spiffe-id", "spiffe://a/b"}),
+       "--broker-spiffe-id: not with --tls none"},
       {With(kProduceBase, {"--spiffe-id", "http://a/b"}), "--spiffe-id: "},
       {With(kProduceBase, {"--broker-spiffe-id", "spiffe://A/b"}),
        "--broker-spiffe-id: "},
-      {With(kProduceBase, {"--trust-domain", "Bad.Org"}), "--trust-domain: "},
+      {With(kProduceBase, {"--broker-spiffe-id", "spiffe://a/kafka-*"}),
+       "--broker-spiffe-id: pattern wildcards must be a whole segment"},
+      {With(kProduceBase, {"--trust-domain", "a"}),
+       "unknown flag --trust-domain"},
       {With(kProduceBase, {"--property", "linger.ms"}),
        "--property: want NAME=VALUE, not \"linger.ms\""},
       {With(kProduceBase, {"--property", "=1"}), "--property: want NAME=VALUE"},
@@ -170,8 +175,28 @@ TEST(ProduceFlagsTest, Errors) {
   }
 }
 
+// There is no default broker ID: every SVID can serve TLS, so "any ID of
+// my trust domain" would take any workload for a broker.
+TEST(TransportFlagsTest, MayflyAndFilesNeedTheBrokersIds) {
+  const std::string message =
+      "--broker-spiffe-id: required with --tls mayfly: the SPIFFE ID (or "
+      "pattern, like spiffe://prod.acme/kafka/*) the brokers present";
+  EXPECT_THAT(ParseProduce(kProduceBase),
+              StatusIs(absl::StatusCode::kInvalidArgument, Eq(message)));
+  EXPECT_THAT(ParseConsume(kConsumeBase),
+              StatusIs(absl::StatusCode::kInvalidArgument, Eq(message)));
+  // librdkafka's own TLS checks only the chain; the ID is checked too.
+  EXPECT_THAT(
+      ParseProduce(With(kProduceBase, {"--tls", "files", "--svid-dir", "/d"})),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               Eq("--broker-spiffe-id: required with --tls files: the SPIFFE "
+                  "ID (or pattern, like spiffe://prod.acme/kafka/*) the "
+                  "brokers present")));
+  EXPECT_TRUE(ParseProduce(With(kProduceBase, {"--tls", "none"})).ok());
+}
+
 TEST(ConsumeFlagsTest, DefaultsAndEveryFlag) {
-  absl::StatusOr<ConsumeOptions> d = ParseConsume(kConsumeBase);
+  absl::StatusOr<ConsumeOptions> d = ParseConsume(With(kConsumeBase, kBrokers));
   ASSERT_TRUE(d.ok()) << d.status();
   EXPECT_EQ(d->group, "g");
   EXPECT_EQ(d->members, 1);

@@ -8,6 +8,7 @@
 #include "identity/status_macros.h"
 #include "identity/svid_files.h"
 #include "identity/workload/x509_source.h"
+#include "kafka/cli/files_broker_check.h"
 
 namespace mayfly::kafka::cli {
 namespace {
@@ -87,11 +88,13 @@ absl::Status Transport::Configure(rd_kafka_conf_t* conf,
   ASSIGN_OR_RETURN(const Settings transport, TransportSettings(options_));
   RETURN_IF_ERROR(SetProperties(conf, transport));
   RETURN_IF_ERROR(SetProperties(conf, options_.properties));
+  if (options_.tls == TlsMode::kFiles) {
+    return AddBrokerIdCheck(conf, &broker_policy_);
+  }
   if (source_ == nullptr) return absl::OkStatus();
   ClientOptions client;
   client.source = source_;
-  client.broker_policy.broker_ids = options_.broker_ids;
-  client.broker_policy.trust_domains = options_.trust_domains;
+  client.broker_policy.brokers = options_.brokers;
   client.connect_to = options_.connect_to;
   client.log_sink = log_sink_.get();
   client.clock = clock_;

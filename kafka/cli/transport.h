@@ -16,7 +16,8 @@
 // socket.nagle.disable is left to it. --tls files: librdkafka's own TLS on
 // the files of a `mayfly watch x509 --write` directory, the ..data
 // generation current at Configure (static, never reloaded), endpoint
-// identification off (broker SVIDs carry a URI, not a host name).
+// identification off (broker SVIDs carry a URI, not a host name) and the
+// broker's SPIFFE ID checked instead (files_broker_check.h).
 // --tls none: PLAINTEXT. Both set socket.nagle.disable, without which small
 // requests wait ~40 ms on loopback (Nagle with delayed ACKs).
 #ifndef MAYFLY_KAFKA_CLI_TRANSPORT_H_
@@ -76,9 +77,13 @@ class Transport {
   int64_t AuthFailures() const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
-  explicit Transport(TransportOptions options) : options_(std::move(options)) {}
+  explicit Transport(TransportOptions options)
+      : options_(std::move(options)), broker_policy_{options_.brokers} {}
 
   const TransportOptions options_;
+  // --tls files: the brokers' IDs, borrowed by every handle's broker
+  // threads (files_broker_check.h).
+  const BrokerIdPolicy broker_policy_;
   std::unique_ptr<LogSink> log_sink_;
   const identity::Clock* clock_ = nullptr;
   std::shared_ptr<identity::workload::X509SvidSource> source_;

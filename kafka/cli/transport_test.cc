@@ -10,6 +10,7 @@
 
 #include <string>
 
+#include "absl/synchronization/mutex.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "identity/bundle.h"
@@ -17,6 +18,7 @@
 #include "identity/svid_files.h"
 #include "identity/testing/status_matchers.h"
 #include "identity/x509_svid.h"
+#include "kafka/cli/files_broker_check.h"
 #include "kafka/cli/handle.h"
 
 namespace mayfly::kafka::cli {
@@ -143,6 +145,58 @@ TEST_F(TransportTest, FilesAreOneGenerationReadOnce) {
   absl::StatusOr<UniqueKafka> rk =
       NewHandle(RD_KAFKA_PRODUCER, std::move(conf_), **transport);
   EXPECT_TRUE(rk.ok()) << rk.status();
+}
+
+// What an interceptor added after Configure's saw on broker threads: the
+// broker ID policy files_broker_check.h gives them.
+absl::Mutex seen_mu;
+std::string seen_brokers ABSL_GUARDED_BY(seen_mu);
+
+rd_kafka_resp_err_t Record(rd_kafka_t*, rd_kafka_thread_type_t type,
+                           const char*, void*) {
+  const BrokerIdPolicy* policy = ThreadBrokerIdPolicy();
+  if (type != RD_KAFKA_THREAD_BROKER || policy == nullptr) {
+    return RD_KAFKA_RESP_ERR_NO_ERROR;
+  }
+  absl::MutexLock lock(&seen_mu);
+  for (const identity::SpiffeIdPattern& p : policy->brokers) {
+    seen_brokers += p.ToString() + ";";
+  }
+  return RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
+rd_kafka_resp_err_t AddRecord(rd_kafka_t* rk, const rd_kafka_conf_t*, void*,
+                              char*, size_t) {
+  return rd_kafka_interceptor_add_on_thread_start(rk, "test.record", Record,
+                                                  nullptr);
+}
+
+// librdkafka checks the chain only; the broker threads check the ID.
+TEST_F(TransportTest, FilesCheckTheBrokersId) {
+  const std::string dir = tmp_ + "/ids";
+  WriteSvid(dir);
+  TransportOptions options = Files(dir);
+  options.brokers = {
+      *identity::SpiffeIdPattern::FromString("spiffe://example.org/kafka/*")};
+  auto transport = Start(options);
+  ASSERT_TRUE(transport.ok()) << transport.status();
+  ASSERT_TRUE(
+      (*transport)
+          ->Configure(conf_.get(), {{"bootstrap.servers", "127.0.0.1:1"}})
+          .ok());
+  ASSERT_EQ(rd_kafka_conf_interceptor_add_on_new(conf_.get(), "test.record",
+                                                 AddRecord, nullptr),
+            RD_KAFKA_RESP_ERR_NO_ERROR);
+  absl::StatusOr<UniqueKafka> rk =
+      NewHandle(RD_KAFKA_PRODUCER, std::move(conf_), **transport);
+  ASSERT_TRUE(rk.ok()) << rk.status();
+  absl::MutexLock lock(&seen_mu);
+  EXPECT_TRUE(seen_mu.AwaitWithTimeout(
+      absl::Condition(
+          +[](std::string* s) { return !s->empty(); }, &seen_brokers),
+      absl::Seconds(30)));
+  EXPECT_EQ(seen_brokers.substr(0, seen_brokers.find(';')),
+            "spiffe://example.org/kafka/*");
 }
 
 // The watch moved on between Start and Configure: the new generation.

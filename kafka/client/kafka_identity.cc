@@ -205,6 +205,13 @@ absl::StatusOr<std::shared_ptr<KafkaIdentity>> KafkaIdentity::Configure(
   if (options.source == nullptr) {
     return absl::InvalidArgumentError("ClientOptions.source is required");
   }
+  // No default broker identity: every SVID carries serverAuth, so "any ID
+  // of my trust domain" would take any workload for a broker.
+  if (options.broker_policy.brokers.empty()) {
+    return absl::InvalidArgumentError(
+        "ClientOptions.broker_policy.brokers is required: the SPIFFE IDs "
+        "(patterns) the brokers present, like spiffe://prod.acme/kafka/*");
+  }
   if (absl::Status policy = options.rotation.Validate(); !policy.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("ClientOptions.rotation: ", policy.message()));

@@ -13,6 +13,8 @@
 //   rd_kafka_conf_set(conf, "bootstrap.servers", "broker:9093", err, size);
 //   ClientOptions options;
 //   options.source = source;  // e.g. identity::workload::X509Source::Start
+//   options.broker_policy.brokers = {*identity::SpiffeIdPattern::FromString(
+//       "spiffe://prod.acme/kafka/*")};  // the policy's `brokers`
 //   ASSIGN_OR_RETURN(auto identity, KafkaIdentity::Configure(conf, options));
 //   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, size);
 //   ... produce as usual; keep `identity` until rd_kafka_destroy returns.
@@ -48,8 +50,8 @@ namespace mayfly::kafka {
 struct ClientOptions {
   // Required: the SVID to present and the bundles to check brokers with.
   std::shared_ptr<identity::workload::X509SvidSource> source;
-  // Which brokers to accept (broker_verifier.h): by default any SPIFFE ID
-  // of the client's own trust domain.
+  // Required: which brokers to accept (broker_verifier.h), by SPIFFE ID
+  // patterns like a bridge policy's `brokers`. There is no default.
   BrokerIdPolicy broker_policy;
   // When connections move to a new SVID (rotation_scheduler.h).
   RotationPolicy rotation;
@@ -101,7 +103,8 @@ class KafkaIdentity {
   // api.version.request=true, api.version.fallback.ms=0) on `conf`. Call it
   // before rd_kafka_new. InvalidArgument naming the property when `conf`
   // sets ssl.*, sasl.* or a security.protocol other than plaintext, or has
-  // socket hooks of its own; InvalidArgument when options.source is null.
+  // socket hooks of its own; InvalidArgument naming the option when
+  // options.source is null or options.broker_policy.brokers is empty.
   static absl::StatusOr<std::shared_ptr<KafkaIdentity>> Configure(
       rd_kafka_conf_t* conf, ClientOptions options);
 

@@ -15,6 +15,7 @@ namespace mayfly::kafka {
 namespace {
 
 using ::mayfly::testing_util::StatusIs;
+using ::testing::Eq;
 using ::testing::HasSubstr;
 
 class ConfigureTest : public ::testing::Test {
@@ -40,6 +41,8 @@ class ConfigureTest : public ::testing::Test {
   ClientOptions Options() {
     ClientOptions options;
     options.source = source_;
+    options.broker_policy.brokers = {
+        *identity::SpiffeIdPattern::FromString("spiffe://example.org/kafka/*")};
     return options;
   }
 
@@ -95,6 +98,16 @@ TEST_F(ConfigureTest, RefusesNoSource) {
   EXPECT_THAT(KafkaIdentity::Configure(conf_, ClientOptions{}),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("source is required")));
+}
+
+TEST_F(ConfigureTest, RefusesNoBrokerIds) {
+  ClientOptions options = Options();
+  options.broker_policy.brokers.clear();
+  EXPECT_THAT(KafkaIdentity::Configure(conf_, options),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       Eq("ClientOptions.broker_policy.brokers is required: "
+                          "the SPIFFE IDs (patterns) the brokers present, "
+                          "like spiffe://prod.acme/kafka/*")));
 }
 
 TEST_F(ConfigureTest, RefusesABadRotationPolicy) {

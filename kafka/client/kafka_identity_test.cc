@@ -184,6 +184,10 @@ class KafkaIdentityTest : public ::testing::Test {
     rd_kafka_conf_set_log_cb(conf, LogCallback);
     rd_kafka_conf_set_error_cb(conf, ErrorCallback);
     options.source = source_;
+    if (options.broker_policy.brokers.empty()) {
+      options.broker_policy.brokers = {
+          *identity::SpiffeIdPattern::FromString(kBrokerId)};
+    }
     const std::string front = broker_->address();
     options.connect_to = [front](absl::string_view) { return front; };
     absl::StatusOr<std::shared_ptr<KafkaIdentity>> configured =
@@ -438,8 +442,8 @@ TEST_F(KafkaIdentityTest, RefusedSvidIsCountedAndNoRequestIsForwarded) {
 
 TEST_F(KafkaIdentityTest, BrokerWithAnotherIdIsRejected) {
   ClientOptions options;
-  options.broker_policy.broker_ids = {
-      *identity::SpiffeId::FromString("spiffe://prod.test/kafka/other")};
+  options.broker_policy.brokers = {
+      *identity::SpiffeIdPattern::FromString("spiffe://prod.test/kafka/other")};
   Observed observed;
   std::shared_ptr<KafkaIdentity> identity;
   rd_kafka_conf_t* conf = Conf(observed, options, &identity);
@@ -462,6 +466,8 @@ TEST_F(KafkaIdentityTest, NoSvidFailsTheConnectAtOnce) {
   rd_kafka_conf_set_opaque(conf, &observed);
   rd_kafka_conf_set_log_cb(conf, LogCallback);
   options.source = empty;
+  options.broker_policy.brokers = {
+      *identity::SpiffeIdPattern::FromString(kBrokerId)};
   absl::StatusOr<std::shared_ptr<KafkaIdentity>> configured =
       KafkaIdentity::Configure(conf, options);
   ASSERT_EQ(configured.status(), absl::OkStatus());

@@ -131,7 +131,7 @@ echo "broker up on $bootstrap" >&2
 
 say "the policy's ACLs, as the broker's own identity (a super user)"
 show "$bin/mayfly" bridge apply "$policy" --bootstrap "$bootstrap" \
-  --svid-dir "$run/svid/broker" --broker-spiffe-id "$broker_id"
+  --svid-dir "$run/svid/broker"
 
 # orders.writer may write to `orders` but not create it: the super user
 # does (its metadata request auto-creates the topic).

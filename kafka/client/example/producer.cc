@@ -1,7 +1,9 @@
 // The client guide's example (docs/kafka.md, "The client library"): a
 // librdkafka producer on the process's rotating SVIDs. Built by Bazel, so
 // the guide's code always compiles:
-//   example_producer BOOTSTRAP TOPIC  (SPIFFE_ENDPOINT_SOCKET names the agent)
+//   example_producer BOOTSTRAP TOPIC BROKERS
+// (SPIFFE_ENDPOINT_SOCKET names the agent; BROKERS is the SPIFFE ID pattern
+// the brokers present, the policy's `brokers`, e.g. spiffe://prod.acme/kafka/*)
 #include <librdkafka/rdkafka.h>
 
 #include <cstdio>
@@ -18,7 +20,12 @@ int Fail(const absl::Status& status) {
 }
 
 int main(int argc, char** argv) {
-  if (argc != 3) return Fail(absl::InvalidArgumentError("BOOTSTRAP TOPIC"));
+  if (argc != 4) {
+    return Fail(absl::InvalidArgumentError("BOOTSTRAP TOPIC BROKERS"));
+  }
+  // Whom to accept as a broker: there is no default (any SVID can serve TLS).
+  auto brokers = identity::SpiffeIdPattern::FromString(argv[3]);
+  if (!brokers.ok()) return Fail(brokers.status());
   auto source = identity::workload::X509Source::Start("", {});
   if (!source.ok()) return Fail(source.status());
   auto first = (*source)->WaitForFirst(absl::Seconds(30));  // like go-spiffe
@@ -29,6 +36,7 @@ int main(int argc, char** argv) {
   rd_kafka_conf_set(conf, "enable.idempotence", "true", err, sizeof(err));
   kafka::ClientOptions options;
   options.source = std::move(*source);
+  options.broker_policy.brokers = {*std::move(brokers)};
   auto identity = kafka::KafkaIdentity::Configure(conf, options);
   if (!identity.ok()) return Fail(identity.status());
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));

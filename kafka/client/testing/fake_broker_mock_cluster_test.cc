@@ -26,6 +26,14 @@ namespace {
 using ::mayfly::identity::FakeClock;
 using ::mayfly::identity::UniqueFd;
 
+// The brokers these tests start are all spiffe://example.org/kafka/...
+TlsUpstreamOptions BrokerOptions() {
+  TlsUpstreamOptions options;
+  options.broker_policy.brokers = {
+      *identity::SpiffeIdPattern::FromString("spiffe://example.org/kafka/*")};
+  return options;
+}
+
 const absl::Time kStart = absl::FromUnixSeconds(1800000000);
 // Kafka API keys and the correlation ID the tests send.
 constexpr int16_t kApiVersions = 18;
@@ -105,7 +113,7 @@ class FakeBrokerMockClusterTest : public ::testing::Test {
     EXPECT_TRUE(fd.ok()) << fd.status();
     if (!fd.ok()) return "";
     auto up = TlsUpstream::Connect(*std::move(fd), broker_->address(), source_,
-                                   clock_, {});
+                                   clock_, BrokerOptions());
     EXPECT_TRUE(up.ok()) << up.status();
     if (!up.ok()) return "";
     EXPECT_TRUE(test_io::WriteAll(**up, request).ok());

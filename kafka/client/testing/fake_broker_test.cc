@@ -41,6 +41,14 @@ using test_io::ReadToEof;
 using test_io::WriteAll;
 using ::testing::HasSubstr;
 
+// The brokers these tests start are all spiffe://example.org/kafka/...
+TlsUpstreamOptions BrokerOptions() {
+  TlsUpstreamOptions options;
+  options.broker_policy.brokers = {
+      *identity::SpiffeIdPattern::FromString("spiffe://example.org/kafka/*")};
+  return options;
+}
+
 constexpr absl::Duration kWait = absl::Milliseconds(kIoTimeoutMs);
 
 // The bytes read, or the error as text (never equal to what a test expects).
@@ -125,7 +133,7 @@ class FakeBrokerTest : public ::testing::Test {
     absl::StatusOr<UniqueFd> fd = test_io::ConnectTcp(b.address());
     if (!fd.ok()) return fd.status();
     return TlsUpstream::Connect(*std::move(fd), b.address(), source_, clock_,
-                                {});
+                                BrokerOptions());
   }
 
   std::string ClientSerial() {

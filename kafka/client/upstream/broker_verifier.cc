@@ -1,7 +1,6 @@
 // The SPIFFE check of a broker's chain: see broker_verifier.h.
 #include "kafka/client/upstream/broker_verifier.h"
 
-#include <algorithm>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -12,55 +11,33 @@
 namespace mayfly::kafka {
 namespace {
 
-std::string JoinIds(const std::vector<identity::SpiffeId>& ids) {
-  return absl::StrJoin(ids, ", ",
-                       [](std::string* out, const identity::SpiffeId& id) {
-                         out->append(id.ToString());
-                       });
-}
-
-std::string JoinDomains(const std::vector<identity::TrustDomain>& tds) {
-  return absl::StrJoin(tds, ", ",
-                       [](std::string* out, const identity::TrustDomain& td) {
-                         out->append(td.name());
-                       });
+std::string JoinPatterns(const std::vector<identity::SpiffeIdPattern>& ps) {
+  return absl::StrJoin(
+      ps, ", ", [](std::string* out, const identity::SpiffeIdPattern& p) {
+        out->append(p.ToString());
+      });
 }
 
 }  // namespace
 
 absl::Status CheckBrokerId(const identity::SpiffeId& id,
-                           const BrokerIdPolicy& policy,
-                           const identity::TrustDomain& own_trust_domain) {
-  if (!policy.trust_domains.empty()) {
-    const bool allowed = std::any_of(
-        policy.trust_domains.begin(), policy.trust_domains.end(),
-        [&](const identity::TrustDomain& td) { return id.MemberOf(td); });
-    if (!allowed) {
-      return absl::PermissionDeniedError(
-          absl::StrCat("broker presented ", id.ToString(),
-                       ", outside the allowed trust domains (",
-                       JoinDomains(policy.trust_domains), ")"));
-    }
-  } else if (policy.broker_ids.empty() && !id.MemberOf(own_trust_domain)) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "broker presented ", id.ToString(), ", outside this client's trust ",
-        "domain ", own_trust_domain.name(),
-        " (allow others with trust_domains or broker_ids)"));
-  }
-  if (!policy.broker_ids.empty() &&
-      std::find(policy.broker_ids.begin(), policy.broker_ids.end(), id) ==
-          policy.broker_ids.end()) {
+                           const BrokerIdPolicy& policy) {
+  if (policy.brokers.empty()) {
     return absl::PermissionDeniedError(
-        absl::StrCat("broker presented ", id.ToString(), ", expected ",
-                     policy.broker_ids.size() == 1 ? "" : "one of ",
-                     JoinIds(policy.broker_ids)));
+        absl::StrCat("broker presented ", id.ToString(),
+                     ", but no broker IDs are configured (brokers)"));
   }
-  return absl::OkStatus();
+  for (const identity::SpiffeIdPattern& pattern : policy.brokers) {
+    if (pattern.Matches(id)) return absl::OkStatus();
+  }
+  return absl::PermissionDeniedError(
+      absl::StrCat("broker presented ", id.ToString(), ", expected ",
+                   policy.brokers.size() == 1 ? "" : "one of ",
+                   JoinPatterns(policy.brokers)));
 }
 
 absl::StatusOr<identity::SpiffeId> VerifyBroker(
     const identity::CertChain& chain, const BrokerIdPolicy& policy,
-    const identity::TrustDomain& own_trust_domain,
     const identity::workload::X509SvidSource& source, absl::Time now) {
   if (chain.empty()) {
     return absl::UnauthenticatedError("broker presented no certificate");
@@ -73,7 +50,7 @@ absl::StatusOr<identity::SpiffeId> VerifyBroker(
   }
   // The ID is checked before the chain only to name the precise reason; an
   // unverified ID can make this refuse, never accept.
-  RETURN_IF_ERROR(CheckBrokerId(*id, policy, own_trust_domain));
+  RETURN_IF_ERROR(CheckBrokerId(*id, policy));
   absl::StatusOr<identity::X509Bundle> bundle =
       source.GetX509BundleForTrustDomain(id->trust_domain());
   if (!bundle.ok()) {

@@ -4,9 +4,11 @@
 // A broker is accepted when, in this order:
 //   1. its leaf carries exactly one URI SAN holding a valid SPIFFE ID
 //      (identity::SpiffeIdFromCert);
-//   2. that ID is allowed by the BrokerIdPolicy: one of `broker_ids` when
-//      any are given, and a member of `trust_domains` when any are given;
-//      with neither, a member of the client SVID's own trust domain;
+//   2. that ID matches one of BrokerIdPolicy::brokers. There is no default:
+//      every X.509-SVID carries serverAuth, so "any ID of my trust domain"
+//      would accept any workload that gets between client and broker as
+//      the broker. An empty list refuses every broker (KafkaIdentity's
+//      Configure refuses it up front);
 //   3. the chain verifies against the current bundle of the ID's trust
 //      domain from the X509SvidSource (identity::VerifyX509Svid: leaf rules,
 //      validity at `now`, a path to any root of the bundle, so a bundle
@@ -33,23 +35,20 @@
 namespace mayfly::kafka {
 
 struct BrokerIdPolicy {
-  // Empty: any ID allowed by the trust domain rule.
-  std::vector<identity::SpiffeId> broker_ids;
-  // Empty: the client SVID's own trust domain, unless broker_ids is given
-  // (then each expected ID names its own trust domain).
-  std::vector<identity::TrustDomain> trust_domains;
+  // The SPIFFE IDs a broker may present, as patterns with a bridge policy's
+  // `brokers` semantics: "*" one segment, "**" (last) one or more; an ID
+  // without wildcards matches only itself. Each names its trust domain.
+  std::vector<identity::SpiffeIdPattern> brokers;
 };
 
 // Step 2 alone: kPermissionDenied naming `id` and the rule it breaks.
 absl::Status CheckBrokerId(const identity::SpiffeId& id,
-                           const BrokerIdPolicy& policy,
-                           const identity::TrustDomain& own_trust_domain);
+                           const BrokerIdPolicy& policy);
 
 // Steps 1-3 on `chain` (leaf first, as sent by the broker; borrowed).
 // Returns the broker's SPIFFE ID.
 absl::StatusOr<identity::SpiffeId> VerifyBroker(
     const identity::CertChain& chain, const BrokerIdPolicy& policy,
-    const identity::TrustDomain& own_trust_domain,
     const identity::workload::X509SvidSource& source, absl::Time now);
 
 }  // namespace mayfly::kafka

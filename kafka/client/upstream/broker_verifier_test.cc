@@ -3,6 +3,7 @@
 #include "kafka/client/upstream/broker_verifier.h"
 
 #include <utility>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -15,62 +16,64 @@ namespace mayfly::kafka {
 namespace {
 
 using ::mayfly::identity::SpiffeId;
-using ::mayfly::identity::TrustDomain;
+using ::mayfly::identity::SpiffeIdPattern;
 using ::mayfly::testing_util::StatusIs;
+using ::testing::Eq;
 using ::testing::HasSubstr;
 
 const absl::Time kStart = absl::FromUnixSeconds(1800000000);
 
 SpiffeId Id(absl::string_view s) { return *SpiffeId::FromString(s); }
-TrustDomain Td(absl::string_view s) { return *TrustDomain::FromString(s); }
 
-TEST(CheckBrokerIdTest, DefaultIsTheClientsOwnTrustDomain) {
-  const TrustDomain own = Td("example.org");
-  EXPECT_TRUE(CheckBrokerId(Id("spiffe://example.org/b"), {}, own).ok());
-  EXPECT_THAT(CheckBrokerId(Id("spiffe://other.org/b"), {}, own),
-              StatusIs(absl::StatusCode::kPermissionDenied,
-                       HasSubstr("broker presented spiffe://other.org/b, "
-                                 "outside this client's trust domain "
-                                 "example.org")));
+SpiffeIdPattern Pattern(absl::string_view s) {
+  return *SpiffeIdPattern::FromString(s);
 }
 
-TEST(CheckBrokerIdTest, AllowedTrustDomainsReplaceTheDefault) {
-  BrokerIdPolicy policy;
-  policy.trust_domains = {Td("other.org"), Td("third.org")};
-  const TrustDomain own = Td("example.org");
-  EXPECT_TRUE(CheckBrokerId(Id("spiffe://third.org/b"), policy, own).ok());
-  EXPECT_THAT(CheckBrokerId(Id("spiffe://example.org/b"), policy, own),
-              StatusIs(absl::StatusCode::kPermissionDenied,
-                       HasSubstr("outside the allowed trust domains "
-                                 "(other.org, third.org)")));
+BrokerIdPolicy Brokers(std::vector<SpiffeIdPattern> brokers) {
+  return BrokerIdPolicy{std::move(brokers)};
 }
 
-TEST(CheckBrokerIdTest, ExpectedIdsAreExactAndNameTheirTrustDomain) {
-  BrokerIdPolicy policy;
-  policy.broker_ids = {Id("spiffe://other.org/kafka/1")};
-  const TrustDomain own = Td("example.org");
-  // An expected ID in another trust domain needs no trust_domains entry.
-  EXPECT_TRUE(
-      CheckBrokerId(Id("spiffe://other.org/kafka/1"), policy, own).ok());
-  EXPECT_THAT(CheckBrokerId(Id("spiffe://other.org/kafka/2"), policy, own),
+// No default: without broker IDs, not even an ID of the client's own trust
+// domain is a broker (any workload's SVID carries serverAuth).
+TEST(CheckBrokerIdTest, NoBrokersAcceptsNoBroker) {
+  EXPECT_THAT(CheckBrokerId(Id("spiffe://example.org/kafka/1"), {}),
               StatusIs(absl::StatusCode::kPermissionDenied,
-                       HasSubstr("broker presented spiffe://other.org/kafka/2"
-                                 ", expected spiffe://other.org/kafka/1")));
-  policy.broker_ids.push_back(Id("spiffe://example.org/kafka/3"));
-  EXPECT_THAT(CheckBrokerId(Id("spiffe://example.org/kafka/2"), policy, own),
-              StatusIs(absl::StatusCode::kPermissionDenied,
-                       HasSubstr("expected one of spiffe://other.org/kafka/1, "
-                                 "spiffe://example.org/kafka/3")));
+                       Eq("broker presented spiffe://example.org/kafka/1, "
+                          "but no broker IDs are configured (brokers)")));
 }
 
-TEST(CheckBrokerIdTest, BothRulesApplyWhenBothAreGiven) {
-  BrokerIdPolicy policy;
-  policy.broker_ids = {Id("spiffe://other.org/kafka/1")};
-  policy.trust_domains = {Td("example.org")};
-  EXPECT_THAT(
-      CheckBrokerId(Id("spiffe://other.org/kafka/1"), policy, Td("x.org")),
-      StatusIs(absl::StatusCode::kPermissionDenied,
-               HasSubstr("outside the allowed trust domains (example.org)")));
+TEST(CheckBrokerIdTest, ExactIdsMatchThemselvesOnly) {
+  BrokerIdPolicy policy = Brokers({Pattern("spiffe://other.org/kafka/1")});
+  // An expected ID names its own trust domain.
+  EXPECT_TRUE(CheckBrokerId(Id("spiffe://other.org/kafka/1"), policy).ok());
+  EXPECT_THAT(CheckBrokerId(Id("spiffe://other.org/kafka/2"), policy),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       Eq("broker presented spiffe://other.org/kafka/2, "
+                          "expected spiffe://other.org/kafka/1")));
+  policy.brokers.push_back(Pattern("spiffe://example.org/kafka/3"));
+  EXPECT_THAT(CheckBrokerId(Id("spiffe://example.org/kafka/2"), policy),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       Eq("broker presented spiffe://example.org/kafka/2, "
+                          "expected one of spiffe://other.org/kafka/1, "
+                          "spiffe://example.org/kafka/3")));
+}
+
+TEST(CheckBrokerIdTest, PatternsAsInAPolicysBrokers) {
+  const BrokerIdPolicy policy =
+      Brokers({Pattern("spiffe://example.org/kafka/*"),
+               Pattern("spiffe://other.org/k/**")});
+  EXPECT_TRUE(CheckBrokerId(Id("spiffe://example.org/kafka/b-1"), policy).ok());
+  EXPECT_TRUE(CheckBrokerId(Id("spiffe://other.org/k/eu/b-2"), policy).ok());
+  for (absl::string_view refused :
+       {"spiffe://example.org/kafka", "spiffe://example.org/kafka/b/1",
+        "spiffe://example.org/ns/kafka/sa/b", "spiffe://other.org/k",
+        "spiffe://third.org/kafka/b-1"}) {
+    EXPECT_THAT(CheckBrokerId(Id(refused), policy),
+                StatusIs(absl::StatusCode::kPermissionDenied,
+                         HasSubstr("expected one of spiffe://example.org/"
+                                   "kafka/*, spiffe://other.org/k/**")))
+        << refused;
+  }
 }
 
 class VerifyBrokerTest : public ::testing::Test {
@@ -78,7 +81,8 @@ class VerifyBrokerTest : public ::testing::Test {
   identity::FakeClock clock_{kStart};
   test_pki::TestCa ca_ = test_pki::MakeCa("example.org", clock_);
   identity::workload::FakeX509SvidSource source_{clock_};
-  const TrustDomain own_ = Td("example.org");
+  const BrokerIdPolicy brokers_ =
+      Brokers({Pattern("spiffe://example.org/kafka/*")});
 };
 
 TEST_F(VerifyBrokerTest, TrustedChainGivesTheBrokersId) {
@@ -86,11 +90,11 @@ TEST_F(VerifyBrokerTest, TrustedChainGivesTheBrokersId) {
   const identity::X509Svid broker = test_pki::MintSvid(
       ca_, "spiffe://example.org/kafka/1", absl::Minutes(5), clock_);
   absl::StatusOr<SpiffeId> id =
-      VerifyBroker(broker.chain, {}, own_, source_, clock_.Now());
+      VerifyBroker(broker.chain, brokers_, source_, clock_.Now());
   ASSERT_TRUE(id.ok()) << id.status();
   EXPECT_EQ(id->ToString(), "spiffe://example.org/kafka/1");
   // The same chain once its leaf has expired.
-  EXPECT_THAT(VerifyBroker(broker.chain, {}, own_, source_,
+  EXPECT_THAT(VerifyBroker(broker.chain, brokers_, source_,
                            clock_.Now() + absl::Minutes(6)),
               StatusIs(absl::StatusCode::kUnauthenticated,
                        HasSubstr("with an untrusted chain")));
@@ -103,29 +107,30 @@ TEST_F(VerifyBrokerTest, IdIsCheckedBeforeTheChain) {
   const test_pki::TestCa other = test_pki::MakeCa("other.org", clock_);
   const identity::X509Svid broker = test_pki::MintSvid(
       other, "spiffe://other.org/kafka/1", absl::Minutes(5), clock_);
-  EXPECT_THAT(VerifyBroker(broker.chain, {}, own_, source_, clock_.Now()),
+  EXPECT_THAT(VerifyBroker(broker.chain, brokers_, source_, clock_.Now()),
               StatusIs(absl::StatusCode::kPermissionDenied,
                        HasSubstr("broker presented spiffe://other.org/kafka/1"
-                                 ", outside this client's trust domain")));
-  BrokerIdPolicy policy;
-  policy.broker_ids = {Id("spiffe://example.org/kafka/2")};
+                                 ", expected spiffe://example.org/kafka/*")));
+  const BrokerIdPolicy policy =
+      Brokers({Pattern("spiffe://example.org/kafka/2")});
   const identity::X509Svid wrong = test_pki::MintSvid(
       ca_, "spiffe://example.org/kafka/1", absl::Minutes(5), clock_);
-  EXPECT_THAT(VerifyBroker(wrong.chain, policy, own_, source_, clock_.Now()),
+  EXPECT_THAT(VerifyBroker(wrong.chain, policy, source_, clock_.Now()),
               StatusIs(absl::StatusCode::kPermissionDenied,
                        HasSubstr("expected spiffe://example.org/kafka/2")));
 }
 
 TEST_F(VerifyBrokerTest, NoCertificateOrNoSvidRefused) {
   source_.SetX509Bundle(ca_.bundle);
-  EXPECT_THAT(VerifyBroker({}, {}, own_, source_, clock_.Now()),
+  EXPECT_THAT(VerifyBroker({}, brokers_, source_, clock_.Now()),
               StatusIs(absl::StatusCode::kUnauthenticated,
                        HasSubstr("broker presented no certificate")));
-  // A CA certificate as the leaf: its URI SAN is a valid ID, but it is no
-  // leaf SVID.
+  // A CA certificate as the leaf: its URI SAN is a valid ID (the trust
+  // domain's, named a broker here), but it is no leaf SVID.
   identity::CertChain ca_only;
   ca_only.push_back(identity::ShareCert(ca_.intermediate.cert.get()));
-  EXPECT_THAT(VerifyBroker(ca_only, {}, own_, source_, clock_.Now()),
+  EXPECT_THAT(VerifyBroker(ca_only, Brokers({Pattern("spiffe://example.org")}),
+                           source_, clock_.Now()),
               StatusIs(absl::StatusCode::kUnauthenticated,
                        HasSubstr("untrusted chain")));
 }
@@ -133,7 +138,7 @@ TEST_F(VerifyBrokerTest, NoCertificateOrNoSvidRefused) {
 TEST_F(VerifyBrokerTest, NoBundleYetRefused) {
   const identity::X509Svid broker = test_pki::MintSvid(
       ca_, "spiffe://example.org/kafka/1", absl::Minutes(5), clock_);
-  EXPECT_THAT(VerifyBroker(broker.chain, {}, own_, source_, clock_.Now()),
+  EXPECT_THAT(VerifyBroker(broker.chain, brokers_, source_, clock_.Now()),
               StatusIs(absl::StatusCode::kUnauthenticated,
                        HasSubstr("but there is no bundle for example.org")));
 }

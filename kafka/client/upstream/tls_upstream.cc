@@ -62,8 +62,7 @@ int VerifyPeerChain(X509_STORE_CTX* store, void* /*arg*/) {
     if (cert != leaf) chain.push_back(identity::ShareCert(cert));
   }
   absl::StatusOr<identity::SpiffeId> id =
-      VerifyBroker(chain, *state->policy, state->svid->id.trust_domain(),
-                   *state->source, state->clock->Now());
+      VerifyBroker(chain, *state->policy, *state->source, state->clock->Now());
   state->checked = true;
   if (!id.ok()) {
     state->status = id.status();

@@ -56,7 +56,8 @@ class TlsUpstreamTest : public ::testing::Test {
   // Starts a broker presenting `svid` (trusting clients of ca_) and
   // connects to it with `policy`.
   absl::StatusOr<std::unique_ptr<TlsUpstream>> ConnectTo(
-      const X509Svid& svid, const BrokerIdPolicy& policy = {}) {
+      const X509Svid& svid,
+      const BrokerIdPolicy& policy = Expect(test_pki::kBrokerId)) {
     int fds[2];
     if (socketpair(AF_UNIX, SOCK_STREAM, 0, fds) != 0) {
       return absl::InternalError("socketpair");
@@ -79,7 +80,7 @@ class TlsUpstreamTest : public ::testing::Test {
 
   static BrokerIdPolicy Expect(absl::string_view id) {
     BrokerIdPolicy policy;
-    policy.broker_ids.push_back(*SpiffeId::FromString(id));
+    policy.brokers.push_back(*identity::SpiffeIdPattern::FromString(id));
     return policy;
   }
 
@@ -150,37 +151,46 @@ TEST_F(TlsUpstreamTest, BrokerWithAnotherIdRefused) {
 }
 
 TEST_F(TlsUpstreamTest, BrokerFromAnotherTrustDomainRefused) {
-  // Federated: its bundle is known, but the trust domain is not allowed.
+  // Federated: its bundle is known, but no broker ID names its domain.
   const test_pki::TestCa other = test_pki::MakeCa("other.org", clock_);
   source_.SetX509Bundle(other.bundle);
   const X509Svid foreign = test_pki::MintSvid(
       other, "spiffe://other.org/kafka/broker", absl::Minutes(10), clock_);
-  EXPECT_THAT(ConnectTo(foreign),
+  EXPECT_THAT(ConnectTo(foreign, Expect("spiffe://example.org/kafka/*")),
               StatusIs(absl::StatusCode::kPermissionDenied,
-                       HasSubstr("spiffe://other.org/kafka/broker, outside "
-                                 "this client's trust domain example.org")));
-  BrokerIdPolicy allowed;
-  allowed.trust_domains = {*identity::TrustDomain::FromString("example.org")};
-  EXPECT_THAT(ConnectTo(foreign, allowed),
-              StatusIs(absl::StatusCode::kPermissionDenied,
-                       HasSubstr("outside the allowed trust domains "
-                                 "(example.org)")));
-  // Allowing it is enough once its bundle is there.
-  allowed.trust_domains.push_back(
-      *identity::TrustDomain::FromString("other.org"));
-  auto up = ConnectTo(foreign, allowed);
+                       HasSubstr("spiffe://other.org/kafka/broker, expected "
+                                 "spiffe://example.org/kafka/*")));
+  // Naming it is enough once its bundle is there.
+  auto up = ConnectTo(foreign, Expect("spiffe://other.org/kafka/*"));
   ASSERT_TRUE(up.ok()) << up.status();
   EXPECT_EQ((*up)->broker_id().ToString(), "spiffe://other.org/kafka/broker");
 }
 
+// Any workload of the client's own trust domain has an SVID with
+// serverAuth: one that gets between client and broker is refused unless
+// its ID is a broker's.
+TEST_F(TlsUpstreamTest, WorkloadOfTheSameTrustDomainIsNoBroker) {
+  EXPECT_THAT(
+      ConnectTo(test_pki::MintSvid(ca_, "spiffe://example.org/ns/x/sa/y",
+                                   absl::Minutes(10), clock_),
+                Expect("spiffe://example.org/kafka/*")),
+      StatusIs(absl::StatusCode::kPermissionDenied,
+               HasSubstr("broker presented spiffe://example.org/ns/x/sa/y, "
+                         "expected spiffe://example.org/kafka/*")));
+  EXPECT_THAT(
+      ConnectTo(test_pki::MintSvid(ca_, "spiffe://example.org/ns/x/sa/y",
+                                   absl::Minutes(10), clock_),
+                BrokerIdPolicy{}),
+      StatusIs(absl::StatusCode::kPermissionDenied,
+               HasSubstr("no broker IDs are configured")));
+}
+
 TEST_F(TlsUpstreamTest, AllowedTrustDomainWithoutBundleIsUntrusted) {
   const test_pki::TestCa other = test_pki::MakeCa("other.org", clock_);
-  BrokerIdPolicy allowed;
-  allowed.trust_domains = {*identity::TrustDomain::FromString("other.org")};
   EXPECT_THAT(
       ConnectTo(test_pki::MintSvid(other, "spiffe://other.org/b",
                                    absl::Minutes(10), clock_),
-                allowed),
+                Expect("spiffe://other.org/*")),
       StatusIs(absl::StatusCode::kUnauthenticated,
                HasSubstr("broker kafka-1.example.org:9093: broker presented "
                          "spiffe://other.org/b, but there is no bundle for "

@@ -122,8 +122,7 @@ YAML
   plugin_bootstrap=$bootstrap
   plugin_controller=$controller
   "$bin/mayfly" bridge apply "$plugin_policy" --bootstrap "$bootstrap" \
-    --svid-dir "$run/svid/pbroker" --broker-spiffe-id "$broker_id" \
-    >"$run/plugin-apply.log" 2>&1 || {
+    --svid-dir "$run/svid/pbroker" >"$run/plugin-apply.log" 2>&1 || {
     echo "kafka: bridge apply on the plugin broker failed:" >&2
     cat "$run/plugin-apply.log" >&2
     return 1

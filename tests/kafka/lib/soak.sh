@@ -35,8 +35,10 @@ client_transport() {
     none) transport=(--tls none) ;;
     files)
       svid_fetch "$plugin_socket" "$id" "$run/svid/$name" || return 1
-      # librdkafka checks the broker's chain against the bundle only.
-      transport=(--tls files --svid-dir "$run/svid/$name")
+      # librdkafka checks the broker's chain against the bundle, and
+      # mayfly's verify callback its SPIFFE ID.
+      transport=(--tls files --svid-dir "$run/svid/$name"
+        --broker-spiffe-id "$broker_id")
       ;;
     mayfly)
       transport=(--tls mayfly --socket "$plugin_socket" --spiffe-id "$id"

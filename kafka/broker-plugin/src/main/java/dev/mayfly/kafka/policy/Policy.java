@@ -12,11 +12,16 @@
 // denied or, with `unmapped: anonymous`, User:ANONYMOUS. Load errors read
 // "FILE:LINE: FIELD: what".
 //
+// `brokers` lists the SPIFFE ID patterns a broker may present (each in
+// trust_domains); optional at load, as in C++, and empty when left out. No
+// principal may be Kafka's wildcard "TYPE:*".
+//
 // Immutable once loaded; safe to share between threads.
 package dev.mayfly.kafka.policy;
 
 import dev.mayfly.kafka.spiffe.InvalidSpiffeIdException;
 import dev.mayfly.kafka.spiffe.SpiffeId;
+import dev.mayfly.kafka.spiffe.SpiffeIdPattern;
 import dev.mayfly.kafka.spiffe.TrustDomain;
 
 import org.yaml.snakeyaml.nodes.Node;
@@ -42,7 +47,13 @@ public final class Policy {
 
     private static final TreeSet<String> TOP_KEYS =
             new TreeSet<>(
-                    List.of("trust_domains", "principals", "unmapped", "super_users", "acls"));
+                    List.of(
+                            "trust_domains",
+                            "brokers",
+                            "principals",
+                            "unmapped",
+                            "super_users",
+                            "acls"));
     private static final TreeSet<String> RULE_KEYS = new TreeSet<>(List.of("id", "principal"));
 
     /** One `principals` entry, compiled; `source` is "FILE:LINE". */
@@ -50,6 +61,7 @@ public final class Policy {
             String idPattern, RulePattern pattern, PrincipalTemplate principal, String source) {}
 
     private final List<TrustDomain> trustDomains = new ArrayList<>();
+    private final List<SpiffeIdPattern> brokers = new ArrayList<>();
     private final List<Rule> rules = new ArrayList<>();
     private boolean unmappedAnonymous = false;
     private final List<String> superUsers = new ArrayList<>();
@@ -109,7 +121,8 @@ public final class Policy {
             throw r.error(
                     root,
                     "policy",
-                    "want a map with trust_domains, principals, unmapped, super_users and acls");
+                    "want a map with trust_domains, brokers, principals, unmapped, super_users"
+                            + " and acls");
         }
         r.checkKeys(root, "", TOP_KEYS);
         for (String key : List.of("trust_domains", "principals")) {
@@ -118,6 +131,10 @@ public final class Policy {
             }
         }
         parseTrustDomains(r, YamlReader.get(root, "trust_domains"));
+        Node brokerList = YamlReader.get(root, "brokers");
+        if (brokerList != null) {
+            parseBrokers(r, brokerList);
+        }
 
         Node principals = YamlReader.get(root, "principals");
         if (!(principals instanceof SequenceNode seq)) {
@@ -190,6 +207,37 @@ public final class Policy {
                 throw r.error(item.node(), field, name + " is listed twice");
             }
             trustDomains.add(td);
+        }
+    }
+
+    private void parseBrokers(YamlReader r, Node node) throws PolicyException {
+        List<YamlReader.Item> patterns = r.strings(node, "brokers");
+        if (patterns.isEmpty()) {
+            throw r.error(node, "brokers", "list at least one SPIFFE ID (pattern) of the brokers");
+        }
+        for (int i = 0; i < patterns.size(); i++) {
+            String field = "brokers[" + i + "]";
+            YamlReader.Item item = patterns.get(i);
+            SpiffeIdPattern pattern;
+            try {
+                pattern = SpiffeIdPattern.fromString(item.value());
+            } catch (InvalidSpiffeIdException e) {
+                throw r.error(item.node(), field, e.getMessage());
+            }
+            if (!trustDomains.contains(pattern.trustDomain())) {
+                throw r.error(
+                        item.node(),
+                        field,
+                        "trust domain "
+                                + pattern.trustDomain().name()
+                                + " is not in trust_domains");
+            }
+            for (SpiffeIdPattern earlier : brokers) {
+                if (earlier.toString().equals(pattern.toString())) {
+                    throw r.error(item.node(), field, item.value() + " is listed twice");
+                }
+            }
+            brokers.add(pattern);
         }
     }
 
@@ -296,6 +344,21 @@ public final class Policy {
 
     public List<TrustDomain> trustDomains() {
         return List.copyOf(trustDomains);
+    }
+
+    /** The `brokers` patterns in file order; empty when the policy has none. */
+    public List<SpiffeIdPattern> brokers() {
+        return List.copyOf(brokers);
+    }
+
+    /** Whether `id` is one of the brokers (matches a `brokers` pattern). */
+    public boolean isBroker(SpiffeId id) {
+        for (SpiffeIdPattern pattern : brokers) {
+            if (pattern.matches(id)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** "User:..." principals the broker treats as super users. */

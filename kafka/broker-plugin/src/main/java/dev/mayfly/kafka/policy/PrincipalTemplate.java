@@ -12,6 +12,9 @@ import java.util.ArrayList;
 import java.util.List;
 
 final class PrincipalTemplate {
+    /** The principal name Kafka matches against every principal ("User:*"). */
+    static final String WILDCARD_NAME = "*";
+
     /** A literal piece, or a capture taking ID segment `segment`. */
     private record Piece(boolean isCapture, String literal, int segment) {}
 
@@ -165,6 +168,14 @@ final class PrincipalTemplate {
             if (c < 0x20 || c == 0x7f) {
                 throw new RulePattern.Invalid(quoted + ": control characters are not allowed");
             }
+        }
+        // Kafka reads the name "*" as every principal (AclEntry's wildcard): a
+        // policy that owned it could grant to, or plan away the ACLs of, everyone.
+        if (principal.substring(colon + 1).equals(WILDCARD_NAME)) {
+            throw new RulePattern.Invalid(
+                    quoted
+                            + ": \"*\" is Kafka's wildcard principal (every user); name"
+                            + " principals one by one");
         }
     }
 }

@@ -40,14 +40,14 @@ class PolicyErrorsTest {
         expectError(
                 (""),
                 ("p.yaml: policy: want a map with "
-                        + "trust_domains, principals, unmapped, "
-                        + "super_users and acls"));
+                        + "trust_domains, brokers, principals, "
+                        + "unmapped, super_users and acls"));
         expectError(("principals: []\n"), ("p.yaml:1: trust_domains: required"));
         expectError(("trust_domains: [t]\n"), ("p.yaml:1: principals: required"));
         expectError(
                 ("trust_domains: [t]\nprincipals: []\nacl: []\n"),
-                ("p.yaml:3: acl: unknown key (known: acls, principals, "
-                        + "super_users, trust_domains, unmapped)"));
+                ("p.yaml:3: acl: unknown key (known: acls, brokers, "
+                        + "principals, super_users, trust_domains, unmapped)"));
         expectError(
                 ("trust_domains: [t]\nprincipals: []\ntrust_domains: [u]\n"),
                 ("p.yaml:3: trust_domains: key given twice (first at " + "line 1)"));
