@@ -151,11 +151,12 @@ int RenderEntries(const Policy& policy, const std::string& in,
 
 int BridgeRender(const std::vector<std::string>& args) {
   bool stock = false, broker = false, skip_unexpressible = false;
-  std::string svid_dir, listener, entries_in, entries_out;
+  std::string svid_dir, listener, entries_in, entries_out, broker_id;
   FlagSet flags(
       "mayfly bridge render POLICY --stock --svid-dir DIR [--listener NAME] "
       "[--entries IN --entries-out OUT [--skip-unexpressible]]\n"
-      "       mayfly bridge render POLICY --broker --svid-dir DIR",
+      "       mayfly bridge render POLICY --broker --svid-dir DIR "
+      "--broker-spiffe-id ID",
       "--stock prints the properties a stock Kafka broker needs to give the "
       "policy's\nprincipals from certificate subjects, with no plugin; with "
       "--entries, writes\nthe agent entries file with each entry's subject "
@@ -166,12 +167,15 @@ int BridgeRender(const std::vector<std::string>& args) {
       "1 (nothing written) unless --skip-unexpressible.\n--broker prints "
       "the properties a broker running the Mayfly broker plugin\n"
       "(kafka/broker-plugin) needs: its classes, the policy file (as an "
-      "absolute\npath), the SVID directory and the policy's trust "
-      "domains.");
+      "absolute\npath), the SVID directory, the broker's own SPIFFE ID (one "
+      "of the policy's\nbrokers) and the policy's trust domains.");
   flags.Bool("stock", &stock, "Render for a stock broker.");
   flags.Bool("broker", &broker, "Render for the Mayfly broker plugin.");
   flags.String("svid-dir", &svid_dir,
                "Where `mayfly watch x509 --write` keeps the broker's SVID.");
+  flags.String("broker-spiffe-id", &broker_id,
+               "With --broker: this broker's SPIFFE ID, one of the policy's "
+               "brokers.");
   flags.String("listener", &listener,
                "Prefix the ssl.* keys with listener.name.NAME.");
   flags.String("entries", &entries_in, "Agent entries file to read.");
@@ -186,6 +190,12 @@ int BridgeRender(const std::vector<std::string>& args) {
     return Fail("want one of --stock and --broker", kExitUsage);
   }
   if (svid_dir.empty()) return MissingFlag(flags, "svid-dir");
+  if (broker && broker_id.empty()) {
+    return MissingFlag(flags, "broker-spiffe-id");
+  }
+  if (!broker && !broker_id.empty()) {
+    return Fail("--broker-spiffe-id is for --broker", kExitUsage);
+  }
   if (broker && (!listener.empty() || !entries_in.empty())) {
     return Fail(
         "--listener and --entries are for --stock: the plugin's settings are "
@@ -202,8 +212,19 @@ int BridgeRender(const std::vector<std::string>& args) {
     return Fail(absl::StrCat(positional[0], ": ", s.message()));
   }
   if (broker) {
+    absl::StatusOr<identity::SpiffeId> id =
+        identity::SpiffeId::FromString(broker_id);
+    if (!id.ok()) {
+      return Fail(absl::StrCat("--broker-spiffe-id: ", id.status().message()),
+                  kExitUsage);
+    }
+    if (!policy->IsBroker(*id)) {
+      return Fail(absl::StrCat("--broker-spiffe-id: ", broker_id,
+                               " is not one of the brokers of ",
+                               positional[0]));
+    }
     std::cout << bridge::RenderPluginProperties(
-        *policy, {Absolute(positional[0]), Absolute(svid_dir)});
+        *policy, {Absolute(positional[0]), Absolute(svid_dir), broker_id});
     return kExitOk;
   }
   if (!entries_in.empty()) {

@@ -79,7 +79,7 @@ contains "$err" "bad.yaml:5: principals[1].id: unreachable" "map reports the pol
 
 # render --broker: the plugin's properties, paths made absolute.
 expect 0 "render --broker" -- "$mayfly" bridge render "$policy" --broker \
-  --svid-dir run/svid/
+  --svid-dir run/svid/ --broker-spiffe-id spiffe://prod.acme/kafka/broker
 props=$(grep -v '^#' <<<"$out")
 equals "$props" "principal.builder.class=dev.mayfly.kafka.principal.SpiffePrincipalBuilder
 authorizer.class.name=dev.mayfly.kafka.authorizer.SpiffeAuthorizer
@@ -88,19 +88,29 @@ ssl.engine.factory.class=dev.mayfly.kafka.ssl.SvidSslEngineFactory
 ssl.client.auth=required
 mayfly.policy.file=$(cd "$(dirname "$policy")" && pwd)/$(basename "$policy")
 mayfly.svid.dir=$PWD/run/svid
+mayfly.svid.spiffe.id=spiffe://prod.acme/kafka/broker
 mayfly.trust.domains=prod.acme,staging.acme" "plugin properties"
-contains "$out" $'\n# mayfly.policy.file): spiffe://prod.acme/kafka/broker' \
+contains "$out" $'\n# mayfly.policy.file: spiffe://prod.acme/kafka/broker' \
   "the policy's brokers named"
-expect 2 "render --broker without --svid-dir" -- "$mayfly" bridge render "$policy" --broker
+expect 2 "render --broker without --svid-dir" -- "$mayfly" bridge render "$policy" --broker \
+  --broker-spiffe-id spiffe://prod.acme/kafka/broker
+expect 2 "render --broker without --broker-spiffe-id" -- "$mayfly" bridge render \
+  "$policy" --broker --svid-dir run/svid
+expect 1 "render --broker for a workload that is no broker" -- "$mayfly" bridge \
+  render "$policy" --broker --svid-dir run/svid \
+  --broker-spiffe-id spiffe://prod.acme/ns/orders/sa/writer
+contains "$err" "--broker-spiffe-id: spiffe://prod.acme/ns/orders/sa/writer is not one of the brokers of $policy" \
+  "render names the refused broker ID"
 # A policy without brokers configures no broker and reaches none: render,
 # plan and apply refuse it (check and map take it).
 grep -v '^brokers:' "$policy" >"$work/no-brokers.yaml"
 brokers_required="brokers: required by mayfly bridge %s: list the SPIFFE IDs the brokers present, like brokers: [spiffe://prod.acme/kafka/*] (every SVID may serve TLS, so without it any workload could pose as a broker)"
-for mode in --broker --stock; do
-  expect 1 "render $mode without brokers" -- "$mayfly" bridge render \
+for mode in "--broker --broker-spiffe-id spiffe://prod.acme/kafka/broker" --stock; do
+  # shellcheck disable=SC2086 # $mode is flags
+  expect 1 "render ${mode%% *} without brokers" -- "$mayfly" bridge render \
     "$work/no-brokers.yaml" $mode --svid-dir /d
   equals "$err" "mayfly: $work/no-brokers.yaml: $(printf "$brokers_required" render)" \
-    "render $mode names brokers"
+    "render ${mode%% *} names brokers"
 done
 for verb in plan apply; do
   expect 1 "$verb without brokers" -- "$mayfly" bridge $verb \
@@ -113,7 +123,7 @@ expect 2 "plan takes no --broker-spiffe-id" -- "$mayfly" bridge plan "$policy" \
   --bootstrap 127.0.0.1:1 --svid-dir /d --broker-spiffe-id spiffe://prod.acme/b
 contains "$err" "unknown flag --broker-spiffe-id" "plan: brokers come from the policy"
 expect 2 "render --broker --listener" -- "$mayfly" bridge render "$policy" --broker \
-  --svid-dir /d --listener CLIENTS
+  --svid-dir /d --listener CLIENTS --broker-spiffe-id spiffe://prod.acme/kafka/broker
 contains "$err" "--listener and --entries are for --stock" "--broker refuses --listener"
 expect 2 "render without a mode" -- "$mayfly" bridge render "$policy"
 expect 2 "render with both modes" -- "$mayfly" bridge render "$policy" --stock --broker

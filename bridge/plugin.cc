@@ -41,6 +41,8 @@ std::string RenderPluginProperties(const Policy& policy,
       "mayfly.policy.file=", PropertiesValue(options.policy_file), "\n",
       "# Kept current by `mayfly watch x509 --write ", dir, "`.\n",
       "mayfly.svid.dir=", PropertiesValue(dir), "\n",
+      "# This broker's own SPIFFE ID: an SVID with another is never served.\n",
+      "mayfly.svid.spiffe.id=", PropertiesValue(options.broker_id), "\n",
       "# A peer's SPIFFE ID must be in one of these (the policy's).\n",
       "mayfly.trust.domains=");
   absl::StrAppend(
@@ -53,8 +55,9 @@ std::string RenderPluginProperties(const Policy& policy,
   // The plugin reads the brokers' IDs from the policy file itself.
   absl::StrAppend(
       &out,
-      "# The brokers, by SPIFFE ID (the policy's brokers, read "
-      "from\n# mayfly.policy.file): ",
+      "# The servers this broker's own connections reach (its controller,\n"
+      "# other brokers) must be the policy's brokers, read from\n"
+      "# mayfly.policy.file: ",
       absl::StrJoin(policy.brokers(), ", ",
                     [](std::string* s, const identity::SpiffeIdPattern& p) {
                       absl::StrAppend(s, p.ToString());

@@ -23,16 +23,20 @@ struct PluginOptions {
   // Absolute: where `mayfly watch x509 --write` keeps the broker's SVID
   // (mayfly.svid.dir).
   std::string svid_dir;
+  // This broker's own SPIFFE ID (mayfly.svid.spiffe.id), one of the
+  // policy's brokers: the plugin serves no SVID with another ID.
+  std::string broker_id;
 };
 
 // Every property the plugin needs, broker-wide (every SSL listener, the
 // controller listener and the broker's own connections), with "#" comment
 // lines saying why: the three classes, ssl.client.auth=required,
-// mayfly.policy.file, mayfly.svid.dir, and mayfly.trust.domains (the
-// policy's trust domains, in its order), then a comment naming the
-// policy's brokers (the plugin reads them from the policy file). Super
-// users come from the policy
-// through the authorizer, so there is no super.users line.
+// mayfly.policy.file, mayfly.svid.dir, mayfly.svid.spiffe.id, and
+// mayfly.trust.domains (the policy's trust domains, in its order), then a
+// comment naming the policy's brokers: with no mayfly.peer.spiffe.ids, the
+// plugin takes them from the policy file as the servers its own
+// connections may reach. Super users come from the policy through the
+// authorizer, so there is no super.users line.
 std::string RenderPluginProperties(const Policy& policy,
                                    const PluginOptions& options);
 

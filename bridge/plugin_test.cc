@@ -24,7 +24,8 @@ TEST(RenderPluginPropertiesTest, EveryProperty) {
       "    principal: User:{ns}.{sa}\n"
       "super_users: [User:broker]\n");
   EXPECT_EQ(
-      RenderPluginProperties(policy, {"/etc/mayfly/policy.yaml", "/run/svid/"}),
+      RenderPluginProperties(policy, {"/etc/mayfly/policy.yaml", "/run/svid/",
+                                      "spiffe://prod.acme/kafka/b0"}),
       "# Kafka broker properties for the Mayfly broker plugin\n"
       "# (mayfly-kafka-broker-plugin-*.jar on the broker's classpath), from\n"
       "# the policy /etc/mayfly/policy.yaml.\n"
@@ -47,10 +48,13 @@ TEST(RenderPluginPropertiesTest, EveryProperty) {
       "mayfly.policy.file=/etc/mayfly/policy.yaml\n"
       "# Kept current by `mayfly watch x509 --write /run/svid`.\n"
       "mayfly.svid.dir=/run/svid\n"
+      "# This broker's own SPIFFE ID: an SVID with another is never served.\n"
+      "mayfly.svid.spiffe.id=spiffe://prod.acme/kafka/b0\n"
       "# A peer's SPIFFE ID must be in one of these (the policy's).\n"
       "mayfly.trust.domains=prod.acme,staging.acme\n"
-      "# The brokers, by SPIFFE ID (the policy's brokers, read from\n"
-      "# mayfly.policy.file): spiffe://prod.acme/kafka/*, "
+      "# The servers this broker's own connections reach (its controller,\n"
+      "# other brokers) must be the policy's brokers, read from\n"
+      "# mayfly.policy.file: spiffe://prod.acme/kafka/*, "
       "spiffe://staging.acme/k\n");
 }
 
@@ -60,8 +64,8 @@ TEST(RenderPluginPropertiesTest, PathsEscapedForProperties) {
       "principals:\n"
       "  - id: spiffe://prod.acme/a\n"
       "    principal: User:a\n");
-  const std::string out =
-      RenderPluginProperties(policy, {"/p\\q.yaml", "/svid\\dir"});
+  const std::string out = RenderPluginProperties(
+      policy, {"/p\\q.yaml", "/svid\\dir", "spiffe://prod.acme/a"});
   EXPECT_NE(out.find("\nmayfly.policy.file=/p\\\\q.yaml\n"), std::string::npos)
       << out;
   EXPECT_NE(out.find("\nmayfly.svid.dir=/svid\\\\dir\n"), std::string::npos)

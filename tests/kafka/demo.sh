@@ -115,7 +115,8 @@ spawn watch "$run/watch.log" "$bin/mayfly" watch x509 --socket "$socket" \
   --spiffe-id "$broker_id" --write "$run/svid/broker"
 await_svid_written "$run/svid/broker" "$spawned_pid" "$run/watch.log"
 show "$bin/mayfly" bridge render "$policy" --broker \
-  --svid-dir "$run/svid/broker" >"$run/broker.properties"
+  --svid-dir "$run/svid/broker" --broker-spiffe-id "$broker_id" \
+  >"$run/broker.properties"
 grep -v '^#' "$run/broker.properties" >&2
 echo "+ kafka.Kafka with ${jar#"$repo/"} on its classpath" >&2
 broker_start "$run/broker.properties" "$run/svid/broker" "$run/broker" \
@@ -123,9 +124,9 @@ broker_start "$run/broker.properties" "$run/svid/broker" "$run/broker" \
 write_admin_properties "$run/svid/broker"
 echo "broker up on $bootstrap" >&2
 show "$bin/mayfly" bridge plan "$policy" --bootstrap "$bootstrap" \
-  --svid-dir "$run/svid/broker" --broker-spiffe-id "$broker_id"
+  --svid-dir "$run/svid/broker"
 show "$bin/mayfly" bridge apply "$policy" --bootstrap "$bootstrap" \
-  --svid-dir "$run/svid/broker" --broker-spiffe-id "$broker_id"
+  --svid-dir "$run/svid/broker"
 for topic in orders legacy; do
   kafka_tool org.apache.kafka.tools.TopicCommand --create --if-not-exists \
     --topic "$topic" --partitions 3 --replication-factor 1 \

@@ -97,10 +97,8 @@ if ((plugin)); then
     --spiffe-id "$broker_id" --write "$run/svid/broker"
   await_svid_written "$run/svid/broker" "$spawned_pid" "$run/watch.log"
   show "$bin/mayfly" bridge render "$policy" --broker \
-    --svid-dir "$run/svid/broker" >"$run/broker.properties"
-  # The engine factory's required IDs, which render does not print yet.
-  printf 'mayfly.svid.spiffe.id=%s\nmayfly.peer.spiffe.ids=%s\n' \
-    "$broker_id" "$broker_id" >>"$run/broker.properties"
+    --svid-dir "$run/svid/broker" --broker-spiffe-id "$broker_id" \
+    >"$run/broker.properties"
   grep -v '^#' "$run/broker.properties" >&2
   echo "+ kafka.Kafka with ${jar#"$repo/"} on its classpath" >&2
   broker_start "$run/broker.properties" "$run/svid/broker" "$run/broker" \

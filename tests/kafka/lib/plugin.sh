@@ -104,13 +104,12 @@ YAML
     --socket "$plugin_socket" --spiffe-id "$broker_id" \
     --write "$run/svid/pbroker"
   await_svid_written "$run/svid/pbroker" "$spawned_pid" "$run/pwatch.log"
+  # The servers the broker's own connections reach (in this one combined
+  # KRaft node, itself as controller) are checked against the policy's
+  # brokers.
   "$bin/mayfly" bridge render "$plugin_policy" --broker \
-    --svid-dir "$run/svid/pbroker" >"$run/plugin.properties"
-  # The engine factory's required IDs, which render does not print yet: the
-  # broker's own SVID, and the servers its own connections may reach (in
-  # this one combined KRaft node, itself as controller).
-  printf 'mayfly.svid.spiffe.id=%s\nmayfly.peer.spiffe.ids=%s\n' \
-    "$broker_id" "$broker_id" >>"$run/plugin.properties"
+    --svid-dir "$run/svid/pbroker" --broker-spiffe-id "$broker_id" \
+    >"$run/plugin.properties"
 
   step "starting the broker with the plugin"
   pdir="$run/pbroker"

@@ -49,8 +49,25 @@ public final class SpiffeTrustManager extends X509ExtendedTrustManager {
 
     private final Map<TrustDomain, Bundle> bundles;
     private final Set<TrustDomain> trustDomains;
-    private final Set<SpiffeId> peerIds;
+    private final PeerCheck peerCheck; // null: any ID of trustDomains
     private final ClientCheck clientCheck; // null: none
+
+    /** Which IDs a peer may have beyond its trust domain: the brokers a client may reach. */
+    @FunctionalInterface
+    public interface PeerCheck {
+        /** Why a peer with {@code id} is refused, or null. */
+        String refusal(SpiffeId id);
+
+        /**
+         * Only the IDs in {@code ids}, named {@code source} in the refusal
+         * ("mayfly.peer.spiffe.ids").
+         */
+        static PeerCheck oneOf(Set<SpiffeId> ids, String source) {
+            Set<SpiffeId> copy = Set.copyOf(ids);
+            return id ->
+                    copy.contains(id) ? null : "peer SPIFFE ID " + id + " is not one of " + source;
+        }
+    }
 
     /** A further check of a client (the broker's policy); what {@code verify} leaves. */
     @FunctionalInterface
@@ -84,15 +101,23 @@ public final class SpiffeTrustManager extends X509ExtendedTrustManager {
             Map<TrustDomain, List<X509Certificate>> bundles,
             Set<TrustDomain> trustDomains,
             Set<SpiffeId> peerIds) {
-        this(bundles, trustDomains, peerIds, null);
+        this(
+                bundles,
+                trustDomains,
+                peerIds.isEmpty() ? null : PeerCheck.oneOf(peerIds, "mayfly.peer.spiffe.ids"),
+                null);
     }
 
-    /** As above, and a client (server side) must also pass {@code clientCheck} if not null. */
+    /**
+     * As above with the peer's ID checked by {@code peerCheck} (null: any ID of the trust domains),
+     * and a client (server side) must also pass {@code clientCheck} if not null.
+     */
     public SpiffeTrustManager(
             Map<TrustDomain, List<X509Certificate>> bundles,
             Set<TrustDomain> trustDomains,
-            Set<SpiffeId> peerIds,
+            PeerCheck peerCheck,
             ClientCheck clientCheck) {
+        this.peerCheck = peerCheck;
         this.clientCheck = clientCheck;
         if (bundles.isEmpty()) {
             throw new IllegalArgumentException("there is no trust bundle");
@@ -110,7 +135,6 @@ public final class SpiffeTrustManager extends X509ExtendedTrustManager {
         }
         this.bundles = Map.copyOf(b);
         this.trustDomains = Set.copyOf(trustDomains);
-        this.peerIds = Set.copyOf(peerIds);
     }
 
     /** Verifies {@code chain} (leaf first) whatever its TLS role; returns the peer's SPIFFE ID. */
@@ -171,9 +195,9 @@ public final class SpiffeTrustManager extends X509ExtendedTrustManager {
                                 + (role.equals(EKU_CLIENT_AUTH) ? "clientAuth" : "serverAuth"));
             }
         }
-        if (!peerIds.isEmpty() && !peerIds.contains(id)) {
-            throw new CertificateException(
-                    "peer SPIFFE ID " + id + " is not one of mayfly.peer.spiffe.ids");
+        String refusal = peerCheck == null ? null : peerCheck.refusal(id);
+        if (refusal != null) {
+            throw new CertificateException(refusal);
         }
         return id;
     }

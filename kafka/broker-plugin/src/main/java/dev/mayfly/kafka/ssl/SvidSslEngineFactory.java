@@ -78,9 +78,10 @@ public class SvidSslEngineFactory implements SslEngineFactory {
 
     /**
      * Comma-separated SPIFFE IDs a server this factory connects to must have: the brokers and
-     * controllers (a broker's own connections to them, a Java client's). Required, as the broker's
-     * ID is what a client authenticates; server engines do not apply it (clients are checked by
-     * trust domain and by the policy).
+     * controllers (a broker's own connections to them, a Java client's). Without it, the policy's
+     * {@code brokers} (which follow reloads); with neither, configure() refuses, as the broker's ID
+     * is what a client authenticates. Server engines do not apply it (clients are checked by trust
+     * domain and by the policy).
      */
     public static final String PEER_SPIFFE_IDS_CONFIG = "mayfly.peer.spiffe.ids";
 
@@ -105,7 +106,9 @@ public class SvidSslEngineFactory implements SslEngineFactory {
     private String[] enabledProtocols; // null: the JDK's defaults
     private String[] cipherSuites; // null: the JDK's defaults
     private Set<TrustDomain> trustDomains;
-    private Set<SpiffeId> peerIds;
+    private Set<SpiffeId> peerIds; // empty: the policy's brokers
+    // What a server this factory's client engines reach must be.
+    private SpiffeTrustManager.PeerCheck serverCheck;
     private SvidDirectory<Material> directory;
     // The broker's shared, reloading policy (PolicySource), or null: no client
     // refused by policy; closes logged without a principal.
@@ -164,14 +167,7 @@ public class SvidSslEngineFactory implements SslEngineFactory {
         } catch (InvalidSpiffeIdException e) {
             throw new ConfigException(SVID_SPIFFE_ID_CONFIG, ownIdValue, e.getMessage());
         }
-        peerIdsValue =
-                required(
-                        configs,
-                        PEER_SPIFFE_IDS_CONFIG,
-                        "the SPIFFE IDs of the brokers (and controllers) this factory's client"
-                                + " connections may reach; without it any workload of "
-                                + TRUST_DOMAINS_CONFIG
-                                + " would be trusted as the broker");
+        peerIdsValue = optional(configs, PEER_SPIFFE_IDS_CONFIG);
         trustDomains = new LinkedHashSet<>();
         for (String td : split(trustDomainsValue)) {
             try {
@@ -215,6 +211,7 @@ public class SvidSslEngineFactory implements SslEngineFactory {
             }
         }
         policy = PolicyConfig.optional(configs);
+        serverCheck = serverCheck();
         // Kafka's own TLS settings that still apply to SVIDs, as
         // DefaultSslEngineFactory applies them.
         enabledProtocols = list(configs.get(SslConfigs.SSL_ENABLED_PROTOCOLS_CONFIG));
@@ -249,9 +246,10 @@ public class SvidSslEngineFactory implements SslEngineFactory {
                     new SpiffeTrustManager(
                             bundles,
                             trustDomains,
-                            Set.of(),
+                            null,
                             policy == null ? null : this::clientRefusal);
-            SpiffeTrustManager servers = new SpiffeTrustManager(bundles, trustDomains, peerIds);
+            SpiffeTrustManager servers =
+                    new SpiffeTrustManager(bundles, trustDomains, serverCheck, null);
             SSLContext serverContext = SSLContext.getInstance("TLS");
             serverContext.init(kmf.getKeyManagers(), new TrustManager[] {clients}, null);
             SSLContext clientContext = SSLContext.getInstance("TLS");
@@ -261,6 +259,36 @@ public class SvidSslEngineFactory implements SslEngineFactory {
             throw new SvidSet.LoadException(
                     "cannot build a TLS context from version " + set.version() + ": " + e);
         }
+    }
+
+    // The brokers a client engine may reach: mayfly.peer.spiffe.ids if set,
+    // else the policy's brokers as the policy stands at each handshake. With
+    // neither, any workload of the trust domains could pose as the broker.
+    private SpiffeTrustManager.PeerCheck serverCheck() {
+        if (!peerIds.isEmpty()) {
+            return SpiffeTrustManager.PeerCheck.oneOf(peerIds, PEER_SPIFFE_IDS_CONFIG);
+        }
+        if (policy == null || policy.current().brokers().isEmpty()) {
+            throw new ConfigException(
+                    PEER_SPIFFE_IDS_CONFIG,
+                    null,
+                    "is required by "
+                            + SvidSslEngineFactory.class.getName()
+                            + " unless "
+                            + POLICY_FILE_CONFIG
+                            + " names a policy with brokers: the SPIFFE IDs of the brokers (and"
+                            + " controllers) this factory's client connections may reach; without"
+                            + " them any workload of "
+                            + TRUST_DOMAINS_CONFIG
+                            + " would be trusted as the broker");
+        }
+        return id ->
+                policy.current().isBroker(id)
+                        ? null
+                        : "peer SPIFFE ID "
+                                + id
+                                + " is not one of the brokers of the policy "
+                                + policy.path();
     }
 
     // endpointIdentification is ignored on purpose: an SVID names a workload by

@@ -31,7 +31,7 @@ class PolicySourceTest {
     // `sha256sum bridge/testdata/mapping_policy.yaml`; bridge/cli_test.sh
     // checks that `mayfly bridge check` prints the same.
     private static final String MAPPING_POLICY_SHA256 =
-            "8e61149f17974ca9d81edf60fefcb6eeff99103df9b44dbcbaecf294cb40f32e";
+            "b3c65d0d38d039536ef4fe15e9d946fdd1fa3b981df42ab102215584ebc1f3a8";
 
     private static final Duration CHECK = PolicySource.CHECK_INTERVAL;
 

@@ -125,7 +125,8 @@ class KafkaSslFactoryTest {
                                 "Invalid value null for configuration mayfly.peer.spiffe.ids: is"
                                         + " required by "
                                         + SvidSslEngineFactory.class.getName()
-                                        + ": the SPIFFE IDs of the brokers"),
+                                        + " unless mayfly.policy.file names a policy with"
+                                        + " brokers: the SPIFFE IDs of the brokers"),
                 reasons(noPeers));
 
         p.put(SvidSslEngineFactory.SVID_DIR_CONFIG, dir("missing").toString());

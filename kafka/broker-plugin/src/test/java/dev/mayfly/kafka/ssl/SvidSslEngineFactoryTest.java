@@ -342,9 +342,10 @@ class SvidSslEngineFactoryTest {
         assertEquals(
                 "Invalid value null for configuration mayfly.peer.spiffe.ids: is required by "
                         + SvidSslEngineFactory.class.getName()
-                        + ": the SPIFFE IDs of the brokers (and controllers) this factory's client"
-                        + " connections may reach; without it any workload of"
-                        + " mayfly.trust.domains would be trusted as the broker",
+                        + " unless mayfly.policy.file names a policy with brokers: the SPIFFE IDs"
+                        + " of the brokers (and controllers) this factory's client connections"
+                        + " may reach; without them any workload of mayfly.trust.domains would be"
+                        + " trusted as the broker",
                 configError(noPeers));
         Map<String, Object> noOwnId = config(dir("broker"), "example.org", null);
         noOwnId.remove(SvidSslEngineFactory.SVID_SPIFFE_ID_CONFIG);
