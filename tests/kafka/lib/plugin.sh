@@ -35,6 +35,10 @@ soak_client_ttl=${KAFKA_E2E_SOAK_TTL:-10s}
 # User:cbench.mayfly, on short SVIDs that rotate.
 cbench_native_id=spiffe://prod.acme/ns/cbench/sa/native
 cbench_mayfly_id=spiffe://prod.acme/ns/cbench/sa/mayfly
+# Case plugin_policy_reload's client, User:reload.victim until the case
+# maps its ID to another principal; its SVIDs outlive the case, so only the
+# policy change can close its connection.
+reload_victim_id=spiffe://prod.acme/ns/reload/sa/victim
 
 plugin_setup() {
   local uid id who
@@ -53,6 +57,7 @@ plugin_setup() {
     cat "$repo/bridge/testdata/mapping_policy.yaml"
     policy_grant User:orders.expiring topic orders literal describe
     policy_grant User:orders.streamer topic orders literal "write, describe"
+    policy_grant User:reload.victim topic orders literal "write, describe"
     policy_grant User:soak.producer topic soak literal "write, describe"
     policy_grant User:soak.consumer topic soak literal "read, describe"
     policy_grant User:soak.consumer group soak literal read
@@ -88,6 +93,9 @@ entries:
   - spiffe_id: $cbench_mayfly_id
     selectors: ["unix:uid:$uid"]
     ttl: $plugin_client_ttl
+  - spiffe_id: $reload_victim_id
+    selectors: ["unix:uid:$uid"]
+    ttl: 10m
 YAML
     while IFS=$'\t' read -r id _; do
       [[ $id == "$broker_id" ]] && continue
