@@ -108,7 +108,10 @@ class KafkaIdentity {
   virtual ~KafkaIdentity() = default;
 
   // FailedPrecondition when `rk` was not made from a conf this object
-  // configured, or its socket hooks were replaced afterwards.
+  // configured, or its socket hooks were replaced afterwards. Such a
+  // handle fails closed either way: rd_kafka_new cannot refuse it, but
+  // every broker connection it tries is refused before a socket exists
+  // (EPERM), so it never talks to a broker, in plaintext or otherwise.
   virtual absl::Status VerifyHandle(rd_kafka_t* rk) const = 0;
 
   virtual ClientStats Stats() const = 0;

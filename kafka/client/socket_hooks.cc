@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -24,6 +25,8 @@ namespace {
 constexpr size_t kMaxFiller = 1 << 20;
 
 thread_local HandleContext* current_handle = nullptr;
+
+std::atomic<int64_t> live_contexts{0};
 
 }  // namespace
 
@@ -54,6 +57,15 @@ bool ParseIpPort(absl::string_view text, BrokerTarget& target) {
   target.addr_len = sizeof(sin);
   return true;
 }
+
+HandleContext::HandleContext(std::shared_ptr<const RelayEnv> env)
+    : env_(std::move(env)) {
+  ++live_contexts;
+}
+
+HandleContext::~HandleContext() { --live_contexts; }
+
+int64_t HandleContext::Live() { return live_contexts.load(); }
 
 int HandleContext::OpenSocket() {
   int fds[2];

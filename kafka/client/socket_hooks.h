@@ -32,8 +32,12 @@ namespace mayfly::kafka {
 // The relays of one rd_kafka_t, keyed by librdkafka's fd.
 class HandleContext {
  public:
-  explicit HandleContext(std::shared_ptr<const RelayEnv> env)
-      : env_(std::move(env)) {}
+  explicit HandleContext(std::shared_ptr<const RelayEnv> env);
+  ~HandleContext();
+
+  // How many HandleContexts exist in the process (for tests: one per live
+  // handle made from a configured conf).
+  static int64_t Live();
 
   // socket_cb: a socketpair; librdkafka gets one end. -1 with errno set.
   int OpenSocket() ABSL_LOCKS_EXCLUDED(mu_);
