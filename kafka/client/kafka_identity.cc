@@ -275,6 +275,11 @@ absl::StatusOr<std::shared_ptr<KafkaIdentity>> KafkaIdentity::Configure(
     return absl::InvalidArgumentError(
         "ClientOptions.connect_timeout must be positive");
   }
+  if (options.max_connections <= 0 || options.max_buffered_bytes <= 0) {
+    return absl::InvalidArgumentError(
+        "ClientOptions.max_connections and max_buffered_bytes must be "
+        "positive");
+  }
   if (absl::Status status = CheckConf(conf); !status.ok()) return status;
   const identity::Clock* clock =
       options.clock != nullptr ? options.clock : &identity::RealClock();
@@ -288,6 +293,8 @@ absl::StatusOr<std::shared_ptr<KafkaIdentity>> KafkaIdentity::Configure(
   env->connect_to = std::move(options.connect_to);
   env->counters = std::make_shared<ClientCounters>();
   env->log_sink = options.log_sink;
+  env->max_connections = options.max_connections;
+  env->max_buffered_bytes = options.max_buffered_bytes;
 
   // The relay sets TCP_NODELAY on the real socket; on the socketpair it
   // fails and librdkafka would warn at each connect (CLIENT_DESIGN.md 1.1).
