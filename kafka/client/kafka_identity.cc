@@ -4,8 +4,12 @@
 // kafka/CLIENT_DESIGN.md 1.1-1.2.
 #include "kafka/client/kafka_identity.h"
 
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
 #include <map>
+#include <set>
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
@@ -24,12 +28,21 @@ constexpr char kInterceptorName[] = "mayfly.kafka_identity";
 
 class KafkaIdentityImpl;
 
-// The interceptors' ic_opaque: one reference per conf that carries them,
-// dropped by on_conf_destroy (rd_kafka_destroy destroys the handle's conf
-// last, after its broker threads have ended).
-using Holder = std::shared_ptr<KafkaIdentityImpl>;
+// The interceptors' ic_opaque, one per conf that carries them, deleted by
+// on_conf_destroy. rd_kafka_new struct-copies the application's conf into
+// the handle (rdkafka.c:2192), so the slot of the conf a handle was made
+// from becomes that handle's own: its HandleContext lives exactly as long
+// as the handle's conf, which rd_kafka_destroy destroys last, after the
+// broker threads that use the context have ended (rdkafka.c:995) and
+// before the handle's memory is freed (rdkafka.c:1001).
+struct ConfSlot {
+  std::shared_ptr<KafkaIdentityImpl> identity;
+  // Made by on_new; null for a conf no handle was made from yet.
+  std::unique_ptr<HandleContext> handle;
+};
 
-rd_kafka_resp_err_t AddInterceptors(rd_kafka_conf_t* conf, Holder holder);
+rd_kafka_resp_err_t AddInterceptors(
+    rd_kafka_conf_t* conf, std::shared_ptr<KafkaIdentityImpl> identity);
 
 class KafkaIdentityImpl : public KafkaIdentity {
  public:
@@ -39,7 +52,7 @@ class KafkaIdentityImpl : public KafkaIdentity {
   absl::Status VerifyHandle(rd_kafka_t* rk) const override {
     {
       absl::MutexLock lock(&mu_);
-      if (handles_.find(rk) == handles_.end()) {
+      if (live_.find(rk) == live_.end()) {
         return absl::FailedPreconditionError(
             "this rd_kafka_t was not made from a conf KafkaIdentity::Configure "
             "set up");
@@ -50,11 +63,20 @@ class KafkaIdentityImpl : public KafkaIdentity {
 
   ClientStats Stats() const override { return env_->counters->Snapshot(); }
 
-  HandleContext* NewHandle(rd_kafka_t* rk) {
+  const std::shared_ptr<const RelayEnv>& env() const { return env_; }
+
+  // on_new: `rk` is live from now until Forget(rk).
+  void Remember(const rd_kafka_t* rk) {
     absl::MutexLock lock(&mu_);
-    auto& context = handles_[rk];
-    context = std::make_unique<HandleContext>(env_);
-    return context.get();
+    live_.insert(rk);
+  }
+  // on_destroy, which every rd_kafka_destroy and every failed rd_kafka_new
+  // after on_new calls before the handle's memory is freed
+  // (rdkafka.c:1161, 2595): a later handle at the same address is never
+  // taken for this one.
+  void Forget(const rd_kafka_t* rk) {
+    absl::MutexLock lock(&mu_);
+    live_.erase(rk);
   }
 
   // FailedPrecondition unless `conf` holds our three socket hooks.
@@ -63,9 +85,8 @@ class KafkaIdentityImpl : public KafkaIdentity {
  private:
   const std::shared_ptr<const RelayEnv> env_;
   mutable absl::Mutex mu_;
-  // Kept until this object goes: a destroyed handle's contexts are idle.
-  std::map<const rd_kafka_t*, std::unique_ptr<HandleContext>> handles_
-      ABSL_GUARDED_BY(mu_);
+  // Handles made from a conf this object configured, not yet destroyed.
+  std::set<const rd_kafka_t*> live_ ABSL_GUARDED_BY(mu_);
 };
 
 rd_kafka_resp_err_t OnThreadStart(rd_kafka_t* /*rk*/,
@@ -77,35 +98,76 @@ rd_kafka_resp_err_t OnThreadStart(rd_kafka_t* /*rk*/,
   return RD_KAFKA_RESP_ERR_NO_ERROR;
 }
 
+rd_kafka_resp_err_t OnDestroy(rd_kafka_t* rk, void* ic_opaque) {
+  static_cast<KafkaIdentityImpl*>(ic_opaque)->Forget(rk);
+  return RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
+// socket_cb and connect_cb of a handle whose conf lost our hooks: nothing
+// connects, so no byte leaves in plaintext.
+int RefusingSocket(int /*domain*/, int /*type*/, int /*protocol*/,
+                   void* /*opaque*/) {
+  errno = EPERM;
+  return -1;
+}
+int RefusingConnect(int /*fd*/, const sockaddr* /*addr*/, int /*addr_len*/,
+                    const char* /*name*/, void* /*opaque*/) {
+  return EPERM;
+}
+int PlainClose(int fd, void* /*opaque*/) { return ::close(fd); }
+
 rd_kafka_resp_err_t OnNew(rd_kafka_t* rk, const rd_kafka_conf_t* conf,
                           void* ic_opaque, char* errstr, size_t errstr_size) {
-  auto& impl = *static_cast<Holder*>(ic_opaque);
-  if (absl::Status hooks = KafkaIdentityImpl::CheckHooks(conf); !hooks.ok()) {
-    // librdkafka only logs this (interceptor.c:383-397); the socket hook
-    // that replaced ours is not ours, and ours refuse any fd they did not
-    // make, so nothing reaches a broker without the relay.
-    std::snprintf(errstr, errstr_size, "%s",
-                  std::string(hooks.message()).c_str());
-    return RD_KAFKA_RESP_ERR__INVALID_ARG;
+  auto& slot = *static_cast<ConfSlot*>(ic_opaque);
+  slot.identity->Remember(rk);
+  rd_kafka_resp_err_t err = rd_kafka_interceptor_add_on_destroy(
+      rk, kInterceptorName, OnDestroy, slot.identity.get());
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) slot.identity->Forget(rk);
+  absl::Status hooks = KafkaIdentityImpl::CheckHooks(conf);
+  if (hooks.ok() && err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    // A failed rd_kafka_new leaves the application its conf
+    // (rdkafka.c:2598-2606) after on_new: a retry replaces that handle's
+    // context, whose broker threads have been joined.
+    slot.handle = std::make_unique<HandleContext>(slot.identity->env());
+    err = rd_kafka_interceptor_add_on_thread_start(
+        rk, kInterceptorName, OnThreadStart, slot.handle.get());
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return err;
   }
-  return rd_kafka_interceptor_add_on_thread_start(
-      rk, kInterceptorName, OnThreadStart, impl->NewHandle(rk));
+  // Either the application replaced our hooks after Configure, or the
+  // handle cannot tell its broker threads apart. librdkafka only logs an
+  // on_new error (interceptor.c:383-397) and would connect through the
+  // replacements in plaintext. `conf` is the handle's own copy
+  // (rdkafka.c:2192, 2206), read by its broker threads at each connect
+  // (transport.c:1119, 1142), none of them started yet (rdkafka.c:
+  // 2469-2502): hooks that refuse every connection make the handle fail
+  // closed. Its connects fail like refused ones ("Operation not
+  // permitted"), and VerifyHandle says why.
+  auto* own = const_cast<rd_kafka_conf_t*>(conf);
+  rd_kafka_conf_set_socket_cb(own, RefusingSocket);
+  rd_kafka_conf_set_connect_cb(own, RefusingConnect);
+  rd_kafka_conf_set_closesocket_cb(own, PlainClose);
+  std::snprintf(errstr, errstr_size,
+                "%s; every broker connection of this handle is refused",
+                hooks.ok() ? rd_kafka_err2str(err)
+                           : std::string(hooks.message()).c_str());
+  return RD_KAFKA_RESP_ERR__INVALID_ARG;
 }
 
 rd_kafka_resp_err_t OnConfDup(rd_kafka_conf_t* new_conf,
                               const rd_kafka_conf_t* /*old_conf*/,
                               size_t /*filter_cnt*/, const char** /*filter*/,
                               void* ic_opaque) {
-  return AddInterceptors(new_conf, *static_cast<Holder*>(ic_opaque));
+  return AddInterceptors(new_conf, static_cast<ConfSlot*>(ic_opaque)->identity);
 }
 
 rd_kafka_resp_err_t OnConfDestroy(void* ic_opaque) {
-  delete static_cast<Holder*>(ic_opaque);
+  delete static_cast<ConfSlot*>(ic_opaque);
   return RD_KAFKA_RESP_ERR_NO_ERROR;
 }
 
-rd_kafka_resp_err_t AddInterceptors(rd_kafka_conf_t* conf, Holder holder) {
-  auto* opaque = new Holder(std::move(holder));
+rd_kafka_resp_err_t AddInterceptors(
+    rd_kafka_conf_t* conf, std::shared_ptr<KafkaIdentityImpl> identity) {
+  auto* opaque = new ConfSlot{std::move(identity), nullptr};
   // on_conf_destroy first: once it is registered the conf owns `opaque`.
   rd_kafka_resp_err_t err = rd_kafka_conf_interceptor_add_on_conf_destroy(
       conf, kInterceptorName, OnConfDestroy, opaque);
@@ -220,6 +282,11 @@ absl::StatusOr<std::shared_ptr<KafkaIdentity>> KafkaIdentity::Configure(
     return absl::InvalidArgumentError(
         "ClientOptions.connect_timeout must be positive");
   }
+  if (options.max_connections <= 0 || options.max_buffered_bytes <= 0) {
+    return absl::InvalidArgumentError(
+        "ClientOptions.max_connections and max_buffered_bytes must be "
+        "positive");
+  }
   if (absl::Status status = CheckConf(conf); !status.ok()) return status;
   const identity::Clock* clock =
       options.clock != nullptr ? options.clock : &identity::RealClock();
@@ -233,6 +300,8 @@ absl::StatusOr<std::shared_ptr<KafkaIdentity>> KafkaIdentity::Configure(
   env->connect_to = std::move(options.connect_to);
   env->counters = std::make_shared<ClientCounters>();
   env->log_sink = options.log_sink;
+  env->max_connections = options.max_connections;
+  env->max_buffered_bytes = options.max_buffered_bytes;
 
   // The relay sets TCP_NODELAY on the real socket; on the socketpair it
   // fails and librdkafka would warn at each connect (CLIENT_DESIGN.md 1.1).

@@ -47,6 +47,18 @@
 
 namespace mayfly::kafka {
 
+// Defaults of ClientOptions' limits on the process's relays.
+//
+// One relayed connection is one thread (two while it rotates) and five
+// fds (socketpair end, two eventfds, one TLS socket, two while rotating).
+// 1024 connections: about 200 brokers for each of five handles, well
+// under Linux's default threads-max and the usual RLIMIT_NOFILE of 65536.
+inline constexpr int64_t kDefaultMaxConnections = 1024;
+// 256 MiB: 64 relays each holding its own bound both ways
+// (kRelayMaxBuffered, 4 MiB, relay_loop.h), and then each only while a
+// reader lags; an idle connection holds nothing.
+inline constexpr int64_t kDefaultMaxBufferedBytes = int64_t{256} << 20;
+
 struct ClientOptions {
   // Required: the SVID to present and the bundles to check brokers with.
   std::shared_ptr<identity::workload::X509SvidSource> source;
@@ -67,6 +79,16 @@ struct ClientOptions {
   LogSink* log_sink = nullptr;
   // Null: identity::RealClock(). Must outlive the KafkaIdentity.
   const identity::Clock* clock = nullptr;
+  // Limits over every relayed connection of the process, all
+  // KafkaIdentity objects together (each connect is checked against the
+  // limits of the identity it belongs to). A connect beyond
+  // max_connections is refused with EMFILE, one while the relays hold
+  // max_buffered_bytes or more with ENOBUFS, one whose thread cannot start
+  // with EAGAIN: librdkafka reports each as a failed connect and retries
+  // with its backoff. Over max_buffered_bytes, relays also stop reading
+  // until their writes bring the total down.
+  int64_t max_connections = kDefaultMaxConnections;
+  int64_t max_buffered_bytes = kDefaultMaxBufferedBytes;
 };
 
 // Monotonic counters since Configure, over every handle made from the conf.
@@ -111,7 +133,10 @@ class KafkaIdentity {
   virtual ~KafkaIdentity() = default;
 
   // FailedPrecondition when `rk` was not made from a conf this object
-  // configured, or its socket hooks were replaced afterwards.
+  // configured, or its socket hooks were replaced afterwards. Such a
+  // handle fails closed either way: rd_kafka_new cannot refuse it, but
+  // every broker connection it tries is refused before a socket exists
+  // (EPERM), so it never talks to a broker, in plaintext or otherwise.
   virtual absl::Status VerifyHandle(rd_kafka_t* rk) const = 0;
 
   virtual ClientStats Stats() const = 0;

@@ -289,7 +289,15 @@ TEST_F(KafkaIdentityTest, IdempotentProducerRotatesWithNoErrorOrLoss) {
 
 // One member of a consumer group: counts messages by key and the rebalance
 // callbacks after its first assignment.
+// Owns its handle: a test that fails early must not leave it running with
+// a pointer to its stack (seen under TSan: a later test's stack written by
+// the failed test's broker thread).
 struct Member {
+  ~Member() {
+    if (rk == nullptr) return;
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+  }
   rd_kafka_t* rk = nullptr;
   std::atomic<int> assignments{0};
   std::atomic<int> revocations{0};
@@ -312,7 +320,7 @@ void RebalanceCallback(rd_kafka_t* rk, rd_kafka_resp_err_t err,
 TEST_F(KafkaIdentityTest, ConsumerGroupRotatesWithNoRebalanceOrDuplicate) {
   constexpr int kMessages = 1500;
   Observed observed[2];
-  Member members[2];
+  Member members[2];  // after `observed`: destroyed before it
   std::shared_ptr<KafkaIdentity> identity[2];
   char error[512];
   StartRenewing();
@@ -398,6 +406,7 @@ TEST_F(KafkaIdentityTest, ConsumerGroupRotatesWithNoRebalanceOrDuplicate) {
   for (Member& member : members) {
     rd_kafka_consumer_close(member.rk);
     rd_kafka_destroy(member.rk);
+    member.rk = nullptr;
   }
 
   int duplicates = 0;

@@ -15,7 +15,8 @@ namespace mayfly::kafka {
 
 absl::StatusOr<std::unique_ptr<Relay>> Relay::Start(
     std::shared_ptr<const RelayEnv> env, identity::UniqueFd relay_end,
-    HeldClient client, BrokerTarget target, uint64_t seed) {
+    HeldClient client, BrokerTarget target, uint64_t seed,
+    RelayBudget::Slot slot) {
   std::unique_ptr<Relay> relay(new Relay());
   relay->wake_fd_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   relay->cancel_fd_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
@@ -27,23 +28,27 @@ absl::StatusOr<std::unique_ptr<Relay>> Relay::Start(
   const int wake_fd = relay->wake_fd_.get();
   relay->feed_key_ = env->feed->Subscribe([wake_fd] { PokeEventFd(wake_fd); });
   Relay* raw = relay.get();
-  relay->thread_ = std::thread([raw, env, relay_end = std::move(relay_end),
-                                client = std::move(client),
-                                target = std::move(target), seed]() mutable {
-    {
-      RelayLoop loop(*env, raw->wake_fd_.get(), raw->cancel_fd_.get(),
-                     std::move(relay_end), std::move(client), std::move(target),
-                     seed);
-      loop.Run();
-    }
-    raw->done_ = true;
-  });
+  absl::StatusOr<RelayThread> thread = env->start_thread(
+      [raw, env, relay_end = std::move(relay_end), client = std::move(client),
+       target = std::move(target), seed, slot = std::move(slot)]() mutable {
+        {
+          RelayLoop loop(*env, raw->wake_fd_.get(), raw->cancel_fd_.get(),
+                         std::move(relay_end), std::move(client),
+                         std::move(target), seed);
+          loop.Run();
+        }
+        raw->done_ = true;
+        // `slot` goes with the body, after the loop has let go of
+        // everything it held.
+      });
+  if (!thread.ok()) return thread.status();
+  relay->thread_ = *std::move(thread);
   return relay;
 }
 
 Relay::~Relay() {
   Stop();
-  if (thread_.joinable()) thread_.join();
+  thread_.Join();
   if (env_ != nullptr) env_->feed->Unsubscribe(feed_key_);
 }
 

@@ -28,7 +28,6 @@
 #include <functional>
 #include <memory>
 #include <string>
-#include <thread>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -36,6 +35,8 @@
 #include "identity/log/log.h"
 #include "identity/unique_fd.h"
 #include "kafka/client/client_counters.h"
+#include "kafka/client/relay_budget.h"
+#include "kafka/client/relay_thread.h"
 #include "kafka/client/svid_feed.h"
 #include "kafka/client/upstream/broker_verifier.h"
 #include "kafka/client/upstream/rotation_scheduler.h"
@@ -57,6 +58,13 @@ struct RelayEnv {
   std::shared_ptr<ClientCounters> counters;
   // Null: no logs.
   LogSink* log_sink = nullptr;
+  // The relays' limits (ClientOptions) and what they count against: the
+  // process's budget unless a test gives its own.
+  RelayBudget* budget = &RelayBudget::Process();
+  int64_t max_connections = kDefaultMaxConnections;
+  int64_t max_buffered_bytes = kDefaultMaxBufferedBytes;
+  // How the relay and its rotation helper threads start.
+  ThreadStarter start_thread = RelayThread::Start;
 };
 
 // librdkafka's end of a socketpair as connect_cb left it.
@@ -73,11 +81,14 @@ struct HeldClient {
 
 class Relay {
  public:
-  // Starts the thread. `relay_end` is the relay's end of the socketpair;
-  // `seed` spreads this connection's rotations (rotation_scheduler.h).
+  // Starts the thread, which holds `slot` until it ends. `relay_end` is
+  // the relay's end of the socketpair; `seed` spreads this connection's
+  // rotations (rotation_scheduler.h). ResourceExhausted when no thread
+  // (or eventfd) can be had.
   static absl::StatusOr<std::unique_ptr<Relay>> Start(
       std::shared_ptr<const RelayEnv> env, identity::UniqueFd relay_end,
-      HeldClient client, BrokerTarget target, uint64_t seed);
+      HeldClient client, BrokerTarget target, uint64_t seed,
+      RelayBudget::Slot slot);
   ~Relay();
 
   Relay(const Relay&) = delete;
@@ -96,7 +107,7 @@ class Relay {
   uint64_t feed_key_ = 0;
   std::shared_ptr<const RelayEnv> env_;
   std::atomic<bool> done_{false};
-  std::thread thread_;
+  RelayThread thread_;
 };
 
 }  // namespace mayfly::kafka

@@ -44,7 +44,7 @@ std::string SvidOf(const TlsUpstream& up) {
 RelayLoop::~RelayLoop() {
   if (preparer_.joinable()) {
     PokeEventFd(cancel_fd_);
-    preparer_.join();
+    preparer_.Join();
   }
 }
 
@@ -52,7 +52,11 @@ void RelayLoop::Run() {
   if (!OpenFirst()) return;
   ++env_.counters->active_connections;
   absl::Status end;
-  while (end.ok()) end = Round();
+  while (end.ok()) {
+    end = Round();
+    Account(/*end=*/false);
+  }
+  Account(/*end=*/true);
   --env_.counters->active_connections;
   if (!absl::IsCancelled(end)) {
     if (!absl::IsFailedPrecondition(end)) ++env_.counters->upstream_closed;
@@ -144,15 +148,17 @@ absl::Status RelayLoop::Round() {
   const absl::Time now = clock_.Now();
   RETURN_IF_ERROR(Plan(now));
   std::vector<pollfd> fds;
-  const bool want_client =
-      conn_->WantClientBytes() && PendingUpstreamBytes() < kRelayMaxBuffered;
+  const bool over_budget = env_.budget->buffered() >= env_.max_buffered_bytes;
+  const bool want_client = !over_budget && conn_->WantClientBytes() &&
+                           PendingUpstreamBytes() < kRelayMaxBuffered;
   fds.push_back({relay_end_.get(),
                  static_cast<short>((want_client ? POLLIN : 0) |
                                     (to_client_.empty() ? 0 : POLLOUT)),
                  0});
   fds.push_back({wake_fd_, POLLIN, 0});
   fds.push_back({cancel_fd_, POLLIN, 0});
-  const bool want_upstream = to_client_.size() < kRelayMaxBuffered;
+  const bool want_upstream =
+      !over_budget && to_client_.size() < kRelayMaxBuffered;
   bool pending_tls = false;
   // Which fds entry is whose: TakePrepared may add an upstream below.
   std::vector<std::pair<uint64_t, size_t>> polled;
@@ -173,6 +179,7 @@ absl::Status RelayLoop::Round() {
   if (wake_at_ != absl::InfiniteFuture()) {
     timeout = std::min(timeout, std::max(wake_at_ - now, absl::ZeroDuration()));
   }
+  if (over_budget) timeout = std::min(timeout, kBudgetRecheck);
   if (pending_tls) timeout = absl::ZeroDuration();
   if (::poll(fds.data(), fds.size(), PollTimeoutMs(timeout)) < 0 &&
       errno != EINTR) {
@@ -207,6 +214,16 @@ size_t RelayLoop::PendingUpstreamBytes() const {
   size_t total = 0;
   for (const auto& [id, up] : live_) total += up.out.size();
   return total;
+}
+
+void RelayLoop::Account(bool end) {
+  int64_t now = 0;
+  if (!end) {
+    now = static_cast<int64_t>(to_client_.size() + PendingUpstreamBytes());
+    for (const auto& up : retiring_) now += static_cast<int64_t>(up.out.size());
+  }
+  if (now != accounted_) env_.budget->AddBuffered(now - accounted_);
+  accounted_ = now;
 }
 
 absl::Status RelayLoop::Plan(absl::Time now) {
@@ -253,19 +270,32 @@ absl::Status RelayLoop::Plan(absl::Time now) {
 
 void RelayLoop::StartPreparing(SvidGeneration gen) {
   preparing_ = true;
-  if (preparer_.joinable()) preparer_.join();
-  preparer_ = std::thread([this, gen = std::move(gen)] {
-    Prepared prepared;
-    prepared.life = gen.life;
-    prepared.result = OpenUpstream(
-        target_, gen.context, env_.feed->source(), clock_, env_.broker_policy,
-        env_.connect_timeout, cancel_fd_, &prepared.failure);
-    {
-      absl::MutexLock lock(&prepared_mu_);
-      prepared_ = std::move(prepared);
-    }
-    PokeEventFd(wake_fd_);
-  });
+  preparer_.Join();
+  absl::StatusOr<RelayThread> thread =
+      env_.start_thread([this, gen = std::move(gen)] {
+        Prepared prepared;
+        prepared.life = gen.life;
+        prepared.result =
+            OpenUpstream(target_, gen.context, env_.feed->source(), clock_,
+                         env_.broker_policy, env_.connect_timeout, cancel_fd_,
+                         &prepared.failure);
+        {
+          absl::MutexLock lock(&prepared_mu_);
+          prepared_ = std::move(prepared);
+        }
+        PokeEventFd(wake_fd_);
+      });
+  if (thread.ok()) {
+    preparer_ = *std::move(thread);
+    return;
+  }
+  // No helper thread: a failed rotation, tried again after rotation_retry
+  // (TakePrepared counts it).
+  {
+    absl::MutexLock lock(&prepared_mu_);
+    prepared_ = Prepared{thread.status(), UpstreamFailure::kNetwork, {}};
+  }
+  PokeEventFd(wake_fd_);
 }
 
 absl::Status RelayLoop::TakePrepared() {
@@ -276,7 +306,7 @@ absl::Status RelayLoop::TakePrepared() {
   }
   if (!prepared.has_value()) return absl::OkStatus();
   preparing_ = false;
-  preparer_.join();
+  preparer_.Join();
   if (!prepared->result.ok()) {
     ++env_.counters->rotation_failures;
     CountFailure(prepared->failure, prepared->result.status());

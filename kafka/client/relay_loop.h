@@ -15,7 +15,6 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -30,6 +29,7 @@
 #include "identity/unique_fd.h"
 #include "kafka/client/internal/relay_conn.h"
 #include "kafka/client/relay.h"
+#include "kafka/client/relay_thread.h"
 #include "kafka/client/upstream/rotation_scheduler.h"
 #include "kafka/client/upstream/tls_upstream.h"
 #include "kafka/client/upstream_open.h"
@@ -45,6 +45,11 @@ inline constexpr size_t kRelayMaxBuffered = 4 << 20;
 // No close_notify this close to the SVID's NotAfter: it could reach the
 // broker after it (RelayLoop::Close).
 inline constexpr absl::Duration kCloseNotifyMargin = absl::Milliseconds(500);
+// While the process's relays hold ClientOptions::max_buffered_bytes, a
+// relay reads nothing and looks again this often (nothing wakes it when
+// another relay's writes bring the total down). Short next to Kafka's
+// request timeouts; long enough that a stalled relay costs no CPU.
+inline constexpr absl::Duration kBudgetRecheck = absl::Milliseconds(10);
 // The filler is at most a few KiB (relay.h); the drain is bounded anyway.
 inline constexpr absl::Duration kFillerDrainTimeout = absl::Seconds(5);
 
@@ -108,6 +113,9 @@ class RelayLoop {
   absl::Status Round();
   // Bytes waiting to be written to the live upstreams.
   size_t PendingUpstreamBytes() const;
+  // Brings env_.budget's count of this relay's buffered bytes up to date;
+  // `end`: to zero.
+  void Account(bool end);
 
   // Decides whether to start moving to a newer SVID.
   absl::Status Plan(absl::Time now);
@@ -163,8 +171,11 @@ class RelayLoop {
   uint64_t forced_seen_ = 0;
   absl::Duration switch_started_;  // Monotonic() at the last BeginSwitch
 
+  // What this relay has added to env_.budget's buffered bytes.
+  int64_t accounted_ = 0;
+
   bool preparing_ = false;
-  std::thread preparer_;
+  RelayThread preparer_;
   absl::Mutex prepared_mu_;
   std::optional<Prepared> prepared_ ABSL_GUARDED_BY(prepared_mu_);
 };

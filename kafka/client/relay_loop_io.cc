@@ -3,17 +3,30 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <memory>
 
 #include "absl/strings/str_cat.h"
 #include "identity/status_macros.h"
 #include "kafka/client/relay_loop.h"
 
 namespace mayfly::kafka {
+namespace {
+
+// A read buffer for one call, on the heap: an idle relay's thread keeps
+// every stack page it ever touched, and most relays are idle
+// (relay_scale_test).
+std::unique_ptr<char[]> ReadBuffer() {
+  return std::unique_ptr<char[]>(new char[kRelayReadChunk]);
+}
+
+}  // namespace
 
 absl::Status RelayLoop::ReadClient() {
-  char buf[kRelayReadChunk];
+  const std::unique_ptr<char[]> owned = ReadBuffer();
+  char* const buf = owned.get();
   for (int i = 0; i < kRelayReadsPerRound && conn_->WantClientBytes(); ++i) {
-    const ssize_t n = ::recv(relay_end_.get(), buf, sizeof(buf), MSG_DONTWAIT);
+    const ssize_t n =
+        ::recv(relay_end_.get(), buf, kRelayReadChunk, MSG_DONTWAIT);
     if (n > 0) {
       RETURN_IF_ERROR(
           conn_->OnClientBytes(absl::string_view(buf, static_cast<size_t>(n))));
@@ -26,9 +39,10 @@ absl::Status RelayLoop::ReadClient() {
 }
 
 absl::Status RelayLoop::ReadUpstream(uint64_t id, Up& up) {
-  char buf[kRelayReadChunk];
+  const std::unique_ptr<char[]> owned = ReadBuffer();
+  char* const buf = owned.get();
   for (int i = 0; i < kRelayReadsPerRound; ++i) {
-    absl::StatusOr<TlsIo> io = up.tls->Read(buf, sizeof(buf));
+    absl::StatusOr<TlsIo> io = up.tls->Read(buf, kRelayReadChunk);
     if (!io.ok()) return io.status();
     if (io->eof) {
       return absl::UnavailableError(absl::StrCat("broker ", target_.name, " (",
@@ -43,9 +57,11 @@ absl::Status RelayLoop::ReadUpstream(uint64_t id, Up& up) {
 }
 
 void RelayLoop::DrainRetiring() {
-  char buf[kRelayReadChunk];
+  if (retiring_.empty()) return;
+  const std::unique_ptr<char[]> owned = ReadBuffer();
+  char* const buf = owned.get();
   for (auto it = retiring_.begin(); it != retiring_.end();) {
-    absl::StatusOr<TlsIo> io = it->tls->Read(buf, sizeof(buf));
+    absl::StatusOr<TlsIo> io = it->tls->Read(buf, kRelayReadChunk);
     if (!io.ok() || io->eof) {
       it = retiring_.erase(it);
     } else {

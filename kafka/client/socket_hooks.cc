@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -24,6 +25,8 @@ namespace {
 constexpr size_t kMaxFiller = 1 << 20;
 
 thread_local HandleContext* current_handle = nullptr;
+
+std::atomic<int64_t> live_contexts{0};
 
 }  // namespace
 
@@ -54,6 +57,15 @@ bool ParseIpPort(absl::string_view text, BrokerTarget& target) {
   target.addr_len = sizeof(sin);
   return true;
 }
+
+HandleContext::HandleContext(std::shared_ptr<const RelayEnv> env)
+    : env_(std::move(env)) {
+  ++live_contexts;
+}
+
+HandleContext::~HandleContext() { --live_contexts; }
+
+int64_t HandleContext::Live() { return live_contexts.load(); }
 
 int HandleContext::OpenSocket() {
   int fds[2];
@@ -86,27 +98,45 @@ int HandleContext::Connect(int fd, const sockaddr* addr, int addr_len,
   if (absl::StatusOr<SvidGeneration> gen =
           env_->feed->NewestUsable(env_->rotation.hard_deadline_margin);
       !gen.ok()) {
-    ++env_->counters->connect_failures;
     ++env_->counters->svid_unavailable;
-    const std::string error =
-        absl::StrCat("broker ", target.name, ": ", gen.status().message());
-    env_->counters->SetLastError(error);
-    if (env_->log_sink != nullptr) {
-      env_->log_sink->Write(LogLevel::kWarn, "kafka_connect_failed",
-                            {{"broker", target.name}, {"error", error}});
-    }
-    return ENOKEY;
+    return Refuse(target.name, gen.status(), ENOKEY);
+  }
+  absl::StatusOr<RelayBudget::Slot> slot =
+      env_->budget->Acquire(env_->max_connections);
+  if (!slot.ok()) return Refuse(target.name, slot.status(), EMFILE);
+  if (const int64_t buffered = env_->budget->buffered();
+      buffered >= env_->max_buffered_bytes) {
+    return Refuse(target.name,
+                  absl::ResourceExhaustedError(absl::StrCat(
+                      "the process's relays hold ", buffered,
+                      " buffered bytes (ClientOptions.max_buffered_bytes is ",
+                      env_->max_buffered_bytes, ")")),
+                  ENOBUFS);
   }
   HeldClient held;
   if (!Hold(fd, held)) return errno == 0 ? EIO : errno;
   absl::StatusOr<std::unique_ptr<Relay>> relay =
       Relay::Start(env_, std::move(it->second), std::move(held),
-                   std::move(target), next_seed_++);
+                   std::move(target), next_seed_++, *std::move(slot));
   pending_.erase(it);
-  if (!relay.ok()) return EIO;
+  if (!relay.ok())
+    return Refuse(name == nullptr ? "" : name, relay.status(), EAGAIN);
   ++env_->counters->connections_opened;
   relays_[fd] = *std::move(relay);
   return 0;
+}
+
+int HandleContext::Refuse(absl::string_view broker, const absl::Status& why,
+                          int err) {
+  ++env_->counters->connect_failures;
+  const std::string error =
+      absl::StrCat("broker ", broker, ": ", why.message());
+  env_->counters->SetLastError(error);
+  if (env_->log_sink != nullptr) {
+    env_->log_sink->Write(LogLevel::kWarn, "kafka_connect_failed",
+                          {{"broker", std::string(broker)}, {"error", error}});
+  }
+  return err;
 }
 
 int HandleContext::Close(int fd) {

@@ -32,14 +32,20 @@ namespace mayfly::kafka {
 // The relays of one rd_kafka_t, keyed by librdkafka's fd.
 class HandleContext {
  public:
-  explicit HandleContext(std::shared_ptr<const RelayEnv> env)
-      : env_(std::move(env)) {}
+  explicit HandleContext(std::shared_ptr<const RelayEnv> env);
+  ~HandleContext();
+
+  // How many HandleContexts exist in the process (for tests: one per live
+  // handle made from a configured conf).
+  static int64_t Live();
 
   // socket_cb: a socketpair; librdkafka gets one end. -1 with errno set.
   int OpenSocket() ABSL_LOCKS_EXCLUDED(mu_);
   // connect_cb: starts the relay for `fd`; 0, or an errno for librdkafka
-  // to report (EPERM for an fd OpenSocket did not make, ENOKEY when there
-  // is no SVID to present).
+  // to report and retry with backoff: EPERM for an fd OpenSocket did not
+  // make, ENOKEY when there is no SVID to present, EMFILE at
+  // max_connections, ENOBUFS at max_buffered_bytes, EAGAIN when no thread
+  // can be started (ClientOptions). Never throws.
   int Connect(int fd, const sockaddr* addr, int addr_len, const char* name)
       ABSL_LOCKS_EXCLUDED(mu_);
   // closesocket_cb: stops `fd`'s relay (without waiting) and closes `fd`.
@@ -49,6 +55,8 @@ class HandleContext {
   // Keeps librdkafka in CONNECT (CLIENT_DESIGN.md 1.2): the smallest send
   // buffer, filled. The relay empties it once its upstream is proven.
   static bool Hold(int fd, HeldClient& held);
+  // Counts and logs a refused connect; returns `err`.
+  int Refuse(absl::string_view broker, const absl::Status& why, int err);
   // Destroys stopped relays whose threads have ended (joins at once).
   void Reap() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
