@@ -18,6 +18,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "identity/clock.h"
+#include "identity/spiffe_id.h"
 #include "identity/testing/status_matchers.h"
 #include "identity/unique_fd.h"
 #include "identity/workload/x509_svid_source_fake.h"
@@ -38,6 +39,8 @@ ClientOptions Options() {
   ClientOptions options;
   options.source = std::make_shared<identity::workload::FakeX509SvidSource>(
       identity::RealClock());
+  options.broker_policy.brokers = {
+      *identity::SpiffeIdPattern::FromString("spiffe://example.org/kafka/*")};
   return options;
 }
 

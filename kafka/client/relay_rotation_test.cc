@@ -17,6 +17,7 @@
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "identity/clock.h"
+#include "identity/spiffe_id.h"
 #include "identity/workload/x509_svid_source_fake.h"
 #include "kafka/client/client_counters.h"
 #include "kafka/client/relay.h"
@@ -73,6 +74,8 @@ TEST(RelayRotationTest, MovesToTheNewSvid) {
   env->feed = std::make_shared<SvidFeed>(source, clock);
   env->clock = &clock;
   env->counters = std::make_shared<ClientCounters>();
+  env->broker_policy.brokers = {
+      *identity::SpiffeIdPattern::FromString(test_pki::kBrokerId)};
   RelayBudget budget;
   env->budget = &budget;
   HandleContext context(env);

@@ -29,6 +29,7 @@
 #include "gtest/gtest.h"
 #include "identity/clock.h"
 #include "identity/openssl_util.h"
+#include "identity/spiffe_id.h"
 #include "identity/unique_fd.h"
 #include "identity/workload/x509_svid_source_fake.h"
 #include "kafka/client/client_counters.h"
@@ -170,6 +171,8 @@ TEST(RelayScaleTest, IdleConnectionsCost) {
   env->feed = std::make_shared<SvidFeed>(source, clock);
   env->clock = &clock;
   env->counters = std::make_shared<ClientCounters>();
+  env->broker_policy.brokers = {
+      *identity::SpiffeIdPattern::FromString(test_pki::kBrokerId)};
   env->max_connections = kRelayScaleConnections + 1;
   sockaddr_in broker{};
   broker.sin_family = AF_INET;
