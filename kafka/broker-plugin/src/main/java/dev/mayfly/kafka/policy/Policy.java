@@ -23,6 +23,8 @@ import org.yaml.snakeyaml.nodes.Node;
 import org.yaml.snakeyaml.nodes.SequenceNode;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.CharBuffer;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
@@ -65,23 +67,29 @@ public final class Policy {
         } catch (IOException e) {
             throw new PolicyException(path + ": cannot read the policy: " + e, e);
         }
-        String text;
-        try {
-            text =
-                    StandardCharsets.UTF_8
-                            .newDecoder()
-                            .onMalformedInput(CodingErrorAction.REPORT)
-                            .onUnmappableCharacter(CodingErrorAction.REPORT)
-                            .decode(java.nio.ByteBuffer.wrap(bytes))
-                            .toString();
-        } catch (CharacterCodingException e) {
-            throw new PolicyException(path + ": not valid YAML: not UTF-8");
-        }
-        return parse(text, path.toString());
+        return parse(bytes, path.toString());
     }
 
     /** Parses policy YAML; `source` names it in errors. */
     public static Policy parse(String yaml, String source) throws PolicyException {
+        byte[] bytes;
+        try {
+            ByteBuffer encoded =
+                    StandardCharsets.UTF_8
+                            .newEncoder()
+                            .onMalformedInput(CodingErrorAction.REPORT)
+                            .onUnmappableCharacter(CodingErrorAction.REPORT)
+                            .encode(CharBuffer.wrap(yaml));
+            bytes = new byte[encoded.remaining()];
+            encoded.get(bytes);
+        } catch (CharacterCodingException e) {
+            throw new PolicyException(source + ": not valid UTF-8 (an unpaired surrogate)");
+        }
+        return parse(bytes, source);
+    }
+
+    /** Parses policy YAML given as its bytes (UTF-8); `source` names it in errors. */
+    public static Policy parse(byte[] yaml, String source) throws PolicyException {
         YamlReader r = new YamlReader(source);
         Node root = r.load(yaml);
         Policy policy = new Policy();
