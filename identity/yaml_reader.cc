@@ -2,6 +2,8 @@
 // yaml_reader.h.
 #include "identity/yaml_reader.h"
 
+#include <yaml-cpp/depthguard.h>
+
 #include <cmath>
 #include <sstream>
 #include <string>
@@ -29,19 +31,27 @@ absl::StatusOr<YAML::Node> LoadYaml(absl::string_view text,
   StrictYamlChecker checker(text, source);
   try {
     // The events first, so that nothing outside the subset is ever built.
+    // All of them: a syntax error anywhere is reported as such, as
+    // SnakeYAML does, rather than a subset error before it.
     std::istringstream in{std::string(text)};
     YAML::Parser parser(in);
-    while (checker.status().ok() && parser.HandleNextDocument(checker)) {
+    // Not past a second document, which is refused: on some text yaml-cpp
+    // starts empty documents at one place forever (",a" after a comment).
+    while (checker.documents() < 2 && parser.HandleNextDocument(checker)) {
     }
     RETURN_IF_ERROR(checker.status());
     return YAML::Load(std::string(text));
   } catch (const YAML::Exception& e) {
-    // The first problem in the text: the checker's, if it saw one first.
-    RETURN_IF_ERROR(checker.status());
-    // An alias of no anchor never reaches the checker: yaml-cpp throws.
+    // yaml-cpp's own recursion guard (far deeper than ours), and an alias
+    // of no anchor, which yaml-cpp throws on before the checker sees it.
+    if (dynamic_cast<const YAML::DeepRecursion*>(&e) != nullptr ||
+        e.msg == YAML::ErrorMsg::UNKNOWN_ANCHOR) {
+      RETURN_IF_ERROR(checker.status());
+    }
     if (e.msg == YAML::ErrorMsg::UNKNOWN_ANCHOR) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          Line(source, e.mark), ": an alias (*) is not allowed in a config"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(Line(source, e.mark),
+                       ": an alias (*) is not allowed in a config"));
     }
     return absl::InvalidArgumentError(
         absl::StrCat(Line(source, e.mark), ": not valid YAML: ", e.msg));

@@ -58,6 +58,8 @@ class StrictYamlChecker : public YAML::EventHandler {
       : text_(text), source_(source) {}
 
   const absl::Status& status() const { return status_; }
+  // Documents started so far.
+  int documents() const { return documents_; }
 
   void OnDocumentStart(const YAML::Mark& mark) override;
   void OnDocumentEnd() override {}

@@ -204,7 +204,8 @@ final class YamlStrict {
 
     /**
      * Follows the parser's events for tags, anchors, aliases, keys, depth, duplicate keys, scalar
-     * values and a second document. A YAML syntax error is left to the caller's compose.
+     * values and a second document. A YAML syntax error anywhere is thrown as SnakeYAML's
+     * exception, before any of these.
      */
     static void checkEvents(String text, String source) throws PolicyException {
         new EventChecker(text, source).run();
@@ -245,8 +246,21 @@ final class YamlStrict {
         }
 
         void run() throws PolicyException {
+            // Every event, even after a problem: a syntax error anywhere is reported as such
+            // (by the caller's compose), which is what yaml-cpp, reading as it goes, can
+            // match. A problem stops the checks; the parse goes on.
+            PolicyException first = null;
             for (Event event : new Yaml(loaderOptions()).parse(new StringReader(original))) {
-                on(event);
+                if (first == null) {
+                    try {
+                        on(event);
+                    } catch (PolicyException e) {
+                        first = e;
+                    }
+                }
+            }
+            if (first != null) {
+                throw first;
             }
         }
 
