@@ -49,9 +49,8 @@ absl::StatusOr<YAML::Node> LoadYaml(absl::string_view text,
       RETURN_IF_ERROR(checker.status());
     }
     if (e.msg == YAML::ErrorMsg::UNKNOWN_ANCHOR) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(Line(source, e.mark),
-                       ": an alias (*) is not allowed in a config"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          Line(source, e.mark), ": an alias (*) is not allowed in a config"));
     }
     return absl::InvalidArgumentError(
         absl::StrCat(Line(source, e.mark), ": not valid YAML: ", e.msg));

@@ -154,6 +154,22 @@ TEST(LoadYamlTest, LargestInputsLoadInBoundedTime) {
   }
 }
 
+// Text yaml-cpp reads and SnakeYAML (rightly) does not: refused here as
+// the syntax errors they are, so the broker and the bridge agree.
+TEST(LoadYamlTest, WhereYamlCppIsLaxItIsMadeStrict) {
+  EXPECT_THAT(LoadError("a:\n[x]\n"),
+              Invalid("cfg.yaml:2: not valid YAML: a value below its key must "
+                      "be indented more than the key"));
+  EXPECT_TRUE(LoadYaml("a:\n- x\nb:\n  [x]\n", "cfg.yaml").ok());
+  EXPECT_THAT(LoadError("a: b\nc: 'x: y\n"),
+              Invalid("cfg.yaml:2: not valid YAML: the text ends inside a "
+                      "quoted scalar"));
+  EXPECT_THAT(LoadError("a: \"x\\\"\n"),
+              Invalid("cfg.yaml:1: not valid YAML: the text ends inside a "
+                      "quoted scalar"));
+  EXPECT_TRUE(LoadYaml("a: 'it''s'\nb: \"q\\\"\"\n", "cfg.yaml").ok());
+}
+
 TEST(LoadYamlTest, SecondDocumentRefused) {
   EXPECT_THAT(LoadError("a: 1\n---\nb: 2\n"),
               Invalid("cfg.yaml:2: a second YAML document (after ---); a "

@@ -308,8 +308,13 @@ void StrictYamlChecker::OnScalar(const YAML::Mark& mark, const std::string& tag,
     }
     i += d.length;
   }
+  const bool quoted = tag == "!" && mark.pos >= 0 &&
+                      static_cast<size_t>(mark.pos) < text_.size() &&
+                      (text_[mark.pos] == '"' || text_[mark.pos] == '\'');
+  if (!CheckLaxSyntax(mark, false, quoted)) return;
   if (InKeyPosition()) {
     Frame& map = stack_.back();
+    map.key_line = mark.line;
     if (tag == "?" && value == "<<") {
       Fail(mark, "a merge key (<<) is not allowed in a config");
       return;
@@ -325,33 +330,67 @@ void StrictYamlChecker::OnScalar(const YAML::Mark& mark, const std::string& tag,
   Ended();
 }
 
+bool StrictYamlChecker::CheckLaxSyntax(const YAML::Mark& mark,
+                                       bool block_sequence, bool quoted) {
+  if (!stack_.empty() && !InKeyPosition()) {
+    const Frame& map = stack_.back();
+    if (map.is_map && map.column >= 0 && mark.line > map.key_line &&
+        (block_sequence ? mark.column < map.column
+                        : mark.column <= map.column)) {
+      Fail(mark,
+           "not valid YAML: a value below its key must be indented "
+           "more than the key");
+      return false;
+    }
+  }
+  if (quoted) {
+    const char quote = text_[mark.pos];
+    for (size_t i = mark.pos + 1; i < text_.size(); ++i) {
+      if (quote == '"' && text_[i] == '\\') {
+        ++i;
+      } else if (text_[i] == quote) {
+        if (quote == '\'' && i + 1 < text_.size() && text_[i + 1] == '\'') {
+          ++i;  // '' is a quote inside single quotes
+          continue;
+        }
+        return true;
+      }
+    }
+    Fail(mark, "not valid YAML: the text ends inside a quoted scalar");
+    return false;
+  }
+  return true;
+}
+
 void StrictYamlChecker::Open(const YAML::Mark& mark, const std::string& tag,
-                             YAML::anchor_t anchor, bool is_map) {
+                             YAML::anchor_t anchor, bool is_map, bool block) {
   if (!CheckProperties(mark, tag, anchor)) return;
   if (InKeyPosition()) {
     Fail(mark, "a key must be a string, not a list or map");
     return;
   }
+  if (!CheckLaxSyntax(mark, !is_map && block, /*quoted=*/false)) return;
   if (stack_.size() >= static_cast<size_t>(kMaxYamlDepth)) {
     Fail(mark, absl::StrCat("nested deeper than ", kMaxYamlDepth,
                             " levels, the most a config may nest"));
     return;
   }
   stack_.push_back(Frame{is_map});
+  if (is_map && block) stack_.back().column = mark.column;
 }
 
 void StrictYamlChecker::OnSequenceStart(const YAML::Mark& mark,
                                         const std::string& tag,
                                         YAML::anchor_t anchor,
-                                        YAML::EmitterStyle::value) {
-  Open(mark, tag, anchor, /*is_map=*/false);
+                                        YAML::EmitterStyle::value style) {
+  Open(mark, tag, anchor, /*is_map=*/false, style == YAML::EmitterStyle::Block);
 }
 
 void StrictYamlChecker::OnMapStart(const YAML::Mark& mark,
                                    const std::string& tag,
                                    YAML::anchor_t anchor,
-                                   YAML::EmitterStyle::value) {
-  Open(mark, tag, anchor, /*is_map=*/true);
+                                   YAML::EmitterStyle::value style) {
+  Open(mark, tag, anchor, /*is_map=*/true, style == YAML::EmitterStyle::Block);
 }
 
 void StrictYamlChecker::Close() {

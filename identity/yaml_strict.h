@@ -84,6 +84,8 @@ class StrictYamlChecker : public YAML::EventHandler {
     std::string key;     // mapping: the current key
     absl::flat_hash_map<std::string, int> key_lines;  // mapping
     size_t index = 0;                                 // list: next item
+    int column = -1;    // block mapping: its keys' column
+    int key_line = -1;  // block mapping: the current key's line (0-based)
   };
 
   // Node properties common to every kind: the anchor and the tag.
@@ -98,7 +100,12 @@ class StrictYamlChecker : public YAML::EventHandler {
   // only a comment.
   int LineBefore(const YAML::Mark& mark) const;
   void Open(const YAML::Mark& mark, const std::string& tag,
-            YAML::anchor_t anchor, bool is_map);
+            YAML::anchor_t anchor, bool is_map, bool block);
+  // Where yaml-cpp is laxer than SnakeYAML (and than YAML): a value on a
+  // line after its key must be indented past the key (a block list may
+  // start at the key's column), and a quoted scalar must be closed before
+  // the end of the text. Refused as "not valid YAML", as SnakeYAML does.
+  bool CheckLaxSyntax(const YAML::Mark& mark, bool block_sequence, bool quoted);
   void Close();
   // A node ended: a key is followed by its value, a value by a key.
   void Ended();

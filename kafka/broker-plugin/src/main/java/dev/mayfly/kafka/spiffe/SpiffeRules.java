@@ -65,11 +65,14 @@ final class SpiffeRules {
     }
 
     // Like absl::CHexEscape: printable ASCII as is (with \ and quotes escaped),
-    // common controls by name, any other byte as \xNN.
+    // common controls by name, any other byte as \xNN, and so is a hex digit
+    // right after one ("\xa0\x66", not "\xa0f", which C reads as one escape).
     static String escape(byte[] bytes, int length) {
         StringBuilder out = new StringBuilder(length);
+        boolean lastHex = false;
         for (int i = 0; i < length; i++) {
             int b = bytes[i] & 0xff;
+            boolean hex = false;
             switch (b) {
                 case '\n' -> out.append("\\n");
                 case '\r' -> out.append("\\r");
@@ -78,13 +81,15 @@ final class SpiffeRules {
                 case '\'' -> out.append("\\'");
                 case '\\' -> out.append("\\\\");
                 default -> {
-                    if (b >= 0x20 && b < 0x7f) {
+                    if (b >= 0x20 && b < 0x7f && !(lastHex && Character.digit(b, 16) >= 0)) {
                         out.append((char) b);
                     } else {
                         out.append(String.format("\\x%02x", b));
+                        hex = true;
                     }
                 }
             }
+            lastHex = hex;
         }
         return out.toString();
     }

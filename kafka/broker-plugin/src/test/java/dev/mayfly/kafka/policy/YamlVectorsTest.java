@@ -23,7 +23,7 @@ import java.util.List;
 
 class YamlVectorsTest {
     /** As in yaml_vectors_test.cc: the count when both first passed. */
-    private static final int MIN_CASES = 48;
+    private static final int MIN_CASES = 49;
 
     private static final Path DIR =
             RepoFiles.find("bridge/testdata/yaml_vectors/expectations.txt").getParent();
@@ -81,6 +81,22 @@ class YamlVectorsTest {
         List<String> names = expectations().stream().map(Case::name).toList();
         assertTrue(names.contains("generated_size_" + YamlStrict.MAX_BYTES + ".yaml"));
         assertTrue(names.contains("generated_size_" + (YamlStrict.MAX_BYTES + 1) + ".yaml"));
+    }
+
+    /**
+     * What yaml-cpp alone would read (identity/yaml_reader_test.cc refuses it there too): SnakeYAML
+     * refuses it as a syntax error.
+     */
+    @Test
+    void laxYamlCppTextIsASyntaxErrorHere() {
+        String head = "trust_domains: [prod.acme]\nprincipals: []\n";
+        for (String tail : List.of("unmapped:\n[deny]\n", "unmapped: 'deny\n")) {
+            PolicyException e =
+                    org.junit.jupiter.api.Assertions.assertThrows(
+                            PolicyException.class, () -> Policy.parse(head + tail, "p.yaml"));
+            assertTrue(e.getMessage().startsWith("p.yaml:"), e.getMessage());
+            assertTrue(e.getMessage().contains(": not valid YAML: "), e.getMessage());
+        }
     }
 
     /** A String given to Policy.parse goes through the same checks as the file's bytes. */
