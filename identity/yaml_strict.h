@@ -32,20 +32,13 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "identity/yaml_text.h"
 
 namespace mayfly::identity {
 
-// The largest config, in bytes. The largest policy seen is a few kilobytes
-// and an agent's entries file a few hundred; 1 MiB leaves room for both
-// while bounding what a hostile file costs either parser.
-inline constexpr size_t kMaxYamlBytes = 1 << 20;
 // The deepest nesting of lists and maps, the document's top map counting
 // as 1. Our configs nest 4 deep; yaml-cpp recurses per level.
 inline constexpr int kMaxYamlDepth = 32;
-
-// Checks the text itself: size, UTF-8, characters, directives and document
-// markers. InvalidArgument "SOURCE[:LINE]: what" for the first problem.
-absl::Status CheckYamlText(absl::string_view text, absl::string_view source);
 
 // Follows yaml-cpp's events for the checks that need the parser: tags,
 // anchors, aliases, keys, depth, duplicate keys, scalar values and a second

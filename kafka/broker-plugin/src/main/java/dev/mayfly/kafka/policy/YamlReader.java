@@ -42,7 +42,7 @@ final class YamlReader {
      * those of identity/yaml_reader.cc, word for word.
      */
     Node load(byte[] bytes) throws PolicyException {
-        String text = YamlStrict.decode(bytes, source);
+        String text = YamlText.decode(bytes, source);
         try {
             YamlStrict.checkEvents(text, source);
             return new Yaml(YamlStrict.loaderOptions()).compose(new StringReader(text));

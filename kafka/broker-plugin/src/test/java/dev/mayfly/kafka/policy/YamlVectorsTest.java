@@ -79,8 +79,8 @@ class YamlVectorsTest {
     @Test
     void generatedSizesStraddleTheLimit() throws IOException {
         List<String> names = expectations().stream().map(Case::name).toList();
-        assertTrue(names.contains("generated_size_" + YamlStrict.MAX_BYTES + ".yaml"));
-        assertTrue(names.contains("generated_size_" + (YamlStrict.MAX_BYTES + 1) + ".yaml"));
+        assertTrue(names.contains("generated_size_" + YamlText.MAX_BYTES + ".yaml"));
+        assertTrue(names.contains("generated_size_" + (YamlText.MAX_BYTES + 1) + ".yaml"));
     }
 
     /**
