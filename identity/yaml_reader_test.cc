@@ -168,6 +168,11 @@ TEST(LoadYamlTest, WhereYamlCppIsLaxItIsMadeStrict) {
               Invalid("cfg.yaml:1: not valid YAML: the text ends inside a "
                       "quoted scalar"));
   EXPECT_TRUE(LoadYaml("a: 'it''s'\nb: \"q\\\"\"\n", "cfg.yaml").ok());
+  // And the other way round: SnakeYAML reads "{a:[b]}" as a: [b]; yaml-cpp
+  // refuses it, and so does the plugin (YamlStrict).
+  EXPECT_THAT(LoadError("m: {a:[b]}\n"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       StartsWith("cfg.yaml:1: not valid YAML: ")));
 }
 
 TEST(LoadYamlTest, SecondDocumentRefused) {

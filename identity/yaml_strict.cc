@@ -47,16 +47,18 @@ std::string StrictYamlChecker::Path() const {
   return path;
 }
 
-bool StrictYamlChecker::ExplicitNull(const YAML::Mark& mark) const {
+bool StrictYamlChecker::ExplicitNull(const YAML::Mark& mark, bool key) const {
   if (mark.pos < 0) return false;
   const absl::string_view rest = text_.substr(mark.pos);
   for (absl::string_view word : {"~", "null", "Null", "NULL"}) {
     if (!absl::StartsWith(rest, word)) continue;
-    if (rest.size() == word.size()) return true;
-    const char next = rest[word.size()];
-    if (absl::string_view(" \r\n,]}#").find(next) != absl::string_view::npos) {
-      return true;
-    }
+    // The whole plain scalar: for a value, "null: x" is the next key and
+    // "null - id" a longer scalar, so the null at this mark was empty.
+    size_t i = word.size();
+    if (i < rest.size() && rest[i] == '#') return false;
+    while (i < rest.size() && rest[i] == ' ') ++i;
+    const absl::string_view ends = key ? "\r\n,]}#:" : "\r\n,]}#";
+    return i == rest.size() || ends.find(rest[i]) != absl::string_view::npos;
   }
   return false;
 }
@@ -132,12 +134,15 @@ void StrictYamlChecker::OnDocumentStart(const YAML::Mark& mark) {
 }
 
 void StrictYamlChecker::OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) {
-  if (!CheckProperties(mark, "?", anchor)) return;
-  if (InKeyPosition()) {
-    Fail(mark, "a key must be a string, not empty or null (~)");
+  // Before the explicit-key check: after "? # comment" the parsers mark an
+  // empty key at different places, and only the line before is common.
+  if (status_.ok() && anchor == YAML::NullAnchor && InKeyPosition()) {
+    FailAt(ExplicitNull(mark, /*key=*/true) ? mark.line + 1 : LineBefore(mark),
+           "a key must be a string, not empty or null (~)");
     return;
   }
-  if (!stack_.empty() && !ExplicitNull(mark)) {
+  if (!CheckProperties(mark, "?", anchor)) return;
+  if (!stack_.empty() && !ExplicitNull(mark, /*key=*/false)) {
     // An empty value: yaml-cpp marks it at the next token, SnakeYAML right
     // after the ':' or '-' before it; the line of that indicator is the
     // one both can name.

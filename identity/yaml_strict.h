@@ -88,7 +88,8 @@ class StrictYamlChecker : public YAML::EventHandler {
   bool InKeyPosition() const;
   // Whether a null's mark is at "~", "null", "Null" or "NULL" (yaml-cpp
   // reports an empty node as null too, marked at the token after it).
-  bool ExplicitNull(const YAML::Mark& mark) const;
+  // As a whole key (`key`) or value.
+  bool ExplicitNull(const YAML::Mark& mark, bool key) const;
   // The line of the last text before `mark`, past blanks and lines that are
   // only a comment.
   int LineBefore(const YAML::Mark& mark) const;

@@ -59,6 +59,7 @@ final class YamlStrict {
         /** An open mapping or list. */
         private static final class Frame {
             final boolean isMap;
+            boolean flow = false;
             boolean atKey = true;
             String key = "";
             final Map<String, Integer> keyLines = new HashMap<>();
@@ -118,6 +119,18 @@ final class YamlStrict {
             } else if (event instanceof AliasEvent) {
                 throw fail(event.getStartMark(), "an alias (*) is not allowed in a config");
             } else if (event instanceof ScalarEvent scalar) {
+                boolean plain = scalar.getScalarStyle() == DumperOptions.ScalarStyle.PLAIN;
+                if (inKeyPosition()
+                        && scalar.getAnchor() == null
+                        && scalar.getTag() == null
+                        && plain
+                        && NULLS.contains(scalar.getValue())) {
+                    // Before the explicit-key check, as in yaml_strict.cc.
+                    Mark mark = scalar.getStartMark();
+                    throw fail(
+                            scalar.getValue().isEmpty() ? lineBefore(mark) : mark.getLine() + 1,
+                            "a key must be a string, not empty or null (~)");
+                }
                 checkProperties(scalar, scalar.getTag());
                 onScalar(scalar);
             } else if (event instanceof CollectionStartEvent start) {
@@ -132,7 +145,9 @@ final class YamlStrict {
                                     + MAX_DEPTH
                                     + " levels, the most a config may nest");
                 }
-                stack.add(new Frame(event instanceof MappingStartEvent));
+                Frame frame = new Frame(event instanceof MappingStartEvent);
+                frame.flow = start.getFlowStyle() == DumperOptions.FlowStyle.FLOW;
+                stack.add(frame);
             } else if (event.is(Event.ID.MappingEnd) || event.is(Event.ID.SequenceEnd)) {
                 stack.remove(stack.size() - 1);
                 ended();
@@ -197,6 +212,21 @@ final class YamlStrict {
             }
             if (inKeyPosition()) {
                 Frame map = stack.get(stack.size() - 1);
+                if (map.flow && plain) {
+                    // SnakeYAML reads "{a:[b]}" as a: [b]; yaml-cpp (and YAML 1.2) do not.
+                    int i = Math.min(scalar.getEndMark().getIndex(), text.length);
+                    while (i < text.length && text[i] == ' ') {
+                        i++;
+                    }
+                    if (i + 1 < text.length
+                            && text[i] == ':'
+                            && " \r\n,]}".indexOf(text[i + 1]) < 0) {
+                        throw fail(
+                                mark,
+                                "not valid YAML: a ':' after a key in a flow mapping needs a"
+                                        + " space after it");
+                    }
+                }
                 if (plain && value.equals("<<")) {
                     throw fail(mark, "a merge key (<<) is not allowed in a config");
                 }
