@@ -6,11 +6,14 @@
 #include <iostream>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "bridge/plugin.h"
 #include "bridge/policy.h"
+#include "bridge/properties_text.h"
 #include "bridge/stock.h"
 #include "identity/cli/command.h"
 #include "identity/file_util.h"
@@ -204,6 +207,24 @@ int BridgeRender(const std::vector<std::string>& args) {
   }
   if (entries_in.empty() != entries_out.empty()) {
     return Fail("--entries and --entries-out go together", kExitUsage);
+  }
+  // What render writes into the broker's properties must not be able to
+  // end a line there (properties_text.h escapes it too).
+  for (const auto& [what, value] :
+       {std::pair<const char*, const std::string&>{"POLICY", positional[0]},
+        {"--svid-dir", svid_dir}}) {
+    if (std::optional<std::string> c = bridge::FirstControlCharacter(value)) {
+      return Fail(absl::StrCat(what, ": the path has a control character (", *c,
+                               "); it would be written into the broker's "
+                               "properties"),
+                  kExitUsage);
+    }
+  }
+  for (char c : listener) {
+    if (!absl::ascii_isalnum(c) && c != '_' && c != '-' && c != '.') {
+      return Fail("--listener: want a listener name of [A-Za-z0-9._-]",
+                  kExitUsage);
+    }
   }
   std::optional<Policy> policy;
   if (auto code = LoadOrExit(positional[0], policy)) return *code;

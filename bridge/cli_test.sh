@@ -132,6 +132,32 @@ contains "$err" "missing required flag --svid-dir" "missing flag named"
 expect 2 "render --entries without --entries-out" -- "$mayfly" bridge render \
   "$policy" --stock --svid-dir /d --entries "$work/entries.yaml"
 
+# A newline in a rendered path would start a property line of its own in
+# the broker's properties (super.users=...): refused, with nothing printed.
+nl_policy="$work/p
+super.users=User:evil
+.yaml"
+cp "$policy" "$nl_policy"
+for mode in "--broker --broker-spiffe-id spiffe://prod.acme/kafka/broker" --stock; do
+  # shellcheck disable=SC2086 # $mode is flags
+  expect 2 "render ${mode%% *} of a policy path with a newline" -- "$mayfly" bridge \
+    render "$nl_policy" $mode --svid-dir /d
+  equals "$out" "" "render ${mode%% *} prints nothing for a newline in the policy path"
+  contains "$err" "POLICY: the path has a control character (U+000A)" \
+    "render ${mode%% *} names the newline in the policy path"
+  # shellcheck disable=SC2086 # $mode is flags
+  expect 2 "render ${mode%% *} of an SVID dir with a newline" -- "$mayfly" bridge \
+    render "$policy" $mode --svid-dir "/d
+super.users=User:evil"
+  equals "$out" "" "render ${mode%% *} prints nothing for a newline in --svid-dir"
+  contains "$err" "--svid-dir: the path has a control character (U+000A)" \
+    "render ${mode%% *} names the newline in --svid-dir"
+done
+expect 2 "render --stock with a listener that is no name" -- "$mayfly" bridge render \
+  "$policy" --stock --svid-dir /d --listener "A=B"
+contains "$err" "--listener: want a listener name of [A-Za-z0-9._-]" \
+  "render refuses a listener name that is no name"
+
 # render --stock: the properties.
 expect 0 "render --stock" -- "$mayfly" bridge render "$policy" --stock --svid-dir /run/svid
 props=$(grep -v '^#' <<<"$out")

@@ -3,27 +3,17 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
+#include "bridge/properties_text.h"
 
 namespace mayfly::bridge {
-namespace {
-
-// A .properties value: '\' starts an escape there, and a line ends it.
-std::string PropertiesValue(absl::string_view value) {
-  return absl::StrReplaceAll(value,
-                             {{"\\", "\\\\"}, {"\n", "\\n"}, {"\r", "\\r"}});
-}
-
-}  // namespace
-
 std::string RenderPluginProperties(const Policy& policy,
                                    const PluginOptions& options) {
   const std::string dir(absl::StripSuffix(options.svid_dir, "/"));
   std::string out = absl::StrCat(
       "# Kafka broker properties for the Mayfly broker plugin\n",
       "# (mayfly-kafka-broker-plugin-*.jar on the broker's classpath), from\n",
-      "# the policy ", options.policy_file, ".\n", "#\n",
+      "# the policy ", PropertiesComment(options.policy_file), ".\n", "#\n",
       "# The principal is the client SVID's SPIFFE ID mapped by the policy;\n",
       "# it carries the SVID's NotAfter, and a connection whose SVID has\n",
       "# expired is closed at its next request.\n",
@@ -39,8 +29,8 @@ std::string RenderPluginProperties(const Policy& policy,
       "ssl.engine.factory.class=", kPluginEngineFactory, "\n",
       "ssl.client.auth=required\n",
       "mayfly.policy.file=", PropertiesValue(options.policy_file), "\n",
-      "# Kept current by `mayfly watch x509 --write ", dir, "`.\n",
-      "mayfly.svid.dir=", PropertiesValue(dir), "\n",
+      "# Kept current by `mayfly watch x509 --write ", PropertiesComment(dir),
+      "`.\n", "mayfly.svid.dir=", PropertiesValue(dir), "\n",
       "# This broker's own SPIFFE ID: an SVID with another is never served.\n",
       "mayfly.svid.spiffe.id=", PropertiesValue(options.broker_id), "\n",
       "# A peer's SPIFFE ID must be in one of these (the policy's).\n",

@@ -4,6 +4,8 @@
 
 #include <string>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
 
 namespace mayfly::bridge {
@@ -72,6 +74,32 @@ TEST(RenderPluginPropertiesTest, PathsEscapedForProperties) {
       << out;
   EXPECT_NE(out.find("\nmayfly.trust.domains=prod.acme\n"), std::string::npos)
       << out;
+}
+
+// A newline in a path (from the command line) would otherwise start a
+// property of its own; non-ASCII would be garbled (Kafka reads ISO-8859-1).
+TEST(RenderPluginPropertiesTest, ControlAndNonAsciiEscaped) {
+  const Policy policy = Load(
+      "trust_domains: [prod.acme]\n"
+      "principals:\n"
+      "  - id: spiffe://prod.acme/a\n"
+      "    principal: User:a\n");
+  const std::string out = RenderPluginProperties(
+      policy, {"/p\nsuper.users=User:evil\r.yaml", " /caf\xc3\xa9\x01"});
+  EXPECT_NE(out.find("\n# the policy /p\\u000Asuper.users=User:evil\\u000D"
+                     ".yaml.\n"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("\nmayfly.policy.file=/p\\u000Asuper.users=User:evil"
+                     "\\u000D.yaml\n"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("\nmayfly.svid.dir=\\u0020/caf\\u00E9\\u0001\n"),
+            std::string::npos)
+      << out;
+  for (absl::string_view line : absl::StrSplit(out, '\n')) {
+    EXPECT_FALSE(absl::StartsWith(line, "super.users")) << line;
+  }
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
+#include "bridge/properties_text.h"
 #include "identity/spiffe_id.h"
 #include "identity/status_macros.h"
 #include "identity/yaml_reader.h"
@@ -24,12 +25,6 @@ constexpr absl::string_view kUserPrefix = "User:";
 
 bool IsStockNameChar(char c) {
   return absl::ascii_isalnum(c) || c == '.' || c == '_' || c == '-';
-}
-
-// A .properties value: '\' starts an escape there, and a line ends it.
-std::string PropertiesValue(absl::string_view value) {
-  return absl::StrReplaceAll(value,
-                             {{"\\", "\\\\"}, {"\n", "\\n"}, {"\r", "\\r"}});
 }
 
 // Whether `subject` (an entry's template) would carry the marker once the
@@ -84,13 +79,14 @@ std::string RenderStockProperties(const Policy& policy,
   std::string dir(absl::StripSuffix(options.svid_dir, "/"));
   std::string out = absl::StrCat(
       "# Kafka broker properties for stock mode (no Mayfly plugin), from\n",
-      "# the policy ", options.policy_source, ".\n",
+      "# the policy ", PropertiesComment(options.policy_source), ".\n",
       "# The broker reads each client's principal from its SVID's subject "
       "DN:\n",
       "# render --entries sets the subject of every agent entry to match.\n",
       "#\n",
       "# The listener's key and chain, and the trust bundle: PEM files kept\n",
-      "# current by `mayfly watch x509 --write ", dir, "`. Altering these\n",
+      "# current by `mayfly watch x509 --write ", PropertiesComment(dir),
+      "`. Altering these\n",
       "# settings again after a rotation (KIP-226) reloads them.\n");
   absl::StrAppend(
       &out, ssl, "keystore.type=PEM\n", ssl,
@@ -124,8 +120,9 @@ std::string RenderStockProperties(const Policy& policy,
   for (const std::string& user : policy.super_users()) {
     absl::StatusOr<std::string> subject = StockSubject(user);
     if (!subject.ok()) {
-      absl::StrAppend(&out, "# No SVID can be ", user,
-                      " in stock mode: ", subject.status().message(), ".\n");
+      absl::StrAppend(&out, "# No SVID can be ", PropertiesComment(user),
+                      " in stock mode: ",
+                      PropertiesComment(subject.status().message()), ".\n");
     }
   }
   absl::StrAppend(&out, "super.users=",

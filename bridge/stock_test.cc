@@ -10,6 +10,7 @@
 #include <regex>
 #include <string>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "gmock/gmock.h"
@@ -136,6 +137,23 @@ TEST(StockPropertiesTest, ListenerPrefixAndNoSuperUsers) {
                               "super_users.\n"));
   EXPECT_THAT(text, ::testing::Not(HasSubstr("\nssl.")));
   EXPECT_THAT(text, ::testing::Not(HasSubstr("\nsuper.users=")));
+}
+
+// Kafka reads the properties line by line: a newline in a rendered path,
+// in a value or in a comment, must not start a line of its own.
+TEST(StockPropertiesTest, NewlinesInPathsStayInTheirLines) {
+  const Policy policy = Load("trust_domains: [t]\nprincipals: []\n");
+  const std::string text = RenderStockProperties(
+      policy, {"/d\nsuper.users=User:evil", "", "/p\nsuper.users=User:evil"});
+  EXPECT_THAT(text, HasSubstr("\n# the policy /p\\u000Asuper.users=User:evil."
+                              "\n"));
+  EXPECT_THAT(text, HasSubstr("`mayfly watch x509 --write "
+                              "/d\\u000Asuper.users=User:evil`."));
+  EXPECT_THAT(text, HasSubstr("\nssl.keystore.location=/d\\u000Asuper.users="
+                              "User:evil/svid_keystore.pem\n"));
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    EXPECT_FALSE(absl::StartsWith(line, "super.users")) << line;
+  }
 }
 
 const std::string kEntries =

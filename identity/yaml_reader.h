@@ -26,10 +26,11 @@
 
 namespace mayfly::identity {
 
-// Parses one YAML document. InvalidArgument "SOURCE:LINE: ..." for a syntax
-// error, a key given twice in any mapping at any depth ("SOURCE:LINE: PATH:
-// key given twice (first at line N)", LINE being the second one), or a
-// second document.
+// Parses one YAML document in the strict subset of yaml_strict.h (the one
+// the Java broker plugin reads identically). InvalidArgument "SOURCE:LINE:
+// ..." for anything outside it, a syntax error, a key given twice in any
+// mapping at any depth ("SOURCE:LINE: PATH: key given twice (first at line
+// N)", LINE being the second one), or a second document.
 absl::StatusOr<YAML::Node> LoadYaml(absl::string_view text,
                                     absl::string_view source);
 

@@ -28,6 +28,8 @@ import org.yaml.snakeyaml.nodes.Node;
 import org.yaml.snakeyaml.nodes.SequenceNode;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.CharBuffer;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
@@ -80,38 +82,36 @@ public final class Policy {
         } catch (IOException e) {
             throw new PolicyException(path + ": cannot read the policy: " + e, e);
         }
-        return fromBytes(bytes, path.toString());
-    }
-
-    /**
-     * The policy in `bytes`, the exact contents of a file; `source` names it in errors. Its digest
-     * is of these bytes, so it names what was parsed even if the file changes meanwhile.
-     */
-    public static Policy fromBytes(byte[] bytes, String source) throws PolicyException {
-        String text;
-        try {
-            text =
-                    StandardCharsets.UTF_8
-                            .newDecoder()
-                            .onMalformedInput(CodingErrorAction.REPORT)
-                            .onUnmappableCharacter(CodingErrorAction.REPORT)
-                            .decode(java.nio.ByteBuffer.wrap(bytes))
-                            .toString();
-        } catch (CharacterCodingException e) {
-            throw new PolicyException(source + ": not valid YAML: not UTF-8");
-        }
-        return parse(text, source, PolicyDigest.sha256Hex(bytes));
+        return parse(bytes, path.toString());
     }
 
     /** Parses policy YAML; `source` names it in errors; the digest is of its UTF-8 bytes. */
     public static Policy parse(String yaml, String source) throws PolicyException {
-        return parse(yaml, source, PolicyDigest.sha256Hex(yaml.getBytes(StandardCharsets.UTF_8)));
+        byte[] bytes;
+        try {
+            ByteBuffer encoded =
+                    StandardCharsets.UTF_8
+                            .newEncoder()
+                            .onMalformedInput(CodingErrorAction.REPORT)
+                            .onUnmappableCharacter(CodingErrorAction.REPORT)
+                            .encode(CharBuffer.wrap(yaml));
+            bytes = new byte[encoded.remaining()];
+            encoded.get(bytes);
+        } catch (CharacterCodingException e) {
+            throw new PolicyException(source + ": not valid UTF-8 (an unpaired surrogate)");
+        }
+        return parse(bytes, source);
     }
 
-    private static Policy parse(String yaml, String source, String sha256) throws PolicyException {
+    /**
+     * Parses policy YAML given as its bytes (UTF-8), the exact contents of a file; `source` names
+     * it in errors. Its digest is of these bytes, so it names what was parsed even if the file
+     * changes meanwhile.
+     */
+    public static Policy parse(byte[] yaml, String source) throws PolicyException {
         YamlReader r = new YamlReader(source);
         Node root = r.load(yaml);
-        Policy policy = new Policy(sha256);
+        Policy policy = new Policy(PolicyDigest.sha256Hex(yaml));
         policy.parseTop(r, root);
         return policy;
     }

@@ -197,7 +197,7 @@ public final class PolicySource {
         }
         Policy policy;
         try {
-            policy = Policy.fromBytes(bytes, path.toString());
+            policy = Policy.parse(bytes, path.toString());
         } catch (PolicyException e) {
             fail(e.getMessage() + " (" + PolicyDigest.line(sha256) + ")");
             return;

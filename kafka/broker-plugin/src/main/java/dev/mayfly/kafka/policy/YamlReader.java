@@ -2,14 +2,14 @@
 //
 // Reading the policy's YAML with errors that point at the node,
 // "SOURCE:LINE: FIELD: message", as identity/yaml_reader.cc does. The file
-// is composed into SnakeYAML nodes (which keep their line) rather than
-// loaded into Java maps, so a key given twice is seen and refused instead
-// of silently keeping one value, and a second document is refused too.
-// Scalars are taken as written: "true" and "42" are strings here, as in
-// yaml-cpp. Holds only the source name; thread-compatible.
+// must be in the strict subset both parsers read alike (YamlStrict: one
+// document, no key given twice, no tags, anchors or odd line breaks), and
+// is then composed into SnakeYAML nodes (which keep their line) rather than
+// loaded into Java maps. Scalars are taken as written: "true", "on", "0777"
+// and "1:20" are strings here, as in yaml-cpp. Holds only the source name;
+// thread-compatible.
 package dev.mayfly.kafka.policy;
 
-import org.yaml.snakeyaml.LoaderOptions;
 import org.yaml.snakeyaml.Yaml;
 import org.yaml.snakeyaml.error.Mark;
 import org.yaml.snakeyaml.error.MarkedYAMLException;
@@ -23,18 +23,10 @@ import org.yaml.snakeyaml.nodes.Tag;
 
 import java.io.StringReader;
 import java.util.ArrayList;
-import java.util.Collections;
-import java.util.HashMap;
-import java.util.IdentityHashMap;
 import java.util.List;
-import java.util.Map;
-import java.util.Set;
 import java.util.SortedSet;
 
 final class YamlReader {
-    // A policy is a few kilobytes; this bounds what a hostile file can cost.
-    private static final int MAX_CODE_POINTS = 4 * 1024 * 1024;
-
     private final String source;
 
     YamlReader(String source) {
@@ -45,74 +37,25 @@ final class YamlReader {
         return source;
     }
 
-    /** Parses one document; null for an empty one. */
-    Node load(String text) throws PolicyException {
-        LoaderOptions options = new LoaderOptions();
-        options.setAllowDuplicateKeys(false);
-        options.setCodePointLimit(MAX_CODE_POINTS);
-        options.setAllowRecursiveKeys(false);
-        Node root;
+    /**
+     * Parses one document of the strict subset (YamlStrict); null for an empty one. Errors are
+     * those of identity/yaml_reader.cc, word for word.
+     */
+    Node load(byte[] bytes) throws PolicyException {
+        String text = YamlText.decode(bytes, source);
         try {
-            root = new Yaml(options).compose(new StringReader(text));
+            YamlStrict.checkEvents(text, source);
+            return new Yaml(YamlStrict.loaderOptions()).compose(new StringReader(text));
         } catch (MarkedYAMLException e) {
             Mark mark = e.getProblemMark() != null ? e.getProblemMark() : e.getContextMark();
-            if (String.valueOf(e.getProblem()).contains("expected a single document")
-                    || String.valueOf(e.getContext()).contains("expected a single document")) {
-                throw new PolicyException(
-                        line(mark)
-                                + ": a second YAML document (after ---); a config is one document");
-            }
             throw new PolicyException(line(mark) + ": not valid YAML: " + e.getProblem());
         } catch (YAMLException e) {
             throw new PolicyException(source + ": not valid YAML: " + e.getMessage());
-        }
-        if (root != null) {
-            checkDuplicateKeys(root, "", Collections.newSetFromMap(new IdentityHashMap<>()));
-        }
-        return root;
-    }
-
-    // compose() keeps every key of a mapping, duplicates included (the
-    // duplicate-key option acts only when constructing Java objects), so the
-    // check is done here, with the C++ message. Aliased nodes are walked once.
-    private void checkDuplicateKeys(Node node, String path, Set<Node> seen) throws PolicyException {
-        if (!seen.add(node)) {
-            return;
-        }
-        if (node instanceof MappingNode map) {
-            Map<String, Integer> keys = new HashMap<>();
-            for (NodeTuple tuple : map.getValue()) {
-                Node keyNode = tuple.getKeyNode();
-                String key = keyNode instanceof ScalarNode s ? s.getValue() : "?";
-                String valuePath = path.isEmpty() ? key : path + "." + key;
-                if (keyNode instanceof ScalarNode) {
-                    Integer first = keys.putIfAbsent(key, lineNumber(keyNode));
-                    if (first != null) {
-                        throw new PolicyException(
-                                at(keyNode)
-                                        + ": "
-                                        + valuePath
-                                        + ": key given twice (first at line "
-                                        + first
-                                        + ")");
-                    }
-                }
-                checkDuplicateKeys(tuple.getValueNode(), valuePath, seen);
-            }
-        } else if (node instanceof SequenceNode seq) {
-            List<Node> items = seq.getValue();
-            for (int i = 0; i < items.size(); i++) {
-                checkDuplicateKeys(items.get(i), path + "[" + i + "]", seen);
-            }
         }
     }
 
     private String line(Mark mark) {
         return mark == null ? source : source + ":" + (mark.getLine() + 1);
-    }
-
-    private static int lineNumber(Node node) {
-        return node.getStartMark() == null ? 0 : node.getStartMark().getLine() + 1;
     }
 
     /** "SOURCE:LINE" of `node` (1-based line), or SOURCE for no node. */
