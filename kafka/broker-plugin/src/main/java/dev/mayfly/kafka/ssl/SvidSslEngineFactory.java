@@ -106,8 +106,7 @@ public class SvidSslEngineFactory implements SslEngineFactory {
     private String[] enabledProtocols; // null: the JDK's defaults
     private String[] cipherSuites; // null: the JDK's defaults
     private Set<TrustDomain> trustDomains;
-    private Set<SpiffeId> peerIds; // empty: the policy's brokers
-    // What a server this factory's client engines reach must be.
+    // What a server this factory's client engines reach must be (BrokerPeers).
     private SpiffeTrustManager.PeerCheck serverCheck;
     private SvidDirectory<Material> directory;
     // The broker's shared, reloading policy (PolicySource), or null: no client
@@ -180,22 +179,6 @@ public class SvidSslEngineFactory implements SslEngineFactory {
             throw new ConfigException(
                     TRUST_DOMAINS_CONFIG, trustDomainsValue, "names no trust domain");
         }
-        peerIds = new LinkedHashSet<>();
-        for (String id : split(peerIdsValue)) {
-            SpiffeId parsed;
-            try {
-                parsed = SpiffeId.fromString(id);
-            } catch (InvalidSpiffeIdException e) {
-                throw new ConfigException(PEER_SPIFFE_IDS_CONFIG, peerIdsValue, e.getMessage());
-            }
-            if (!trustDomains.contains(parsed.trustDomain())) {
-                throw new ConfigException(
-                        PEER_SPIFFE_IDS_CONFIG,
-                        peerIdsValue,
-                        id + " is not in " + TRUST_DOMAINS_CONFIG + " (" + trustDomainsValue + ")");
-            }
-            peerIds.add(parsed);
-        }
         for (TrustDomain td : trustDomains) {
             if (!td.equals(ownId.trustDomain())) {
                 // The SVID directory holds the bundle of the SVID's own trust
@@ -211,7 +194,7 @@ public class SvidSslEngineFactory implements SslEngineFactory {
             }
         }
         policy = PolicyConfig.optional(configs);
-        serverCheck = serverCheck();
+        serverCheck = BrokerPeers.fromConfig(peerIdsValue, trustDomains, trustDomainsValue, policy);
         // Kafka's own TLS settings that still apply to SVIDs, as
         // DefaultSslEngineFactory applies them.
         enabledProtocols = list(configs.get(SslConfigs.SSL_ENABLED_PROTOCOLS_CONFIG));
@@ -259,36 +242,6 @@ public class SvidSslEngineFactory implements SslEngineFactory {
             throw new SvidSet.LoadException(
                     "cannot build a TLS context from version " + set.version() + ": " + e);
         }
-    }
-
-    // The brokers a client engine may reach: mayfly.peer.spiffe.ids if set,
-    // else the policy's brokers as the policy stands at each handshake. With
-    // neither, any workload of the trust domains could pose as the broker.
-    private SpiffeTrustManager.PeerCheck serverCheck() {
-        if (!peerIds.isEmpty()) {
-            return SpiffeTrustManager.PeerCheck.oneOf(peerIds, PEER_SPIFFE_IDS_CONFIG);
-        }
-        if (policy == null || policy.current().brokers().isEmpty()) {
-            throw new ConfigException(
-                    PEER_SPIFFE_IDS_CONFIG,
-                    null,
-                    "is required by "
-                            + SvidSslEngineFactory.class.getName()
-                            + " unless "
-                            + POLICY_FILE_CONFIG
-                            + " names a policy with brokers: the SPIFFE IDs of the brokers (and"
-                            + " controllers) this factory's client connections may reach; without"
-                            + " them any workload of "
-                            + TRUST_DOMAINS_CONFIG
-                            + " would be trusted as the broker");
-        }
-        return id ->
-                policy.current().isBroker(id)
-                        ? null
-                        : "peer SPIFFE ID "
-                                + id
-                                + " is not one of the brokers of the policy "
-                                + policy.path();
     }
 
     // endpointIdentification is ignored on purpose: an SVID names a workload by
