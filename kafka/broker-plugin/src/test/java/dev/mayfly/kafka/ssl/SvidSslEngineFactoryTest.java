@@ -21,7 +21,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.mayfly.kafka.policy.PolicySource;
-import dev.mayfly.kafka.spiffe.TrustDomain;
 
 import org.apache.kafka.common.config.ConfigException;
 import org.apache.kafka.common.config.SslConfigs;
@@ -98,19 +97,7 @@ class SvidSslEngineFactoryTest {
                 new char[0],
                 other.chain().toArray(new java.security.cert.X509Certificate[0]));
         kmf.init(ks, new char[0]);
-        javax.net.ssl.SSLContext ctx = javax.net.ssl.SSLContext.getInstance("TLS");
-        ctx.init(
-                kmf.getKeyManagers(),
-                new javax.net.ssl.TrustManager[] {
-                    new SpiffeTrustManager(
-                            Map.of(TrustDomain.fromString("example.org"), certs("bundle_a.pem")),
-                            java.util.Set.of(TrustDomain.fromString("example.org")),
-                            java.util.Set.of())
-                },
-                null);
-        SSLEngine c = ctx.createSSLEngine("127.0.0.1", 9093);
-        c.setUseClientMode(true);
-        return c;
+        return TestSvids.clientTrustingRootA(kmf.getKeyManagers());
     }
 
     @Test
@@ -154,19 +141,10 @@ class SvidSslEngineFactoryTest {
     void serverRefusesAClientWithoutCertificate() throws Exception {
         SvidSslEngineFactory server = broker();
         // A client that trusts the bundle but has no key manager, so sends no certificate.
-        javax.net.ssl.SSLContext ctx = javax.net.ssl.SSLContext.getInstance("TLS");
-        ctx.init(
-                null,
-                new javax.net.ssl.TrustManager[] {
-                    new SpiffeTrustManager(
-                            Map.of(TrustDomain.fromString("example.org"), certs("bundle_a.pem")),
-                            java.util.Set.of(TrustDomain.fromString("example.org")),
-                            java.util.Set.of())
-                },
-                null);
-        SSLEngine c = ctx.createSSLEngine("127.0.0.1", 9093);
-        c.setUseClientMode(true);
-        String why = refused(c, server.createServerSslEngine("127.0.0.1", 9093));
+        String why =
+                refused(
+                        TestSvids.clientTrustingRootA(null),
+                        server.createServerSslEngine("127.0.0.1", 9093));
         assertTrue(why.contains("Empty client certificate chain"), why);
     }
 

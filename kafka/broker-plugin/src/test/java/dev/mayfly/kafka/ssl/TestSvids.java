@@ -149,4 +149,26 @@ final class TestSvids {
     static String idOf(X509Certificate leaf) throws Exception {
         return SpiffeTrustManager.spiffeIdOf(leaf).toString();
     }
+
+    // A plain JDK client engine with `keyManagers` (null: no certificate)
+    // that trusts example.org's root A.
+    static javax.net.ssl.SSLEngine clientTrustingRootA(javax.net.ssl.KeyManager[] keyManagers)
+            throws Exception {
+        javax.net.ssl.SSLContext ctx = javax.net.ssl.SSLContext.getInstance("TLS");
+        ctx.init(
+                keyManagers,
+                new javax.net.ssl.TrustManager[] {
+                    new SpiffeTrustManager(
+                            Map.of(
+                                    dev.mayfly.kafka.spiffe.TrustDomain.fromString("example.org"),
+                                    certs("bundle_a.pem")),
+                            java.util.Set.of(
+                                    dev.mayfly.kafka.spiffe.TrustDomain.fromString("example.org")),
+                            java.util.Set.of())
+                },
+                null);
+        javax.net.ssl.SSLEngine c = ctx.createSSLEngine("127.0.0.1", 9093);
+        c.setUseClientMode(true);
+        return c;
+    }
 }
