@@ -69,6 +69,10 @@ case_plan_apply() {
       --allow-principal User:ops --operation Read \
       --topic audit >>"$run/acls.log" 2>&1 ||
     fail "kafka-acls could not prepare the cluster" || return
+  await_listed --exactly "ALLOW User:orders.legacy ALL TOPIC legacy LITERAL" \
+    "ALLOW User:ops READ TOPIC audit LITERAL" ||
+    fail "the broker never listed just the prepared ACLs: ${listed//$'\n'/; }" ||
+    return
   plan=$("$bin/mayfly" bridge plan "$here/testdata/policy.yaml" \
     --bootstrap "$bootstrap" --svid-dir "$run/svid/broker" 2>&1) ||
     fail "plan: $plan" || return
@@ -78,10 +82,9 @@ case_plan_apply() {
     $plan == *"plan: 2 to create, 1 to delete, 1 unowned left alone"* ]] ||
     fail "plan: ${plan//$'\n'/; }" || return
   grant_acls || fail "apply: $(tail -n 3 "$run/acls.log")" || return
-  listed=$(acls_listed) || fail "kafka-acls --list failed" || return
-  [[ $listed == "ALLOW User:ops READ TOPIC audit LITERAL
-ALLOW User:orders.writer DESCRIBE TOPIC orders LITERAL
-ALLOW User:orders.writer WRITE TOPIC orders LITERAL" ]] ||
+  await_listed --exactly "ALLOW User:ops READ TOPIC audit LITERAL" \
+    "ALLOW User:orders.writer DESCRIBE TOPIC orders LITERAL" \
+    "ALLOW User:orders.writer WRITE TOPIC orders LITERAL" ||
     fail "after apply, kafka-acls lists: ${listed//$'\n'/; }" || return
   plan=$("$bin/mayfly" bridge apply "$here/testdata/policy.yaml" \
     --bootstrap "$bootstrap" --svid-dir "$run/svid/broker" 2>&1) ||

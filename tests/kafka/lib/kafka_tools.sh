@@ -78,3 +78,23 @@ acls_listed() {
       print perm, who, op, type, name, pattern
     }' <<<"$listing" | sort
 }
+
+# await_listed LINE...: kafka-acls goes to the controller, and a broker
+# answers from its metadata a moment later. Waits (bounded, 20 s) until
+# acls_listed has every LINE (with --exactly, is just those lines); the
+# last listing is left in $listed.
+await_listed() {
+  local exactly=0 deadline=$((SECONDS + 20)) line ok
+  [[ $1 == --exactly ]] && { exactly=1; shift; }
+  while :; do
+    listed=$(acls_listed) || return 1
+    ok=1
+    for line in "$@"; do
+      grep -qxF "$line" <<<"$listed" || ok=0
+    done
+    ((exactly)) && [[ $(wc -l <<<"$listed") != "$#" ]] && ok=0
+    ((ok)) && return 0
+    ((SECONDS < deadline)) || return 1
+    sleep 0.5
+  done
+}
