@@ -40,7 +40,7 @@ for arg in "$@"; do
       ;;
   esac
 done
-source "$here/lib/procs.sh"
+source "$here/../lib/procs.sh"
 source "$here/lib/classpath.sh"
 source "$here/lib/agent.sh"
 source "$here/lib/broker.sh"

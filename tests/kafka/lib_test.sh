@@ -9,7 +9,7 @@ lib="$TEST_SRCDIR/$TEST_WORKSPACE/tests/kafka/lib"
 work="$TEST_TMPDIR/kafka_lib"
 rm -rf "$work" && mkdir -p "$work"
 source "$TEST_SRCDIR/$TEST_WORKSPACE/tests/lib/checks.sh"
-source "$lib/procs.sh"
+source "$TEST_SRCDIR/$TEST_WORKSPACE/tests/lib/procs.sh"
 source "$lib/classpath.sh"
 trap stop_all EXIT
 

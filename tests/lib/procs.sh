@@ -6,7 +6,8 @@
 #   stop_all                    stop_group for everything spawn started
 #
 # The caller installs the trap (run_e2e: `trap cleanup EXIT INT TERM`), so
-# an error, a failed case or ^C all end in stop_all.
+# an error, a failed case or ^C all end in stop_all. Messages start with
+# $procs_tag (the harness's name).
 spawned_pids=()
 declare -A spawned_names=()
 
@@ -38,7 +39,7 @@ stop_group() {
   deadline=$((SECONDS + grace))
   while group_alive "$pid" && ((SECONDS < deadline)); do sleep 0.1; done
   if group_alive "$pid"; then
-    echo "kafka: ${spawned_names[$pid]:-$pid} ignored TERM for ${grace}s; KILL" >&2
+    echo "${procs_tag:-procs}: ${spawned_names[$pid]:-$pid} ignored TERM for ${grace}s; KILL" >&2
     kill -KILL -- "-$pid" 2>/dev/null || true
   fi
   wait "$pid" 2>/dev/null || true
