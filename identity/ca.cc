@@ -3,6 +3,8 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "identity/csr.h"
 #include "identity/file_util.h"
 #include "identity/pem.h"
 #include "identity/status_macros.h"
@@ -158,6 +160,22 @@ absl::StatusOr<Signer> CertificateAuthority::IssueIntermediate(
     absl::Duration ttl, KeyType key_type) const {
   CaRequest request{trust_domain(), ttl, {}, key_type};
   return MintIntermediateCa(request, root_, clock_);
+}
+
+absl::StatusOr<UniqueX509> CertificateAuthority::SignIntermediateCsr(
+    absl::string_view csr_der, absl::Duration ttl) const {
+  ASSIGN_OR_RETURN(ParsedCsr csr, ParseCsrDer(csr_der));
+  const std::string want = trust_domain().IdString();
+  if (csr.uris.size() != 1 || csr.uris[0] != want || !csr.dns_names.empty() ||
+      csr.other_names != 0) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "CSR names [", absl::StrJoin(csr.uris, ", "), "] and ",
+        csr.dns_names.size() + csr.other_names,
+        " other subjectAltName(s); an intermediate CSR must name exactly ",
+        want));
+  }
+  CaRequest request{trust_domain(), ttl, {}, kDefaultKeyType};
+  return MintIntermediateCaForKey(request, *csr.public_key, root_, clock_);
 }
 
 }  // namespace mayfly::identity

@@ -85,6 +85,14 @@ class CertificateAuthority {
       absl::Duration ttl = kDefaultIntermediateTtl,
       KeyType key_type = kDefaultKeyType) const;
 
+  // An intermediate for the key of `csr_der` (PKCS#10, DER), which must be
+  // signed by that key and name only this trust domain's ID
+  // (spiffe://TD) as its URI SAN: how an admin machine certifies a
+  // mayfly-server replica's own key, so the root never sits on a server.
+  // InvalidArgument/PermissionDenied naming what is wrong with the CSR.
+  absl::StatusOr<UniqueX509> SignIntermediateCsr(absl::string_view csr_der,
+                                                 absl::Duration ttl) const;
+
  private:
   CertificateAuthority(std::string dir, Signer root, X509Bundle bundle,
                        const Clock& clock)

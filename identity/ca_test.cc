@@ -10,7 +10,9 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "identity/csr.h"
 #include "identity/file_util.h"
+#include "identity/keys.h"
 #include "identity/pem.h"
 #include "identity/root_rotation.h"
 #include "identity/testing/status_matchers.h"
@@ -252,6 +254,43 @@ TEST_F(CaTest, EveryRootKeyTypeRoundTrips) {
     EXPECT_EQ(*KeyTypeOf(*(*loaded)->root().key), type);
     EXPECT_TRUE((*loaded)->IssueIntermediate().ok()) << KeyTypeName(type);
   }
+}
+
+TEST_F(CaTest, SignsAnIntermediateForAKeyItNeverSees) {
+  auto ca = Create();
+  ASSERT_NE(ca, nullptr);
+  UniqueEvpPkey replica_key = *GenerateKey(KeyType::kEcP256);
+  auto csr =
+      MakeSvidCsrDer(*replica_key, *SpiffeId::FromString(td_.IdString()), {});
+  ASSERT_TRUE(csr.ok()) << csr.status();
+  auto cert = ca->SignIntermediateCsr(*csr, absl::Hours(4));
+  ASSERT_TRUE(cert.ok()) << cert.status();
+  EXPECT_EQ(X509_check_private_key(cert->get(), replica_key.get()), 1);
+  EXPECT_EQ(X509_check_ca(cert->get()), 1);
+  EXPECT_EQ(X509_get_pathlen(cert->get()), 0);
+  EXPECT_EQ(CertNotAfter(**cert), clock_.Now() + absl::Hours(4));
+  EXPECT_EQ(X509_check_issued(ca->root().cert.get(), cert->get()), X509_V_OK);
+}
+
+TEST_F(CaTest, RefusesAnIntermediateCsrNamingAWorkloadOrAnotherDomain) {
+  auto ca = Create();
+  ASSERT_NE(ca, nullptr);
+  UniqueEvpPkey key = *GenerateKey(KeyType::kEcP256);
+  for (const char* id :
+       {"spiffe://example.org/kafka/broker", "spiffe://other.org"}) {
+    auto csr = MakeSvidCsrDer(*key, *SpiffeId::FromString(id), {});
+    ASSERT_TRUE(csr.ok()) << csr.status();
+    EXPECT_THAT(
+        ca->SignIntermediateCsr(*csr, absl::Hours(4)),
+        StatusIs(absl::StatusCode::kPermissionDenied,
+                 HasSubstr(absl::StrCat("CSR names [", id,
+                                        "] and 0 other subjectAltName(s); an "
+                                        "intermediate CSR must name exactly "
+                                        "spiffe://example.org"))));
+  }
+  EXPECT_THAT(ca->SignIntermediateCsr("junk", absl::Hours(4)),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("not a DER PKCS#10")));
 }
 
 }  // namespace

@@ -169,4 +169,18 @@ absl::StatusOr<Signer> MintIntermediateCa(const CaRequest& request,
   return Signer{std::move(cert), std::move(key), parent.ChainBelowRoot()};
 }
 
+absl::StatusOr<UniqueX509> MintIntermediateCaForKey(const CaRequest& request,
+                                                    const EVP_PKEY& public_key,
+                                                    const Signer& parent,
+                                                    const Clock& clock) {
+  const absl::Time now = clock.Now();
+  internal::CertTemplate tmpl =
+      CaTemplate(request, "intermediate CA", now,
+                 std::min(now + request.ttl, parent.NotAfter()));
+  tmpl.path_len = 0;
+  // BuildCertificate reads only the public half of the subject key.
+  return internal::BuildCertificate(tmpl, const_cast<EVP_PKEY&>(public_key),
+                                    parent.cert.get(), *parent.key);
+}
+
 }  // namespace mayfly::identity

@@ -106,6 +106,14 @@ absl::StatusOr<Signer> MintIntermediateCa(const CaRequest& request,
                                           const Signer& parent,
                                           const Clock& clock);
 
+// The same for a key held elsewhere (from a CSR: a mayfly-server replica
+// keeps its intermediate's private key on its own disk). The result
+// certifies `public_key`; nothing else of the CSR is taken.
+absl::StatusOr<UniqueX509> MintIntermediateCaForKey(const CaRequest& request,
+                                                    const EVP_PKEY& public_key,
+                                                    const Signer& parent,
+                                                    const Clock& clock);
+
 // Reads a certificate's NotBefore/NotAfter.
 absl::Time CertNotBefore(const X509& cert);
 absl::Time CertNotAfter(const X509& cert);

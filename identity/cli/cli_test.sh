@@ -14,7 +14,8 @@ source "$TEST_SRCDIR/$TEST_WORKSPACE/tests/lib/checks.sh"
 # --help lists every registered command group.
 expect 0 "mayfly --help" -- "$mayfly" --help
 usage=$out
-for command in "id check" "ca init" "ca rotate" "ca status" "svid mint" \
+for command in "id check" "ca init" "ca rotate" "ca status" "ca csr" \
+  "ca sign" "svid mint" \
   "svid verify" "fetch x509" "watch x509" "fetch jwt" "validate jwt" \
   healthcheck "kafka produce" "kafka consume"; do
   contains "$usage" "  $command " "--help lists $command"
@@ -49,6 +50,33 @@ contains "$err" "missing required flag --trust-domain" "missing flag named"
 expect 2 "ca init bad td" -- "$mayfly" ca init --dir "$work/ca2" --trust-domain Bad.Org
 expect 2 "unknown flag" -- "$mayfly" ca init --dir "$work/ca2" --trust-domain x --bogus
 contains "$err" "unknown flag --bogus" "unknown flag named"
+
+# ca csr / ca sign: a server replica's intermediate, the root elsewhere
+expect 0 "ca csr" -- "$mayfly" ca csr --trust-domain example.org \
+  --key-out "$work/replica_key.pem" --out "$work/replica.csr"
+equals "$(stat -c %a "$work/replica_key.pem")" 600 "replica key mode"
+contains "$(openssl req -in "$work/replica.csr" -noout -text)" \
+  "URI:spiffe://example.org" "the CSR names the trust domain"
+expect 1 "ca csr over an existing key" -- "$mayfly" ca csr \
+  --trust-domain example.org --key-out "$work/replica_key.pem" \
+  --out "$work/replica2.csr"
+contains "$err" "exists; a replica's key is made once" "existing key kept"
+expect 0 "ca sign" -- "$mayfly" ca sign --dir "$work/ca" \
+  --csr "$work/replica.csr" --out "$work/replica.pem" --ttl 2h
+contains "$(openssl verify -CAfile "$work/ca/bundle.pem" "$work/replica.pem")" \
+  "OK" "the intermediate chains to the root"
+equals "$(openssl x509 -in "$work/replica.pem" -noout -pubkey)" \
+  "$(openssl pkey -in "$work/replica_key.pem" -pubout)" \
+  "the intermediate certifies the replica's key"
+contains "$(openssl x509 -in "$work/replica.pem" -noout -text)" \
+  "CA:TRUE, pathlen:0" "an intermediate that signs leaves only"
+openssl req -new -key "$work/replica_key.pem" -subj /CN=x \
+  -addext subjectAltName=URI:spiffe://example.org/kafka/broker \
+  -out "$work/workload.csr" 2>/dev/null
+expect 1 "ca sign a workload CSR" -- "$mayfly" ca sign --dir "$work/ca" \
+  --csr "$work/workload.csr" --out "$work/bad.pem"
+contains "$err" "must name exactly spiffe://example.org" "workload CSR refused"
+equals "$(ls "$work/bad.pem" 2>/dev/null)" "" "a refused CSR leaves no certificate"
 
 # svid mint
 expect 0 "mint" -- "$mayfly" svid mint --ca-dir "$work/ca" \
