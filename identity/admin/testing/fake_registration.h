@@ -164,6 +164,9 @@ class FakeRegistration final : public server::v1::Registration::Service {
   }
 
  private:
+  // Longer than any deadline a test sets.
+  static constexpr absl::Duration kMaxStall = absl::Seconds(5);
+
   static grpc::Status NotFound(const std::string& id) {
     return grpc::Status(grpc::StatusCode::NOT_FOUND,
                         absl::StrCat("no entry ", id));
@@ -174,13 +177,17 @@ class FakeRegistration final : public server::v1::Registration::Service {
     ++calls_;
     if (stall_) {
       // Until the client's deadline passes: polled, since gRPC offers no
-      // wait on cancellation in the sync API.
-      while (!context->IsCancelled()) {
+      // wait on cancellation in the sync API. A client without a deadline
+      // gets an answer it does not expect after kMaxStall instead of
+      // hanging the test.
+      const absl::Time give_up = absl::Now() + kMaxStall;
+      while (!context->IsCancelled() && absl::Now() < give_up) {
         mu_.Unlock();
         absl::SleepFor(absl::Milliseconds(5));
         mu_.Lock();
       }
-      return grpc::Status(grpc::StatusCode::CANCELLED, "stalled");
+      return grpc::Status(grpc::StatusCode::ABORTED,
+                          "stalled: the client set no deadline");
     }
     if (fail_next_) {
       grpc::Status s = *fail_next_;
