@@ -259,6 +259,24 @@ TEST_F(AdminCommandsTest, LoadIsIdempotent) {
   EXPECT_EQ(r.out, "2 created, 0 updated, 0 unchanged\n");
 }
 
+TEST_F(AdminCommandsTest, LoadSaysWhatItDidBeforeARefusal) {
+  const std::string path = WriteFile("two.yaml",
+                                     "entries:\n"
+                                     "  - spiffe_id: spiffe://example.org/web\n"
+                                     "    selectors: [\"unix:uid:1000\"]\n"
+                                     "  - spiffe_id: spiffe://example.org/db\n"
+                                     "    selectors: [\"unix:uid:1001\"]\n");
+  // Call 1 lists, 2 creates web, 3 would create db.
+  fake().FailCall(
+      3, grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "db is reserved"));
+  const Result r = Admin({"entry", "load", path, "--parent", kNode});
+  EXPECT_EQ(r.code, cli::kExitFailure);
+  EXPECT_EQ(r.out, "1 created, 0 updated, 0 unchanged before the error\n");
+  EXPECT_EQ(r.err, "mayfly entry load: " + path +
+                       ":4: spiffe://example.org/db: INVALID_ARGUMENT: db is "
+                       "reserved\n");
+}
+
 TEST_F(AdminCommandsTest, LoadChecksTheWholeFileFirst) {
   const std::string path = WriteFile("bad.yaml",
                                      "entries:\n"

@@ -14,7 +14,6 @@
 namespace mayfly::admin {
 namespace {
 
-using cli::kExitFailure;
 using cli::kExitOk;
 using cli::kExitUsage;
 using server::v1::Entry;
@@ -131,7 +130,8 @@ int EntryList(const std::vector<std::string>& args) {
   server_flags.AddTo(flags);
   std::vector<std::string> positional;
   if (auto code = cli::ParseOrExit(flags, args, &positional)) return *code;
-  if (!positional.empty()) return Report(command, "takes no arguments", 2);
+  if (!positional.empty())
+    return Report(command, "takes no arguments", kExitUsage);
   if (format != "text" && format != "json") {
     return Report(command, "--format: want text or json", kExitUsage);
   }

@@ -69,6 +69,15 @@ int EntryLoad(const std::vector<std::string>& args) {
   for (const Entry& e : listed.entries()) existing.emplace(Key(e), e);
 
   int created = 0, updated = 0, unchanged = 0;
+  // What was done before a call failed, and which entry it was for.
+  auto failed = [&](const agent::EntryConfig& config,
+                    const grpc::Status& error) {
+    std::cout << created << " created, " << updated << " updated, " << unchanged
+              << " unchanged before the error\n";
+    return CallFailed(absl::StrCat(command, ": ", config.source, ": ",
+                                   config.spiffe_id.ToString()),
+                      error);
+  };
   for (const agent::EntryConfig& config : *configs) {
     Entry want = EntryFromConfig(config, parent);
     const auto it = existing.find(Key(want));
@@ -76,13 +85,7 @@ int EntryLoad(const std::vector<std::string>& args) {
     if (it == existing.end()) {
       status =
           client->stub().CreateEntry(client->Context().get(), want, &written);
-      if (!status.ok()) {
-        std::cout << created << " created, " << updated << " updated, "
-                  << unchanged << " unchanged before the error\n";
-        return CallFailed(absl::StrCat(command, ": ", config.source, ": ",
-                                       config.spiffe_id.ToString()),
-                          status);
-      }
+      if (!status.ok()) return failed(config, status);
       ++created;
       continue;
     }
@@ -94,13 +97,7 @@ int EntryLoad(const std::vector<std::string>& args) {
     }
     status =
         client->stub().UpdateEntry(client->Context().get(), want, &written);
-    if (!status.ok()) {
-      std::cout << created << " created, " << updated << " updated, "
-                << unchanged << " unchanged before the error\n";
-      return CallFailed(absl::StrCat(command, ": ", config.source, ": ",
-                                     config.spiffe_id.ToString()),
-                        status);
-    }
+    if (!status.ok()) return failed(config, status);
     ++updated;
   }
   std::cout << created << " created, " << updated << " updated, " << unchanged

@@ -28,8 +28,13 @@ class FakeRegistration final : public server::v1::Registration::Service {
 
   // The next call answers `status` instead of doing anything.
   void FailNext(grpc::Status status) ABSL_LOCKS_EXCLUDED(mu_) {
+    FailCall(1, std::move(status));
+  }
+  // The nth call from now (1: the next) answers `status`.
+  void FailCall(int nth, grpc::Status status) ABSL_LOCKS_EXCLUDED(mu_) {
     absl::MutexLock lock(&mu_);
-    fail_next_ = std::move(status);
+    fail_at_ = calls_ + nth;
+    fail_status_ = std::move(status);
   }
   // Every call from now waits until its caller gives up.
   void StallCalls() ABSL_LOCKS_EXCLUDED(mu_) {
@@ -189,11 +194,7 @@ class FakeRegistration final : public server::v1::Registration::Service {
       return grpc::Status(grpc::StatusCode::ABORTED,
                           "stalled: the client set no deadline");
     }
-    if (fail_next_) {
-      grpc::Status s = *fail_next_;
-      fail_next_.reset();
-      return s;
-    }
+    if (calls_ == fail_at_) return fail_status_;
     return std::nullopt;
   }
 
@@ -201,7 +202,8 @@ class FakeRegistration final : public server::v1::Registration::Service {
   std::map<std::string, Entry> entries_ ABSL_GUARDED_BY(mu_);
   std::vector<server::v1::Agent> agents_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> last_aliases_ ABSL_GUARDED_BY(mu_);
-  std::optional<grpc::Status> fail_next_ ABSL_GUARDED_BY(mu_);
+  int fail_at_ ABSL_GUARDED_BY(mu_) = 0;  // 0: none
+  grpc::Status fail_status_ ABSL_GUARDED_BY(mu_);
   bool stall_ ABSL_GUARDED_BY(mu_) = false;
   int calls_ ABSL_GUARDED_BY(mu_) = 0;
   int next_id_ ABSL_GUARDED_BY(mu_) = 0;
