@@ -12,6 +12,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "identity/duration.h"
 #include "identity/file_util.h"
 #include "identity/pem.h"
@@ -24,6 +25,8 @@ namespace mayfly::admin {
 namespace {
 
 constexpr absl::string_view kUnixScheme = "unix:";
+// sockaddr_un.sun_path is 108 bytes on Linux, the NUL included.
+constexpr size_t kMaxUnixSocketPath = 107;
 
 // Runs after gRPC has verified the server's chain against the bundle: the
 // leaf must name exactly the server's SPIFFE ID. Synchronous.
@@ -136,6 +139,14 @@ absl::StatusOr<std::unique_ptr<AdminClient>> AdminClient::Connect(
       return absl::InvalidArgumentError(
           "--svid-dir and --bundle are for a HOST:PORT server; the admin "
           "socket checks the caller's uid");
+    }
+    absl::string_view path = flags.server;
+    path.remove_prefix(kUnixScheme.size());
+    absl::ConsumePrefix(&path, "//");
+    if (path.size() > kMaxUnixSocketPath) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--server: the socket path is ", path.size(),
+          " bytes; a Unix socket path holds at most ", kMaxUnixSocketPath));
     }
     credentials = grpc::InsecureChannelCredentials();
   } else {

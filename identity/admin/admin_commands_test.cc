@@ -186,6 +186,15 @@ TEST_F(AdminCommandsTest, MtlsNeedsAnSvidAndABundle) {
             "mTLS needs --svid-dir and --bundle\n");
 }
 
+TEST_F(AdminCommandsTest, SocketPathMustFitSunPath) {
+  const std::string path = "/" + std::string(107, 'a');
+  const Result r = Mayfly({"entry", "list", "--server", "unix://" + path});
+  EXPECT_EQ(r.code, cli::kExitUsage);
+  EXPECT_EQ(r.err,
+            "mayfly entry list: --server: the socket path is 108 bytes; a "
+            "Unix socket path holds at most 107\n");
+}
+
 TEST_F(AdminCommandsTest, ServerComesFromTheEnvironment) {
   ASSERT_EQ(setenv("MAYFLY_SERVER_ADMIN", server_->address().c_str(), 1), 0);
   const Result r = Mayfly({"entry", "list"});
