@@ -99,6 +99,14 @@ TEST_F(AdminCommandsTest, CreatePrintsTheEntryIdFirst) {
   EXPECT_EQ(fake().entries()[0].ttl_seconds(), 300);
 }
 
+TEST_F(AdminCommandsTest, ControlCharactersAreEscapedInText) {
+  const Result r =
+      Admin({"entry", "create", "--spiffe-id", kWeb, "--parent", kNode,
+             "--selector", "unix:uid:1", "--hint", "a\nid: forged\x1b[2J"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("\nhint: a\\nid: forged\\x1b[2J\n"));
+}
+
 TEST_F(AdminCommandsTest, FlagsAreCheckedBeforeAnyCall) {
   const std::vector<std::string> good = {"entry", "create",   "--spiffe-id",
                                          kWeb,    "--parent", kNode};

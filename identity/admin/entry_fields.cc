@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
@@ -204,14 +205,24 @@ bool SameContent(const Entry& a, const Entry& b) {
          NormalSubject(a.subject()) == NormalSubject(b.subject());
 }
 
+std::string Printable(absl::string_view value) {
+  for (char c : value) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      return absl::CHexEscape(value);
+    }
+  }
+  return std::string(value);
+}
+
 std::string EntryText(const Entry& e) {
   return absl::StrCat(
-      "id: ", e.id(), "\nspiffe_id: ", e.spiffe_id(),
-      "\nparent_id: ", e.parent_id(),
-      "\nselectors: ", absl::StrJoin(e.selectors(), ", "),
+      "id: ", Printable(e.id()), "\nspiffe_id: ", Printable(e.spiffe_id()),
+      "\nparent_id: ", Printable(e.parent_id()),
+      "\nselectors: ", Printable(absl::StrJoin(e.selectors(), ", ")),
       "\nttl: ", Ttl(e.ttl_seconds()), "\njwt_ttl: ", Ttl(e.jwt_ttl_seconds()),
-      "\ndns_names: ", absl::StrJoin(e.dns_names(), ", "), "\nhint: ", e.hint(),
-      "\nsubject: ", e.subject(), "\nrevision: ", e.revision(), "\n");
+      "\ndns_names: ", Printable(absl::StrJoin(e.dns_names(), ", ")),
+      "\nhint: ", Printable(e.hint()), "\nsubject: ", Printable(e.subject()),
+      "\nrevision: ", e.revision(), "\n");
 }
 
 std::string EntryJson(const Entry& e) {

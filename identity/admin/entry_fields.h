@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "identity/agent/config.h"
 #include "identity/cli/flags.h"
 #include "identity/server/proto/server.pb.h"
@@ -49,8 +50,12 @@ std::string SubjectText(const agent::SubjectTemplate& subject);
 // compared as sets; subjects after parsing, when both parse.
 bool SameContent(const server::v1::Entry& a, const server::v1::Entry& b);
 
+// `value` as is, or C-escaped if it holds a control character: what the
+// server sends cannot add lines to the output or drive the terminal.
+std::string Printable(absl::string_view value);
+
 // "id: ...\nspiffe_id: ...\n...", one "name: value" line per field, id
-// first; repeated fields joined by ", ".
+// first; repeated fields joined by ", ", each value Printable.
 std::string EntryText(const server::v1::Entry& entry);
 // One JSON object, fields in proto order, TTLs in seconds.
 std::string EntryJson(const server::v1::Entry& entry);

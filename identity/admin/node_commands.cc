@@ -9,6 +9,7 @@
 #include "absl/time/time.h"
 #include "identity/admin/admin_client.h"
 #include "identity/admin/command_util.h"
+#include "identity/admin/entry_fields.h"
 #include "identity/cli/command.h"
 #include "identity/duration.h"
 #include "identity/spiffe_id.h"
@@ -79,13 +80,14 @@ int TokenCreate(const std::vector<std::string>& args) {
 }
 
 std::string AgentText(const server::v1::Agent& a) {
-  return absl::StrCat("spiffe_id: ", a.spiffe_id(),
-                      "\nattestation: ", a.attestation(),
-                      "\naliases: ", absl::StrJoin(a.aliases(), ", "),
-                      "\nattested_at: ", UnixTime(a.attested_at_unix()),
-                      "\nsvid_serial: ", a.svid_serial(),
-                      "\nsvid_not_after: ", UnixTime(a.svid_not_after_unix()),
-                      "\nevicted: ", a.evicted() ? "true" : "false", "\n");
+  return absl::StrCat(
+      "spiffe_id: ", Printable(a.spiffe_id()),
+      "\nattestation: ", Printable(a.attestation()),
+      "\naliases: ", Printable(absl::StrJoin(a.aliases(), ", ")),
+      "\nattested_at: ", UnixTime(a.attested_at_unix()),
+      "\nsvid_serial: ", Printable(a.svid_serial()),
+      "\nsvid_not_after: ", UnixTime(a.svid_not_after_unix()),
+      "\nevicted: ", a.evicted() ? "true" : "false", "\n");
 }
 
 int AgentList(const std::vector<std::string>& args) {
