@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <iostream>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -14,9 +15,12 @@
 #include "bridge/plugin.h"
 #include "bridge/policy.h"
 #include "bridge/properties_text.h"
+#include "bridge/server_entries.h"
 #include "bridge/stock.h"
+#include "identity/admin/admin_client.h"
 #include "identity/cli/command.h"
 #include "identity/file_util.h"
+#include "identity/spiffe_id.h"
 
 namespace mayfly::cli {
 namespace {
@@ -152,18 +156,76 @@ int RenderEntries(const Policy& policy, const std::string& in,
   return kExitOk;
 }
 
+// --entries-server: the server's entries (those under `parent`, or all)
+// given their subjects with UpdateEntry, as RenderEntries does to a file.
+int RenderServerEntries(const Policy& policy, const admin::ServerFlags& server,
+                        const std::string& parent, bool skip_unexpressible) {
+  absl::StatusOr<std::unique_ptr<admin::AdminClient>> client =
+      admin::AdminClient::Connect(server);
+  if (!client.ok()) {
+    return Fail(std::string(client.status().message()),
+                client.status().code() == absl::StatusCode::kInvalidArgument
+                    ? kExitUsage
+                    : kExitFailure);
+  }
+  mayfly::server::v1::ListEntriesRequest request;
+  request.set_parent_id(parent);
+  mayfly::server::v1::ListEntriesResponse listed;
+  grpc::Status status = (*client)->stub().ListEntries(
+      (*client)->Context().get(), request, &listed);
+  if (!status.ok()) {
+    return Fail(absl::StrCat(server.server, ": ", admin::StatusText(status)));
+  }
+  absl::StatusOr<bridge::ServerEntriesRender> rendered =
+      bridge::RenderServerEntries(
+          policy, {listed.entries().begin(), listed.entries().end()});
+  if (!rendered.ok()) return Fail(std::string(rendered.status().message()));
+  ReportEntries(rendered->report);
+  const bridge::StockEntries& report = rendered->report;
+  if (report.unexpressible > 0 && !skip_unexpressible) {
+    return Fail(absl::StrCat(
+        report.unexpressible,
+        " entries map to principals a stock broker cannot give; nothing "
+        "updated on ",
+        server.server, " (--skip-unexpressible updates the others)"));
+  }
+  int updated = 0;
+  for (const mayfly::server::v1::Entry& entry : rendered->updates) {
+    mayfly::server::v1::Entry written;
+    status = (*client)->stub().UpdateEntry((*client)->Context().get(), entry,
+                                           &written);
+    if (!status.ok()) {
+      return Fail(absl::StrCat(
+          server.server, ": entry ", entry.id(), " (", entry.spiffe_id(),
+          "): ", admin::StatusText(status), "; ", updated, " of ",
+          rendered->updates.size(), " updated before it"));
+    }
+    ++updated;
+  }
+  const size_t with_subject =
+      report.entries.size() - report.denied - report.unexpressible;
+  std::cerr << "mayfly: updated " << updated << " entries on " << server.server
+            << " (" << rendered->unchanged << " unchanged): " << with_subject
+            << " entries with a subject, " << report.denied << " denied, "
+            << report.unexpressible << " not expressible\n";
+  return kExitOk;
+}
+
 int BridgeRender(const std::vector<std::string>& args) {
   bool stock = false, broker = false, skip_unexpressible = false;
   std::string svid_dir, listener, entries_in, entries_out, broker_id;
   FlagSet flags(
       "mayfly bridge render POLICY --stock --svid-dir DIR [--listener NAME] "
-      "[--entries IN --entries-out OUT [--skip-unexpressible]]\n"
+      "[--entries IN --entries-out OUT | --entries-server ADDRESS "
+      "[--entries-parent ID]] [--skip-unexpressible]\n"
       "       mayfly bridge render POLICY --broker --svid-dir DIR "
       "--broker-spiffe-id ID",
       "--stock prints the properties a stock Kafka broker needs to give the "
       "policy's\nprincipals from certificate subjects, with no plugin; with "
       "--entries, writes\nthe agent entries file with each entry's subject "
-      "set to match. An entry whose\nID the policy denies, or whose "
+      "set to match (with\n--entries-server, updates the entries a "
+      "mayfly-server holds instead). An entry whose\nID the policy denies, or "
+      "whose "
       "principal a subject cannot carry (not\nUser:NAME, NAME 1-64 of "
       "[A-Za-z0-9._-]), gets no such subject, so the broker\nrefuses it; "
       "each is named on stderr, and unexpressible ones make the exit\ncode "
@@ -184,6 +246,18 @@ int BridgeRender(const std::vector<std::string>& args) {
   flags.String("entries", &entries_in, "Agent entries file to read.");
   flags.String("entries-out", &entries_out,
                "Where to write it with subjects set (may be --entries).");
+  admin::ServerFlags server;
+  std::string entries_parent;
+  flags.String("entries-server", &server.server,
+               "Instead of a file: set the subjects of the entries held by "
+               "this\n      mayfly-server, unix:///PATH (its admin socket) or "
+               "HOST:PORT (mTLS).");
+  flags.String("entries-parent", &entries_parent,
+               "With --entries-server: only the entries under this parent.");
+  flags.String("admin-svid-dir", &server.svid_dir,
+               "With --entries-server HOST:PORT: the admin SVID directory.");
+  flags.String("admin-bundle", &server.bundle,
+               "With --entries-server HOST:PORT: the server's trust bundle.");
   flags.Bool("skip-unexpressible", &skip_unexpressible,
              "Write the entries even if some cannot be expressed.");
   std::vector<std::string> positional;
@@ -207,6 +281,25 @@ int BridgeRender(const std::vector<std::string>& args) {
   }
   if (entries_in.empty() != entries_out.empty()) {
     return Fail("--entries and --entries-out go together", kExitUsage);
+  }
+  if (!server.server.empty() && (broker || !entries_in.empty())) {
+    return Fail("--entries-server is for --stock, instead of --entries",
+                kExitUsage);
+  }
+  if (server.server.empty() &&
+      (!entries_parent.empty() || !server.svid_dir.empty() ||
+       !server.bundle.empty())) {
+    return Fail(
+        "--entries-parent, --admin-svid-dir and --admin-bundle are for "
+        "--entries-server",
+        kExitUsage);
+  }
+  if (!entries_parent.empty()) {
+    if (absl::Status s =
+            identity::SpiffeId::FromString(entries_parent).status();
+        !s.ok()) {
+      return Fail(absl::StrCat("--entries-parent: ", s.message()), kExitUsage);
+    }
   }
   // What render writes into the broker's properties must not be able to
   // end a line there (properties_text.h escapes it too).
@@ -247,6 +340,13 @@ int BridgeRender(const std::vector<std::string>& args) {
     std::cout << bridge::RenderPluginProperties(
         *policy, {Absolute(positional[0]), Absolute(svid_dir), broker_id});
     return kExitOk;
+  }
+  if (!server.server.empty()) {
+    if (int code = RenderServerEntries(*policy, server, entries_parent,
+                                       skip_unexpressible);
+        code != kExitOk) {
+      return code;
+    }
   }
   if (!entries_in.empty()) {
     if (int code =

@@ -17,7 +17,9 @@ usage=$out
 for command in "id check" "ca init" "ca rotate" "ca status" "ca csr" \
   "ca sign" "svid mint" \
   "svid verify" "fetch x509" "watch x509" "fetch jwt" "validate jwt" \
-  healthcheck "kafka produce" "kafka consume"; do
+  healthcheck "kafka produce" "kafka consume" "entry create" "entry update" \
+  "entry delete" "entry show" "entry list" "entry load" "token create" \
+  "agent list" "agent evict"; do
   contains "$usage" "  $command " "--help lists $command"
   expect 0 "$command --help" -- "$mayfly" $command --help
   contains "$out" "usage: mayfly $command" "$command has its own help"
@@ -383,5 +385,23 @@ expect 1 "kafka consume that lost everything" -- timeout 60 "$mayfly" kafka \
 equals "$out" "consume: received=0 distinct=0 duplicated=0 lost=10 rebalances=0 seconds=0.000 msgs_per_s=0.0 rotations=0 auth_errors=0 transport_errors=0" \
   "consume prints its one summary line"
 contains "$err" "mayfly: consume failed: lost=10" "what failed is named"
+
+# The admin commands on the real binary, with no server behind the socket
+# (the fake-server cases are identity/admin:admin_commands_test): a bad flag
+# is a usage error before any connection; an unreachable server exits 1
+# with gRPC's code.
+# A short path that no test creates: $work is too long for a socket path.
+admin_socket="unix:///nonexistent/mayfly-admin.sock"
+expect 2 "entry create with a bad selector" -- "$mayfly" entry create \
+  --server "$admin_socket" --spiffe-id spiffe://example.org/w \
+  --parent spiffe://example.org/mayfly/agent/n --selector unix:uid:x
+contains "$err" 'mayfly entry create: --selector: selector "unix:uid:x"' \
+  "bad selector named"
+expect 1 "entry list with no server" -- env MAYFLY_SERVER_ADMIN="$admin_socket" \
+  "$mayfly" entry list --timeout 2s
+contains "$err" "mayfly entry list: UNAVAILABLE: " "unreachable server: gRPC's code"
+expect 2 "token create over TCP without an SVID" -- "$mayfly" token create \
+  --server 127.0.0.1:1
+contains "$err" "mTLS needs --svid-dir and --bundle" "mTLS flags asked for"
 
 finish cli_test
