@@ -1,0 +1,157 @@
+# The fleet of the cluster harness: an admin CA (the root stays with the
+# harness, as on an admin machine), mayfly-server replicas on the etcd
+# cluster, each with its own intermediate, and agents, each in a node
+# namespace (lib/net.sh) attested with a join token.
+#
+#   fleet_ca                     the admin root and the bundle file
+#   server_start NAME            a replica (NAME a|b); its Node API on
+#                                $net_host:${server_port[NAME]}
+#   server_stop NAME [KILL]      TERM (or KILL -9) the replica
+#   admin NAME ARGS...           `mayfly ARGS` against NAME's admin socket
+#   agent_start N ADDRS...       node N's agent, attesting with a new token
+#                                (created through replica a), servers in
+#                                the order given
+#   agent_restart N              the same agent again, on its state dir
+#   agent_stop N [KILL]
+#   agent_id N                   the agent SPIFFE ID node N attested as
+#
+# Needs $run, $bin, $td and the procs.sh/net.sh/etcd.sh functions.
+
+declare -A server_port=() server_pid=() agent_pid=() agent_ids=()
+declare -A agent_addrs=()
+
+fleet_ca() {
+  "$bin/mayfly" ca init --dir "$run/admin-ca" --trust-domain "$td" \
+    >>"$run/fleet.log" 2>&1
+}
+
+# free_port HOST: a port nobody listens on at HOST now.
+free_port() {
+  python3 -c 'import socket,sys
+s = socket.socket(); s.bind((sys.argv[1], 0)); print(s.getsockname()[1])' "$1"
+}
+
+# server_config NAME: writes the replica's config (once: its port and its
+# intermediate stay across restarts).
+server_config() {
+  local name=$1 dir=$run/server-$name
+  [[ -f $dir/server.yaml ]] && return 0
+  mkdir -p "$dir"
+  chmod 700 "$dir"
+  "$bin/mayfly" ca csr --trust-domain "$td" --key-out "$dir/intermediate_key.pem" \
+    --out "$dir/intermediate.csr" >>"$run/fleet.log" 2>&1 || return
+  "$bin/mayfly" ca sign --dir "$run/admin-ca" --csr "$dir/intermediate.csr" \
+    --out "$dir/intermediate.pem" --ttl 24h >>"$run/fleet.log" 2>&1 || return
+  server_port[$name]=$(free_port "$net_host")
+  local endpoints
+  endpoints=$(sed 's/,/, /g' <<<"$ETCD_ENDPOINTS")
+  cat >"$dir/server.yaml" <<YAML
+trust_domain: $td
+listen_address: $net_host:${server_port[$name]}
+admin_socket: $dir/admin.sock
+state_dir: $dir/state
+store: {etcd: {endpoints: [$endpoints]}}
+signing:
+  intermediate_cert: $dir/intermediate.pem
+  intermediate_key: $dir/intermediate_key.pem
+  bundle: $run/admin-ca/bundle.pem
+default_ttl: $svid_ttl
+agent_ttl: $agent_ttl
+log_level: info
+YAML
+}
+
+server_start() {
+  local name=$1 dir=$run/server-$name
+  server_config "$name" || return
+  spawn "server-$name" "$dir/server.log.$SECONDS" "$bin/mayfly-server" \
+    --config "$dir/server.yaml"
+  server_pid[$name]=$spawned_pid
+  ln -sf "$dir/server.log.$SECONDS" "$dir/server.log"
+  local deadline=$((SECONDS + 20))
+  until [[ -S $dir/admin.sock ]] && admin "$name" agent list >/dev/null 2>&1; do
+    if ! group_alive "${server_pid[$name]}" || ((SECONDS >= deadline)); then
+      echo "cluster: server $name did not start:" >&2
+      tail -n 20 "$dir/server.log" >&2
+      return 1
+    fi
+    sleep 0.1
+  done
+}
+
+server_stop() {
+  local name=$1 how=${2:-TERM}
+  if [[ $how == KILL ]]; then
+    kill -KILL -- "-${server_pid[$name]}" 2>/dev/null || true
+    wait "${server_pid[$name]}" 2>/dev/null || true
+  else
+    stop_group "${server_pid[$name]}"
+  fi
+}
+
+admin() {
+  local name=$1
+  shift
+  "$bin/mayfly" "$@" --server "unix://$run/server-$name/admin.sock" --timeout 5s
+}
+
+agent_id() { echo "${agent_ids[$1]}"; }
+
+# agent_start N ADDR...: a token from replica a, then the agent in node N.
+agent_start() {
+  local n=$1 dir=$run/node$1 token out
+  shift
+  agent_addrs[$n]="$*"
+  mkdir -p "$dir"
+  out=$(admin a token create --ttl 2m) || {
+    echo "cluster: token create failed: $out" >&2
+    return 1
+  }
+  token=$(awk '$1 == "token:" { print $2 }' <<<"$out")
+  agent_ids[$n]=$(awk '$1 == "agent_id:" { print $2 }' <<<"$out")
+  [[ -n $token && -n ${agent_ids[$n]} ]] || {
+    echo "cluster: no token in: $out" >&2
+    return 1
+  }
+  echo "$token" >"$dir/token"
+  local addrs
+  addrs=$(sed 's/ /, /g' <<<"$*")
+  cat >"$dir/agent.yaml" <<YAML
+trust_domain: $td
+socket_path: $dir/api.sock
+state_dir: $dir/state
+server:
+  address: [$addrs]
+  bundle: $run/admin-ca/bundle.pem
+  join_token: $token
+YAML
+  agent_restart "$n"
+}
+
+agent_restart() {
+  local n=$1 dir=$run/node$1
+  spawn "agent-$n" "$dir/agent.log.$SECONDS" ip netns exec "${net_tag}n$n" \
+    "$bin/mayfly-agent" --config "$dir/agent.yaml"
+  agent_pid[$n]=$spawned_pid
+  ln -sf "$dir/agent.log.$SECONDS" "$dir/agent.log"
+  local deadline=$((SECONDS + 20))
+  until [[ -S $dir/api.sock ]]; do
+    if ! group_alive "${agent_pid[$n]}" || ((SECONDS >= deadline)); then
+      echo "cluster: agent $n did not start:" >&2
+      tail -n 20 "$dir/agent.log" >&2
+      return 1
+    fi
+    sleep 0.1
+  done
+}
+
+agent_stop() {
+  local n=$1 how=${2:-TERM}
+  if [[ $how == KILL ]]; then
+    kill -KILL -- "-${agent_pid[$n]}" 2>/dev/null || true
+    wait "${agent_pid[$n]}" 2>/dev/null || true
+  else
+    stop_group "${agent_pid[$n]}"
+  fi
+  rm -f "$run/node$n/api.sock"
+}
