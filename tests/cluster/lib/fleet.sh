@@ -34,7 +34,7 @@ s = socket.socket(); s.bind((sys.argv[1], 0)); print(s.getsockname()[1])' "$1"
 # server_config NAME: writes the replica's config (once: its port and its
 # intermediate stay across restarts).
 server_config() {
-  local name=$1 dir=$run/server-$name
+  local name=$1 dir=$run/server-$1
   [[ -f $dir/server.yaml ]] && return 0
   mkdir -p "$dir"
   chmod 700 "$dir"
@@ -62,7 +62,7 @@ YAML
 }
 
 server_start() {
-  local name=$1 dir=$run/server-$name
+  local name=$1 dir=$run/server-$1
   server_config "$name" || return
   spawn "server-$name" "$dir/server.log.$SECONDS" "$bin/mayfly-server" \
     --config "$dir/server.yaml"
