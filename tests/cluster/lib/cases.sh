@@ -11,13 +11,13 @@ fail() {
 ttl_ms() { echo $((${svid_ttl%s} * 1000)); }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
-# fetch_as UID NODE ID: one `mayfly fetch x509` on NODE's agent as UID;
-# stdout+stderr in $out.
+# fetch_as UID NODE ID: one `mayfly fetch x509` on NODE's agent as UID,
+# which must list ID; stdout+stderr in $out.
 fetch_as() {
   local uid=$1 node=$2 id=$3
   out=$(setpriv --reuid "$uid" --regid "$uid" --clear-groups \
     "$bin/mayfly" fetch x509 --socket "$run/node$node/api.sock" \
-    --spiffe-id "$id" --timeout 2s 2>&1)
+    --timeout 2s 2>&1) && [[ $out == *"$id"* ]]
 }
 
 # await_fetch SECONDS UID NODE ID: until fetch_as succeeds, bounded.
