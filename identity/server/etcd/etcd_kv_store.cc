@@ -34,20 +34,26 @@ absl::Status CheckKey(absl::string_view what, absl::string_view key) {
   return absl::OkStatus();
 }
 
-// "Txn on \"a\", \"b\", \"c\" and 2 more keys".
+// "Txn on \"a\", \"b\", \"c\" and 2 more keys": each key once, written
+// ones first.
 std::string DescribeTxn(const std::vector<Compare>& compares,
                         const std::vector<Op>& ops) {
-  std::vector<std::string> keys;
-  size_t total = 0;
+  std::vector<const std::string*> keys;
   auto add = [&](const std::string& key) {
-    if (keys.size() < kTxnKeysNamed) keys.push_back(QuoteKey(key));
-    ++total;
+    for (const std::string* k : keys) {
+      if (*k == key) return;
+    }
+    keys.push_back(&key);
   };
   for (const Op& op : ops) add(op.key);
   for (const Compare& c : compares) add(c.key);
-  std::string what = absl::StrCat("Txn on ", absl::StrJoin(keys, ", "));
-  if (total > keys.size()) {
-    absl::StrAppend(&what, " and ", total - keys.size(), " more keys");
+  std::vector<std::string> named;
+  for (size_t i = 0; i < keys.size() && i < kTxnKeysNamed; ++i) {
+    named.push_back(QuoteKey(*keys[i]));
+  }
+  std::string what = absl::StrCat("Txn on ", absl::StrJoin(named, ", "));
+  if (keys.size() > named.size()) {
+    absl::StrAppend(&what, " and ", keys.size() - named.size(), " more keys");
   }
   return what;
 }

@@ -16,6 +16,15 @@
 // unknown: Txn returns Unavailable saying so, and the caller re-reads before
 // deciding to try again (our compares are on mod_revision, so a re-read
 // shows whether the write landed). No call is retried on the same member.
+// A Txn in flight when the leader dies usually ends so: its member had
+// forwarded it to the dead leader, and it runs into the call deadline.
+//
+// A member that was down is used again once gRPC has reconnected to it,
+// within the reconnect backoff (capped at 2 s; 1.6 s measured here). A
+// connect attempt that reaches it while it is starting and not serving yet
+// can hold that up by about 10 s: gRPC 1.51 keeps a failed channel failed
+// and drives such a connection only from its 5 s backup poller. Calls go
+// to the other members meanwhile.
 //
 // Watches: each has a stream and a reader thread of its own, opened on the
 // first member that accepts it. An error ends the watch as kv_store.h says:
