@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "gmock/gmock.h"
@@ -103,6 +104,46 @@ TEST(EtcdFailoverTest, ReadsPassADeadMemberAndTxnIsNotSentToIt) {
       "again after %s (bound %s)\n",
       dead, absl::FormatDuration(Now() - restarted).c_str(),
       absl::FormatDuration(kReconnectBound).c_str());
+}
+
+TEST(EtcdFailoverTest, MemberWithoutQuorumRefusesAtOnceInsteadOfHanging) {
+  EtcdCluster& cluster = Cluster();
+  absl::StatusOr<int> leader = cluster.Leader(kPromptly);
+  ASSERT_TRUE(leader.ok()) << leader.status();
+  const int a = (*leader + 1) % EtcdCluster::kMembers;
+  const int b = (*leader + 2) % EtcdCluster::kMembers;
+  RestartAtEnd restart_a(a);
+  RestartAtEnd restart_b(b);
+  ASSERT_TRUE(cluster.Kill(a).ok());
+  ASSERT_TRUE(cluster.Kill(b).ok());
+
+  // The survivor steps down once it misses its quorum (etcd's check-quorum,
+  // an election timeout); from then on, with hasleader, it answers "no
+  // leader" at once rather than holding a read until its deadline.
+  auto survivor = NewStore({cluster.endpoints()[*leader]});
+  const std::string key = TestPrefix() + "k";
+  const absl::Duration deadline = Now() + kPromptly;
+  absl::StatusOr<KeyValue> got = survivor->Get(key);
+  while (
+      Now() < deadline &&
+      !(!got.ok() && absl::StrContains(got.status().message(), "no leader"))) {
+    absl::SleepFor(kPollInterval);
+    got = survivor->Get(key);
+  }
+  const absl::Duration before = Now();
+  got = survivor->Get(key);
+  const absl::Duration took = Now() - before;
+  EXPECT_THAT(got,
+              StatusIs(absl::StatusCode::kUnavailable,
+                       AllOf(HasSubstr("etcd " + cluster.endpoints()[*leader] +
+                                       ": Get \"/EtcdFailoverTest/"),
+                             HasSubstr(": etcdserver: no leader"))));
+  EXPECT_LT(took, EtcdKvStore::kDefaultCallTimeout / 5);
+  EXPECT_THAT(survivor->Txn({}, {Op{Op::Kind::kPut, key, "v"}}),
+              StatusIs(absl::StatusCode::kUnavailable,
+                       HasSubstr("etcdserver: no leader")));
+  std::printf("a member without quorum refused a read in %s\n",
+              absl::FormatDuration(took).c_str());
 }
 
 // One write, retried until it is known to have landed: create-if-absent,
