@@ -31,6 +31,19 @@ _etcd_free_ports() {
   echo "${out[*]}"
 }
 
+# _etcd_spawn LOG ARGS...: etcd in the background, in a process group of
+# its own whose id is $!. With job control on (an interactive shell) the
+# job gets one anyway, and setsid would fork and leave $! a stray pid.
+_etcd_spawn() {
+  local log=$1
+  shift
+  if [[ $- == *m* ]]; then
+    "$ETCD_BIN" "$@" </dev/null >"$log" 2>&1 &
+  else
+    setsid "$ETCD_BIN" "$@" </dev/null >"$log" 2>&1 &
+  fi
+}
+
 # _etcd_try_start DIR: one attempt; returns 1 if the cluster is not healthy
 # within 30 s (the members are killed then).
 _etcd_try_start() {
@@ -45,15 +58,14 @@ _etcd_try_start() {
   ETCD_PIDS=()
   for i in 0 1 2; do
     rm -rf "$dir/m$i"
-    setsid "$ETCD_BIN" --name "m$i" --data-dir "$dir/m$i" \
+    _etcd_spawn "$dir/m$i.log" --name "m$i" --data-dir "$dir/m$i" \
       --listen-client-urls "http://127.0.0.1:${ETCD_CLIENT_PORTS[i]}" \
       --advertise-client-urls "http://127.0.0.1:${ETCD_CLIENT_PORTS[i]}" \
       --listen-peer-urls "http://127.0.0.1:${peer[i]}" \
       --initial-advertise-peer-urls "http://127.0.0.1:${peer[i]}" \
       --initial-cluster "$cluster" --initial-cluster-state new \
       --initial-cluster-token "$token" \
-      --logger zap --log-outputs stderr --log-level warn \
-      </dev/null >"$dir/m$i.log" 2>&1 &
+      --logger zap --log-outputs stderr --log-level warn
     ETCD_PIDS[i]=$!
   done
   local deadline=$((SECONDS + 30))
