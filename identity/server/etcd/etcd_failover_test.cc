@@ -86,7 +86,7 @@ TEST(EtcdFailoverTest, ReadsPassADeadMemberAndTxnIsNotSentToIt) {
   auto watch = store->Watch(TestPrefix(), r - 1, recorder.Callback());
   ASSERT_TRUE(watch.ok()) << watch.status();
   ASSERT_TRUE(recorder.WaitForEvents(1));
-  EXPECT_EQ(FirstError(recorder.batches()), nullptr);
+  EXPECT_EQ(FirstError(recorder.batches()), absl::OkStatus());
 
   // Back again: the store that saw it dead uses it again, within a bound
   // (etcd_kv_store.h: gRPC's reconnect, about 10 s).
@@ -178,16 +178,19 @@ int64_t WriteUntilDone(KvStore& store, const std::string& key,
 std::vector<WatchEvent> CatchUp(KvStore& store, const std::string& prefix,
                                 const WatchRecorder& recorder, int64_t from,
                                 size_t total, absl::Status* ended) {
-  std::vector<WatchEvent> events = recorder.events();
-  const WatchBatch* error = FirstError(recorder.batches());
-  *ended = error == nullptr ? absl::OkStatus() : error->status;
-  if (error == nullptr) return events;
+  const std::vector<WatchBatch> batches = recorder.batches();
+  std::vector<WatchEvent> events;
+  for (const WatchBatch& batch : batches) {
+    events.insert(events.end(), batch.events.begin(), batch.events.end());
+  }
+  *ended = FirstError(batches);
+  if (ended->ok()) return events;
   if (!events.empty()) from = events.back().kv.mod_revision;
   WatchRecorder again;
   auto rewatch = store.Watch(prefix, from, again.Callback());
   EXPECT_TRUE(rewatch.ok()) << rewatch.status();
   EXPECT_TRUE(again.WaitForEvents(total - events.size()));
-  EXPECT_EQ(FirstError(again.batches()), nullptr);
+  EXPECT_EQ(FirstError(again.batches()), absl::OkStatus());
   for (const WatchEvent& e : again.events()) events.push_back(e);
   return events;
 }

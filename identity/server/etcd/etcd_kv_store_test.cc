@@ -275,7 +275,7 @@ TEST(EtcdKvStoreTest, WatchSendsProgressWhileIdle) {
       10 * kProgressInterval));
   watch->reset();
   EXPECT_EQ(CountEvents(recorder.batches()), 0);
-  EXPECT_EQ(FirstError(recorder.batches()), nullptr);
+  EXPECT_EQ(FirstError(recorder.batches()), absl::OkStatus());
 }
 
 TEST(EtcdKvStoreTest, WatchFromCompactedRevisionIsOutOfRange) {
@@ -290,7 +290,7 @@ TEST(EtcdKvStoreTest, WatchFromCompactedRevisionIsOutOfRange) {
   auto watch = store->Watch(TestPrefix(), r1, recorder.Callback());
   ASSERT_TRUE(watch.ok()) << watch.status();
   ASSERT_TRUE(recorder.WaitUntil([](const std::vector<WatchBatch>& batches) {
-    return FirstError(batches) != nullptr;
+    return !FirstError(batches).ok();
   }));
   const std::vector<WatchBatch> batches = recorder.batches();
   ASSERT_EQ(batches.size(), 1);

@@ -82,7 +82,7 @@ bool WatchRecorder::WaitUntil(
 bool WatchRecorder::WaitForEvents(size_t n, absl::Duration timeout) {
   return WaitUntil(
       [n](const std::vector<WatchBatch>& batches) {
-        return CountEvents(batches) >= n || FirstError(batches) != nullptr;
+        return CountEvents(batches) >= n || !FirstError(batches).ok();
       },
       timeout);
 }
@@ -106,11 +106,11 @@ size_t CountEvents(const std::vector<WatchBatch>& batches) {
   return n;
 }
 
-const WatchBatch* FirstError(const std::vector<WatchBatch>& batches) {
+absl::Status FirstError(const std::vector<WatchBatch>& batches) {
   for (const WatchBatch& batch : batches) {
-    if (!batch.status.ok()) return &batch;
+    if (!batch.status.ok()) return batch.status;
   }
-  return nullptr;
+  return absl::OkStatus();
 }
 
 }  // namespace mayfly::server::testing

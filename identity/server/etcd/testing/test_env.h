@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "identity/server/etcd/etcd_kv_store.h"
@@ -59,8 +60,8 @@ class WatchRecorder {
 };
 
 size_t CountEvents(const std::vector<WatchBatch>& batches);
-// The first batch whose status is not OK, or nullptr.
-const WatchBatch* FirstError(const std::vector<WatchBatch>& batches);
+// The status of the first batch that carries an error, else OK.
+absl::Status FirstError(const std::vector<WatchBatch>& batches);
 
 }  // namespace mayfly::server::testing
 
