@@ -116,7 +116,7 @@ EtcdWatch::Ended EtcdWatch::Follow(size_t index) {
   create.set_progress_notify(true);
 
   Ended ended;
-  bool cancelled = false;  // by us, after an error from etcd
+  bool cancelled = false;  // by us
   etcdserverpb::WatchResponse response;
   if (stream->Write(request)) {
     while (stream->Read(&response)) {
@@ -132,16 +132,17 @@ EtcdWatch::Ended EtcdWatch::Follow(size_t index) {
         client_.Prefer(index);
         continue;
       } else if (response.events_size() > 0) {
-        if (!Deliver(EventsOf(response))) break;
-        continue;
+        if (Deliver(EventsOf(response))) continue;
       } else {
         // A progress notification: nothing under the prefix up to here.
-        if (!Deliver(WatchBatch{
+        if (Deliver(WatchBatch{
                 absl::OkStatus(), response.header().revision(), {}})) {
-          break;
+          continue;
         }
-        continue;
       }
+      // An error to deliver, or we are stopping (the destructor cancelled
+      // the stream already; once more does no harm): end the stream so
+      // that Finish does not wait for etcd.
       cancelled = true;
       context.TryCancel();
       break;
