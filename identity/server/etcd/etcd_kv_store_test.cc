@@ -100,6 +100,16 @@ TEST(EtcdKvStoreTest, RangeIsSortedAndBounded) {
   EXPECT_GE(empty->revision, r);
   EXPECT_THAT(store->Range(p, -1), StatusIs(absl::StatusCode::kInvalidArgument,
                                             HasSubstr("negative limit -1")));
+
+  // A prefix ending in 0xff: its range ends at "bio", which is outside.
+  const std::string binary = p + "bin\xff";
+  const int64_t b1 = Put(*store, binary, "x");
+  const int64_t b2 = Put(*store, binary + "\x01", "y");
+  Put(*store, p + "bio", "outside");
+  absl::StatusOr<RangeResult> bin = store->Range(binary, 10);
+  ASSERT_TRUE(bin.ok()) << bin.status();
+  EXPECT_THAT(bin->kvs, ElementsAre(FieldsAre(binary, "x", b1),
+                                    FieldsAre(binary + "\x01", "y", b2)));
 }
 
 TEST(EtcdKvStoreTest, ReadOnOneMemberSeesWriteAcknowledgedByAnother) {
