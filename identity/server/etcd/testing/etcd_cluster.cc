@@ -19,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "identity/clock.h"
+#include "identity/file_util.h"
 #include "identity/status_macros.h"
 #include "identity/unique_fd.h"
 
@@ -63,7 +64,37 @@ absl::StatusOr<std::vector<int>> FreePorts(int n) {
   return ports;
 }
 
-std::string Url(int port) { return absl::StrCat("http://127.0.0.1:", port); }
+std::string Url(int port, bool tls = false) {
+  return absl::StrCat(tls ? "https" : "http", "://127.0.0.1:", port);
+}
+
+// Runs `argv` (a full path first) and waits for it; its output goes to
+// `log`.
+absl::Status Run(const std::vector<std::string>& argv, const std::string& log) {
+  std::vector<char*> args;
+  for (const std::string& a : argv) {
+    args.push_back(const_cast<char*>(a.c_str()));
+  }
+  args.push_back(nullptr);
+  UniqueFd out(
+      open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
+  if (!out.valid()) return ErrnoStatus(absl::StrCat("open ", log));
+  const pid_t pid = fork();
+  if (pid < 0) return ErrnoStatus("fork");
+  if (pid == 0) {
+    dup2(out.get(), STDOUT_FILENO);
+    dup2(out.get(), STDERR_FILENO);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  int status = 0;
+  if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+      WEXITSTATUS(status) != 0) {
+    return absl::InternalError(absl::StrCat(
+        absl::StrJoin(argv, " "), " failed (status ", status, "); see ", log));
+  }
+  return absl::OkStatus();
+}
 
 std::chrono::system_clock::time_point Deadline(absl::Duration timeout) {
   return std::chrono::system_clock::now() +
@@ -84,6 +115,7 @@ absl::StatusOr<std::unique_ptr<EtcdCluster>> EtcdCluster::Start(
         absl::StrCat("etcd cluster dir ", options.dir, ": ", error.message()));
   }
   std::unique_ptr<EtcdCluster> cluster(new EtcdCluster(options));
+  if (options.tls) RETURN_IF_ERROR(cluster->MakeCertificates());
   std::vector<std::string> failures;
   for (int attempt = 1; attempt <= kStartAttempts; ++attempt) {
     cluster->token_ = absl::StrCat("mayfly-test-", getpid(), "-", attempt);
@@ -106,11 +138,65 @@ std::vector<std::string> EtcdCluster::endpoints() const {
   return out;
 }
 
+absl::Status EtcdCluster::MakeCertificates() {
+  const std::string dir = options_.dir + "/tls";
+  std::error_code error;
+  std::filesystem::create_directories(dir, error);
+  if (error) {
+    return absl::InternalError(absl::StrCat(dir, ": ", error.message()));
+  }
+  // Self-signed with -x509; signed by the CA where -CA is given.
+  auto req = [&](const std::string& name, const std::string& subject,
+                 const std::vector<std::string>& extra) {
+    std::vector<std::string> argv = {"/usr/bin/openssl",
+                                     "req",
+                                     "-x509",
+                                     "-newkey",
+                                     "ec",
+                                     "-pkeyopt",
+                                     "ec_paramgen_curve:P-256",
+                                     "-nodes",
+                                     "-days",
+                                     "1",
+                                     "-subj",
+                                     subject,
+                                     "-keyout",
+                                     dir + "/" + name + ".key",
+                                     "-out",
+                                     dir + "/" + name + ".pem"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return Run(argv, dir + "/openssl.log");
+  };
+  RETURN_IF_ERROR(req("ca", "/CN=mayfly test etcd CA", {}));
+  const std::vector<std::string> leaf = {
+      "-CA",           ca_file(), "-CAkey",
+      dir + "/ca.key", "-addext", "basicConstraints=critical,CA:FALSE"};
+  std::vector<std::string> server = leaf;
+  server.insert(server.end(),
+                {"-addext", "subjectAltName=IP:127.0.0.1", "-addext",
+                 "extendedKeyUsage=serverAuth,clientAuth"});
+  RETURN_IF_ERROR(req("server", "/CN=etcd", server));
+  std::vector<std::string> client = leaf;
+  client.insert(client.end(), {"-addext", "extendedKeyUsage=clientAuth"});
+  return req("client", "/CN=mayfly-server", client);
+}
+
 absl::Status EtcdCluster::TryStart() {
   ASSIGN_OR_RETURN(std::vector<int> ports, FreePorts(2 * kMembers));
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, kReconnectBackoffMs);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, kReconnectBackoffMs);
+  std::shared_ptr<grpc::ChannelCredentials> credentials =
+      grpc::InsecureChannelCredentials();
+  if (options_.tls) {
+    grpc::SslCredentialsOptions ssl;
+    ASSIGN_OR_RETURN(ssl.pem_root_certs, identity::ReadFile(ca_file()));
+    ASSIGN_OR_RETURN(ssl.pem_cert_chain,
+                     identity::ReadFile(client_cert_file()));
+    ASSIGN_OR_RETURN(ssl.pem_private_key,
+                     identity::ReadFile(client_key_file()));
+    credentials = grpc::SslCredentials(ssl);
+  }
   for (int i = 0; i < kMembers; ++i) {
     Member& m = members_[i];
     m.name = absl::StrCat("m", i);
@@ -119,9 +205,8 @@ absl::Status EtcdCluster::TryStart() {
     m.client_port = ports[i];
     m.peer_port = ports[kMembers + i];
     std::filesystem::remove_all(m.data_dir);  // a failed attempt's cluster
-    auto channel =
-        grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", m.client_port),
-                                  grpc::InsecureChannelCredentials(), args);
+    auto channel = grpc::CreateCustomChannel(
+        absl::StrCat("127.0.0.1:", m.client_port), credentials, args);
     m.maintenance = etcdserverpb::Maintenance::NewStub(channel);
     m.kv = etcdserverpb::KV::NewStub(channel);
   }
@@ -143,8 +228,8 @@ absl::Status EtcdCluster::Spawn(int i) {
   const std::vector<std::pair<std::string, std::string>> flags = {
       {"--name", m.name},
       {"--data-dir", m.data_dir},
-      {"--listen-client-urls", Url(m.client_port)},
-      {"--advertise-client-urls", Url(m.client_port)},
+      {"--listen-client-urls", Url(m.client_port, options_.tls)},
+      {"--advertise-client-urls", Url(m.client_port, options_.tls)},
       {"--listen-peer-urls", Url(m.peer_port)},
       {"--initial-advertise-peer-urls", Url(m.peer_port)},
       // The --initial-* flags are ignored on a restart: the data directory
@@ -159,6 +244,12 @@ absl::Status EtcdCluster::Spawn(int i) {
        absl::FormatDuration(options_.progress_notify_interval)},
   };
   std::vector<std::string> args = {options_.etcd};
+  if (options_.tls) {
+    const std::string dir = options_.dir + "/tls";
+    args.insert(args.end(), {"--cert-file", dir + "/server.pem", "--key-file",
+                             dir + "/server.key", "--trusted-ca-file",
+                             ca_file(), "--client-cert-auth"});
+  }
   for (const auto& [flag, value] : flags) {
     args.push_back(flag);
     args.push_back(value);

@@ -36,6 +36,11 @@ class EtcdCluster {
     // etcd's --experimental-watch-progress-notify-interval (its default is
     // 10 minutes; tests want to see one).
     absl::Duration progress_notify_interval = absl::Minutes(10);
+    // Clients must use TLS: Start makes a CA, a server certificate for
+    // 127.0.0.1 and a client certificate under DIR/tls (with
+    // /usr/bin/openssl), and members serve https and require a client
+    // certificate from that CA. Peers talk plain http.
+    bool tls = false;
     // How long Start waits for every member to see a leader, per attempt.
     absl::Duration start_timeout = absl::Seconds(30);
   };
@@ -49,6 +54,15 @@ class EtcdCluster {
   ~EtcdCluster();
   EtcdCluster(const EtcdCluster&) = delete;
   EtcdCluster& operator=(const EtcdCluster&) = delete;
+
+  // With Options::tls: PEM files a client uses (CA, certificate, key).
+  std::string ca_file() const { return options_.dir + "/tls/ca.pem"; }
+  std::string client_cert_file() const {
+    return options_.dir + "/tls/client.pem";
+  }
+  std::string client_key_file() const {
+    return options_.dir + "/tls/client.key";
+  }
 
   // Client endpoints, "127.0.0.1:PORT", member i at index i.
   std::vector<std::string> endpoints() const;
@@ -83,6 +97,7 @@ class EtcdCluster {
   explicit EtcdCluster(Options options) : options_(std::move(options)) {}
 
   // Picks ports, starts every member, waits. Kills them all on failure.
+  absl::Status MakeCertificates();
   absl::Status TryStart();
   absl::Status Spawn(int i);
   // Waits until member i reports a leader, or exits, or `timeout` passes.

@@ -11,13 +11,17 @@
 
 namespace mayfly::server::testing {
 
+std::string TestTmpDir() {
+  const char* tmp = std::getenv("TEST_TMPDIR");
+  return tmp != nullptr ? tmp : "/tmp";
+}
+
 EtcdCluster& Cluster() {
   // Started on the main thread (gtest runs tests there), which lives until
   // exit: the members' PR_SET_PDEATHSIG is tied to it.
   static EtcdCluster* const cluster = [] {
-    const char* tmp = std::getenv("TEST_TMPDIR");
     EtcdCluster::Options options;
-    options.dir = absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/etcd");
+    options.dir = TestTmpDir() + "/etcd";
     options.progress_notify_interval = kProgressInterval;
     const absl::Duration start = identity::RealClock().Monotonic();
     absl::StatusOr<std::unique_ptr<EtcdCluster>> started =

@@ -23,6 +23,9 @@ inline constexpr absl::Duration kProgressInterval = absl::Milliseconds(500);
 // A bound on every wait for something the cluster should do at once.
 inline constexpr absl::Duration kPromptly = absl::Seconds(10);
 
+// $TEST_TMPDIR, or /tmp outside Bazel.
+std::string TestTmpDir();
+
 // The cluster, started under $TEST_TMPDIR on first use (the test fails
 // there if it cannot start) and killed at exit.
 EtcdCluster& Cluster();
