@@ -20,7 +20,7 @@
 // forwarded it to the dead leader, and it runs into the call deadline.
 //
 // A member that was down is used again once gRPC has reconnected to it,
-// within the reconnect backoff (capped at 2 s; 1.6 s measured here). A
+// within the reconnect backoff (capped at 2 s; 1.3-1.8 s measured). A
 // connect attempt that reaches it while it is starting and not serving yet
 // can hold that up by about 10 s: gRPC 1.51 keeps a failed channel failed
 // and drives such a connection only from its 5 s backup poller. Calls go
