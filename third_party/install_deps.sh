@@ -21,6 +21,9 @@ PACKAGES=(
   # The real-broker tests (tests/kafka): Kafka 4.4.0 runs on Java 17 and its
   # jars come from Maven Central through Maven.
   openjdk-17-jdk-headless maven
+  # The etcd store's tests (identity/server/etcd) run a 3-member cluster of
+  # the real daemon, etcd 3.4.
+  etcd-server
 )
 
 missing=()

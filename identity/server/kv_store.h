@@ -72,7 +72,8 @@ struct WatchEvent {
 // got), or an error that ended the watch (then `status` is not OK:
 // OutOfRange if `from_revision` was compacted, Unavailable if the store
 // cannot be reached). After an error the caller reads again (Range) and
-// starts a new watch from the revision it read at.
+// starts a new watch from the revision it read at. With events, `revision`
+// is the last event's: everything under the prefix up to it was delivered.
 struct WatchBatch {
   absl::Status status;
   int64_t revision = 0;
