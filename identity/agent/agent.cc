@@ -10,6 +10,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "identity/file_util.h"
 #include "identity/log/log.h"
 #include "identity/root_rotation.h"
@@ -66,6 +67,10 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(
     const identity::Clock& clock) {
   std::unique_ptr<Agent> agent(new Agent(config, clock));
   RETURN_IF_ERROR(identity::EnsurePrivateDir(config.state_dir));
+  if (config.server.has_value()) {
+    RETURN_IF_ERROR(agent->CreateServerMode());
+    return agent;
+  }
 
   if (!config.entries_file.empty()) {
     agent->store_ = std::make_unique<FileEntryStore>(
@@ -96,7 +101,42 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(
   // does, or a node started with many entries keeps it for good.
   malloc_trim(0);
   agent->registry_->SetSigningState(agent->authority_->Current());
+  RETURN_IF_ERROR(agent->StartServing());
+  LogInfo("agent_started",
+          {{"trust_domain", config.trust_domain.name()},
+           {"socket", config.socket_path},
+           {"state_dir", config.state_dir},
+           {"entries", std::to_string(entry_count)},
+           {"entries_from", agent->store_->Describe()},
+           {"metrics_port", std::to_string(agent->metrics_port())}});
+  return agent;
+}
 
+absl::Status Agent::CreateServerMode() {
+  ASSIGN_OR_RETURN(server_agent_, remote::ServerAgent::Create(config_, clock_));
+  registry_ = std::make_unique<Registry>(clock_, config_.default_ttl,
+                                         server_agent_->source());
+  RETURN_IF_ERROR(StartServing());
+  // The cache is served at once; the server's entries follow on Sync.
+  server_agent_->Start(*registry_,
+                       [this](std::shared_ptr<const SigningState> state) {
+                         server_bundle_roots_ = state->bundle.roots().size();
+                         registry_->SetSigningState(state);
+                         service_->SetSigningState(state);
+                       });
+  LogInfo("agent_started",
+          {{"trust_domain", config_.trust_domain.name()},
+           {"socket", config_.socket_path},
+           {"state_dir", config_.state_dir},
+           {"entries_from", absl::StrJoin(config_.server->addresses, ",")},
+           {"metrics_port", std::to_string(metrics_port())}});
+  return absl::OkStatus();
+}
+
+absl::Status Agent::StartServing() {
+  const AgentConfig& config = config_;
+  const identity::Clock& clock = clock_;
+  Agent* agent = this;
   const AgentLimits& limits = config.limits;
   agent->callers_ = std::make_unique<CallerTable>(
       CallerLimits{limits.max_connections, limits.max_connections_per_uid,
@@ -110,7 +150,9 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(
   agent->service_ = std::make_unique<WorkloadApiService>(
       *agent->registry_, *agent->callers_, *agent->attestor_,
       *agent->exit_watcher_, clock);
-  agent->service_->SetSigningState(agent->authority_->Current());
+  if (agent->authority_ != nullptr) {
+    agent->service_->SetSigningState(agent->authority_->Current());
+  }
   ASSIGN_OR_RETURN(
       agent->server_,
       WorkloadApiServer::Start(
@@ -118,22 +160,16 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(
                         limits.max_response_bytes},
           *agent->service_, *agent->callers_, clock));
   if (!config.metrics_address.empty()) {
-    Agent* a = agent.get();
     ASSIGN_OR_RETURN(agent->metrics_,
-                     MetricsServer::Start(config.metrics_address,
-                                          [a] { return a->RenderMetrics(); }));
+                     MetricsServer::Start(config.metrics_address, [agent] {
+                       return agent->RenderMetrics();
+                     }));
   }
-  LogInfo("agent_started",
-          {{"trust_domain", config.trust_domain.name()},
-           {"socket", config.socket_path},
-           {"state_dir", config.state_dir},
-           {"entries", std::to_string(entry_count)},
-           {"entries_from", agent->store_->Describe()},
-           {"metrics_port", std::to_string(agent->metrics_port())}});
-  return agent;
+  return absl::OkStatus();
 }
 
 Agent::~Agent() {
+  if (server_agent_ != nullptr) server_agent_->Stop();
   if (server_ != nullptr) server_->Shutdown(kShutdownGrace);
 }
 
@@ -261,6 +297,14 @@ void Agent::AdvanceRootRotation() {
 }
 
 absl::Duration Agent::Tick(bool force_reload) {
+  if (server_agent_ != nullptr) {
+    // Renewals are the server agent's; entries arrive on its Sync stream.
+    const absl::Time next =
+        std::min(server_agent_->Tick(), registry_->RunDue());
+    callers_->CloseIdle();
+    return std::max(absl::ZeroDuration(),
+                    std::min(next - clock_.Now(), kPollInterval));
+  }
   const absl::Duration elapsed = clock_.Monotonic();
   if (force_reload || store_->Changed()) {
     // A failed reload is logged; the store reports the change again only
@@ -304,6 +348,11 @@ void Agent::Run() {
   }
 }
 
+size_t Agent::BundleRoots() const {
+  return authority_ != nullptr ? authority_->Current()->bundle.roots().size()
+                               : server_bundle_roots_.load();
+}
+
 std::string Agent::RenderMetrics() const {
   const Registry::Stats stats = registry_->GetStats();
   const ServiceCounters& c = service_->counters();
@@ -334,11 +383,10 @@ std::string Agent::RenderMetrics() const {
                        "Unix time at which the first cached SVID expires "
                        "(0 if none).",
                        soonest),
-      PrometheusMetric(
-          "mayfly_agent_bundle_roots", "gauge",
-          "Roots in the served trust bundle (2 while a root "
-          "rotation is under way).",
-          static_cast<double>(authority_->Current()->bundle.roots().size())),
+      PrometheusMetric("mayfly_agent_bundle_roots", "gauge",
+                       "Roots in the served trust bundle (2 while a root "
+                       "rotation is under way).",
+                       static_cast<double>(BundleRoots())),
       PrometheusMetric("mayfly_agent_registration_entries", "gauge",
                        "Registration entries loaded.", stats.entries),
       PrometheusMetric("mayfly_agent_cached_svids", "gauge",
@@ -347,7 +395,8 @@ std::string Agent::RenderMetrics() const {
                        "Successful entry reloads.", reloads_.load()),
       PrometheusMetric("mayfly_agent_entry_reload_failures_total", "counter",
                        "Entry reloads rejected (old entries kept).",
-                       failed_reloads_.load()));
+                       failed_reloads_.load()),
+      server_agent_ != nullptr ? server_agent_->RenderMetrics() : "");
 }
 
 }  // namespace mayfly::agent

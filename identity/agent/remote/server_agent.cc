@@ -1,0 +1,424 @@
+// Server mode, the agent's side: see server_agent.h.
+#include "identity/agent/remote/server_agent.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "identity/agent/metrics.h"
+#include "identity/agent/remote/x509pop.h"
+#include "identity/bundle.h"
+#include "identity/csr.h"
+#include "identity/file_util.h"
+#include "identity/jwt.h"
+#include "identity/keys.h"
+#include "identity/log/log.h"
+#include "identity/pem.h"
+#include "identity/status_macros.h"
+
+namespace mayfly::agent::remote {
+namespace {
+
+namespace pb = ::mayfly::server::v1;
+
+// The agent SVID renews at half its life, as every SVID does.
+constexpr double kIdentityRenewFraction = 0.5;
+
+std::string TimeText(absl::Time t) {
+  return absl::FormatTime(absl::RFC3339_sec, t, absl::UTCTimeZone());
+}
+
+std::string ChainPem(
+    const google::protobuf::RepeatedPtrField<std::string>& chain) {
+  std::string der;
+  for (const std::string& cert : chain) der += cert;
+  absl::StatusOr<identity::CertChain> certs = identity::CertsFromDer(der);
+  return certs.ok() ? identity::CertsToPem(*certs) : std::string();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<ServerAgent>> ServerAgent::Create(
+    const AgentConfig& config, const identity::Clock& clock) {
+  if (!config.server.has_value()) {
+    return absl::InvalidArgumentError("the config has no server: block");
+  }
+  std::unique_ptr<ServerAgent> agent(new ServerAgent(config, clock));
+  const ServerConfig& server = *config.server;
+  ASSIGN_OR_RETURN(ServerTrust trust,
+                   ServerTrust::Load(config.trust_domain, server.bundle_file,
+                                     server.root_sha256));
+  RETURN_IF_ERROR(identity::EnsurePrivateDir(config.state_dir));
+  ASSIGN_OR_RETURN(agent->cache_, StateCache::Open(config.state_dir));
+  agent->connection_ = std::make_unique<NodeConnection>(
+      server.addresses, std::make_shared<const ServerTrust>(std::move(trust)),
+      clock);
+  NodeConnection* connection = agent->connection_.get();
+  agent->source_ = std::make_unique<RemoteSvidSource>(
+      [connection](const pb::SignX509Request& request) {
+        return connection->SignX509(request);
+      },
+      agent->cache_.get(), clock);
+  // A valid agent SVID from the last run spares a join token (used once).
+  absl::StatusOr<cachepb::AgentIdentity> saved = agent->cache_->LoadAgent();
+  if (saved.ok() &&
+      absl::FromUnixSeconds(saved->not_after_unix()) > clock.Now()) {
+    absl::StatusOr<identity::UniqueEvpPkey> key =
+        identity::PrivateKeyFromPkcs8Der(saved->key_der());
+    if (key.ok()) {
+      pb::AgentSvid svid;
+      svid.set_spiffe_id(saved->spiffe_id());
+      *svid.mutable_chain() = saved->chain();
+      svid.set_not_after_unix(saved->not_after_unix());
+      RETURN_IF_ERROR(agent->AdoptIdentity(svid, **key));
+    }
+  }
+  return agent;
+}
+
+ServerAgent::~ServerAgent() { Stop(); }
+
+void ServerAgent::Start(Registry& registry, Publish publish) {
+  registry_ = &registry;
+  publish_ = std::move(publish);
+  ServeCache();
+  sync_thread_ = std::thread([this] { SyncLoop(); });
+}
+
+void ServerAgent::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  connection_->Cancel();
+  if (sync_thread_.joinable()) sync_thread_.join();
+}
+
+void ServerAgent::ServeCache() {
+  absl::StatusOr<pb::SyncResponse> saved = cache_->LoadSync();
+  if (!saved.ok()) return;
+  Apply(*saved, /*fetch=*/false);
+  LogInfo("server_cache_loaded",
+          {{"entries", std::to_string(saved->entries_size())},
+           {"svids", std::to_string(source_->GetStats().held)},
+           {"revision", std::to_string(saved->revision())}});
+}
+
+absl::StatusOr<std::string> ServerAgent::JoinToken() const {
+  const ServerConfig& server = *config_.server;
+  if (!server.join_token.empty()) return server.join_token;
+  ASSIGN_OR_RETURN(std::string text,
+                   identity::ReadFile(server.join_token_file));
+  return std::string(absl::StripAsciiWhitespace(text));
+}
+
+absl::Status ServerAgent::EnsureIdentity() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (has_identity_ && identity_not_after_ > clock_.Now()) {
+      return absl::OkStatus();
+    }
+  }
+  const ServerConfig& server = *config_.server;
+  ASSIGN_OR_RETURN(identity::UniqueEvpPkey key,
+                   identity::GenerateKey(identity::kDefaultKeyType));
+  // The server names the agent; the CSR only carries the key.
+  ASSIGN_OR_RETURN(
+      identity::SpiffeId placeholder,
+      identity::SpiffeId::FromString(absl::StrCat(
+          "spiffe://", config_.trust_domain.name(), "/mayfly/agent")));
+  pb::AttestRequest first;
+  ASSIGN_OR_RETURN(*first.mutable_csr(),
+                   identity::MakeSvidCsrDer(*key, placeholder, {}));
+  identity::UniqueEvpPkey node_key;
+  if (server.x509pop_cert.empty()) {
+    ASSIGN_OR_RETURN(std::string token, JoinToken());
+    first.mutable_join_token()->set_token(token);
+  } else {
+    ASSIGN_OR_RETURN(std::string cert_pem,
+                     identity::ReadFile(server.x509pop_cert));
+    ASSIGN_OR_RETURN(identity::CertChain chain,
+                     identity::CertsFromPem(cert_pem));
+    for (const auto& cert : chain) {
+      identity::CertChain one;
+      one.push_back(identity::ShareCert(cert.get()));
+      first.mutable_x509pop()->add_chain(identity::CertsToDer(one));
+    }
+    ASSIGN_OR_RETURN(std::string key_pem,
+                     identity::ReadFile(server.x509pop_key));
+    ASSIGN_OR_RETURN(node_key, identity::PrivateKeyFromPem(key_pem));
+  }
+  absl::StatusOr<pb::AgentSvid> svid = connection_->Attest(
+      first, [&](const std::string& nonce) -> absl::StatusOr<std::string> {
+        if (node_key == nullptr) {
+          return absl::FailedPreconditionError(
+              "the server sent an x509pop challenge to a join-token agent");
+        }
+        return SignX509PopChallenge(*node_key, nonce);
+      });
+  Observe(svid.status());
+  if (!svid.ok()) return svid.status();
+  RETURN_IF_ERROR(AdoptIdentity(*svid, *key));
+  LogInfo(
+      "agent_attested",
+      {{"spiffe_id", svid->spiffe_id()},
+       {"server", connection_->CurrentAddress()},
+       {"expires", TimeText(absl::FromUnixSeconds(svid->not_after_unix()))}});
+  return absl::OkStatus();
+}
+
+absl::Status ServerAgent::AdoptIdentity(const pb::AgentSvid& svid,
+                                        const EVP_PKEY& key) {
+  const std::string chain_pem = ChainPem(svid.chain());
+  if (chain_pem.empty()) {
+    return absl::InternalError("mayfly-server sent an unreadable agent SVID");
+  }
+  ASSIGN_OR_RETURN(std::string key_pem, identity::PrivateKeyToPkcs8Pem(key));
+  cachepb::AgentIdentity saved;
+  ASSIGN_OR_RETURN(*saved.mutable_key_der(),
+                   identity::PrivateKeyToPkcs8Der(key));
+  *saved.mutable_chain() = svid.chain();
+  saved.set_spiffe_id(svid.spiffe_id());
+  saved.set_not_after_unix(svid.not_after_unix());
+  RETURN_IF_ERROR(cache_->SaveAgent(saved));
+  connection_->SetAgentSvid(chain_pem, key_pem);
+  const absl::Time now = clock_.Now();
+  const absl::Time not_after = absl::FromUnixSeconds(svid.not_after_unix());
+  absl::MutexLock lock(&mu_);
+  has_identity_ = true;
+  agent_id_ = svid.spiffe_id();
+  identity_not_after_ = not_after;
+  identity_renew_at_ = now + (not_after - now) * kIdentityRenewFraction;
+  return absl::OkStatus();
+}
+
+absl::Status ServerAgent::RenewIdentity() {
+  std::string agent_id;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!has_identity_ || !evicted_.empty() ||
+        clock_.Now() < identity_renew_at_) {
+      return absl::OkStatus();
+    }
+    agent_id = agent_id_;
+  }
+  ASSIGN_OR_RETURN(identity::UniqueEvpPkey key,
+                   identity::GenerateKey(identity::kDefaultKeyType));
+  ASSIGN_OR_RETURN(identity::SpiffeId id,
+                   identity::SpiffeId::FromString(agent_id));
+  pb::RenewAgentRequest request;
+  ASSIGN_OR_RETURN(*request.mutable_csr(),
+                   identity::MakeSvidCsrDer(*key, id, {}));
+  absl::StatusOr<pb::AgentSvid> svid = connection_->RenewAgent(request);
+  Observe(svid.status());
+  if (!svid.ok()) return svid.status();
+  RETURN_IF_ERROR(AdoptIdentity(*svid, *key));
+  LogInfo(
+      "agent_svid_renewed",
+      {{"spiffe_id", svid->spiffe_id()},
+       {"expires", TimeText(absl::FromUnixSeconds(svid->not_after_unix()))}});
+  return absl::OkStatus();
+}
+
+void ServerAgent::Observe(const absl::Status& status) {
+  const absl::StatusCode code = status.code();
+  if (code == absl::StatusCode::kPermissionDenied) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (!evicted_.empty()) return;
+      evicted_ = std::string(status.message());
+    }
+    LogError("agent_evicted", {{"error", std::string(status.message())},
+                               {"action", "serving no SVID from now on"}});
+    source_->SetEvicted(absl::StrCat(
+        "this agent was refused by mayfly-server: ", status.message()));
+    if (registry_ != nullptr) registry_->SvidsChanged({});
+    return;
+  }
+  const bool unreachable = code == absl::StatusCode::kUnavailable ||
+                           code == absl::StatusCode::kDeadlineExceeded;
+  absl::Time since;
+  {
+    absl::MutexLock lock(&mu_);
+    if (unreachable == (unreachable_since_ != absl::InfiniteFuture())) return;
+    if (!unreachable && !status.ok()) return;  // an answer, not an outage
+    unreachable_since_ = unreachable ? clock_.Now() : absl::InfiniteFuture();
+    since = unreachable_since_;
+  }
+  source_->SetUnreachableSince(since);
+  if (unreachable) {
+    LogWarn("server_unreachable",
+            {{"error", std::string(status.message())},
+             {"action", "serving from cache what is still valid"}});
+  } else {
+    LogInfo("server_reachable", {{"server", connection_->CurrentAddress()}});
+  }
+}
+
+void ServerAgent::SyncLoop() {
+  absl::Duration backoff = kMinBackoff;
+  while (true) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return;
+    }
+    absl::Status status = EnsureIdentity();
+    if (status.ok()) {
+      pb::SyncRequest request;
+      {
+        absl::MutexLock lock(&mu_);
+        if (!evicted_.empty()) return;
+        request.set_known_revision(revision_);
+      }
+      status = connection_->Sync(request, [&](const pb::SyncResponse& r) {
+        backoff = kMinBackoff;
+        OnSync(r);
+      });
+      Observe(status);
+    }
+    absl::MutexLock lock(&mu_);
+    if (stopping_ || !evicted_.empty()) return;
+    LogDebug("sync_reconnect", {{"error", std::string(status.message())}});
+    // Woken at once by Stop; otherwise a bounded backoff between tries.
+    mu_.AwaitWithTimeout(absl::Condition(&stopping_), backoff);
+    backoff = std::min(backoff * 2, kMaxBackoff);
+  }
+}
+
+void ServerAgent::OnSync(const pb::SyncResponse& response) {
+  Observe(absl::OkStatus());
+  Apply(response, /*fetch=*/true);
+  if (absl::Status s = cache_->SaveSync(response); !s.ok()) {
+    LogWarn("sync_cache_write_failed", {{"error", std::string(s.message())}});
+  }
+}
+
+void ServerAgent::Apply(const pb::SyncResponse& response, bool fetch) {
+  std::vector<RegistrationEntry> entries;
+  for (const pb::Entry& e : response.entries()) {
+    absl::StatusOr<RegistrationEntry> entry =
+        FromServerEntry(e, config_.trust_domain);
+    if (!entry.ok()) {
+      LogWarn("server_entry_skipped",
+              {{"error", std::string(entry.status().message())}});
+      continue;
+    }
+    entries.push_back(*std::move(entry));
+  }
+  // The bundle first: SVIDs of new entries may chain to a new root.
+  std::string bundle_key;
+  for (const std::string& root : response.bundle().x509_roots()) {
+    bundle_key += root;
+  }
+  bundle_key += response.bundle().jwt_jwks();
+  std::shared_ptr<SigningState> state;
+  {
+    absl::MutexLock lock(&mu_);
+    revision_ = response.revision();
+    ++syncs_;
+    if (bundle_key != last_bundle_) {
+      state = std::make_shared<SigningState>(SigningState{
+          nullptr, "", identity::X509Bundle(config_.trust_domain)});
+      state->bundle_generation = ++bundle_generation_;
+      last_bundle_ = bundle_key;
+    }
+  }
+  if (state != nullptr) {
+    std::string der;
+    for (const std::string& root : response.bundle().x509_roots()) der += root;
+    absl::StatusOr<identity::X509Bundle> bundle =
+        identity::X509Bundle::FromDer(config_.trust_domain, der);
+    if (bundle.ok()) state->bundle = *std::move(bundle);
+    state->bundle_der = state->bundle.ToDer();
+    absl::StatusOr<identity::JwtBundle> jwt = identity::JwtBundle::FromJwks(
+        config_.trust_domain, response.bundle().jwt_jwks());
+    if (jwt.ok()) {
+      state->jwt_bundle =
+          std::make_shared<const identity::JwtBundle>(*std::move(jwt));
+      state->jwt_bundle_jwks = response.bundle().jwt_jwks();
+    }
+    publish_(state);
+  }
+  absl::StatusOr<std::vector<std::string>> changed;
+  if (fetch) {
+    changed = source_->Update(entries);
+    if (!changed.ok()) Observe(changed.status());
+  } else {
+    source_->LoadFromDisk(entries);
+  }
+  const size_t count = entries.size();
+  registry_->SetEntries(std::move(entries));
+  if (changed.ok() && !changed->empty()) registry_->SvidsChanged(*changed);
+  LogInfo("server_entries_applied",
+          {{"entries", std::to_string(count)},
+           {"revision", std::to_string(response.revision())}});
+}
+
+absl::Time ServerAgent::Tick() {
+  if (absl::Status s = RenewIdentity(); !s.ok()) {
+    LogWarn("agent_svid_renewal_failed", {{"error", std::string(s.message())}});
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    if (!evicted_.empty() || !has_identity_) return absl::InfiniteFuture();
+  }
+  absl::StatusOr<std::vector<std::string>> changed = source_->RenewDue();
+  Observe(changed.status());
+  if (changed.ok() && !changed->empty()) registry_->SvidsChanged(*changed);
+  const absl::Time next = source_->NextRenewal();
+  absl::MutexLock lock(&mu_);
+  return std::min(next, identity_renew_at_);
+}
+
+absl::StatusOr<std::string> ServerAgent::SignJwt(
+    const RegistrationEntry& entry, const std::vector<std::string>& audience,
+    absl::Duration ttl) {
+  pb::SignJwtRequest request;
+  request.set_entry_id(entry.entry_id);
+  for (const std::string& a : audience) request.add_audience(a);
+  request.set_ttl_seconds(absl::ToInt64Seconds(ttl));
+  absl::StatusOr<pb::SignJwtResponse> response = connection_->SignJwt(request);
+  Observe(response.status());
+  if (!response.ok()) return response.status();
+  return response->token();
+}
+
+std::string ServerAgent::Health() const {
+  absl::MutexLock lock(&mu_);
+  if (!evicted_.empty()) return absl::StrCat("evicted: ", evicted_);
+  if (unreachable_since_ != absl::InfiniteFuture()) {
+    return absl::StrCat("serving from cache, server unreachable since ",
+                        TimeText(unreachable_since_));
+  }
+  return "ok";
+}
+
+std::string ServerAgent::RenderMetrics() const {
+  const RemoteSvidSource::Stats stats = source_->GetStats();
+  absl::MutexLock lock(&mu_);
+  const bool reachable = unreachable_since_ == absl::InfiniteFuture();
+  return absl::StrCat(
+      PrometheusMetric("mayfly_agent_server_reachable", "gauge",
+                       "1 while a mayfly-server replica answers.",
+                       reachable ? 1 : 0),
+      PrometheusMetric(
+          "mayfly_agent_server_unreachable_since_seconds", "gauge",
+          "Unix time since which no server answered (0 if one does).",
+          reachable
+              ? 0.0
+              : absl::ToDoubleSeconds(unreachable_since_ - absl::UnixEpoch())),
+      PrometheusMetric("mayfly_agent_evicted", "gauge",
+                       "1 once the server refused this agent.",
+                       evicted_.empty() ? 0 : 1),
+      PrometheusMetric("mayfly_agent_server_syncs_total", "counter",
+                       "SyncResponses applied.", syncs_),
+      PrometheusMetric("mayfly_agent_server_signed_svids_total", "counter",
+                       "X.509-SVIDs signed by the server for this agent.",
+                       stats.signed_total),
+      PrometheusMetric("mayfly_agent_server_sign_calls_total", "counter",
+                       "SignX509 calls (each a batch).", stats.sign_calls));
+}
+
+}  // namespace mayfly::agent::remote
