@@ -102,6 +102,11 @@ void FakeNode::Evict() {
   evicted_ = true;
 }
 
+void FakeNode::SetSignDelay(absl::Duration delay) {
+  absl::MutexLock lock(&mu_);
+  sign_delay_ = delay;
+}
+
 void FakeNode::SetSvidTtl(absl::Duration ttl) {
   absl::MutexLock lock(&mu_);
   ttl_ = ttl;
@@ -243,13 +248,16 @@ grpc::Status FakeNode::SignX509(grpc::ServerContext*,
                                 pb::SignX509Response* response) {
   std::vector<pb::Entry> entries;
   absl::Duration ttl;
+  absl::Duration delay;
   {
     absl::MutexLock lock(&mu_);
     if (evicted_) return Refused("agent evicted");
     sign_batches_.push_back(request->csrs_size());
     entries = entries_;
     ttl = ttl_;
+    delay = sign_delay_;
   }
+  absl::SleepFor(delay);
   for (const pb::CsrForEntry& item : request->csrs()) {
     pb::SignX509Result* result = response->add_results();
     result->set_entry_id(item.entry_id());

@@ -58,6 +58,9 @@ class FakeNode final : public pb::Node::Service {
   void SetEntries(std::vector<pb::Entry> entries) ABSL_LOCKS_EXCLUDED(mu_);
   // Refuses every call but Attest with PermissionDenied.
   void Evict() ABSL_LOCKS_EXCLUDED(mu_);
+  // How long SignX509 takes: a slow server, for tests of what the agent
+  // does meanwhile.
+  void SetSignDelay(absl::Duration delay) ABSL_LOCKS_EXCLUDED(mu_);
   // Lifetime of the SVIDs it signs.
   void SetSvidTtl(absl::Duration ttl) ABSL_LOCKS_EXCLUDED(mu_);
 
@@ -104,6 +107,7 @@ class FakeNode final : public pb::Node::Service {
   int64_t revision_ ABSL_GUARDED_BY(mu_) = 1;
   bool evicted_ ABSL_GUARDED_BY(mu_) = false;
   absl::Duration ttl_ ABSL_GUARDED_BY(mu_) = absl::Minutes(5);
+  absl::Duration sign_delay_ ABSL_GUARDED_BY(mu_) = absl::ZeroDuration();
   int attests_ ABSL_GUARDED_BY(mu_) = 0;
   int renewals_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<int> sign_batches_ ABSL_GUARDED_BY(mu_);

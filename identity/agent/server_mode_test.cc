@@ -1,0 +1,247 @@
+// The agent in server mode, end to end against a fake Node service (a real
+// gRPC server on loopback TLS with a real test CA): entries pushed on Sync
+// reach workloads through the real Workload API, renewals go in batches,
+// the agent fails over, serves from its cache through an outage, and stops
+// serving once evicted.
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <memory>
+#include <string>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "identity/agent/agent.h"
+#include "identity/agent/config.h"
+#include "identity/agent/remote/testing/fake_node.h"
+#include "identity/clock.h"
+#include "identity/pem.h"
+#include "identity/testing/status_matchers.h"
+#include "identity/workload/client.h"
+
+namespace mayfly::agent {
+namespace {
+
+using ::mayfly::testing_util::StatusIs;
+using remote::testing::FakeNode;
+using remote::testing::MakeEntry;
+using remote::testing::TestCa;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+// How long a test waits for something pushed to arrive; a bound, not a
+// sleep: the waits poll and return as soon as it holds.
+constexpr absl::Duration kPatience = absl::Seconds(10);
+
+constexpr char kEntryA[] = "0000000000000000000000000000000a";
+constexpr char kEntryB[] = "0000000000000000000000000000000b";
+constexpr char kEntryC[] = "0000000000000000000000000000000c";
+
+template <typename Predicate>
+bool WaitFor(Predicate done) {
+  const absl::Time deadline = absl::Now() + kPatience;
+  while (!done()) {
+    if (absl::Now() > deadline) return false;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  return true;
+}
+
+// A loopback port nothing listens on.
+std::string DeadAddress() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return absl::StrCat("127.0.0.1:", ntohs(addr.sin_port));
+}
+
+class ServerModeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    // Under /tmp: a socket path must stay under 108 bytes.
+    char dir[] = "/tmp/server_mode_test.XXXXXX";
+    ASSERT_NE(mkdtemp(dir), nullptr);
+    dir_ = dir;
+    absl::StatusOr<TestCa> ca = TestCa::Create(clock_);
+    ASSERT_TRUE(ca.ok()) << ca.status();
+    ca_ = std::make_unique<TestCa>(*std::move(ca));
+    std::ofstream(dir_ + "/bundle.pem") << ca_->root_pem;
+    absl::StatusOr<std::unique_ptr<FakeNode>> node =
+        FakeNode::Start(*ca_, clock_);
+    ASSERT_TRUE(node.ok()) << node.status();
+    node_ = *std::move(node);
+    uid_selector_ = absl::StrCat("unix:uid:", getuid());
+  }
+  void TearDown() override {
+    agent_.reset();
+    node_.reset();
+    std::system(absl::StrCat("rm -rf ", dir_).c_str());
+  }
+
+  void StartAgent(const std::string& addresses) {
+    absl::StatusOr<AgentConfig> config =
+        ParseAgentConfig(absl::StrCat("trust_domain: example.org\n"
+                                      "socket_path: ",
+                                      dir_, "/api.sock\n", "state_dir: ", dir_,
+                                      "/state\n"
+                                      "server:\n"
+                                      "  address: [",
+                                      addresses,
+                                      "]\n"
+                                      "  bundle: bundle.pem\n"
+                                      "  join_token: ",
+                                      remote::testing::kFakeJoinToken, "\n"),
+                         "test config", dir_);
+    ASSERT_TRUE(config.ok()) << config.status();
+    absl::StatusOr<std::unique_ptr<Agent>> agent =
+        Agent::Create(*config, "", clock_);
+    ASSERT_TRUE(agent.ok()) << agent.status();
+    agent_ = *std::move(agent);
+    auto client = identity::workload::WorkloadClient::Create(
+        absl::StrCat("unix://", dir_, "/api.sock"));
+    ASSERT_TRUE(client.ok()) << client.status();
+    client_ = *std::move(client);
+  }
+
+  absl::StatusOr<identity::workload::X509Context> Fetch() {
+    return client_->FetchX509Context(absl::Seconds(5));
+  }
+  bool MetricIs(const std::string& name, const std::string& value) {
+    return absl::StrContains(agent_->RenderMetrics(),
+                             absl::StrCat(name, " ", value, "\n"));
+  }
+  bool EntriesApplied(int n) {
+    return MetricIs("mayfly_agent_registration_entries", std::to_string(n));
+  }
+  std::string LeafDer(const identity::workload::X509Context& context,
+                      size_t i) {
+    return identity::CertsToDer(identity::ShareChain(context.svids[i].chain))
+        .substr(0, 100);
+  }
+
+  identity::FakeClock clock_{absl::Now()};
+  std::string dir_;
+  std::unique_ptr<TestCa> ca_;
+  std::unique_ptr<FakeNode> node_;
+  std::unique_ptr<Agent> agent_;
+  std::unique_ptr<identity::workload::WorkloadClient> client_;
+  std::string uid_selector_;
+};
+
+TEST_F(ServerModeTest, AttestsAndServesEntriesPushedOnSync) {
+  // A slow server: were the entry published before its SVID arrived, the
+  // fetch below would find none.
+  node_->SetSignDelay(absl::Milliseconds(300));
+  StartAgent(node_->address());
+  ASSERT_TRUE(WaitFor([&] { return node_->attests() == 1; }));
+  node_->SetEntries(
+      {MakeEntry(kEntryA, "spiffe://example.org/web", {uid_selector_})});
+  ASSERT_TRUE(WaitFor([&] { return EntriesApplied(1); }));
+  // The first fetch after the entry arrived is answered at once: its SVID
+  // was fetched before the entry was published.
+  absl::StatusOr<identity::workload::X509Context> context = Fetch();
+  ASSERT_TRUE(context.ok()) << context.status();
+  ASSERT_EQ(context->svids.size(), 1u);
+  EXPECT_EQ(context->svids[0].id.ToString(), "spiffe://example.org/web");
+  EXPECT_EQ(context->bundles.size(), 1u);
+  EXPECT_THAT(node_->sign_batches(), ElementsAre(1));
+}
+
+TEST_F(ServerModeTest, DeletedEntryIsRefused) {
+  StartAgent(node_->address());
+  node_->SetEntries(
+      {MakeEntry(kEntryA, "spiffe://example.org/web", {uid_selector_})});
+  ASSERT_TRUE(WaitFor([&] { return EntriesApplied(1); }));
+  ASSERT_TRUE(Fetch().ok());
+  node_->SetEntries({});
+  ASSERT_TRUE(WaitFor([&] { return EntriesApplied(0); }));
+  EXPECT_THAT(Fetch(), StatusIs(absl::StatusCode::kPermissionDenied,
+                                HasSubstr("no registration entry matches this "
+                                          "workload")));
+}
+
+TEST_F(ServerModeTest, RenewsInOneBatchAtHalfLife) {
+  node_->SetSvidTtl(absl::Minutes(1));
+  StartAgent(node_->address());
+  node_->SetEntries(
+      {MakeEntry(kEntryA, "spiffe://example.org/a", {uid_selector_}),
+       MakeEntry(kEntryB, "spiffe://example.org/b", {uid_selector_}),
+       MakeEntry(kEntryC, "spiffe://example.org/c", {"unix:uid:99999"})});
+  ASSERT_TRUE(WaitFor([&] { return EntriesApplied(3); }));
+  absl::StatusOr<identity::workload::X509Context> before = Fetch();
+  ASSERT_TRUE(before.ok()) << before.status();
+  ASSERT_EQ(before->svids.size(), 2u);
+  agent_->Tick(false);  // nothing due yet
+  EXPECT_THAT(node_->sign_batches(), ElementsAre(3));
+  // Half of a minute, plus the 10% jitter.
+  clock_.Advance(absl::Seconds(34));
+  agent_->Tick(false);
+  EXPECT_THAT(node_->sign_batches(), ElementsAre(3, 3));
+  absl::StatusOr<identity::workload::X509Context> after = Fetch();
+  ASSERT_TRUE(after.ok()) << after.status();
+  ASSERT_EQ(after->svids.size(), 2u);
+  EXPECT_NE(LeafDer(*before, 0), LeafDer(*after, 0));
+  EXPECT_NE(LeafDer(*before, 1), LeafDer(*after, 1));
+}
+
+TEST_F(ServerModeTest, FailsOverFromADeadReplica) {
+  StartAgent(absl::StrCat(DeadAddress(), ", ", node_->address()));
+  node_->SetEntries(
+      {MakeEntry(kEntryA, "spiffe://example.org/web", {uid_selector_})});
+  ASSERT_TRUE(WaitFor([&] { return EntriesApplied(1); }));
+  EXPECT_TRUE(Fetch().ok());
+  EXPECT_EQ(node_->attests(), 1);
+}
+
+TEST_F(ServerModeTest, RestartWithServerDownServesFromCache) {
+  StartAgent(node_->address());
+  node_->SetEntries(
+      {MakeEntry(kEntryA, "spiffe://example.org/web", {uid_selector_})});
+  ASSERT_TRUE(WaitFor([&] { return EntriesApplied(1); }));
+  absl::StatusOr<identity::workload::X509Context> before = Fetch();
+  ASSERT_TRUE(before.ok()) << before.status();
+  agent_.reset();
+  client_.reset();
+  node_->Shutdown();
+
+  StartAgent(node_->address());
+  absl::StatusOr<identity::workload::X509Context> cached = Fetch();
+  ASSERT_TRUE(cached.ok()) << cached.status();
+  EXPECT_EQ(cached->svids[0].id.ToString(), "spiffe://example.org/web");
+  EXPECT_EQ(LeafDer(*before, 0), LeafDer(*cached, 0));
+  EXPECT_TRUE(
+      WaitFor([&] { return MetricIs("mayfly_agent_server_reachable", "0"); }));
+  // Past its expiry, with no server to renew it, the SVID is not served.
+  clock_.Advance(absl::Minutes(6));
+  agent_->Tick(false);
+  EXPECT_THAT(Fetch(),
+              StatusIs(absl::StatusCode::kUnavailable, HasSubstr("expired")));
+}
+
+TEST_F(ServerModeTest, EvictedAgentStopsServing) {
+  StartAgent(node_->address());
+  node_->SetEntries(
+      {MakeEntry(kEntryA, "spiffe://example.org/web", {uid_selector_})});
+  ASSERT_TRUE(WaitFor([&] { return EntriesApplied(1); }));
+  ASSERT_TRUE(Fetch().ok());
+  node_->Evict();
+  // The next renewal is refused.
+  clock_.Advance(absl::Minutes(3));
+  agent_->Tick(false);
+  EXPECT_TRUE(MetricIs("mayfly_agent_evicted", "1"));
+  EXPECT_THAT(Fetch(), StatusIs(absl::StatusCode::kPermissionDenied,
+                                HasSubstr("refused by mayfly-server")));
+}
+
+}  // namespace
+}  // namespace mayfly::agent
