@@ -10,7 +10,6 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "identity/file_util.h"
 #include "identity/log/log.h"
 #include "identity/root_rotation.h"
@@ -110,27 +109,6 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(
            {"entries_from", agent->store_->Describe()},
            {"metrics_port", std::to_string(agent->metrics_port())}});
   return agent;
-}
-
-absl::Status Agent::CreateServerMode() {
-  ASSIGN_OR_RETURN(server_agent_, remote::ServerAgent::Create(config_, clock_));
-  registry_ = std::make_unique<Registry>(clock_, config_.default_ttl,
-                                         server_agent_->source());
-  RETURN_IF_ERROR(StartServing());
-  // The cache is served at once; the server's entries follow on Sync.
-  server_agent_->Start(*registry_,
-                       [this](std::shared_ptr<const SigningState> state) {
-                         server_bundle_roots_ = state->bundle.roots().size();
-                         registry_->SetSigningState(state);
-                         service_->SetSigningState(state);
-                       });
-  LogInfo("agent_started",
-          {{"trust_domain", config_.trust_domain.name()},
-           {"socket", config_.socket_path},
-           {"state_dir", config_.state_dir},
-           {"entries_from", absl::StrJoin(config_.server->addresses, ",")},
-           {"metrics_port", std::to_string(metrics_port())}});
-  return absl::OkStatus();
 }
 
 absl::Status Agent::StartServing() {
@@ -346,11 +324,6 @@ void Agent::Run() {
       return;
     }
   }
-}
-
-size_t Agent::BundleRoots() const {
-  return authority_ != nullptr ? authority_->Current()->bundle.roots().size()
-                               : server_bundle_roots_.load();
 }
 
 std::string Agent::RenderMetrics() const {

@@ -157,6 +157,17 @@ TEST_F(ServerModeTest, AttestsAndServesEntriesPushedOnSync) {
   EXPECT_THAT(node_->sign_batches(), ElementsAre(1));
 }
 
+TEST_F(ServerModeTest, JwtSvidsAreSignedByTheServer) {
+  StartAgent(node_->address());
+  node_->SetEntries(
+      {MakeEntry(kEntryA, "spiffe://example.org/web", {uid_selector_})});
+  ASSERT_TRUE(WaitFor([&] { return EntriesApplied(1); }));
+  absl::StatusOr<std::string> token =
+      client_->FetchJwtSvid("kafka", "", absl::Seconds(5));
+  ASSERT_TRUE(token.ok()) << token.status();
+  EXPECT_EQ(*token, absl::StrCat("jwt-for-", kEntryA, "-kafka"));
+}
+
 TEST_F(ServerModeTest, DeletedEntryIsRefused) {
   StartAgent(node_->address());
   node_->SetEntries(

@@ -23,19 +23,12 @@ namespace {
 
 namespace pb = ::mayfly::server::v1;
 
-// The agent SVID renews at half its life, as every SVID does.
-constexpr double kIdentityRenewFraction = 0.5;
+// How long Tick waits after a failed renewal before the next try: short
+// against SVID lifetimes of minutes, long enough not to spin on an outage.
+constexpr absl::Duration kRetryAfterFailure = absl::Seconds(1);
 
 std::string TimeText(absl::Time t) {
   return absl::FormatTime(absl::RFC3339_sec, t, absl::UTCTimeZone());
-}
-
-std::string ChainPem(
-    const google::protobuf::RepeatedPtrField<std::string>& chain) {
-  std::string der;
-  for (const std::string& cert : chain) der += cert;
-  absl::StatusOr<identity::CertChain> certs = identity::CertsFromDer(der);
-  return certs.ok() ? identity::CertsToPem(*certs) : std::string();
 }
 
 }  // namespace
@@ -104,122 +97,6 @@ void ServerAgent::ServeCache() {
           {{"entries", std::to_string(saved->entries_size())},
            {"svids", std::to_string(source_->GetStats().held)},
            {"revision", std::to_string(saved->revision())}});
-}
-
-absl::StatusOr<std::string> ServerAgent::JoinToken() const {
-  const ServerConfig& server = *config_.server;
-  if (!server.join_token.empty()) return server.join_token;
-  ASSIGN_OR_RETURN(std::string text,
-                   identity::ReadFile(server.join_token_file));
-  return std::string(absl::StripAsciiWhitespace(text));
-}
-
-absl::Status ServerAgent::EnsureIdentity() {
-  {
-    absl::MutexLock lock(&mu_);
-    if (has_identity_ && identity_not_after_ > clock_.Now()) {
-      return absl::OkStatus();
-    }
-  }
-  const ServerConfig& server = *config_.server;
-  ASSIGN_OR_RETURN(identity::UniqueEvpPkey key,
-                   identity::GenerateKey(identity::kDefaultKeyType));
-  // The server names the agent; the CSR only carries the key.
-  ASSIGN_OR_RETURN(
-      identity::SpiffeId placeholder,
-      identity::SpiffeId::FromString(absl::StrCat(
-          "spiffe://", config_.trust_domain.name(), "/mayfly/agent")));
-  pb::AttestRequest first;
-  ASSIGN_OR_RETURN(*first.mutable_csr(),
-                   identity::MakeSvidCsrDer(*key, placeholder, {}));
-  identity::UniqueEvpPkey node_key;
-  if (server.x509pop_cert.empty()) {
-    ASSIGN_OR_RETURN(std::string token, JoinToken());
-    first.mutable_join_token()->set_token(token);
-  } else {
-    ASSIGN_OR_RETURN(std::string cert_pem,
-                     identity::ReadFile(server.x509pop_cert));
-    ASSIGN_OR_RETURN(identity::CertChain chain,
-                     identity::CertsFromPem(cert_pem));
-    for (const auto& cert : chain) {
-      identity::CertChain one;
-      one.push_back(identity::ShareCert(cert.get()));
-      first.mutable_x509pop()->add_chain(identity::CertsToDer(one));
-    }
-    ASSIGN_OR_RETURN(std::string key_pem,
-                     identity::ReadFile(server.x509pop_key));
-    ASSIGN_OR_RETURN(node_key, identity::PrivateKeyFromPem(key_pem));
-  }
-  absl::StatusOr<pb::AgentSvid> svid = connection_->Attest(
-      first, [&](const std::string& nonce) -> absl::StatusOr<std::string> {
-        if (node_key == nullptr) {
-          return absl::FailedPreconditionError(
-              "the server sent an x509pop challenge to a join-token agent");
-        }
-        return SignX509PopChallenge(*node_key, nonce);
-      });
-  Observe(svid.status());
-  if (!svid.ok()) return svid.status();
-  RETURN_IF_ERROR(AdoptIdentity(*svid, *key));
-  LogInfo(
-      "agent_attested",
-      {{"spiffe_id", svid->spiffe_id()},
-       {"server", connection_->CurrentAddress()},
-       {"expires", TimeText(absl::FromUnixSeconds(svid->not_after_unix()))}});
-  return absl::OkStatus();
-}
-
-absl::Status ServerAgent::AdoptIdentity(const pb::AgentSvid& svid,
-                                        const EVP_PKEY& key) {
-  const std::string chain_pem = ChainPem(svid.chain());
-  if (chain_pem.empty()) {
-    return absl::InternalError("mayfly-server sent an unreadable agent SVID");
-  }
-  ASSIGN_OR_RETURN(std::string key_pem, identity::PrivateKeyToPkcs8Pem(key));
-  cachepb::AgentIdentity saved;
-  ASSIGN_OR_RETURN(*saved.mutable_key_der(),
-                   identity::PrivateKeyToPkcs8Der(key));
-  *saved.mutable_chain() = svid.chain();
-  saved.set_spiffe_id(svid.spiffe_id());
-  saved.set_not_after_unix(svid.not_after_unix());
-  RETURN_IF_ERROR(cache_->SaveAgent(saved));
-  connection_->SetAgentSvid(chain_pem, key_pem);
-  const absl::Time now = clock_.Now();
-  const absl::Time not_after = absl::FromUnixSeconds(svid.not_after_unix());
-  absl::MutexLock lock(&mu_);
-  has_identity_ = true;
-  agent_id_ = svid.spiffe_id();
-  identity_not_after_ = not_after;
-  identity_renew_at_ = now + (not_after - now) * kIdentityRenewFraction;
-  return absl::OkStatus();
-}
-
-absl::Status ServerAgent::RenewIdentity() {
-  std::string agent_id;
-  {
-    absl::MutexLock lock(&mu_);
-    if (!has_identity_ || !evicted_.empty() ||
-        clock_.Now() < identity_renew_at_) {
-      return absl::OkStatus();
-    }
-    agent_id = agent_id_;
-  }
-  ASSIGN_OR_RETURN(identity::UniqueEvpPkey key,
-                   identity::GenerateKey(identity::kDefaultKeyType));
-  ASSIGN_OR_RETURN(identity::SpiffeId id,
-                   identity::SpiffeId::FromString(agent_id));
-  pb::RenewAgentRequest request;
-  ASSIGN_OR_RETURN(*request.mutable_csr(),
-                   identity::MakeSvidCsrDer(*key, id, {}));
-  absl::StatusOr<pb::AgentSvid> svid = connection_->RenewAgent(request);
-  Observe(svid.status());
-  if (!svid.ok()) return svid.status();
-  RETURN_IF_ERROR(AdoptIdentity(*svid, *key));
-  LogInfo(
-      "agent_svid_renewed",
-      {{"spiffe_id", svid->spiffe_id()},
-       {"expires", TimeText(absl::FromUnixSeconds(svid->not_after_unix()))}});
-  return absl::OkStatus();
 }
 
 void ServerAgent::Observe(const absl::Status& status) {
@@ -366,22 +243,38 @@ absl::Time ServerAgent::Tick() {
   }
   absl::StatusOr<std::vector<std::string>> changed = source_->RenewDue();
   Observe(changed.status());
-  if (changed.ok() && !changed->empty()) registry_->SvidsChanged(*changed);
+  if (!changed.ok()) {
+    LogWarn("svid_renewal_failed",
+            {{"error", std::string(changed.status().message())}});
+    return clock_.Now() + kRetryAfterFailure;
+  }
+  if (!changed->empty()) registry_->SvidsChanged(*changed);
   const absl::Time next = source_->NextRenewal();
   absl::MutexLock lock(&mu_);
   return std::min(next, identity_renew_at_);
 }
 
 absl::StatusOr<std::string> ServerAgent::SignJwt(
-    const RegistrationEntry& entry, const std::vector<std::string>& audience,
-    absl::Duration ttl) {
+    const RegistrationEntry& entry, const std::vector<std::string>& audience) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!evicted_.empty()) {
+      return absl::PermissionDeniedError(
+          absl::StrCat("this agent was refused by mayfly-server: ", evicted_));
+    }
+  }
   pb::SignJwtRequest request;
   request.set_entry_id(entry.entry_id);
   for (const std::string& a : audience) request.add_audience(a);
-  request.set_ttl_seconds(absl::ToInt64Seconds(ttl));
   absl::StatusOr<pb::SignJwtResponse> response = connection_->SignJwt(request);
   Observe(response.status());
-  if (!response.ok()) return response.status();
+  if (!response.ok()) {
+    // The workload's retry will reach the server again; say why it failed.
+    return absl::Status(
+        response.status().code(),
+        absl::StrCat("mayfly-server could not sign a JWT-SVID: ",
+                     response.status().message()));
+  }
   return response->token();
 }
 

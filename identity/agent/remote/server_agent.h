@@ -68,10 +68,10 @@ class ServerAgent {
   // it has work next.
   absl::Time Tick() ABSL_LOCKS_EXCLUDED(mu_);
 
-  // A JWT-SVID for `entry`, signed by the server (short deadline).
+  // A JWT-SVID for `entry`, signed by the server with the entry's JWT TTL
+  // (a call with a deadline of kJwtCallDeadline).
   absl::StatusOr<std::string> SignJwt(const RegistrationEntry& entry,
-                                      const std::vector<std::string>& audience,
-                                      absl::Duration ttl);
+                                      const std::vector<std::string>& audience);
 
   // "ok", "serving from cache, server unreachable since T", or "evicted:
   // WHY".

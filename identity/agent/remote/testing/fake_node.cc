@@ -7,6 +7,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "identity/csr.h"
 #include "identity/keys.h"
 #include "identity/pem.h"
@@ -283,9 +284,17 @@ grpc::Status FakeNode::SignX509(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status FakeNode::SignJwt(grpc::ServerContext*, const pb::SignJwtRequest*,
-                               pb::SignJwtResponse*) {
-  return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "not in the fake");
+grpc::Status FakeNode::SignJwt(grpc::ServerContext*,
+                               const pb::SignJwtRequest* request,
+                               pb::SignJwtResponse* response) {
+  absl::MutexLock lock(&mu_);
+  if (evicted_) return Refused("agent evicted");
+  // Not a JWT: the agent passes the server's token through untouched.
+  response->set_token(absl::StrCat("jwt-for-", request->entry_id(), "-",
+                                   absl::StrJoin(request->audience(), ",")));
+  response->set_expires_at_unix(
+      absl::ToUnixSeconds(clock_.Now() + absl::Minutes(5)));
+  return grpc::Status::OK;
 }
 
 pb::Entry MakeEntry(const std::string& id, const std::string& spiffe_id,
