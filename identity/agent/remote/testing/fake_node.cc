@@ -20,6 +20,20 @@ grpc::Status Refused(absl::string_view why) {
   return grpc::Status(grpc::StatusCode::PERMISSION_DENIED, std::string(why));
 }
 
+// Node calls but Attest come over mTLS with the agent SVID: the fake checks
+// that much (a real server checks the chain too).
+bool PeerIsAgent(const grpc::ServerContext& context) {
+  for (const grpc::string_ref& id : context.auth_context()->FindPropertyValues(
+           GRPC_PEER_SPIFFE_ID_PROPERTY_NAME)) {
+    if (std::string(id.data(), id.size()) == kFakeAgentId) return true;
+  }
+  return false;
+}
+
+grpc::Status NotAgent() {
+  return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "no agent SVID shown");
+}
+
 absl::Status AddExt(X509& cert, X509& issuer, int nid, const char* value) {
   X509V3_CTX ctx;
   X509V3_set_ctx(&ctx, &issuer, &cert, nullptr, nullptr, 0);
@@ -131,10 +145,18 @@ std::vector<int> FakeNode::sign_batches() const {
 absl::StatusOr<std::string> FakeNode::SignCsr(const std::string& csr_der,
                                               const std::string& uri,
                                               absl::Duration ttl) const {
+  return SignCsrForTest(ca_, csr_der, uri, ttl, clock_);
+}
+
+absl::StatusOr<std::string> SignCsrForTest(const TestCa& ca,
+                                           const std::string& csr_der,
+                                           const std::string& uri,
+                                           absl::Duration ttl,
+                                           const identity::Clock& clock) {
   ASSIGN_OR_RETURN(identity::ParsedCsr csr, identity::ParseCsrDer(csr_der));
   identity::UniqueX509 cert(X509_new());
-  X509& issuer = *ca_.root.cert;
-  const absl::Time now = clock_.Now();
+  X509& issuer = *ca.root.cert;
+  const absl::Time now = clock.Now();
   X509_set_version(cert.get(), 2);
   ASN1_INTEGER_set(X509_get_serialNumber(cert.get()),
                    static_cast<long>(absl::ToUnixNanos(now) & 0x7fffffff));
@@ -155,7 +177,7 @@ absl::StatusOr<std::string> FakeNode::SignCsr(const std::string& csr_der,
       AddExt(*cert, issuer, NID_ext_key_usage, "serverAuth,clientAuth"));
   RETURN_IF_ERROR(AddExt(*cert, issuer, NID_subject_alt_name,
                          absl::StrCat("URI:", uri).c_str()));
-  if (X509_sign(cert.get(), ca_.root.key.get(), EVP_sha256()) <= 0) {
+  if (X509_sign(cert.get(), ca.root.key.get(), EVP_sha256()) <= 0) {
     return absl::InternalError("cannot sign");
   }
   identity::CertChain one;
@@ -191,9 +213,10 @@ grpc::Status FakeNode::Attest(
   return grpc::Status::OK;
 }
 
-grpc::Status FakeNode::RenewAgent(grpc::ServerContext*,
+grpc::Status FakeNode::RenewAgent(grpc::ServerContext* context,
                                   const pb::RenewAgentRequest* request,
                                   pb::AgentSvid* response) {
+  if (!PeerIsAgent(*context)) return NotAgent();
   absl::Duration ttl;
   {
     absl::MutexLock lock(&mu_);
@@ -223,6 +246,7 @@ pb::SyncResponse FakeNode::StateLocked() const {
 grpc::Status FakeNode::Sync(grpc::ServerContext* context,
                             const pb::SyncRequest*,
                             grpc::ServerWriter<pb::SyncResponse>* writer) {
+  if (!PeerIsAgent(*context)) return NotAgent();
   int64_t sent = 0;
   while (!context->IsCancelled()) {
     pb::SyncResponse state;
@@ -244,9 +268,10 @@ grpc::Status FakeNode::Sync(grpc::ServerContext* context,
   return grpc::Status::CANCELLED;
 }
 
-grpc::Status FakeNode::SignX509(grpc::ServerContext*,
+grpc::Status FakeNode::SignX509(grpc::ServerContext* context,
                                 const pb::SignX509Request* request,
                                 pb::SignX509Response* response) {
+  if (!PeerIsAgent(*context)) return NotAgent();
   std::vector<pb::Entry> entries;
   absl::Duration ttl;
   absl::Duration delay;
@@ -284,9 +309,10 @@ grpc::Status FakeNode::SignX509(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status FakeNode::SignJwt(grpc::ServerContext*,
+grpc::Status FakeNode::SignJwt(grpc::ServerContext* context,
                                const pb::SignJwtRequest* request,
                                pb::SignJwtResponse* response) {
+  if (!PeerIsAgent(*context)) return NotAgent();
   absl::MutexLock lock(&mu_);
   if (evicted_) return Refused("agent evicted");
   // Not a JWT: the agent passes the server's token through untouched.

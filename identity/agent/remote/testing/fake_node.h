@@ -40,6 +40,14 @@ struct TestCa {
   static absl::StatusOr<TestCa> Create(const identity::Clock& clock);
 };
 
+// A leaf (DER) for `uri` certifying the key of `csr_der`, signed by the
+// test root, valid for `ttl` from clock.Now().
+absl::StatusOr<std::string> SignCsrForTest(const TestCa& ca,
+                                           const std::string& csr_der,
+                                           const std::string& uri,
+                                           absl::Duration ttl,
+                                           const identity::Clock& clock);
+
 class FakeNode final : public pb::Node::Service {
  public:
   // `server_id` is the SPIFFE ID in the server's certificate. Serves on
