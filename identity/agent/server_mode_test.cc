@@ -20,9 +20,11 @@
 #include "identity/agent/config.h"
 #include "identity/agent/remote/testing/fake_node.h"
 #include "identity/clock.h"
+#include "identity/keys.h"
 #include "identity/pem.h"
 #include "identity/testing/status_matchers.h"
 #include "identity/workload/client.h"
+#include "identity/x509_svid.h"
 
 namespace mayfly::agent {
 namespace {
@@ -88,7 +90,9 @@ class ServerModeTest : public ::testing::Test {
     std::system(absl::StrCat("rm -rf ", dir_).c_str());
   }
 
-  void StartAgent(const std::string& addresses) {
+  void StartAgent(const std::string& addresses,
+                  const std::string& attestation = absl::StrCat(
+                      "join_token: ", remote::testing::kFakeJoinToken)) {
     absl::StatusOr<AgentConfig> config =
         ParseAgentConfig(absl::StrCat("trust_domain: example.org\n"
                                       "socket_path: ",
@@ -98,9 +102,8 @@ class ServerModeTest : public ::testing::Test {
                                       "  address: [",
                                       addresses,
                                       "]\n"
-                                      "  bundle: bundle.pem\n"
-                                      "  join_token: ",
-                                      remote::testing::kFakeJoinToken, "\n"),
+                                      "  bundle: bundle.pem\n  ",
+                                      attestation, "\n"),
                          "test config", dir_);
     ASSERT_TRUE(config.ok()) << config.status();
     absl::StatusOr<std::unique_ptr<Agent>> agent =
@@ -155,6 +158,23 @@ TEST_F(ServerModeTest, AttestsAndServesEntriesPushedOnSync) {
   EXPECT_EQ(context->svids[0].id.ToString(), "spiffe://example.org/web");
   EXPECT_EQ(context->bundles.size(), 1u);
   EXPECT_THAT(node_->sign_batches(), ElementsAre(1));
+}
+
+TEST_F(ServerModeTest, AttestsWithX509Pop) {
+  identity::X509SvidRequest request{
+      *identity::SpiffeId::FromString("spiffe://example.org/node/n1")};
+  absl::StatusOr<identity::X509Svid> node =
+      identity::MintX509Svid(request, ca_->root, clock_);
+  ASSERT_TRUE(node.ok()) << node.status();
+  std::ofstream(dir_ + "/node.pem") << identity::CertsToPem(node->chain);
+  std::ofstream(dir_ + "/node.key")
+      << *identity::PrivateKeyToPkcs8Pem(*node->key);
+  StartAgent(node_->address(), "x509pop: {cert: node.pem, key: node.key}");
+  node_->SetEntries(
+      {MakeEntry(kEntryA, "spiffe://example.org/web", {uid_selector_})});
+  ASSERT_TRUE(WaitFor([&] { return EntriesApplied(1); }));
+  EXPECT_TRUE(Fetch().ok());
+  EXPECT_EQ(node_->attests(), 1);
 }
 
 TEST_F(ServerModeTest, JwtSvidsAreSignedByTheServer) {

@@ -1,6 +1,7 @@
 // A fake mayfly-server Node service for the agent's tests: see fake_node.h.
 #include "identity/agent/remote/testing/fake_node.h"
 
+#include <openssl/rsa.h>
 #include <openssl/x509v3.h>
 
 #include <utility>
@@ -8,6 +9,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "identity/agent/remote/x509pop.h"
 #include "identity/csr.h"
 #include "identity/keys.h"
 #include "identity/pem.h"
@@ -47,6 +49,32 @@ absl::Status AddExt(X509& cert, X509& issuer, int nid, const char* value) {
 }
 
 }  // namespace
+
+absl::Status VerifyX509PopAnswer(const EVP_PKEY& key, const std::string& nonce,
+                                 const std::string& signature) {
+  const std::string message = absl::StrCat(kX509PopContext, nonce);
+  identity::OpenSslPtr<EVP_MD_CTX, EVP_MD_CTX_free> ctx(EVP_MD_CTX_new());
+  EVP_PKEY* pkey = const_cast<EVP_PKEY*>(&key);  // only read
+  const int type = EVP_PKEY_get_base_id(pkey);
+  EVP_PKEY_CTX* pctx = nullptr;  // owned by ctx
+  if (EVP_DigestVerifyInit(ctx.get(), &pctx,
+                           type == EVP_PKEY_ED25519 ? nullptr : EVP_sha256(),
+                           nullptr, pkey) != 1) {
+    return absl::InternalError("cannot verify");
+  }
+  if (type == EVP_PKEY_RSA) {
+    EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING);
+    EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST);
+  }
+  if (EVP_DigestVerify(ctx.get(),
+                       reinterpret_cast<const unsigned char*>(signature.data()),
+                       signature.size(),
+                       reinterpret_cast<const unsigned char*>(message.data()),
+                       message.size()) != 1) {
+    return absl::PermissionDeniedError("x509pop: bad challenge response");
+  }
+  return absl::OkStatus();
+}
 
 absl::StatusOr<TestCa> TestCa::Create(const identity::Clock& clock) {
   ASSIGN_OR_RETURN(identity::TrustDomain td,
@@ -190,7 +218,27 @@ grpc::Status FakeNode::Attest(
     grpc::ServerReaderWriter<pb::AttestResponse, pb::AttestRequest>* stream) {
   pb::AttestRequest request;
   if (!stream->Read(&request)) return grpc::Status::CANCELLED;
-  if (request.join_token().token() != kFakeJoinToken) {
+  const std::string csr = request.csr();
+  if (request.has_x509pop()) {
+    // Checks possession of the key only; a real server also checks the
+    // chain against its node CA.
+    absl::StatusOr<identity::CertChain> leaf =
+        request.x509pop().chain().empty()
+            ? absl::InvalidArgumentError("no chain")
+            : identity::CertsFromDer(request.x509pop().chain(0));
+    if (!leaf.ok() || leaf->empty()) return Refused("x509pop: no certificate");
+    pb::AttestResponse challenge;
+    challenge.mutable_challenge()->set_nonce("fake nonce 0123456789");
+    if (!stream->Write(challenge) || !stream->Read(&request)) {
+      return grpc::Status::CANCELLED;
+    }
+    identity::UniqueEvpPkey key(X509_get_pubkey((*leaf)[0].get()));
+    if (!VerifyX509PopAnswer(*key, challenge.challenge().nonce(),
+                             request.challenge_response())
+             .ok()) {
+      return Refused("x509pop: bad challenge response");
+    }
+  } else if (request.join_token().token() != kFakeJoinToken) {
     return Refused("join token unknown or used");
   }
   absl::Duration ttl;
@@ -199,7 +247,7 @@ grpc::Status FakeNode::Attest(
     ++attests_;
     ttl = ttl_ * 4;
   }
-  absl::StatusOr<std::string> leaf = SignCsr(request.csr(), kFakeAgentId, ttl);
+  absl::StatusOr<std::string> leaf = SignCsr(csr, kFakeAgentId, ttl);
   if (!leaf.ok()) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                         std::string(leaf.status().message()));

@@ -48,6 +48,10 @@ absl::StatusOr<std::string> SignCsrForTest(const TestCa& ca,
                                            absl::Duration ttl,
                                            const identity::Clock& clock);
 
+// OK if `signature` is `key`'s x509pop answer to `nonce` (x509pop.h).
+absl::Status VerifyX509PopAnswer(const EVP_PKEY& key, const std::string& nonce,
+                                 const std::string& signature);
+
 class FakeNode final : public pb::Node::Service {
  public:
   // `server_id` is the SPIFFE ID in the server's certificate. Serves on
