@@ -8,12 +8,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <memory>
 #include <string>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "identity/agent/agent.h"
@@ -33,6 +35,7 @@ using ::mayfly::testing_util::StatusIs;
 using remote::testing::FakeNode;
 using remote::testing::MakeEntry;
 using remote::testing::TestCa;
+namespace pb = ::mayfly::server::v1;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
@@ -188,6 +191,34 @@ TEST_F(ServerModeTest, JwtSvidsAreSignedByTheServer) {
   EXPECT_EQ(*token, absl::StrCat("jwt-for-", kEntryA, "-kafka"));
 }
 
+// Push, not poll: each entry created on the server is fetchable on the node
+// soon after. The figures (the goal is p99 < 1 s) are recorded, not
+// asserted: a loaded test machine is not the production path.
+TEST_F(ServerModeTest, CreateToFetchableLatency) {
+  StartAgent(node_->address());
+  ASSERT_TRUE(WaitFor([&] { return node_->attests() == 1; }));
+  std::vector<pb::Entry> entries;
+  std::vector<absl::Duration> took;
+  for (int i = 1; i <= 20; ++i) {
+    const std::string id = absl::StrCat("spiffe://example.org/w", i);
+    entries.push_back(
+        MakeEntry(absl::StrFormat("%032x", i), id, {uid_selector_}));
+    const absl::Time start = absl::Now();
+    node_->SetEntries(entries);
+    ASSERT_TRUE(WaitFor([&] {
+      absl::StatusOr<identity::workload::X509Context> c = Fetch();
+      return c.ok() && c->svids.size() == static_cast<size_t>(i);
+    })) << "entry "
+        << i << " never became fetchable";
+    took.push_back(absl::Now() - start);
+  }
+  std::sort(took.begin(), took.end());
+  RecordProperty("create_to_fetchable_p50_ms",
+                 absl::StrCat(absl::ToDoubleMilliseconds(took[9])));
+  RecordProperty("create_to_fetchable_max_ms",
+                 absl::StrCat(absl::ToDoubleMilliseconds(took.back())));
+}
+
 TEST_F(ServerModeTest, DeletedEntryIsRefused) {
   StartAgent(node_->address());
   node_->SetEntries(
@@ -252,6 +283,9 @@ TEST_F(ServerModeTest, RestartWithServerDownServesFromCache) {
   EXPECT_EQ(LeafDer(*before, 0), LeafDer(*cached, 0));
   EXPECT_TRUE(
       WaitFor([&] { return MetricIs("mayfly_agent_server_reachable", "0"); }));
+  EXPECT_THAT(agent_->RenderMetrics(),
+              HasSubstr("mayfly_agent_server_unreachable_since_seconds " +
+                        absl::StrCat(absl::ToUnixSeconds(clock_.Now()))));
   // Past its expiry, with no server to renew it, the SVID is not served.
   clock_.Advance(absl::Minutes(6));
   agent_->Tick(false);

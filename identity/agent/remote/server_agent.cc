@@ -126,9 +126,9 @@ void ServerAgent::Observe(const absl::Status& status) {
   }
   source_->SetUnreachableSince(since);
   if (unreachable) {
-    LogWarn("server_unreachable",
-            {{"error", std::string(status.message())},
-             {"action", "serving from cache what is still valid"}});
+    LogWarn("server_unreachable", {{"error", std::string(status.message())},
+                                   {"health", Health()},
+                                   {"action", "serving what is still valid"}});
   } else {
     LogInfo("server_reachable", {{"server", connection_->CurrentAddress()}});
   }
@@ -301,7 +301,7 @@ std::string ServerAgent::RenderMetrics() const {
           "Unix time since which no server answered (0 if one does).",
           reachable
               ? 0.0
-              : absl::ToDoubleSeconds(unreachable_since_ - absl::UnixEpoch())),
+              : static_cast<double>(absl::ToUnixSeconds(unreachable_since_))),
       PrometheusMetric("mayfly_agent_evicted", "gauge",
                        "1 once the server refused this agent.",
                        evicted_.empty() ? 0 : 1),
