@@ -118,6 +118,7 @@ absl::StatusOr<std::vector<std::string>> RemoteSvidSource::Update(
   {
     absl::MutexLock lock(&mu_);
     entries_.clear();
+    retry_at_.clear();  // a new state: ask for everything missing again
     for (const RegistrationEntry& e : entries) {
       const std::string key = e.Key();
       entries_.insert_or_assign(key, e);
@@ -146,8 +147,11 @@ absl::StatusOr<std::vector<std::string>> RemoteSvidSource::RenewDue() {
   {
     absl::MutexLock lock(&mu_);
     if (!evicted_.empty()) return std::vector<std::string>();
-    const absl::Time horizon = clock_.Now() + kRenewAhead;
+    const absl::Time now = clock_.Now();
+    const absl::Time horizon = now + kRenewAhead;
     for (const auto& [key, entry] : entries_) {
+      auto retry = retry_at_.find(key);
+      if (retry != retry_at_.end() && retry->second > now) continue;
       auto it = held_.find(key);
       if (it == held_.end() || it->second.renew_at <= horizon) {
         todo.push_back(entry);
@@ -163,9 +167,12 @@ absl::Time RemoteSvidSource::NextRenewal() const {
   absl::Time next = absl::InfiniteFuture();
   for (const auto& [key, entry] : entries_) {
     auto it = held_.find(key);
-    // A missing SVID is due now (its fetch failed).
-    next = std::min(
-        next, it == held_.end() ? absl::InfinitePast() : it->second.renew_at);
+    auto retry = retry_at_.find(key);
+    // A missing SVID is due now (its fetch failed), or when it may be asked
+    // for again.
+    next = std::min(next, it != held_.end()          ? it->second.renew_at
+                          : retry != retry_at_.end() ? retry->second
+                                                     : absl::InfinitePast());
   }
   return next;
 }
@@ -199,6 +206,7 @@ absl::StatusOr<std::vector<std::string>> RemoteSvidSource::Fetch(
       const std::string key = entry.Key();
       if (result.error_code() != 0) {
         ++stats_.refused;
+        retry_at_[key] = clock_.Now() + kRetryRefused;
         LogWarn("svid_refused", {{"spiffe_id", entry.id.ToString()},
                                  {"entry_id", entry.entry_id},
                                  {"code", std::to_string(result.error_code())},
@@ -214,6 +222,7 @@ absl::StatusOr<std::vector<std::string>> RemoteSvidSource::Fetch(
       absl::StatusOr<SvidMaterial> svid =
           FromResult(entry, result, *keys[i - begin]);
       if (!svid.ok()) {
+        retry_at_[key] = clock_.Now() + kRetryRefused;
         LogError("svid_rejected",
                  {{"spiffe_id", entry.id.ToString()},
                   {"error", std::string(svid.status().message())}});
@@ -239,6 +248,7 @@ absl::StatusOr<std::vector<std::string>> RemoteSvidSource::Fetch(
         }
       }
       held_[key] = std::move(held);
+      retry_at_.erase(key);
       changed.push_back(key);
     }
   }

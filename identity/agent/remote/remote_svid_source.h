@@ -39,6 +39,9 @@ inline constexpr int kMaxCsrsPerCall = 256;
 // RenewDue also renews what falls due this soon after, so that renewals a
 // few seconds apart share one call.
 inline constexpr absl::Duration kRenewAhead = absl::Seconds(5);
+// An entry the server refused, or whose certificate was unusable, is asked
+// for again after this (or on the next SyncResponse), not on every turn.
+inline constexpr absl::Duration kRetryRefused = absl::Seconds(10);
 
 class RemoteSvidSource : public SvidSource {
  public:
@@ -111,6 +114,8 @@ class RemoteSvidSource : public SvidSource {
   absl::flat_hash_map<std::string, RegistrationEntry> entries_
       ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, Held> held_ ABSL_GUARDED_BY(mu_);
+  // Keys refused by the server, and when to ask again.
+  absl::flat_hash_map<std::string, absl::Time> retry_at_ ABSL_GUARDED_BY(mu_);
   std::string evicted_ ABSL_GUARDED_BY(mu_);
   absl::Time unreachable_since_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
   absl::BitGen rng_ ABSL_GUARDED_BY(mu_);

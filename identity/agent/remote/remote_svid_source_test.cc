@@ -165,6 +165,13 @@ TEST_F(RemoteSvidSourceTest, RefusedEntryHasNoSvid) {
   EXPECT_THAT(Get(2), StatusIs(absl::StatusCode::kUnavailable,
                                HasSubstr("being fetched")));
   EXPECT_EQ(source_->GetStats().refused, 1);
+  // Not asked for again on every turn of the loop, only after a while.
+  EXPECT_EQ(source_->NextRenewal(), clock_.Now() + kRetryRefused);
+  ASSERT_TRUE(source_->RenewDue().ok());
+  EXPECT_THAT(batches_, ElementsAre(2));
+  clock_.Advance(kRetryRefused);
+  ASSERT_TRUE(source_->RenewDue().ok());
+  EXPECT_THAT(batches_, ElementsAre(2, 1));
 }
 
 TEST_F(RemoteSvidSourceTest, ExpiredSvidIsUnavailableDuringAnOutage) {
