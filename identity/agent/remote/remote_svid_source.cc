@@ -12,6 +12,7 @@
 #include "identity/log/log.h"
 #include "identity/pem.h"
 #include "identity/status_macros.h"
+#include "identity/x509_verify.h"
 
 namespace mayfly::agent::remote {
 namespace {
@@ -35,7 +36,18 @@ absl::StatusOr<SvidMaterial> FromResult(const RegistrationEntry& entry,
   }
   ASSIGN_OR_RETURN(identity::CertChain leaf,
                    identity::CertsFromDer(result.chain(0)));
-  if (leaf.size() != 1 || !identity::KeyMatchesCert(key, *leaf[0])) {
+  if (leaf.size() != 1) {
+    return absl::InternalError("mayfly-server sent an unreadable leaf");
+  }
+  // Never serve a certificate for an identity other than the entry's, nor
+  // one for a key other than the one kept.
+  absl::StatusOr<identity::SpiffeId> id = identity::SpiffeIdFromCert(*leaf[0]);
+  if (!id.ok() || !(*id == entry.id)) {
+    return absl::InternalError(absl::StrCat(
+        "mayfly-server's certificate for ", entry.id.ToString(), " names ",
+        id.ok() ? id->ToString() : std::string(id.status().message())));
+  }
+  if (!identity::KeyMatchesCert(key, *leaf[0])) {
     return absl::InternalError(
         absl::StrCat("mayfly-server's certificate for ", entry.id.ToString(),
                      " does not certify the key of the CSR sent"));

@@ -15,6 +15,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "identity/agent/remote/testing/fake_node.h"
+#include "identity/csr.h"
 #include "identity/testing/status_matchers.h"
 
 namespace mayfly::agent::remote {
@@ -79,9 +80,15 @@ class RemoteSvidSourceTest : public ::testing::Test {
         result->set_error("not yours");
         continue;
       }
-      absl::StatusOr<std::string> leaf =
-          testing::SignCsrForTest(*ca_, item.csr(), "spiffe://example.org/any",
-                                  absl::Minutes(1), clock_);
+      absl::StatusOr<identity::ParsedCsr> csr =
+          identity::ParseCsrDer(item.csr());
+      EXPECT_TRUE(csr.ok() && csr->uris.size() == 1);
+      // A misbehaving server: signs another identity than asked.
+      const std::string uri = item.entry_id() == wrong_id_
+                                  ? "spiffe://example.org/admin"
+                                  : csr->uris[0];
+      absl::StatusOr<std::string> leaf = testing::SignCsrForTest(
+          *ca_, item.csr(), uri, absl::Minutes(1), clock_);
       EXPECT_TRUE(leaf.ok()) << leaf.status();
       result->add_chain(*leaf);
       result->set_not_after_unix(
@@ -105,6 +112,7 @@ class RemoteSvidSourceTest : public ::testing::Test {
   std::vector<int> batches_;
   absl::Status fail_;
   std::string refuse_;
+  std::string wrong_id_;
 };
 
 TEST_F(RemoteSvidSourceTest, GetBeforeFetchIsUnavailable) {
@@ -172,6 +180,16 @@ TEST_F(RemoteSvidSourceTest, RefusedEntryHasNoSvid) {
   clock_.Advance(kRetryRefused);
   ASSERT_TRUE(source_->RenewDue().ok());
   EXPECT_THAT(batches_, ElementsAre(2, 1));
+}
+
+TEST_F(RemoteSvidSourceTest, CertificateForAnotherIdentityIsNotServed) {
+  wrong_id_ = Entry(2).entry_id;
+  auto changed = source_->Update(Entries(2));
+  ASSERT_TRUE(changed.ok());
+  EXPECT_THAT(*changed, ElementsAre(Entry(1).Key()));
+  EXPECT_THAT(Get(2),
+              StatusIs(absl::StatusCode::kUnavailable,
+                       HasSubstr("no SVID for spiffe://example.org/w2")));
 }
 
 TEST_F(RemoteSvidSourceTest, ExpiredSvidIsUnavailableDuringAnOutage) {
