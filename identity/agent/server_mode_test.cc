@@ -119,8 +119,13 @@ class ServerModeTest : public ::testing::Test {
     client_ = *std::move(client);
   }
 
+  // A new connection each time: the agent closes idle connections (timed
+  // on the fake clock), and a test's fetch should not meet one it closed.
   absl::StatusOr<identity::workload::X509Context> Fetch() {
-    return client_->FetchX509Context(absl::Seconds(5));
+    auto client = identity::workload::WorkloadClient::Create(
+        absl::StrCat("unix://", dir_, "/api.sock"));
+    if (!client.ok()) return client.status();
+    return (*client)->FetchX509Context(absl::Seconds(5));
   }
   bool MetricIs(const std::string& name, const std::string& value) {
     return absl::StrContains(agent_->RenderMetrics(),
@@ -263,6 +268,46 @@ TEST_F(ServerModeTest, FailsOverFromADeadReplica) {
   ASSERT_TRUE(WaitFor([&] { return EntriesApplied(1); }));
   EXPECT_TRUE(Fetch().ok());
   EXPECT_EQ(node_->attests(), 1);
+}
+
+TEST_F(ServerModeTest, FailsOverWhenTheReplicaInUseDies) {
+  absl::StatusOr<std::unique_ptr<FakeNode>> second =
+      FakeNode::Start(*ca_, clock_);
+  ASSERT_TRUE(second.ok()) << second.status();
+  StartAgent(absl::StrCat(node_->address(), ", ", (*second)->address()));
+  node_->SetEntries(
+      {MakeEntry(kEntryA, "spiffe://example.org/a", {uid_selector_})});
+  ASSERT_TRUE(WaitFor([&] { return EntriesApplied(1); }));
+  node_->Shutdown();
+  (*second)->SetEntries(
+      {MakeEntry(kEntryA, "spiffe://example.org/a", {uid_selector_}),
+       MakeEntry(kEntryB, "spiffe://example.org/b", {uid_selector_})});
+  ASSERT_TRUE(WaitFor([&] { return EntriesApplied(2); }));
+  absl::StatusOr<identity::workload::X509Context> context = Fetch();
+  ASSERT_TRUE(context.ok()) << context.status();
+  EXPECT_EQ(context->svids.size(), 2u);
+  EXPECT_EQ((*second)->attests(), 0);  // the agent SVID carried over
+}
+
+TEST_F(ServerModeTest, RenewsTheAgentSvidAtHalfLife) {
+  node_->SetSvidTtl(absl::Minutes(1));  // the agent SVID gets 4 minutes
+  StartAgent(node_->address());
+  node_->SetEntries(
+      {MakeEntry(kEntryA, "spiffe://example.org/web", {uid_selector_})});
+  ASSERT_TRUE(WaitFor([&] { return EntriesApplied(1); }));
+  clock_.Advance(absl::Seconds(119));
+  agent_->Tick(false);
+  EXPECT_EQ(node_->renewals(), 0);
+  clock_.Advance(absl::Seconds(2));
+  agent_->Tick(false);
+  EXPECT_EQ(node_->renewals(), 1);
+  // The new agent SVID carries the calls that follow (new mTLS channels).
+  node_->SetEntries(
+      {MakeEntry(kEntryB, "spiffe://example.org/b", {uid_selector_})});
+  ASSERT_TRUE(WaitFor([&] {
+    absl::StatusOr<identity::workload::X509Context> c = Fetch();
+    return c.ok() && c->svids[0].id.ToString() == "spiffe://example.org/b";
+  }));
 }
 
 TEST_F(ServerModeTest, RestartWithServerDownServesFromCache) {
