@@ -224,6 +224,27 @@ TEST_F(ServerModeTest, CreateToFetchableLatency) {
                  absl::StrCat(absl::ToDoubleMilliseconds(took.back())));
 }
 
+TEST_F(ServerModeTest, BundleOfAnotherTrustDomainIsNotServed) {
+  StartAgent(node_->address());
+  node_->SetEntries(
+      {MakeEntry(kEntryA, "spiffe://example.org/web", {uid_selector_})});
+  ASSERT_TRUE(WaitFor([&] { return EntriesApplied(1); }));
+  node_->SetBundleTrustDomain("other.org");
+  node_->SetEntries({});
+  ASSERT_TRUE(WaitFor([&] { return EntriesApplied(0); }));
+  node_->SetEntries(
+      {MakeEntry(kEntryA, "spiffe://example.org/web", {uid_selector_})});
+  ASSERT_TRUE(WaitFor([&] { return EntriesApplied(1); }));
+  absl::StatusOr<identity::workload::X509Context> context = Fetch();
+  ASSERT_TRUE(context.ok()) << context.status();
+  ASSERT_EQ(context->bundles.size(), 1u);
+  const identity::X509Bundle& bundle = context->bundles.begin()->second;
+  EXPECT_EQ(bundle.trust_domain().name(), "example.org");
+  ASSERT_EQ(bundle.roots().size(), 1u);
+  EXPECT_EQ(identity::CertsToPem(identity::ShareChain(bundle.roots())),
+            ca_->root_pem);
+}
+
 TEST_F(ServerModeTest, DeletedEntryIsRefused) {
   StartAgent(node_->address());
   node_->SetEntries(

@@ -185,38 +185,31 @@ void ServerAgent::Apply(const pb::SyncResponse& response, bool fetch) {
     entries.push_back(*std::move(entry));
   }
   // The bundle first: SVIDs of new entries may chain to a new root.
-  std::string bundle_key;
-  for (const std::string& root : response.bundle().x509_roots()) {
-    bundle_key += root;
-  }
-  bundle_key += response.bundle().jwt_jwks();
-  std::shared_ptr<SigningState> state;
+  std::string der;
+  for (const std::string& root : response.bundle().x509_roots()) der += root;
+  const std::string bundle_key = der + response.bundle().jwt_jwks();
+  bool bundle_changed;
   {
     absl::MutexLock lock(&mu_);
     revision_ = response.revision();
     ++syncs_;
-    if (bundle_key != last_bundle_) {
-      state = std::make_shared<SigningState>(SigningState{
-          nullptr, "", identity::X509Bundle(config_.trust_domain)});
-      state->bundle_generation = ++bundle_generation_;
-      last_bundle_ = bundle_key;
-    }
+    bundle_changed = bundle_key != last_bundle_;
   }
-  if (state != nullptr) {
-    std::string der;
-    for (const std::string& root : response.bundle().x509_roots()) der += root;
-    absl::StatusOr<identity::X509Bundle> bundle =
-        identity::X509Bundle::FromDer(config_.trust_domain, der);
-    if (bundle.ok()) state->bundle = *std::move(bundle);
-    state->bundle_der = state->bundle.ToDer();
-    absl::StatusOr<identity::JwtBundle> jwt = identity::JwtBundle::FromJwks(
-        config_.trust_domain, response.bundle().jwt_jwks());
-    if (jwt.ok()) {
-      state->jwt_bundle =
-          std::make_shared<const identity::JwtBundle>(*std::move(jwt));
-      state->jwt_bundle_jwks = response.bundle().jwt_jwks();
+  if (bundle_changed) {
+    absl::StatusOr<std::shared_ptr<SigningState>> state =
+        BundleState(response.bundle(), der);
+    if (!state.ok()) {
+      // Workloads keep the bundle they have rather than get a broken one.
+      LogError("server_bundle_refused",
+               {{"error", std::string(state.status().message())}});
+    } else {
+      {
+        absl::MutexLock lock(&mu_);
+        (*state)->bundle_generation = ++bundle_generation_;
+        last_bundle_ = bundle_key;
+      }
+      publish_(*std::move(state));
     }
-    publish_(state);
   }
   absl::StatusOr<std::vector<std::string>> changed;
   if (fetch) {
@@ -231,6 +224,33 @@ void ServerAgent::Apply(const pb::SyncResponse& response, bool fetch) {
   LogInfo("server_entries_applied",
           {{"entries", std::to_string(count)},
            {"revision", std::to_string(response.revision())}});
+}
+
+absl::StatusOr<std::shared_ptr<SigningState>> ServerAgent::BundleState(
+    const pb::Bundle& bundle, const std::string& roots_der) const {
+  if (bundle.trust_domain() != config_.trust_domain.name()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the server sent a bundle for \"", bundle.trust_domain(),
+                     "\", not \"", config_.trust_domain.name(), "\""));
+  }
+  ASSIGN_OR_RETURN(
+      identity::X509Bundle x509,
+      identity::X509Bundle::FromDer(config_.trust_domain, roots_der));
+  if (x509.empty()) {
+    return absl::InvalidArgumentError("the server sent an empty bundle");
+  }
+  auto state = std::make_shared<SigningState>(
+      SigningState{nullptr, "", std::move(x509)});
+  state->bundle_der = state->bundle.ToDer();
+  if (!bundle.jwt_jwks().empty()) {
+    ASSIGN_OR_RETURN(
+        identity::JwtBundle jwt,
+        identity::JwtBundle::FromJwks(config_.trust_domain, bundle.jwt_jwks()));
+    state->jwt_bundle =
+        std::make_shared<const identity::JwtBundle>(std::move(jwt));
+    state->jwt_bundle_jwks = bundle.jwt_jwks();
+  }
+  return state;
 }
 
 absl::Time ServerAgent::Tick() {

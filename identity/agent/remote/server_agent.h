@@ -90,6 +90,10 @@ class ServerAgent {
   // Applies entries and bundle; `fetch` asks the server for missing SVIDs.
   void Apply(const server::v1::SyncResponse& response, bool fetch)
       ABSL_LOCKS_EXCLUDED(mu_);
+  // A SigningState for `bundle` (its roots concatenated in `roots_der`);
+  // InvalidArgument for another trust domain, no root, or a bad JWK set.
+  absl::StatusOr<std::shared_ptr<SigningState>> BundleState(
+      const server::v1::Bundle& bundle, const std::string& roots_der) const;
   absl::Status EnsureIdentity() ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status RenewIdentity() ABSL_LOCKS_EXCLUDED(mu_);
   // Keeps a new agent SVID (and its key) in memory, on disk and in the

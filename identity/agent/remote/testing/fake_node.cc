@@ -140,6 +140,17 @@ void FakeNode::SetEntries(std::vector<pb::Entry> entries) {
   ++revision_;
 }
 
+void FakeNode::SetBundleTrustDomain(const std::string& td) {
+  absl::StatusOr<identity::Signer> root = identity::MintRootCa(
+      {*identity::TrustDomain::FromString(td), absl::Hours(48)}, clock_);
+  identity::CertChain one;
+  if (root.ok()) one.push_back(identity::ShareCert(root->cert.get()));
+  absl::MutexLock lock(&mu_);
+  bundle_td_ = td;
+  other_root_der_ = identity::CertsToDer(one);
+  ++revision_;
+}
+
 void FakeNode::Evict() {
   absl::MutexLock lock(&mu_);
   evicted_ = true;
@@ -284,10 +295,11 @@ pb::SyncResponse FakeNode::StateLocked() const {
   pb::SyncResponse response;
   response.set_revision(revision_);
   for (const pb::Entry& e : entries_) *response.add_entries() = e;
-  response.mutable_bundle()->set_trust_domain("example.org");
+  response.mutable_bundle()->set_trust_domain(bundle_td_);
   identity::CertChain one;
   one.push_back(identity::ShareCert(ca_.root.cert.get()));
-  response.mutable_bundle()->add_x509_roots(identity::CertsToDer(one));
+  response.mutable_bundle()->add_x509_roots(
+      other_root_der_.empty() ? identity::CertsToDer(one) : other_root_der_);
   return response;
 }
 

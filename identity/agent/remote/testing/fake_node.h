@@ -68,6 +68,9 @@ class FakeNode final : public pb::Node::Service {
 
   // Replaces the entries and pushes them to every Sync stream.
   void SetEntries(std::vector<pb::Entry> entries) ABSL_LOCKS_EXCLUDED(mu_);
+  // The trust domain the Sync bundle names, with a root of its own (a
+  // misconfigured server).
+  void SetBundleTrustDomain(const std::string& td) ABSL_LOCKS_EXCLUDED(mu_);
   // Refuses every call but Attest with PermissionDenied.
   void Evict() ABSL_LOCKS_EXCLUDED(mu_);
   // How long SignX509 takes: a slow server, for tests of what the agent
@@ -118,6 +121,8 @@ class FakeNode final : public pb::Node::Service {
   std::vector<pb::Entry> entries_ ABSL_GUARDED_BY(mu_);
   int64_t revision_ ABSL_GUARDED_BY(mu_) = 1;
   bool evicted_ ABSL_GUARDED_BY(mu_) = false;
+  std::string bundle_td_ ABSL_GUARDED_BY(mu_) = "example.org";
+  std::string other_root_der_ ABSL_GUARDED_BY(mu_);
   absl::Duration ttl_ ABSL_GUARDED_BY(mu_) = absl::Minutes(5);
   absl::Duration sign_delay_ ABSL_GUARDED_BY(mu_) = absl::ZeroDuration();
   int attests_ ABSL_GUARDED_BY(mu_) = 0;
