@@ -66,6 +66,10 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(
     const identity::Clock& clock) {
   std::unique_ptr<Agent> agent(new Agent(config, clock));
   RETURN_IF_ERROR(identity::EnsurePrivateDir(config.state_dir));
+  if (config.server.has_value()) {
+    RETURN_IF_ERROR(agent->CreateServerMode());
+    return agent;
+  }
 
   if (!config.entries_file.empty()) {
     agent->store_ = std::make_unique<FileEntryStore>(
@@ -96,7 +100,21 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(
   // does, or a node started with many entries keeps it for good.
   malloc_trim(0);
   agent->registry_->SetSigningState(agent->authority_->Current());
+  RETURN_IF_ERROR(agent->StartServing());
+  LogInfo("agent_started",
+          {{"trust_domain", config.trust_domain.name()},
+           {"socket", config.socket_path},
+           {"state_dir", config.state_dir},
+           {"entries", std::to_string(entry_count)},
+           {"entries_from", agent->store_->Describe()},
+           {"metrics_port", std::to_string(agent->metrics_port())}});
+  return agent;
+}
 
+absl::Status Agent::StartServing() {
+  const AgentConfig& config = config_;
+  const identity::Clock& clock = clock_;
+  Agent* agent = this;
   const AgentLimits& limits = config.limits;
   agent->callers_ = std::make_unique<CallerTable>(
       CallerLimits{limits.max_connections, limits.max_connections_per_uid,
@@ -110,7 +128,9 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(
   agent->service_ = std::make_unique<WorkloadApiService>(
       *agent->registry_, *agent->callers_, *agent->attestor_,
       *agent->exit_watcher_, clock);
-  agent->service_->SetSigningState(agent->authority_->Current());
+  if (agent->authority_ != nullptr) {
+    agent->service_->SetSigningState(agent->authority_->Current());
+  }
   ASSIGN_OR_RETURN(
       agent->server_,
       WorkloadApiServer::Start(
@@ -118,22 +138,16 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(
                         limits.max_response_bytes},
           *agent->service_, *agent->callers_, clock));
   if (!config.metrics_address.empty()) {
-    Agent* a = agent.get();
     ASSIGN_OR_RETURN(agent->metrics_,
-                     MetricsServer::Start(config.metrics_address,
-                                          [a] { return a->RenderMetrics(); }));
+                     MetricsServer::Start(config.metrics_address, [agent] {
+                       return agent->RenderMetrics();
+                     }));
   }
-  LogInfo("agent_started",
-          {{"trust_domain", config.trust_domain.name()},
-           {"socket", config.socket_path},
-           {"state_dir", config.state_dir},
-           {"entries", std::to_string(entry_count)},
-           {"entries_from", agent->store_->Describe()},
-           {"metrics_port", std::to_string(agent->metrics_port())}});
-  return agent;
+  return absl::OkStatus();
 }
 
 Agent::~Agent() {
+  if (server_agent_ != nullptr) server_agent_->Stop();
   if (server_ != nullptr) server_->Shutdown(kShutdownGrace);
 }
 
@@ -261,6 +275,14 @@ void Agent::AdvanceRootRotation() {
 }
 
 absl::Duration Agent::Tick(bool force_reload) {
+  if (server_agent_ != nullptr) {
+    // Renewals are the server agent's; entries arrive on its Sync stream.
+    const absl::Time next =
+        std::min(server_agent_->Tick(), registry_->RunDue());
+    callers_->CloseIdle();
+    return std::max(absl::ZeroDuration(),
+                    std::min(next - clock_.Now(), kPollInterval));
+  }
   const absl::Duration elapsed = clock_.Monotonic();
   if (force_reload || store_->Changed()) {
     // A failed reload is logged; the store reports the change again only
@@ -334,11 +356,10 @@ std::string Agent::RenderMetrics() const {
                        "Unix time at which the first cached SVID expires "
                        "(0 if none).",
                        soonest),
-      PrometheusMetric(
-          "mayfly_agent_bundle_roots", "gauge",
-          "Roots in the served trust bundle (2 while a root "
-          "rotation is under way).",
-          static_cast<double>(authority_->Current()->bundle.roots().size())),
+      PrometheusMetric("mayfly_agent_bundle_roots", "gauge",
+                       "Roots in the served trust bundle (2 while a root "
+                       "rotation is under way).",
+                       static_cast<double>(BundleRoots())),
       PrometheusMetric("mayfly_agent_registration_entries", "gauge",
                        "Registration entries loaded.", stats.entries),
       PrometheusMetric("mayfly_agent_cached_svids", "gauge",
@@ -347,7 +368,8 @@ std::string Agent::RenderMetrics() const {
                        "Successful entry reloads.", reloads_.load()),
       PrometheusMetric("mayfly_agent_entry_reload_failures_total", "counter",
                        "Entry reloads rejected (old entries kept).",
-                       failed_reloads_.load()));
+                       failed_reloads_.load()),
+      server_agent_ != nullptr ? server_agent_->RenderMetrics() : "");
 }
 
 }  // namespace mayfly::agent

@@ -20,6 +20,7 @@
 #include "identity/agent/metrics.h"
 #include "identity/agent/process.h"
 #include "identity/agent/registry.h"
+#include "identity/agent/remote/server_agent.h"
 #include "identity/agent/server.h"
 #include "identity/agent/workload_api.h"
 #include "identity/clock.h"
@@ -60,6 +61,12 @@ class Agent {
   Agent(const AgentConfig& config, const identity::Clock& clock)
       : clock_(clock), config_(config) {}
 
+  // The server-mode half of Create.
+  absl::Status CreateServerMode();
+  // Callers, attestor, Workload API service and server, metrics: what both
+  // modes share, started once the registry exists.
+  absl::Status StartServing();
+  size_t BundleRoots() const;
   absl::Status ReloadEntries();
   void RefreshAuthority();
   void Publish(std::shared_ptr<const SigningState> state);
@@ -70,8 +77,12 @@ class Agent {
 
   const identity::Clock& clock_;
   const AgentConfig config_;
+  // Single-node mode: entries from a store, SVIDs minted by the authority.
   std::unique_ptr<EntryStore> store_;
   std::unique_ptr<Authority> authority_;
+  // Server mode: both from mayfly-server. Before registry_, which draws on
+  // its SVID source.
+  std::unique_ptr<remote::ServerAgent> server_agent_;
   std::unique_ptr<Registry> registry_;
   std::unique_ptr<CallerTable> callers_;
   std::unique_ptr<UnixAttestor> attestor_;
@@ -90,6 +101,8 @@ class Agent {
   absl::Duration rotation_delivered_at_ = absl::InfiniteDuration();
   // Read by the metrics thread.
   std::atomic<int64_t> reloads_{0};
+  // Server mode: roots in the last bundle published.
+  std::atomic<size_t> server_bundle_roots_{0};
   std::atomic<int64_t> failed_reloads_{0};
 };
 

@@ -10,6 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "identity/agent/internal/entry_list.h"
+#include "identity/agent/internal/server_block.h"
 #include "identity/agent/metrics.h"
 #include "identity/file_util.h"
 #include "identity/status_macros.h"
@@ -52,11 +53,11 @@ absl::StatusOr<AgentConfig> ParseAgentConfig(absl::string_view yaml,
                                              absl::string_view base_dir) {
   const YamlReader r(source_name);
   ASSIGN_OR_RETURN(YAML::Node root, LoadYaml(yaml, source_name));
-  RETURN_IF_ERROR(
-      r.CheckKeys(root, "",
-                  {"trust_domain", "socket_path", "state_dir", "default_ttl",
-                   "intermediate_ttl", "root_rotation_lead", "entries",
-                   "entries_file", "metrics_address", "log_level", "limits"}));
+  RETURN_IF_ERROR(r.CheckKeys(
+      root, "",
+      {"trust_domain", "socket_path", "state_dir", "default_ttl",
+       "intermediate_ttl", "root_rotation_lead", "entries", "entries_file",
+       "metrics_address", "log_level", "limits", "server"}));
   for (const char* key : {"trust_domain", "socket_path", "state_dir"}) {
     if (!root[key]) return r.Error(root, key, "required");
   }
@@ -106,7 +107,16 @@ absl::StatusOr<AgentConfig> ParseAgentConfig(absl::string_view yaml,
 
   const bool inline_entries = static_cast<bool>(root["entries"]);
   const bool file_entries = static_cast<bool>(root["entries_file"]);
-  if (inline_entries == file_entries) {
+  if (root["server"]) {
+    if (inline_entries || file_entries) {
+      const char* key = inline_entries ? "entries" : "entries_file";
+      return r.Error(root[key], key,
+                     "not allowed with server: (entries come from the "
+                     "server)");
+    }
+    ASSIGN_OR_RETURN(config.server,
+                     internal::ParseServerBlock(r, root["server"], base_dir));
+  } else if (inline_entries == file_entries) {
     return r.Error(root, inline_entries ? "entries_file" : "entries",
                    "give exactly one of entries and entries_file");
   }
@@ -120,7 +130,7 @@ absl::StatusOr<AgentConfig> ParseAgentConfig(absl::string_view yaml,
                                     config.trust_domain.name(), "\""));
       }
     }
-  } else {
+  } else if (file_entries) {
     ASSIGN_OR_RETURN(std::string path,
                      r.String(root["entries_file"], "entries_file"));
     if (path.empty()) {

@@ -18,12 +18,22 @@
 //       hint: web
 //       subject: "CN={spiffe_id},O=Acme"
 //
+// Server mode: entries and SVIDs come from mayfly-server; the agent holds
+// no CA, and `entries`/`entries_file` are refused.
+//
+//   server:
+//     address: [ca1.internal:8443, ca2.internal:8443]   # required
+//     bundle: /etc/mayfly/bundle.pem      # or root_sha256: 64 hex digits
+//     join_token: TOKEN                   # or join_token_file: FILE,
+//                                         # or x509pop: {cert: F, key: F}
+//
 // Every error reads "FILE:LINE: FIELD: what is wrong". Unknown keys are
 // errors, so a typo never silently becomes a default.
 #ifndef MAYFLY_IDENTITY_AGENT_CONFIG_H_
 #define MAYFLY_IDENTITY_AGENT_CONFIG_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -112,6 +122,23 @@ struct AgentLimits {
   absl::Duration idle_connection_timeout = absl::Seconds(60);
 };
 
+// Where a server-mode agent gets its entries and SVIDs (see above).
+struct ServerConfig {
+  // host:port of each server replica, tried in order on failover.
+  std::vector<std::string> addresses;
+  // Exactly one of: a PEM file of the roots the server chains to, or the
+  // SHA-256 (lowercase hex, of the DER) of the root the server's chain ends
+  // with. Paths are resolved against the config file's directory.
+  std::string bundle_file;
+  std::string root_sha256;
+  // Exactly one way to attest: a join token (inline or in a file), or
+  // x509pop with a node certificate and its key (PEM).
+  std::string join_token;
+  std::string join_token_file;
+  std::string x509pop_cert;
+  std::string x509pop_key;
+};
+
 struct AgentConfig {
   identity::TrustDomain trust_domain;
   std::string socket_path;
@@ -125,6 +152,8 @@ struct AgentConfig {
   // Resolved against the config file's directory; empty when inline.
   std::string entries_file;
   std::vector<EntryConfig> entries;
+  // Set in server mode; then entries and entries_file are empty.
+  std::optional<ServerConfig> server;
   std::string metrics_address;
   LogLevel log_level = LogLevel::kInfo;
   AgentLimits limits;

@@ -102,6 +102,12 @@ int Main(int argc, char** argv) {
     std::cerr << "mayfly-agent: " << config.status().message() << "\n";
     return 2;
   }
+  if (check_only && config->server.has_value()) {
+    std::cout << config_path << ": OK (server mode: entries from "
+              << config->server->addresses.size() << " server address"
+              << (config->server->addresses.size() == 1 ? "" : "es") << ")\n";
+    return 0;
+  }
   if (check_only) {
     absl::StatusOr<std::vector<EntryConfig>> entries =
         LoadConfiguredEntries(*config);

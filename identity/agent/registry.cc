@@ -30,24 +30,20 @@ bool Matches(const RegistrationEntry& entry,
 
 }  // namespace
 
-std::string RegistrationEntry::Key() const {
-  std::string subject_text;
-  for (const auto& [attr, value] : subject) {
-    absl::StrAppend(&subject_text, attr, "=", value, "\n");
-  }
-  return absl::StrCat(id.ToString(), "\0", absl::StrJoin(selectors, "\n"), "\0",
-                      absl::FormatDuration(ttl), "\0",
-                      absl::StrJoin(dns_names, "\n"), "\0", hint, "\0",
-                      subject_text);
-}
-
 Registry::Registry(const identity::Clock& clock, absl::Duration default_ttl)
-    : clock_(clock), default_ttl_(default_ttl) {}
+    : clock_(clock),
+      default_ttl_(default_ttl),
+      own_source_(std::make_unique<LocalSvidSource>(clock)),
+      source_(*own_source_) {}
+
+Registry::Registry(const identity::Clock& clock, absl::Duration default_ttl,
+                   SvidSource& source)
+    : clock_(clock), default_ttl_(default_ttl), source_(source) {}
 
 void Registry::SetEntries(std::vector<RegistrationEntry> entries) {
   absl::MutexLock notify_lock(&notify_mu_);
   std::vector<Delivery> deliveries;
-  std::vector<std::shared_ptr<X509Subscriber>> revoked;
+  std::vector<Revocation> revoked;
   {
     absl::MutexLock lock(&mu_);
     absl::flat_hash_map<std::string, std::shared_ptr<const CachedSvid>> kept;
@@ -76,7 +72,7 @@ void Registry::SetEntries(std::vector<RegistrationEntry> entries) {
 void Registry::SetSigningState(std::shared_ptr<const SigningState> state) {
   absl::MutexLock notify_lock(&notify_mu_);
   std::vector<Delivery> deliveries;
-  std::vector<std::shared_ptr<X509Subscriber>> revoked;
+  std::vector<Revocation> revoked;
   {
     absl::MutexLock lock(&mu_);
     const bool bundle_changed =
@@ -84,6 +80,26 @@ void Registry::SetSigningState(std::shared_ptr<const SigningState> state) {
         signing_->bundle_generation != state->bundle_generation;
     signing_ = std::move(state);
     if (bundle_changed) RefreshGroupsLocked(nullptr, deliveries, revoked);
+  }
+  Notify(deliveries, revoked);
+}
+
+void Registry::SvidsChanged(const std::vector<std::string>& keys) {
+  absl::MutexLock notify_lock(&notify_mu_);
+  std::vector<Delivery> deliveries;
+  std::vector<Revocation> revoked;
+  {
+    absl::MutexLock lock(&mu_);
+    const absl::flat_hash_set<std::string> wanted(keys.begin(), keys.end());
+    std::vector<bool> changed(entries_.size(), false);
+    for (size_t i = 0; i < entries_.size(); ++i) {
+      if (!wanted.empty() && !wanted.contains(entries_[i].entry.Key())) {
+        continue;
+      }
+      entries_[i].svid = nullptr;
+      changed[i] = true;
+    }
+    RefreshGroupsLocked(&changed, deliveries, revoked);
   }
   Notify(deliveries, revoked);
 }
@@ -131,7 +147,7 @@ std::vector<RegistrationEntry> Registry::Match(
 absl::Time Registry::RunDue() {
   absl::MutexLock notify_lock(&notify_mu_);
   std::vector<Delivery> deliveries;
-  std::vector<std::shared_ptr<X509Subscriber>> revoked;
+  std::vector<Revocation> revoked;
   absl::Time next = absl::InfiniteFuture();
   {
     absl::MutexLock lock(&mu_);
@@ -144,14 +160,18 @@ absl::Time Registry::RunDue() {
     bool any_renewed = false;
     for (size_t i = 0; i < entries_.size(); ++i) {
       EntrySlot& slot = entries_[i];
+      absl::Time dropped_not_after = absl::InfiniteFuture();
       if (slot.svid != nullptr && slot.svid->renew_at <= now) {
+        dropped_not_after = slot.svid->not_after;
         slot.svid = nullptr;
       }
       if (slot.svid == nullptr && watched[i]) {
-        renewed[i] = EnsureSvidLocked(slot).ok();
+        const bool ok = EnsureSvidLocked(slot).ok();
+        // A failed mint keeps the group on its old SVID while it is valid
+        // (try again soon); an expired one is refreshed, which ends it.
+        renewed[i] = ok || dropped_not_after <= now;
         any_renewed |= renewed[i];
-        // A failed mint keeps the group on its old SVID; try again soon.
-        if (!renewed[i]) next = std::min(next, now + kRetryAfterFailure);
+        if (!ok) next = std::min(next, now + kRetryAfterFailure);
       }
       if (slot.svid != nullptr) next = std::min(next, slot.svid->renew_at);
     }
@@ -222,39 +242,43 @@ absl::Status Registry::EnsureSvidLocked(EntrySlot& slot) {
   if (signing_ == nullptr) {
     return absl::UnavailableError("the agent has no signing key yet");
   }
-  identity::X509SvidRequest request{slot.entry.id};
-  request.ttl = EffectiveTtl(slot.entry);
-  request.dns_names = slot.entry.dns_names;
-  request.subject = slot.entry.subject;
   const absl::Time now = clock_.Now();
   ASSIGN_OR_RETURN(
-      identity::X509SvidDer minted,
-      identity::MintX509SvidDer(request, *signing_->signer, clock_));
+      SvidMaterial got,
+      source_.Get(slot.entry, EffectiveTtl(slot.entry), *signing_));
   auto svid = std::make_shared<CachedSvid>();
-  svid->leaf_der = std::move(minted.leaf_der);
-  ASSIGN_OR_RETURN(svid->key_der, identity::PrivateKeyToPkcs8Der(*minted.key));
-  svid->signed_by = signing_;
-  svid->not_after = minted.not_after;
+  svid->leaf_der = std::move(got.leaf_der);
+  svid->key_der = std::move(got.key_der);
+  // Aliasing: the chain lives in the SigningState, which stays alive as
+  // long as an SVID it signed is cached.
+  svid->chain_der =
+      got.chain_der != nullptr
+          ? std::move(got.chain_der)
+          : std::shared_ptr<const std::string>(signing_, &signing_->chain_der);
+  svid->not_after = got.not_after;
   // The lifetime actually granted (capped by the intermediate) sets renewal.
-  svid->renew_at = RenewAtLocked(now, minted.not_after - now);
+  svid->renew_at = got.renew_at != absl::InfinitePast()
+                       ? got.renew_at
+                       : RenewAtLocked(now, got.not_after - now);
   slot.svid = std::move(svid);
   ++svids_minted_;
   return absl::OkStatus();
 }
 
 absl::StatusOr<X509Update> Registry::BuildResponseLocked(
-    const std::vector<size_t>& matches) {
+    const std::vector<size_t>& matches, absl::Time* not_after) {
   auto response = std::make_shared<X509SVIDResponse>();
+  *not_after = absl::InfiniteFuture();
   for (size_t i : matches) {
     EntrySlot& slot = entries_[i];
     RETURN_IF_ERROR(EnsureSvidLocked(slot));
     X509SVID* out = response->add_svids();
     out->set_spiffe_id(slot.entry.id.ToString());
     std::string* chain = out->mutable_x509_svid();
-    chain->reserve(slot.svid->leaf_der.size() +
-                   slot.svid->signed_by->chain_der.size());
+    chain->reserve(slot.svid->leaf_der.size() + slot.svid->chain_der->size());
     chain->append(slot.svid->leaf_der);
-    chain->append(slot.svid->signed_by->chain_der);
+    chain->append(*slot.svid->chain_der);
+    *not_after = std::min(*not_after, slot.svid->not_after);
     out->set_x509_svid_key(slot.svid->key_der);
     out->set_bundle(signing_->bundle_der);
     out->set_hint(slot.entry.hint);
@@ -269,7 +293,8 @@ absl::StatusOr<X509Update> Registry::FetchLocked(
   }
   const std::string key = GroupKey(selectors);
   auto it = groups_.find(key);
-  if (it != groups_.end() && it->second.update.response != nullptr) {
+  if (it != groups_.end() && it->second.update.response != nullptr &&
+      it->second.not_after > clock_.Now()) {
     if (group_out != nullptr) *group_out = &it->second;
     return it->second.update;
   }
@@ -278,19 +303,22 @@ absl::StatusOr<X509Update> Registry::FetchLocked(
     return absl::PermissionDeniedError(
         "no registration entry matches this workload");
   }
-  ASSIGN_OR_RETURN(auto response, BuildResponseLocked(matches));
+  absl::Time not_after;
+  ASSIGN_OR_RETURN(auto response, BuildResponseLocked(matches, &not_after));
   if (group_out == nullptr) return response;
   Group& group = groups_[key];
   group.selectors = selectors;
   group.matches = std::move(matches);
   group.update = response;
+  group.not_after = not_after;
   *group_out = &group;
   return response;
 }
 
-void Registry::RefreshGroupsLocked(
-    const std::vector<bool>* changed, std::vector<Delivery>& deliveries,
-    std::vector<std::shared_ptr<X509Subscriber>>& revoked) {
+void Registry::RefreshGroupsLocked(const std::vector<bool>* changed,
+                                   std::vector<Delivery>& deliveries,
+                                   std::vector<Revocation>& revoked) {
+  const absl::Time now = clock_.Now();
   for (auto it = groups_.begin(); it != groups_.end();) {
     Group& group = it->second;
     if (changed != nullptr &&
@@ -300,25 +328,29 @@ void Registry::RefreshGroupsLocked(
       continue;
     }
     if (changed == nullptr) group.matches = MatchLocked(group.selectors);
+    absl::Time not_after = absl::InfiniteFuture();
     absl::StatusOr<X509Update> response =
         group.matches.empty()
             ? absl::PermissionDeniedError(
                   "no registration entry matches this workload any more")
-            : BuildResponseLocked(group.matches);
+            : BuildResponseLocked(group.matches, &not_after);
+    // A failed mint keeps the group on its old response (RunDue retries)
+    // while that is valid; refused (PermissionDenied) or expired, it ends.
     if (!response.ok() &&
-        response.status().code() == absl::StatusCode::kPermissionDenied) {
+        (response.status().code() == absl::StatusCode::kPermissionDenied ||
+         group.not_after <= now)) {
       for (auto& subscriber : group.subscribers) {
         group_of_.erase(subscriber.get());
-        revoked.push_back(std::move(subscriber));
+        revoked.emplace_back(std::move(subscriber), response.status());
       }
       it = groups_.erase(it);
       continue;
     }
-    // A mint failure keeps the group on its old response; RunDue retries.
     if (response.ok() && (group.update.response == nullptr ||
                           group.update.response->SerializeAsString() !=
                               response->response->SerializeAsString())) {
       group.update = *std::move(response);
+      group.not_after = not_after;
       for (const auto& subscriber : group.subscribers) {
         deliveries.emplace_back(subscriber, group.update);
       }
@@ -327,15 +359,12 @@ void Registry::RefreshGroupsLocked(
   }
 }
 
-void Registry::Notify(
-    const std::vector<Delivery>& deliveries,
-    const std::vector<std::shared_ptr<X509Subscriber>>& revoked) {
+void Registry::Notify(const std::vector<Delivery>& deliveries,
+                      const std::vector<Revocation>& revoked) {
   for (const auto& [subscriber, update] : deliveries) {
     subscriber->Deliver(update);
   }
-  const absl::Status gone = absl::PermissionDeniedError(
-      "no registration entry matches this workload any more");
-  for (const auto& subscriber : revoked) subscriber->Revoke(gone);
+  for (const auto& [subscriber, status] : revoked) subscriber->Revoke(status);
 }
 
 }  // namespace mayfly::agent

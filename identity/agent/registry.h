@@ -31,6 +31,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "identity/agent/signing_state.h"
+#include "identity/agent/svid_source.h"
 #include "identity/clock.h"
 #include "identity/spiffe_id.h"
 #include "identity/x509_svid.h"
@@ -43,21 +44,6 @@ inline constexpr double kRenewFraction = 0.5;
 // Each renewal time moves by up to this fraction of the half-life, so that
 // entries minted in the same second spread their renewals out.
 inline constexpr double kRenewJitter = 0.1;
-
-struct RegistrationEntry {
-  identity::SpiffeId id;
-  // Canonical "unix:KIND:VALUE" strings, sorted, without duplicates.
-  std::vector<std::string> selectors;
-  absl::Duration ttl;
-  std::vector<std::string> dns_names;
-  std::string hint;
-  identity::Subject subject;
-  // "FILE:LINE" where the entry was written, for logs.
-  std::string source;
-
-  // Two entries with the same key share an SVID across a reload.
-  std::string Key() const;
-};
 
 // A full response and the generation of the bundle it carries.
 struct X509Update {
@@ -89,7 +75,11 @@ class Registry {
     absl::Time soonest_expiry = absl::InfiniteFuture();
   };
 
+  // SVIDs minted locally (LocalSvidSource).
   Registry(const identity::Clock& clock, absl::Duration default_ttl);
+  // SVIDs from `source`, which must outlive the registry.
+  Registry(const identity::Clock& clock, absl::Duration default_ttl,
+           SvidSource& source);
 
   // Replaces the entries. SVIDs of unchanged entries (same Key()) survive;
   // groups whose matches changed get a new response, and groups left with no
@@ -100,6 +90,13 @@ class Registry {
   // A new signer or bundle. A new bundle is pushed to every group at once;
   // a new signer only affects SVIDs minted from now on.
   void SetSigningState(std::shared_ptr<const SigningState> state)
+      ABSL_LOCKS_EXCLUDED(mu_);
+
+  // The source holds newer SVIDs (or none any more) for the entries with
+  // these keys (RegistrationEntry::Key; every entry if `keys` is empty):
+  // the registry drops what it holds for them and rebuilds the responses
+  // that carry them. Never call it from inside SvidSource::Get.
+  void SvidsChanged(const std::vector<std::string>& keys)
       ABSL_LOCKS_EXCLUDED(mu_);
 
   // The current response for a workload with `selectors` (sorted).
@@ -137,9 +134,9 @@ class Registry {
   struct CachedSvid {
     std::string leaf_der;
     std::string key_der;  // PKCS#8
-    // The chain of the intermediate that signed it (shared with the
-    // SigningState it came from).
-    std::shared_ptr<const SigningState> signed_by;
+    // What follows the leaf (shared with the SigningState it came from,
+    // or with the other SVIDs of the same issuer).
+    std::shared_ptr<const std::string> chain_der;
     absl::Time not_after;
     absl::Time renew_at;
   };
@@ -151,34 +148,42 @@ class Registry {
     std::vector<std::string> selectors;
     std::vector<size_t> matches;  // indexes into entries_, in order
     X509Update update;
+    // The soonest NotAfter among update's SVIDs: past it, the response is
+    // no longer served (a source that could not renew lets it expire).
+    absl::Time not_after = absl::InfiniteFuture();
     std::vector<std::shared_ptr<X509Subscriber>> subscribers;
   };
   using Delivery = std::pair<std::shared_ptr<X509Subscriber>, X509Update>;
+  using Revocation = std::pair<std::shared_ptr<X509Subscriber>, absl::Status>;
 
   std::vector<size_t> MatchLocked(const std::vector<std::string>& selectors)
       const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status EnsureSvidLocked(EntrySlot& slot)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The response for `matches`; its soonest NotAfter in `not_after`.
   absl::StatusOr<X509Update> BuildResponseLocked(
-      const std::vector<size_t>& matches) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+      const std::vector<size_t>& matches, absl::Time* not_after)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<X509Update> FetchLocked(
       const std::vector<std::string>& selectors, Group** group_out)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Rebuilds the responses of the groups that hold a changed entry (every
   // group, with all matches recomputed, when `changed` is null); collects
   // deliveries and revocations.
-  void RefreshGroupsLocked(
-      const std::vector<bool>* changed, std::vector<Delivery>& deliveries,
-      std::vector<std::shared_ptr<X509Subscriber>>& revoked)
+  void RefreshGroupsLocked(const std::vector<bool>* changed,
+                           std::vector<Delivery>& deliveries,
+                           std::vector<Revocation>& revoked)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Time RenewAtLocked(absl::Time minted, absl::Duration ttl)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  static void Notify(
-      const std::vector<Delivery>& deliveries,
-      const std::vector<std::shared_ptr<X509Subscriber>>& revoked);
+  static void Notify(const std::vector<Delivery>& deliveries,
+                     const std::vector<Revocation>& revoked);
 
   const identity::Clock& clock_;
   const absl::Duration default_ttl_;
+  // Null when `source_` is external.
+  const std::unique_ptr<SvidSource> own_source_;
+  SvidSource& source_;
 
   // Held across computing and sending a batch of deliveries, so that
   // subscribers see responses in the order they were built. Before mu_.

@@ -70,6 +70,13 @@ class WorkloadApiService : public SpiffeWorkloadAPI::CallbackService {
   void SetSigningState(std::shared_ptr<const SigningState> state)
       ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Server mode: JWT-SVIDs are signed by `signer` (a network call with a
+  // short deadline) while the SigningState holds no JWT key.
+  using RemoteJwtSigner = std::function<absl::StatusOr<std::string>(
+      const RegistrationEntry& entry,
+      const std::vector<std::string>& audience)>;
+  void SetRemoteJwtSigner(RemoteJwtSigner signer) ABSL_LOCKS_EXCLUDED(mu_);
+
   // True once every open stream has received bundle generation `generation`.
   bool AllStreamsHave(uint64_t bundle_generation) const
       ABSL_LOCKS_EXCLUDED(mu_);
@@ -145,6 +152,7 @@ class WorkloadApiService : public SpiffeWorkloadAPI::CallbackService {
 
   mutable absl::Mutex mu_;
   std::shared_ptr<const SigningState> signing_ ABSL_GUARDED_BY(mu_);
+  RemoteJwtSigner remote_jwt_ ABSL_GUARDED_BY(mu_);
   std::vector<std::weak_ptr<PushStream<X509BundlesResponse>>>
       x509_bundle_streams_ ABSL_GUARDED_BY(mu_);
   std::vector<std::weak_ptr<X509SvidStream>> x509_streams_ ABSL_GUARDED_BY(mu_);
