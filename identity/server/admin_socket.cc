@@ -77,7 +77,8 @@ absl::StatusOr<std::unique_ptr<AdminSocket>> AdminSocket::Start(
            sizeof(addr)) != 0) {
     return identity::ErrnoError("bind", path);
   }
-  if (chmod(path.c_str(), mode) != 0) return identity::ErrnoError("chmod", path);
+  if (chmod(path.c_str(), mode) != 0)
+    return identity::ErrnoError("chmod", path);
   if (listen(s->listen_fd_.get(), kListenBacklog) != 0) {
     return identity::ErrnoError("listen", path);
   }

@@ -31,12 +31,13 @@ absl::StatusOr<std::string> Path(const YamlReader& r, const YAML::Node& node,
 
 absl::Status ParseSigning(const YamlReader& r, const YAML::Node& node,
                           absl::string_view base_dir, ServerConfig& config) {
-  RETURN_IF_ERROR(r.CheckKeys(node, "signing",
-                              {"ca_dir", "intermediate_cert",
-                               "intermediate_key", "bundle",
-                               "intermediate_ttl"}));
+  RETURN_IF_ERROR(
+      r.CheckKeys(node, "signing",
+                  {"ca_dir", "intermediate_cert", "intermediate_key", "bundle",
+                   "intermediate_ttl"}));
   if (node["ca_dir"]) {
-    for (const char* key : {"intermediate_cert", "intermediate_key", "bundle"}) {
+    for (const char* key :
+         {"intermediate_cert", "intermediate_key", "bundle"}) {
       if (node[key]) {
         return r.Error(node[key], absl::StrCat("signing.", key),
                        "give either ca_dir or intermediate_cert, "
@@ -47,7 +48,8 @@ absl::Status ParseSigning(const YamlReader& r, const YAML::Node& node,
                      Path(r, node["ca_dir"], "signing.ca_dir", base_dir));
   } else {
     config.signing.ca_dir.clear();
-    for (const char* key : {"intermediate_cert", "intermediate_key", "bundle"}) {
+    for (const char* key :
+         {"intermediate_cert", "intermediate_key", "bundle"}) {
       if (!node[key]) {
         return r.Error(node, absl::StrCat("signing.", key),
                        "required without ca_dir");
@@ -63,9 +65,9 @@ absl::Status ParseSigning(const YamlReader& r, const YAML::Node& node,
                      Path(r, node["bundle"], "signing.bundle", base_dir));
   }
   if (node["intermediate_ttl"]) {
-    ASSIGN_OR_RETURN(config.signing.intermediate_ttl,
-                     r.Duration(node["intermediate_ttl"],
-                                "signing.intermediate_ttl"));
+    ASSIGN_OR_RETURN(
+        config.signing.intermediate_ttl,
+        r.Duration(node["intermediate_ttl"], "signing.intermediate_ttl"));
     if (config.signing.intermediate_ttl < 2 * kMaxSvidTtl) {
       return r.Error(node["intermediate_ttl"], "signing.intermediate_ttl",
                      "must be at least 48h (twice the longest SVID TTL)");
@@ -192,10 +194,10 @@ absl::StatusOr<ServerConfig> ParseServerConfig(absl::string_view yaml,
       return r.Error(root["admin_uids"], "admin_uids", "want a list");
     }
     for (size_t i = 0; i < root["admin_uids"].size(); ++i) {
-      ASSIGN_OR_RETURN(int64_t uid,
-                       r.Integer(root["admin_uids"][i],
-                                 absl::StrCat("admin_uids[", i, "]"), 0,
-                                 0xfffffffe));
+      ASSIGN_OR_RETURN(
+          int64_t uid,
+          r.Integer(root["admin_uids"][i], absl::StrCat("admin_uids[", i, "]"),
+                    0, 0xfffffffe));
       config.admin_uids.insert(static_cast<uid_t>(uid));
     }
   } else {
@@ -226,10 +228,10 @@ absl::StatusOr<ServerConfig> ParseServerConfig(absl::string_view yaml,
     if (!root[key]) continue;
     ASSIGN_OR_RETURN(*target, r.Duration(root[key], key));
     if (*target < kMinSvidTtl || *target > kMaxSvidTtl) {
-      return r.Error(root[key], key,
-                     absl::StrCat("must be from ",
-                                  absl::FormatDuration(kMinSvidTtl), " to ",
-                                  absl::FormatDuration(kMaxSvidTtl)));
+      return r.Error(
+          root[key], key,
+          absl::StrCat("must be from ", absl::FormatDuration(kMinSvidTtl),
+                       " to ", absl::FormatDuration(kMaxSvidTtl)));
     }
   }
   if (root["x509pop"]) {
@@ -240,8 +242,7 @@ absl::StatusOr<ServerConfig> ParseServerConfig(absl::string_view yaml,
                      r.String(root["log_level"], "log_level"));
     absl::StatusOr<LogLevel> parsed = ParseLogLevel(level);
     if (!parsed.ok()) {
-      return r.Error(root["log_level"], "log_level",
-                     parsed.status().message());
+      return r.Error(root["log_level"], "log_level", parsed.status().message());
     }
     config.log_level = *parsed;
   }
@@ -255,8 +256,9 @@ absl::StatusOr<ServerConfig> LoadServerConfig(const std::string& path) {
         absl::StrCat(path, ": cannot read: ", text.status().message()));
   }
   const size_t slash = path.rfind('/');
-  const std::string dir =
-      slash == std::string::npos ? "." : path.substr(0, std::max<size_t>(slash, 1));
+  const std::string dir = slash == std::string::npos
+                              ? "."
+                              : path.substr(0, std::max<size_t>(slash, 1));
   return ParseServerConfig(*text, path, dir, getuid());
 }
 

@@ -67,10 +67,10 @@ log_level: debug
 }
 
 TEST(ServerConfigTest, ErrorsNameFileLineAndField) {
-  EXPECT_THAT(Parse("trust_domain: example.org\nstate_dir: /s\nbogus: 1\n")
-                  .status(),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("server.yaml:3: bogus: unknown key")));
+  EXPECT_THAT(
+      Parse("trust_domain: example.org\nstate_dir: /s\nbogus: 1\n").status(),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("server.yaml:3: bogus: unknown key")));
   EXPECT_THAT(Parse("state_dir: /s\n").status(),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("trust_domain: required")));

@@ -169,9 +169,9 @@ absl::Status ValidateEntry(const identity::TrustDomain& td, v1::Entry& entry) {
         identity::SpiffeId::FromString(*value);
     if (!id.ok()) return Invalid(field, id.status().message());
     if (!id->MemberOf(td)) {
-      return Invalid(field, absl::StrCat("\"", *value,
-                                         "\" is not in trust domain ",
-                                         td.name()));
+      return Invalid(
+          field,
+          absl::StrCat("\"", *value, "\" is not in trust domain ", td.name()));
     }
   }
   if (entry.selectors().empty()) {
@@ -204,18 +204,19 @@ absl::Status ValidateEntry(const identity::TrustDomain& td, v1::Entry& entry) {
   if (entry.jwt_ttl_seconds() < 0 ||
       entry.jwt_ttl_seconds() >
           absl::ToInt64Seconds(identity::kMaxJwtSvidTtl)) {
-    return Invalid("jwt_ttl_seconds",
-                   absl::StrCat(entry.jwt_ttl_seconds(), " is outside 0..",
-                                absl::ToInt64Seconds(identity::kMaxJwtSvidTtl)));
+    return Invalid(
+        "jwt_ttl_seconds",
+        absl::StrCat(entry.jwt_ttl_seconds(), " is outside 0..",
+                     absl::ToInt64Seconds(identity::kMaxJwtSvidTtl)));
   }
   if (entry.dns_names_size() > kMaxDnsNamesPerEntry) {
     return Invalid("dns_names", absl::StrCat("at most ", kMaxDnsNamesPerEntry));
   }
   for (int i = 0; i < entry.dns_names_size(); ++i) {
     if (!ValidDnsName(entry.dns_names(i))) {
-      return Invalid(absl::StrCat("dns_names[", i, "]"),
-                     absl::StrCat("\"", entry.dns_names(i),
-                                  "\" is not a DNS name"));
+      return Invalid(
+          absl::StrCat("dns_names[", i, "]"),
+          absl::StrCat("\"", entry.dns_names(i), "\" is not a DNS name"));
     }
   }
   if (entry.hint().size() > kMaxHintLength) {

@@ -36,8 +36,7 @@ inline constexpr size_t kMaxSubjectTemplateLength = 512;
 // Checks `entry` for trust domain `td` and canonicalises it in place
 // (selectors sorted and deduplicated). Ignores id and revision.
 // InvalidArgument "FIELD: rule" for the first rule broken.
-absl::Status ValidateEntry(const identity::TrustDomain& td,
-                           v1::Entry& entry);
+absl::Status ValidateEntry(const identity::TrustDomain& td, v1::Entry& entry);
 
 // The subject an entry's SVIDs carry: its template with {spiffe_id},
 // {trust_domain} and {path} filled in. Empty for an empty template.

@@ -33,7 +33,8 @@ absl::Status VerifyNodeChain(const identity::CertChain& chain,
   identity::UniqueX509Stack untrusted(sk_X509_new_null());
   for (size_t i = 1; i < chain.size(); ++i) {
     // The stack owns what it holds: give it a reference of its own.
-    sk_X509_push(untrusted.get(), identity::ShareCert(chain[i].get()).release());
+    sk_X509_push(untrusted.get(),
+                 identity::ShareCert(chain[i].get()).release());
   }
   identity::UniqueX509StoreCtx ctx(X509_STORE_CTX_new());
   if (X509_STORE_CTX_init(ctx.get(), store.get(), chain[0].get(),
@@ -63,11 +64,11 @@ absl::Status VerifyPop(EVP_PKEY& key, absl::string_view nonce,
   if (EVP_PKEY_get_id(&key) == EVP_PKEY_RSA) {
     EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING);
   }
-  if (EVP_DigestVerify(
-          md.get(), reinterpret_cast<const unsigned char*>(signature.data()),
-          signature.size(),
-          reinterpret_cast<const unsigned char*>(message.data()),
-          message.size()) != 1) {
+  if (EVP_DigestVerify(md.get(),
+                       reinterpret_cast<const unsigned char*>(signature.data()),
+                       signature.size(),
+                       reinterpret_cast<const unsigned char*>(message.data()),
+                       message.size()) != 1) {
     identity::DrainOpenSslErrors();
     return absl::PermissionDeniedError(
         "x509pop: the challenge signature does not verify with the node "
@@ -107,14 +108,14 @@ absl::StatusOr<v1::AgentSvid> NodeService::SignAgentSvid(
   return svid;
 }
 
-absl::StatusOr<v1::Agent> NodeService::AttestJoinToken(
-    const std::string& token, std::string& agent_id) {
+absl::StatusOr<v1::Agent> NodeService::AttestJoinToken(const std::string& token,
+                                                       std::string& agent_id) {
   if (token.empty() || token.size() > 256) {
     return absl::InvalidArgumentError("join_token: 1 to 256 bytes");
   }
   const std::string hash = HexDigest(EVP_sha256(), token);
-  agent_id = absl::StrCat(options_.trust_domain.IdString(),
-                          kAgentPathPrefix, "join_token/", hash.substr(0, 32));
+  agent_id = absl::StrCat(options_.trust_domain.IdString(), kAgentPathPrefix,
+                          "join_token/", hash.substr(0, 32));
   v1::Agent agent;
   agent.set_spiffe_id(agent_id);
   agent.set_attestation("join_token");
@@ -131,9 +132,8 @@ absl::StatusOr<v1::Agent> NodeService::AttestX509Pop(
         "x509pop is not configured on this server");
   }
   if (pop.chain().empty() || pop.chain_size() > kMaxX509PopChain) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("x509pop.chain: 1 to ", kMaxX509PopChain,
-                     " certificates"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "x509pop.chain: 1 to ", kMaxX509PopChain, " certificates"));
   }
   identity::CertChain chain;
   for (const std::string& der : pop.chain()) {
@@ -144,8 +144,7 @@ absl::StatusOr<v1::Agent> NodeService::AttestX509Pop(
     }
     chain.push_back(std::move((*one)[0]));
   }
-  RETURN_IF_ERROR(
-      VerifyNodeChain(chain, options_.x509pop_roots, clock_.Now()));
+  RETURN_IF_ERROR(VerifyNodeChain(chain, options_.x509pop_roots, clock_.Now()));
   unsigned char nonce[kX509PopNonceBytes];
   if (RAND_bytes(nonce, sizeof(nonce)) != 1) {
     return absl::InternalError("RAND_bytes failed");
@@ -189,10 +188,9 @@ grpc::Status NodeService::Attest(
   }
   std::string agent_id;
   auto refuse = [&](const absl::Status& s) {
-    LogWarn("attest_refused",
-            {{"agent_id", agent_id},
-             {"code", absl::StatusCodeToString(s.code())},
-             {"error", std::string(s.message())}});
+    LogWarn("attest_refused", {{"agent_id", agent_id},
+                               {"code", absl::StatusCodeToString(s.code())},
+                               {"error", std::string(s.message())}});
     return ToGrpc(s);
   };
   // A bad CSR must not burn a join token: check it first.
@@ -219,8 +217,8 @@ grpc::Status NodeService::Attest(
   if (!svid.ok()) return refuse(svid.status());
   v1::AttestResponse response;
   *response.mutable_svid() = *std::move(svid);
-  LogInfo("agent_attested", {{"agent_id", agent_id},
-                             {"attestation", agent->attestation()}});
+  LogInfo("agent_attested",
+          {{"agent_id", agent_id}, {"attestation", agent->attestation()}});
   stream->Write(response);
   return grpc::Status::OK;
 }

@@ -109,8 +109,8 @@ grpc::Status NodeService::Sync(grpc::ServerContext* context,
       if (view.known && view.agent.evicted()) {
         result = grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
                               absl::StrCat("agent ", agent_id, " is evicted"));
-        LogWarn("sync_ended", {{"agent_id", agent_id},
-                               {"error", result.error_message()}});
+        LogWarn("sync_ended",
+                {{"agent_id", agent_id}, {"error", result.error_message()}});
         break;
       }
       v1::SyncResponse response;
@@ -226,18 +226,18 @@ grpc::Status NodeService::SignJwt(grpc::ServerContext* context,
           : absl::ToInt64Seconds(identity::kMaxJwtSvidTtl);
   if (request->ttl_seconds() < 0 || request->ttl_seconds() > entry_ttl) {
     return refuse(absl::PermissionDeniedError(
-        absl::StrCat("ttl_seconds ", request->ttl_seconds(),
-                     " is above entry ", entry->id(), "'s ", entry_ttl)));
+        absl::StrCat("ttl_seconds ", request->ttl_seconds(), " is above entry ",
+                     entry->id(), "'s ", entry_ttl)));
   }
   const int64_t ttl =
       request->ttl_seconds() != 0 ? request->ttl_seconds() : entry_ttl;
   absl::StatusOr<identity::SpiffeId> id =
       identity::SpiffeId::FromString(entry->spiffe_id());
   if (!id.ok()) return refuse(id.status());
-  identity::JwtSvidRequest jwt{*id,
-                               {request->audience().begin(),
-                                request->audience().end()},
-                               absl::Seconds(ttl)};
+  identity::JwtSvidRequest jwt{
+      *id,
+      {request->audience().begin(), request->audience().end()},
+      absl::Seconds(ttl)};
   absl::StatusOr<std::string> token =
       identity::MintJwtSvid(jwt, signer_.Current()->jwt_key, clock_);
   if (!token.ok()) return refuse(token.status());

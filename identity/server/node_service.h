@@ -68,9 +68,9 @@ class NodeService final : public v1::Node::Service {
   NodeService(NodeOptions options, ServerStore& store, StoreCache& cache,
               const ReplicaSigner& signer, const identity::Clock& clock);
 
-  grpc::Status Attest(grpc::ServerContext* context,
-                      grpc::ServerReaderWriter<v1::AttestResponse,
-                                               v1::AttestRequest>* stream)
+  grpc::Status Attest(
+      grpc::ServerContext* context,
+      grpc::ServerReaderWriter<v1::AttestResponse, v1::AttestRequest>* stream)
       override;
   grpc::Status RenewAgent(grpc::ServerContext* context,
                           const v1::RenewAgentRequest* request,

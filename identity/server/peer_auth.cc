@@ -25,15 +25,15 @@ absl::StatusOr<identity::SpiffeId> PeerSpiffeId(
     absl::Time now) {
   std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
   std::vector<grpc::string_ref> pem =
-      auth == nullptr ? std::vector<grpc::string_ref>{}
-                      : auth->FindPropertyValues(
-                            GRPC_X509_PEM_CERT_CHAIN_PROPERTY_NAME);
+      auth == nullptr
+          ? std::vector<grpc::string_ref>{}
+          : auth->FindPropertyValues(GRPC_X509_PEM_CERT_CHAIN_PROPERTY_NAME);
   if (pem.empty()) {
     return absl::UnauthenticatedError(
         "no client certificate: call with the agent's X.509-SVID");
   }
-  absl::StatusOr<identity::CertChain> chain = identity::CertsFromPem(
-      absl::string_view(pem[0].data(), pem[0].size()));
+  absl::StatusOr<identity::CertChain> chain =
+      identity::CertsFromPem(absl::string_view(pem[0].data(), pem[0].size()));
   if (!chain.ok()) {
     return absl::UnauthenticatedError(
         absl::StrCat("client certificate: ", chain.status().message()));

@@ -102,9 +102,9 @@ grpc::Status RegistrationService::CreateJoinToken(
       absl::StatusOr<identity::SpiffeId> alias =
           identity::SpiffeId::FromString(request->aliases(i));
       if (!alias.ok() || !alias->MemberOf(options_.trust_domain)) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "aliases[", i, "]: want a SPIFFE ID in trust domain ",
-            options_.trust_domain.name()));
+        return absl::InvalidArgumentError(
+            absl::StrCat("aliases[", i, "]: want a SPIFFE ID in trust domain ",
+                         options_.trust_domain.name()));
       }
       record.add_aliases(request->aliases(i));
     }

@@ -19,13 +19,14 @@ absl::StatusOr<identity::JwtSigningKey> LoadOrCreateKeyFile(
     ASSIGN_OR_RETURN(identity::JwtSigningKey key,
                      identity::GenerateJwtSigningKey());
     ASSIGN_OR_RETURN(std::string pem, identity::PrivateKeyToPkcs8Pem(*key.key));
-    RETURN_IF_ERROR(identity::WriteFileAtomically(path, pem,
-                                                  identity::kPrivateFileMode));
+    RETURN_IF_ERROR(
+        identity::WriteFileAtomically(path, pem, identity::kPrivateFileMode));
     return key;
   }
   RETURN_IF_ERROR(identity::CheckTrustedFile(path, /*private_file=*/true));
   ASSIGN_OR_RETURN(std::string pem, identity::ReadFile(path));
-  absl::StatusOr<identity::UniqueEvpPkey> key = identity::PrivateKeyFromPem(pem);
+  absl::StatusOr<identity::UniqueEvpPkey> key =
+      identity::PrivateKeyFromPem(pem);
   if (!key.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat(path, ": ", key.status().message()));
@@ -35,7 +36,8 @@ absl::StatusOr<identity::JwtSigningKey> LoadOrCreateKeyFile(
 
 std::string SerialHex(absl::string_view der) {
   const unsigned char* p = reinterpret_cast<const unsigned char*>(der.data());
-  identity::UniqueX509 cert(d2i_X509(nullptr, &p, static_cast<long>(der.size())));
+  identity::UniqueX509 cert(
+      d2i_X509(nullptr, &p, static_cast<long>(der.size())));
   if (cert == nullptr) return "";
   identity::UniqueBignum bn(
       ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert.get()), nullptr));
@@ -82,10 +84,10 @@ absl::StatusOr<std::shared_ptr<const SigningMaterial>> ReplicaSigner::Build()
   auto m = std::make_shared<SigningMaterial>(
       SigningMaterial{{}, identity::X509Bundle(td_), {}, {}, {}});
   if (!config_.ca_dir.empty()) {
-    ASSIGN_OR_RETURN(auto ca,
-                     identity::CertificateAuthority::Load(config_.ca_dir,
-                                                          clock_));
-    ASSIGN_OR_RETURN(m->signer, ca->IssueIntermediate(config_.intermediate_ttl));
+    ASSIGN_OR_RETURN(
+        auto ca, identity::CertificateAuthority::Load(config_.ca_dir, clock_));
+    ASSIGN_OR_RETURN(m->signer,
+                     ca->IssueIntermediate(config_.intermediate_ttl));
     m->roots = ca->bundle();
     ASSIGN_OR_RETURN(m->jwt_key, ca->LoadOrCreateJwtKey());
   } else {
@@ -112,7 +114,8 @@ absl::StatusOr<std::shared_ptr<const SigningMaterial>> ReplicaSigner::Build()
       return absl::InvalidArgumentError(
           absl::StrCat(config_.intermediate_cert, " is not a CA certificate"));
     }
-    ASSIGN_OR_RETURN(std::string bundle_pem, identity::ReadFile(config_.bundle));
+    ASSIGN_OR_RETURN(std::string bundle_pem,
+                     identity::ReadFile(config_.bundle));
     ASSIGN_OR_RETURN(m->roots, identity::X509Bundle::FromPem(td_, bundle_pem));
     m->signer.cert = std::move(chain[0]);
     m->signer.key = std::move(key);
@@ -123,9 +126,9 @@ absl::StatusOr<std::shared_ptr<const SigningMaterial>> ReplicaSigner::Build()
                                      state_dir_, "/", kServerJwtKeyFile)));
   }
   if (m->signer.NotAfter() <= clock_.Now()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "the signing intermediate expired at ",
-        absl::FormatTime(m->signer.NotAfter())));
+    return absl::FailedPreconditionError(
+        absl::StrCat("the signing intermediate expired at ",
+                     absl::FormatTime(m->signer.NotAfter())));
   }
   for (const identity::UniqueX509& c : m->signer.ChainBelowRoot()) {
     m->chain_below_root_der.push_back(identity::CertToDer(*c));
@@ -160,7 +163,8 @@ absl::StatusOr<bool> ReplicaSigner::Refresh() {
       next->roots.ToDer() == current_->roots.ToDer()) {
     return false;
   }
-  renew_at_ = now + (next->signer.NotAfter() - now) * kIntermediateRenewFraction;
+  renew_at_ =
+      now + (next->signer.NotAfter() - now) * kIntermediateRenewFraction;
   current_ = std::move(next);
   return true;
 }
@@ -169,9 +173,9 @@ absl::StatusOr<SignedLeaf> ReplicaSigner::SignLeaf(
     const identity::X509SvidRequest& request,
     const EVP_PKEY& public_key) const {
   std::shared_ptr<const SigningMaterial> m = Current();
-  ASSIGN_OR_RETURN(identity::X509SvidDer leaf,
-                   identity::MintX509SvidDerForKey(request, public_key,
-                                                   m->signer, clock_));
+  ASSIGN_OR_RETURN(
+      identity::X509SvidDer leaf,
+      identity::MintX509SvidDerForKey(request, public_key, m->signer, clock_));
   SignedLeaf out;
   out.serial_hex = SerialHex(leaf.leaf_der);
   out.chain_der.push_back(std::move(leaf.leaf_der));

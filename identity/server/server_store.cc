@@ -47,8 +47,8 @@ template <typename T>
 absl::StatusOr<T> Parse(const KeyValue& kv) {
   T msg;
   if (!msg.ParseFromString(kv.value)) {
-    return absl::DataLossError(absl::StrCat("store key ", kv.key,
-                                            " does not parse"));
+    return absl::DataLossError(
+        absl::StrCat("store key ", kv.key, " does not parse"));
   }
   return msg;
 }
@@ -102,10 +102,9 @@ absl::StatusOr<v1::Entry> ServerStore::UpdateEntry(v1::Entry entry) {
   if (old_key != new_key) ops.push_back({Op::Kind::kDelete, old_key, ""});
   ops.push_back({Op::Kind::kPut, new_key, entry.SerializeAsString()});
   ops.push_back({Op::Kind::kPut, EntryIdKey(entry.id()), entry.parent_id()});
-  ASSIGN_OR_RETURN(TxnResult r,
-                   kv_.Txn({{id_kv.key, id_kv.mod_revision},
-                            {old_key, old_kv.mod_revision}},
-                           ops));
+  ASSIGN_OR_RETURN(TxnResult r, kv_.Txn({{id_kv.key, id_kv.mod_revision},
+                                         {old_key, old_kv.mod_revision}},
+                                        ops));
   if (!r.succeeded) {
     return absl::AbortedError(
         absl::StrCat("entry ", entry.id(), " changed meanwhile; retry"));
@@ -150,10 +149,9 @@ absl::StatusOr<v1::Entry> ServerStore::GetEntry(const std::string& id) {
 absl::StatusOr<v1::ListEntriesResponse> ServerStore::ListEntries(
     const std::string& parent_id, const std::string& spiffe_id) {
   ASSIGN_OR_RETURN(RangeResult range,
-                   parent_id.empty()
-                       ? kv_.Range(kEntriesPrefix, kMaxEntries)
-                       : kv_.Range(EntryParentPrefix(parent_id),
-                                   kMaxEntriesPerParent));
+                   parent_id.empty() ? kv_.Range(kEntriesPrefix, kMaxEntries)
+                                     : kv_.Range(EntryParentPrefix(parent_id),
+                                                 kMaxEntriesPerParent));
   v1::ListEntriesResponse out;
   out.set_revision(range.revision);
   for (const KeyValue& kv : range.kvs) {
@@ -170,11 +168,11 @@ absl::Status ServerStore::PutJoinToken(const std::string& sha256_hex,
     return absl::InvalidArgumentError(
         absl::StrCat("aliases: at most ", kMaxAliases));
   }
-  ASSIGN_OR_RETURN(TxnResult r,
-                   kv_.Txn({{absl::StrCat(kTokensPrefix, sha256_hex), 0}},
-                           {{Op::Kind::kPut,
-                             absl::StrCat(kTokensPrefix, sha256_hex),
-                             record.SerializeAsString()}}));
+  ASSIGN_OR_RETURN(
+      TxnResult r,
+      kv_.Txn({{absl::StrCat(kTokensPrefix, sha256_hex), 0}},
+              {{Op::Kind::kPut, absl::StrCat(kTokensPrefix, sha256_hex),
+                record.SerializeAsString()}}));
   if (!r.succeeded) return absl::AlreadyExistsError("join token exists");
   return absl::OkStatus();
 }
@@ -187,8 +185,7 @@ absl::StatusOr<v1::Agent> ServerStore::ConsumeJoinToken(
     return absl::PermissionDeniedError("join token unknown or already used");
   }
   if (!kv.ok()) return kv.status();
-  ASSIGN_OR_RETURN(v1::JoinTokenRecord record,
-                   Parse<v1::JoinTokenRecord>(*kv));
+  ASSIGN_OR_RETURN(v1::JoinTokenRecord record, Parse<v1::JoinTokenRecord>(*kv));
   if (absl::FromUnixSeconds(record.expires_at_unix()) <= clock_.Now()) {
     return absl::PermissionDeniedError(absl::StrCat(
         "join token expired at ",
@@ -227,10 +224,10 @@ absl::StatusOr<v1::Agent> ServerStore::ModifyAgent(
     if (!kv.ok()) return kv.status();
     ASSIGN_OR_RETURN(v1::Agent agent, Parse<v1::Agent>(*kv));
     RETURN_IF_ERROR(change(agent));
-    ASSIGN_OR_RETURN(TxnResult r,
-                     kv_.Txn({{kv->key, kv->mod_revision}},
-                             {{Op::Kind::kPut, kv->key,
-                               agent.SerializeAsString()}}));
+    ASSIGN_OR_RETURN(
+        TxnResult r,
+        kv_.Txn({{kv->key, kv->mod_revision}},
+                {{Op::Kind::kPut, kv->key, agent.SerializeAsString()}}));
     if (r.succeeded) return agent;
   }
   return absl::AbortedError(
@@ -251,11 +248,10 @@ absl::StatusOr<v1::Agent> ServerStore::UpsertAttestedAgent(v1::Agent agent) {
     } else if (!absl::IsNotFound(existing.status())) {
       return existing.status();
     }
-    ASSIGN_OR_RETURN(
-        TxnResult r,
-        kv_.Txn({{AgentKey(agent.spiffe_id()), mod_revision}},
-                {{Op::Kind::kPut, AgentKey(agent.spiffe_id()),
-                  agent.SerializeAsString()}}));
+    ASSIGN_OR_RETURN(TxnResult r,
+                     kv_.Txn({{AgentKey(agent.spiffe_id()), mod_revision}},
+                             {{Op::Kind::kPut, AgentKey(agent.spiffe_id()),
+                               agent.SerializeAsString()}}));
     if (r.succeeded) return agent;
   }
   return absl::AbortedError("agent record kept changing; retry");
@@ -329,8 +325,8 @@ absl::Status ServerStore::PublishToBundle(
     }
     identity::JwtBundle jwt(td_);
     if (!bundle.jwt_jwks().empty()) {
-      ASSIGN_OR_RETURN(jwt, identity::JwtBundle::FromJwks(td_,
-                                                          bundle.jwt_jwks()));
+      ASSIGN_OR_RETURN(jwt,
+                       identity::JwtBundle::FromJwks(td_, bundle.jwt_jwks()));
     }
     if (jwt.FindKey(jwt_key.key_id) == nullptr) {
       jwt.AddKey(jwt_key.key_id, *jwt_key.key);
@@ -338,10 +334,10 @@ absl::Status ServerStore::PublishToBundle(
       changed = true;
     }
     if (!changed) return absl::OkStatus();
-    ASSIGN_OR_RETURN(TxnResult r,
-                     kv_.Txn({{kBundleKey, mod_revision}},
-                             {{Op::Kind::kPut, kBundleKey,
-                               bundle.SerializeAsString()}}));
+    ASSIGN_OR_RETURN(
+        TxnResult r,
+        kv_.Txn({{kBundleKey, mod_revision}},
+                {{Op::Kind::kPut, kBundleKey, bundle.SerializeAsString()}}));
     if (r.succeeded) return absl::OkStatus();
   }
   return absl::AbortedError("bundle kept changing; retry");

@@ -65,11 +65,10 @@ absl::Status StoreCache::Load() {
     for (auto& [id, sub] : subscribers_) sub->Notify();
   }
   watch_.reset();
-  ASSIGN_OR_RETURN(watch_,
-                   kv_.Watch(kKeyPrefix, range.revision,
-                             [this, generation](const WatchBatch& b) {
-                               OnBatch(generation, b);
-                             }));
+  ASSIGN_OR_RETURN(watch_, kv_.Watch(kKeyPrefix, range.revision,
+                                     [this, generation](const WatchBatch& b) {
+                                       OnBatch(generation, b);
+                                     }));
   return absl::OkStatus();
 }
 
@@ -143,8 +142,8 @@ void StoreCache::NotifyLocked(const std::set<std::string>& parents,
                               bool bundle) {
   if (parents.empty() && agents.empty() && !bundle) return;
   for (auto& [agent_id, sub] : subscribers_) {
-    bool hit = bundle || agents.count(agent_id) > 0 ||
-               parents.count(agent_id) > 0;
+    bool hit =
+        bundle || agents.count(agent_id) > 0 || parents.count(agent_id) > 0;
     if (!hit) {
       auto it = agents_.find(agent_id);
       if (it != agents_.end()) {

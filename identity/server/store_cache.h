@@ -63,8 +63,7 @@ class StoreCache {
       KvStore& kv, const identity::Clock& clock);
   ~StoreCache();
 
-  AgentView ViewFor(const std::string& agent_id) const
-      ABSL_LOCKS_EXCLUDED(mu_);
+  AgentView ViewFor(const std::string& agent_id) const ABSL_LOCKS_EXCLUDED(mu_);
   int64_t revision() const ABSL_LOCKS_EXCLUDED(mu_);
 
   // The subscription is woken for changes to `agent_id`'s record, its
