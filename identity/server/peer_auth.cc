@@ -24,19 +24,31 @@ absl::StatusOr<identity::SpiffeId> PeerSpiffeId(
     const grpc::ServerContext& context, const identity::X509Bundle& bundle,
     absl::Time now) {
   std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
-  std::vector<grpc::string_ref> pem =
-      auth == nullptr
-          ? std::vector<grpc::string_ref>{}
-          : auth->FindPropertyValues(GRPC_X509_PEM_CERT_CHAIN_PROPERTY_NAME);
-  if (pem.empty()) {
+  auto property = [&](const char* name) -> std::string {
+    if (auth == nullptr) return "";
+    std::vector<grpc::string_ref> values = auth->FindPropertyValues(name);
+    return values.empty() ? ""
+                          : std::string(values[0].data(), values[0].size());
+  };
+  const std::string leaf_pem = property(GRPC_X509_PEM_CERT_PROPERTY_NAME);
+  if (leaf_pem.empty()) {
     return absl::UnauthenticatedError(
         "no client certificate: call with the agent's X.509-SVID");
   }
-  absl::StatusOr<identity::CertChain> chain =
-      identity::CertsFromPem(absl::string_view(pem[0].data(), pem[0].size()));
-  if (!chain.ok()) {
-    return absl::UnauthenticatedError(
-        absl::StrCat("client certificate: ", chain.status().message()));
+  // The leaf, then the rest of what the peer sent. On the server side
+  // OpenSSL's peer chain leaves the leaf out; on some builds it is in.
+  absl::StatusOr<identity::CertChain> chain = identity::CertsFromPem(leaf_pem);
+  absl::StatusOr<identity::CertChain> rest =
+      identity::CertsFromPem(property(GRPC_X509_PEM_CERT_CHAIN_PROPERTY_NAME));
+  if (!chain.ok() || chain->size() != 1) {
+    return absl::UnauthenticatedError("client certificate does not parse");
+  }
+  if (rest.ok()) {
+    for (identity::UniqueX509& c : *rest) {
+      if (X509_cmp(c.get(), (*chain)[0].get()) != 0) {
+        chain->push_back(std::move(c));
+      }
+    }
   }
   absl::StatusOr<identity::VerifiedSvid> svid =
       identity::VerifyX509Svid(*chain, bundle, now);
