@@ -14,8 +14,8 @@
 namespace mayfly::identity {
 namespace {
 
-using ::testing::ElementsAre;
 using ::mayfly::testing_util::StatusIs;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using UniqueX509Req = OpenSslPtr<X509_REQ, X509_REQ_free>;
 
