@@ -123,6 +123,7 @@ class ServerFixture : public ::testing::Test {
     config.signing.ca_dir = dir_ + "/state/ca";
     config.admin_socket = dir_ + "/run/admin.sock";
     config.admin_uids = {0, getuid()};
+    Configure(config);
     auto server = MayflyServer::Start(config, clock_);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
@@ -132,6 +133,9 @@ class ServerFixture : public ::testing::Test {
         "unix:" + config.admin_socket, grpc::InsecureChannelCredentials()));
   }
 
+  // Lets a test suite change the config before the server starts.
+  virtual void Configure(ServerConfig& /*config*/) {}
+
   void TearDown() override {
     server_.reset();
     SetLogSink(nullptr);
@@ -140,8 +144,8 @@ class ServerFixture : public ::testing::Test {
 
   // A Node stub over TLS checking the server against the root; with an
   // identity when `chain_pem` is given.
-  std::unique_ptr<v1::Node::Stub> NodeStub(const std::string& key_pem = "",
-                                           const std::string& chain_pem = "") {
+  std::shared_ptr<grpc::Channel> TlsChannel(const std::string& key_pem = "",
+                                            const std::string& chain_pem = "") {
     std::vector<grpc::experimental::IdentityKeyCertPair> pairs;
     if (!key_pem.empty()) pairs.push_back({key_pem, chain_pem});
     auto provider =
@@ -157,9 +161,14 @@ class ServerFixture : public ::testing::Test {
         std::make_shared<grpc::experimental::NoOpCertificateVerifier>());
     grpc::ChannelArguments args;
     args.SetSslTargetNameOverride("localhost");
-    return v1::Node::NewStub(grpc::CreateCustomChannel(
+    return grpc::CreateCustomChannel(
         absl::StrCat("127.0.0.1:", server_->node_port()),
-        grpc::experimental::TlsCredentials(options), args));
+        grpc::experimental::TlsCredentials(options), args);
+  }
+
+  std::unique_ptr<v1::Node::Stub> NodeStub(const std::string& key_pem = "",
+                                           const std::string& chain_pem = "") {
+    return v1::Node::NewStub(TlsChannel(key_pem, chain_pem));
   }
 
   v1::CreateJoinTokenResponse NewToken(int64_t ttl_seconds = 0) {
