@@ -69,8 +69,9 @@ absl::StatusOr<std::unique_ptr<MayflyServer>> MayflyServer::Start(
   reg.require_admin_svid = true;
   reg.admin_ids = config.admin_ids;
   MayflyServer* raw = s.get();
-  reg.bundle = [raw] {
-    return X509BundleOf(raw->config_.trust_domain, *raw->store_->GetBundle(),
+  reg.bundle = [raw]() -> absl::StatusOr<identity::X509Bundle> {
+    ASSIGN_OR_RETURN(v1::Bundle bundle, raw->store_->GetBundle());
+    return X509BundleOf(raw->config_.trust_domain, bundle,
                         raw->signer_->Current()->roots);
   };
   s->registration_tls_ =

@@ -73,10 +73,16 @@ absl::StatusOr<v1::Entry> ServerStore::CreateEntry(v1::Entry entry) {
   ASSIGN_OR_RETURN(std::string id, NewEntryId());
   entry.set_id(id);
   entry.set_revision(0);
-  ASSIGN_OR_RETURN(RangeResult existing,
-                   kv_.Range(EntryParentPrefix(entry.parent_id()),
-                             kMaxEntriesPerParent - 1));
-  (void)existing;  // only the bound matters here
+  // The bound on one parent's entries: what a Sync or a list must carry.
+  if (absl::StatusOr<RangeResult> existing = kv_.Range(
+          EntryParentPrefix(entry.parent_id()), kMaxEntriesPerParent - 1);
+      absl::IsResourceExhausted(existing.status())) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("parent ", entry.parent_id(), " already has ",
+                     kMaxEntriesPerParent - 1, " entries"));
+  } else if (!existing.ok()) {
+    return existing.status();
+  }
   ASSIGN_OR_RETURN(
       TxnResult r,
       kv_.Txn({{EntryIdKey(id), 0}},
