@@ -137,6 +137,39 @@ TEST_F(AttestationTest, X509PopFromAnotherCaIsRefused) {
                                     "chain to the node CA"));
 }
 
+TEST_F(AttestationTest, AliasEntriesReachEveryAgentOfTheAlias) {
+  TestAgent member = NewAgent({kAlias});
+  TestAgent outsider = NewAgent();
+  grpc::ClientContext sync_ctx;
+  auto stream = member.node->Sync(&sync_ctx, v1::SyncRequest());
+  v1::SyncResponse state;
+  ASSERT_TRUE(stream->Read(&state));
+  EXPECT_THAT(state.aliases(), ElementsAre(kAlias));
+
+  v1::Entry entry;
+  entry.set_spiffe_id("spiffe://example.org/kafka");
+  entry.set_parent_id(kAlias);
+  entry.add_selectors("unix:uid:1000");
+  entry = CreateEntry(entry);
+  ASSERT_TRUE(stream->Read(&state));
+  ASSERT_EQ(state.entries_size(), 1);
+  EXPECT_EQ(state.entries(0).id(), entry.id());
+  sync_ctx.TryCancel();
+
+  auto key = *identity::GenerateKey(identity::KeyType::kEcP256);
+  v1::SignX509Request req;
+  req.add_csrs()->set_entry_id(entry.id());
+  req.mutable_csrs(0)->set_csr(HandMadeCsr(
+      *key, *key, {"subjectAltName=URI:spiffe://example.org/kafka"}));
+  v1::SignX509Response resp;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(member.node->SignX509(&ctx, req, &resp).ok());
+  EXPECT_EQ(resp.results(0).error_code(), 0) << resp.results(0).error();
+  grpc::ClientContext outsider_ctx;
+  ASSERT_TRUE(outsider.node->SignX509(&outsider_ctx, req, &resp).ok());
+  EXPECT_EQ(resp.results(0).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+}
+
 TEST_F(AttestationTest, JwtSvidVerifiesWithTheSyncedJwks) {
   TestAgent agent = NewAgent();
   v1::Entry entry;

@@ -171,10 +171,12 @@ class ServerFixture : public ::testing::Test {
     return v1::Node::NewStub(TlsChannel(key_pem, chain_pem));
   }
 
-  v1::CreateJoinTokenResponse NewToken(int64_t ttl_seconds = 0) {
+  v1::CreateJoinTokenResponse NewToken(
+      int64_t ttl_seconds = 0, const std::vector<std::string>& aliases = {}) {
     grpc::ClientContext ctx;
     v1::CreateJoinTokenRequest req;
     req.set_ttl_seconds(ttl_seconds);
+    for (const std::string& a : aliases) req.add_aliases(a);
     v1::CreateJoinTokenResponse resp;
     grpc::Status s = admin_->CreateJoinToken(&ctx, req, &resp);
     EXPECT_TRUE(s.ok()) << s.error_message();
@@ -199,11 +201,12 @@ class ServerFixture : public ::testing::Test {
   }
 
   // A fresh agent, attested with a new join token.
-  TestAgent NewAgent() {
+  TestAgent NewAgent(const std::vector<std::string>& aliases = {}) {
     TestAgent agent;
     agent.key = *identity::GenerateKey(identity::KeyType::kEcP256);
     v1::AgentSvid svid;
-    grpc::Status s = AttestWithToken(NewToken().token(), *agent.key, &svid);
+    grpc::Status s =
+        AttestWithToken(NewToken(0, aliases).token(), *agent.key, &svid);
     EXPECT_TRUE(s.ok()) << s.error_message();
     agent.id = svid.spiffe_id();
     agent.chain_der.assign(svid.chain().begin(), svid.chain().end());
