@@ -61,14 +61,15 @@ absl::Status StoreCache::Load() {
       ApplyLocked(kv.key, &kv.value, kv.mod_revision, parents, agents, bundle);
     }
     revision_ = range.revision;
-    // A reload may have missed anything: everyone recomputes.
-    for (auto& [id, sub] : subscribers_) sub->Notify();
   }
   watch_.reset();
   ASSIGN_OR_RETURN(watch_, kv_.Watch(kKeyPrefix, range.revision,
                                      [this, generation](const WatchBatch& b) {
                                        OnBatch(generation, b);
                                      }));
+  // A reload may have missed anything: everyone recomputes.
+  absl::MutexLock lock(&mu_);
+  for (auto& [id, sub] : subscribers_) sub->Notify();
   return absl::OkStatus();
 }
 
