@@ -84,6 +84,17 @@ std::string CommonName(X509& cert) {
   return n > 0 ? std::string(buf, n) : "";
 }
 
+// The server names the agent; a CSR may leave its SAN out, but one that
+// names anything must name exactly the agent, and none may ask for a CA.
+absl::Status CheckAgentCsr(const identity::ParsedCsr& csr,
+                           const identity::SpiffeId& id) {
+  if (csr.asks_ca || !csr.uris.empty() || !csr.dns_names.empty() ||
+      csr.other_names > 0) {
+    return identity::CheckCsrMatches(csr, id, {});
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<v1::AgentSvid> NodeService::SignAgentSvid(
@@ -91,12 +102,7 @@ absl::StatusOr<v1::AgentSvid> NodeService::SignAgentSvid(
   ASSIGN_OR_RETURN(identity::ParsedCsr csr, identity::ParseCsrDer(csr_der));
   ASSIGN_OR_RETURN(identity::SpiffeId id,
                    identity::SpiffeId::FromString(agent_id));
-  // The server names the agent; a CSR may leave its SAN out, but one that
-  // names anything must name exactly the agent.
-  if (csr.asks_ca || !csr.uris.empty() || !csr.dns_names.empty() ||
-      csr.other_names > 0) {
-    RETURN_IF_ERROR(identity::CheckCsrMatches(csr, id, {}));
-  }
+  RETURN_IF_ERROR(CheckAgentCsr(csr, id));
   ASSIGN_OR_RETURN(SignedLeaf leaf,
                    signer_.SignLeaf({id, options_.agent_ttl}, *csr.public_key));
   RETURN_IF_ERROR(store_.RecordAgentSvid(agent_id, leaf.serial_hex,
@@ -108,14 +114,20 @@ absl::StatusOr<v1::AgentSvid> NodeService::SignAgentSvid(
   return svid;
 }
 
-absl::StatusOr<v1::Agent> NodeService::AttestJoinToken(const std::string& token,
-                                                       std::string& agent_id) {
+absl::StatusOr<v1::Agent> NodeService::AttestJoinToken(
+    const std::string& token, const std::string& csr_der,
+    std::string& agent_id) {
   if (token.empty() || token.size() > 256) {
     return absl::InvalidArgumentError("join_token: 1 to 256 bytes");
   }
   const std::string hash = HexDigest(EVP_sha256(), token);
   agent_id = absl::StrCat(options_.trust_domain.IdString(), kAgentPathPrefix,
                           "join_token/", hash.substr(0, 32));
+  // A CSR the agent SVID could not be signed for must not burn the token.
+  ASSIGN_OR_RETURN(identity::ParsedCsr csr, identity::ParseCsrDer(csr_der));
+  ASSIGN_OR_RETURN(identity::SpiffeId id,
+                   identity::SpiffeId::FromString(agent_id));
+  RETURN_IF_ERROR(CheckAgentCsr(csr, id));
   v1::Agent agent;
   agent.set_spiffe_id(agent_id);
   agent.set_attestation("join_token");
@@ -203,7 +215,8 @@ grpc::Status NodeService::Attest(
   absl::StatusOr<v1::Agent> agent;
   switch (first.step_case()) {
     case v1::AttestRequest::kJoinToken:
-      agent = AttestJoinToken(first.join_token().token(), agent_id);
+      agent =
+          AttestJoinToken(first.join_token().token(), first.csr(), agent_id);
       break;
     case v1::AttestRequest::kX509Pop:
       agent = AttestX509Pop(first.x509pop(), *stream, agent_id);

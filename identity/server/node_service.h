@@ -100,6 +100,7 @@ class NodeService final : public v1::Node::Service {
   absl::StatusOr<SignedLeaf> SignOne(const v1::Agent& agent,
                                      const v1::CsrForEntry& item);
   absl::StatusOr<v1::Agent> AttestJoinToken(const std::string& token,
+                                            const std::string& csr_der,
                                             std::string& agent_id);
   absl::StatusOr<v1::Agent> AttestX509Pop(
       const v1::X509PopAttestation& pop,

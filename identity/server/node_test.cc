@@ -64,6 +64,23 @@ TEST_F(NodeTest, JoinTokenGivesTheAgentItsIdAndWorksOnce) {
   EXPECT_EQ(s.error_message(), "join token unknown or already used");
 }
 
+TEST_F(NodeTest, CsrForAnotherIdIsRefusedWithoutBurningTheToken) {
+  v1::CreateJoinTokenResponse token = NewToken();
+  auto key = *identity::GenerateKey(identity::KeyType::kEcP256);
+  v1::AgentSvid svid;
+  grpc::Status s = AttestWithToken(
+      token.token(), *key, &svid,
+      testing::HandMadeCsr(*key, *key,
+                           {"subjectAltName=URI:spiffe://example.org/admin"}));
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(s.error_message(),
+            absl::StrCat("CSR names URI SANs [spiffe://example.org/admin]; "
+                         "the entry allows exactly ",
+                         token.agent_id()));
+  s = AttestWithToken(token.token(), *key, &svid);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+}
+
 TEST_F(NodeTest, ConcurrentUsesOfOneTokenHaveExactlyOneWinner) {
   const std::string token = NewToken().token();
   constexpr int kRacers = 4;

@@ -185,14 +185,15 @@ class ServerFixture : public ::testing::Test {
 
   // Attests with `token`; the status, and the SVID in `svid`.
   grpc::Status AttestWithToken(const std::string& token, const EVP_PKEY& key,
-                               v1::AgentSvid* svid) {
+                               v1::AgentSvid* svid,
+                               const std::string& csr = "") {
     auto stub = NodeStub();
     grpc::ClientContext ctx;
     auto stream = stub->Attest(&ctx);
     v1::AttestRequest req;
     req.mutable_join_token()->set_token(token);
     // The CSR's SAN may only name the agent itself; send none.
-    req.set_csr(HandMadeCsr(key, key, {}));
+    req.set_csr(csr.empty() ? HandMadeCsr(key, key, {}) : csr);
     stream->Write(req);
     stream->WritesDone();
     v1::AttestResponse resp;
