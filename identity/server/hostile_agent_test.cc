@@ -197,6 +197,27 @@ TEST_F(HostileAgentTest, EvictedAgentIsRefusedEverywhere) {
   EXPECT_EQ(sink_.Count("renew_agent_refused", {{"error", want}}), 1);
 }
 
+TEST_F(HostileAgentTest, SyncStreamsPerAgentAreBounded) {
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+  std::vector<std::unique_ptr<grpc::ClientReader<v1::SyncResponse>>> streams;
+  for (int i = 0; i < kMaxSyncStreamsPerAgent; ++i) {
+    contexts.push_back(std::make_unique<grpc::ClientContext>());
+    streams.push_back(agent_.node->Sync(contexts.back().get(), {}));
+    v1::SyncResponse state;
+    ASSERT_TRUE(streams.back()->Read(&state));
+  }
+  grpc::ClientContext ctx;
+  auto extra = agent_.node->Sync(&ctx, v1::SyncRequest());
+  v1::SyncResponse state;
+  EXPECT_FALSE(extra->Read(&state));
+  grpc::Status s = extra->Finish();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(s.error_message(), absl::StrCat("agent ", agent_.id,
+                                            " already has 4 Sync streams "
+                                            "open"));
+  for (auto& c : contexts) c->TryCancel();
+}
+
 TEST_F(HostileAgentTest, RenewalOfALiveAgentWorks) {
   v1::RenewAgentRequest renew;
   renew.set_csr(HandMadeCsr(*agent_.key, *agent_.key, {}));

@@ -99,6 +99,17 @@ grpc::Status NodeService::Sync(grpc::ServerContext* context,
     return ToGrpc(agent.status());
   }
   const std::string agent_id = agent->spiffe_id();
+  {
+    absl::MutexLock lock(&streams_mu_);
+    if (sync_streams_[agent_id] >= kMaxSyncStreamsPerAgent) {
+      const absl::Status s = absl::ResourceExhaustedError(
+          absl::StrCat("agent ", agent_id, " already has ",
+                       kMaxSyncStreamsPerAgent, " Sync streams open"));
+      LogRefusal("sync_refused", agent_id, "", s);
+      return ToGrpc(s);
+    }
+    ++sync_streams_[agent_id];
+  }
   std::shared_ptr<Subscription> sub = cache_.Subscribe(agent_id);
   grpc::Status result = grpc::Status::OK;
   bool first = true;
@@ -122,6 +133,10 @@ grpc::Status NodeService::Sync(grpc::ServerContext* context,
     }
   }
   cache_.Unsubscribe(sub);
+  {
+    absl::MutexLock lock(&streams_mu_);
+    if (--sync_streams_[agent_id] == 0) sync_streams_.erase(agent_id);
+  }
   return result;
 }
 

@@ -14,10 +14,13 @@
 #define MAYFLY_IDENTITY_SERVER_NODE_SERVICE_H_
 
 #include <atomic>
+#include <map>
 #include <string>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "identity/bundle.h"
 #include "identity/clock.h"
@@ -39,6 +42,9 @@ inline constexpr int kMaxCsrsPerBatch = 256;
 // JWT audiences per request and bytes per audience.
 inline constexpr int kMaxJwtAudiences = 16;
 inline constexpr size_t kMaxJwtAudienceBytes = 256;
+// Sync streams one agent may hold open: each holds a server thread, and an
+// agent needs one (a second while it reconnects).
+inline constexpr int kMaxSyncStreamsPerAgent = 4;
 // Certificates an x509pop chain may carry.
 inline constexpr int kMaxX509PopChain = 8;
 // What an x509pop signature covers: this prefix, then the nonce.
@@ -113,6 +119,10 @@ class NodeService final : public v1::Node::Service {
   const ReplicaSigner& signer_;
   const identity::Clock& clock_;
   std::atomic<bool> stopping_{false};
+
+  absl::Mutex streams_mu_;
+  // Open Sync streams per agent ID.
+  std::map<std::string, int> sync_streams_ ABSL_GUARDED_BY(streams_mu_);
 };
 
 // Entries an agent may sign for: its own ID and its aliases.
