@@ -4,6 +4,7 @@
 
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <set>
 
 #include "absl/strings/escaping.h"
@@ -74,14 +75,25 @@ absl::StatusOr<v1::Entry> ServerStore::CreateEntry(v1::Entry entry) {
   entry.set_id(id);
   entry.set_revision(0);
   // The bound on one parent's entries: what a Sync or a list must carry.
-  if (absl::StatusOr<RangeResult> existing = kv_.Range(
-          EntryParentPrefix(entry.parent_id()), kMaxEntriesPerParent - 1);
-      absl::IsResourceExhausted(existing.status())) {
+  absl::StatusOr<RangeResult> existing =
+      kv_.Range(EntryParentPrefix(entry.parent_id()), kMaxEntriesPerParent - 1);
+  if (absl::IsResourceExhausted(existing.status())) {
     return absl::ResourceExhaustedError(
         absl::StrCat("parent ", entry.parent_id(), " already has ",
                      kMaxEntriesPerParent - 1, " entries"));
-  } else if (!existing.ok()) {
-    return existing.status();
+  }
+  if (!existing.ok()) return existing.status();
+  // Two entries alike would make the agent's choice between them arbitrary.
+  for (const KeyValue& kv : existing->kvs) {
+    ASSIGN_OR_RETURN(v1::Entry other, EntryFrom(kv));
+    if (other.spiffe_id() == entry.spiffe_id() &&
+        std::equal(other.selectors().begin(), other.selectors().end(),
+                   entry.selectors().begin(), entry.selectors().end())) {
+      return absl::AlreadyExistsError(
+          absl::StrCat("entry ", other.id(),
+                       " has the same parent_id, spiffe_id and "
+                       "selectors"));
+    }
   }
   ASSIGN_OR_RETURN(
       TxnResult r,

@@ -111,6 +111,20 @@ TEST_F(ServerStoreTest, EntriesAreCanonicalAndKeyedByParent) {
                        HasSubstr(absl::StrCat("no entry ", a->id()))));
 }
 
+TEST_F(ServerStoreTest, DuplicateEntryIsRefused) {
+  auto a = store_->CreateEntry(Entry("spiffe://example.org/web", kAgentA));
+  ASSERT_TRUE(a.ok());
+  EXPECT_THAT(
+      store_->CreateEntry(Entry("spiffe://example.org/web", kAgentA)).status(),
+      StatusIs(absl::StatusCode::kAlreadyExists,
+               HasSubstr(absl::StrCat("entry ", a->id(),
+                                      " has the same parent_id, spiffe_id and "
+                                      "selectors"))));
+  // Another parent may have the same workload.
+  EXPECT_TRUE(
+      store_->CreateEntry(Entry("spiffe://example.org/web", kAgentB)).ok());
+}
+
 TEST_F(ServerStoreTest, ValidationQuotesTheBrokenRule) {
   auto check = [&](std::function<void(v1::Entry&)> change) {
     v1::Entry e = Entry("spiffe://example.org/web", kAgentA);
