@@ -2,8 +2,10 @@
 //
 //   mayfly-server --config FILE        serve
 //   mayfly-server --check-config FILE  validate the config and exit
-// SIGTERM/SIGINT stop gracefully. SIGHUP re-reads the signing files and
-// renews what is due now (Maintain); other config changes need a restart.
+// SIGTERM/SIGINT stop gracefully. SIGHUP re-reads the config (log_level
+// applies at once; a bad file is logged and the running config kept), the
+// signing files, and renews what is due now (Maintain); other config
+// changes need a restart.
 #include <signal.h>
 
 #include <iostream>
@@ -82,7 +84,16 @@ int Main(int argc, char** argv) {
     int sig = 0;
     if (sigwait(&signals, &sig) != 0) continue;
     if (sig == SIGHUP) {
-      LogInfo("sighup", {});
+      // log_level applies at once; the rest of the config at a restart.
+      absl::StatusOr<ServerConfig> next = LoadServerConfig(config_path);
+      if (!next.ok()) {
+        LogError("config_reload_failed",
+                 {{"error", std::string(next.status().message())}});
+      } else {
+        SetLogLevel(next->log_level);
+        LogInfo("config_reloaded",
+                {{"log_level", std::string(LogLevelName(next->log_level))}});
+      }
       if (absl::Status s = (*server)->Maintain(); !s.ok()) {
         LogError("maintenance_failed", {{"error", s.ToString()}});
       }

@@ -51,6 +51,17 @@ expect 1 "a second server on the same state_dir is refused" -- \
   "$server" --config "$work/server.yaml"
 contains "$err" "is locked by another mayfly-server" "the lock is named"
 
+# SIGHUP with a broken config: logged, the server keeps running.
+cp "$work/server.yaml" "$work/good.yaml"
+echo "bogus: 1" >>"$work/server.yaml"
+kill -HUP "$pid"
+wait_for 10 grep -q config_reload_failed "$work/log1" || true
+contains "$(cat "$work/log1")" 'server.yaml:5: bogus: unknown key' "reload error logged"
+cp "$work/good.yaml" "$work/server.yaml"
+kill -HUP "$pid"
+wait_for 10 grep -q config_reloaded "$work/log1" || true
+contains "$(cat "$work/log1")" '"event":"config_reloaded"' "reload of a good config"
+
 kill -TERM "$pid"
 code=0
 wait "$pid" || code=$?
