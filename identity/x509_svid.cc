@@ -75,7 +75,10 @@ struct MintedLeaf {
   absl::Time not_after;
 };
 
+// Certifies `public_key` if given (a key from a CSR: the caller holds the
+// private half), else a fresh key of request.key_type.
 absl::StatusOr<MintedLeaf> MintLeaf(const X509SvidRequest& request,
+                                    const EVP_PKEY* public_key,
                                     const Signer& signer, const Clock& clock) {
   if (request.ttl <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("SVID TTL must be positive");
@@ -86,7 +89,15 @@ absl::StatusOr<MintedLeaf> MintLeaf(const X509SvidRequest& request,
     return absl::FailedPreconditionError(absl::StrCat(
         "signing CA expired at ", absl::FormatTime(signer_expiry)));
   }
-  ASSIGN_OR_RETURN(UniqueEvpPkey key, GenerateKey(request.key_type));
+  UniqueEvpPkey key;
+  KeyType key_type = request.key_type;
+  if (public_key != nullptr) {
+    ASSIGN_OR_RETURN(key_type, KeyTypeOf(*public_key));
+    // Shared, not copied: the caller keeps its reference.
+    key = ShareKey(const_cast<EVP_PKEY*>(public_key));
+  } else {
+    ASSIGN_OR_RETURN(key, GenerateKey(key_type));
+  }
 
   internal::LeafFields fields;
   fields.uri = request.id.ToString();
@@ -103,7 +114,7 @@ absl::StatusOr<MintedLeaf> MintLeaf(const X509SvidRequest& request,
   }
   fields.key_usage = KU_DIGITAL_SIGNATURE;
   // TLS 1.2 RSA key exchange encrypts to the leaf key; the spec allows it.
-  if (request.key_type == KeyType::kRsa2048) {
+  if (key_type == KeyType::kRsa2048) {
     fields.key_usage |= KU_KEY_ENCIPHERMENT;
   }
   fields.not_before = now - kNotBeforeBackdate;
@@ -120,15 +131,24 @@ absl::StatusOr<MintedLeaf> MintLeaf(const X509SvidRequest& request,
 absl::StatusOr<X509SvidDer> MintX509SvidDer(const X509SvidRequest& request,
                                             const Signer& signer,
                                             const Clock& clock) {
-  ASSIGN_OR_RETURN(MintedLeaf leaf, MintLeaf(request, signer, clock));
+  ASSIGN_OR_RETURN(MintedLeaf leaf, MintLeaf(request, nullptr, signer, clock));
   return X509SvidDer{request.id, std::move(leaf.der), std::move(leaf.key),
                      leaf.not_before, leaf.not_after};
+}
+
+absl::StatusOr<X509SvidDer> MintX509SvidDerForKey(
+    const X509SvidRequest& request, const EVP_PKEY& public_key,
+    const Signer& signer, const Clock& clock) {
+  ASSIGN_OR_RETURN(MintedLeaf leaf,
+                   MintLeaf(request, &public_key, signer, clock));
+  return X509SvidDer{request.id, std::move(leaf.der), nullptr, leaf.not_before,
+                     leaf.not_after};
 }
 
 absl::StatusOr<X509Svid> MintX509Svid(const X509SvidRequest& request,
                                       const Signer& signer,
                                       const Clock& clock) {
-  ASSIGN_OR_RETURN(MintedLeaf leaf, MintLeaf(request, signer, clock));
+  ASSIGN_OR_RETURN(MintedLeaf leaf, MintLeaf(request, nullptr, signer, clock));
   const unsigned char* p =
       reinterpret_cast<const unsigned char*>(leaf.der.data());
   UniqueX509 cert(d2i_X509(nullptr, &p, static_cast<long>(leaf.der.size())));

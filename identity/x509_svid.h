@@ -89,6 +89,14 @@ absl::StatusOr<X509SvidDer> MintX509SvidDer(const X509SvidRequest& request,
                                             const Signer& signer,
                                             const Clock& clock);
 
+// The same for a key the caller does not hold (a CSR's): the leaf certifies
+// `public_key` (P-256, Ed25519 or RSA-2048; request.key_type is ignored),
+// and the result's `key` is null. What the CSR asked for is the caller's to
+// check (identity/csr.h); this signs exactly `request`.
+absl::StatusOr<X509SvidDer> MintX509SvidDerForKey(
+    const X509SvidRequest& request, const EVP_PKEY& public_key,
+    const Signer& signer, const Clock& clock);
+
 struct CaRequest {
   TrustDomain trust_domain;
   absl::Duration ttl;

@@ -76,6 +76,33 @@ class MintTest : public ::testing::Test {
   Signer intermediate_;
 };
 
+TEST_F(MintTest, ForKeyCertifiesTheGivenPublicKeyOnly) {
+  UniqueEvpPkey workload_key = *GenerateKey(KeyType::kEcP256);
+  // Only the public half, as a CSR carries it.
+  unsigned char* spki = nullptr;
+  const int spki_len = i2d_PUBKEY(workload_key.get(), &spki);
+  ASSERT_GT(spki_len, 0);
+  const unsigned char* p = spki;
+  UniqueEvpPkey public_only(d2i_PUBKEY(nullptr, &p, spki_len));
+  OPENSSL_free(spki);
+  ASSERT_NE(public_only, nullptr);
+
+  absl::StatusOr<X509SvidDer> svid = MintX509SvidDerForKey(
+      {*SpiffeId::FromString(kId), absl::Minutes(7), {"web"}}, *public_only,
+      intermediate_, clock_);
+  ASSERT_TRUE(svid.ok()) << svid.status();
+  EXPECT_EQ(svid->key, nullptr);
+  EXPECT_EQ(svid->not_after, clock_.Now() + absl::Minutes(7));
+  const unsigned char* d =
+      reinterpret_cast<const unsigned char*>(svid->leaf_der.data());
+  UniqueX509 leaf(d2i_X509(nullptr, &d, svid->leaf_der.size()));
+  ASSERT_NE(leaf, nullptr);
+  EXPECT_TRUE(KeyMatchesCert(*workload_key, *leaf));
+  EXPECT_THAT(UriSans(*leaf), ElementsAre(kId));
+  EXPECT_THAT(DnsSans(*leaf), ElementsAre("web"));
+  EXPECT_EQ(X509_check_ca(leaf.get()), 0);
+}
+
 TEST_F(MintTest, LeafHasExactlyTheSpecFields) {
   X509Svid svid = Mint({*SpiffeId::FromString(kId),
                         absl::Minutes(5),

@@ -1,0 +1,109 @@
+// mayfly-server config: defaults, each section, and FILE:LINE: FIELD errors.
+#include "identity/server/config.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "identity/testing/status_matchers.h"
+
+namespace mayfly::server {
+namespace {
+
+using ::mayfly::testing_util::StatusIs;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+absl::StatusOr<ServerConfig> Parse(absl::string_view yaml) {
+  return ParseServerConfig(yaml, "server.yaml", "/etc/mayfly", 1234);
+}
+
+TEST(ServerConfigTest, MinimalConfigGetsDefaults) {
+  absl::StatusOr<ServerConfig> c =
+      Parse("trust_domain: example.org\nstate_dir: /var/lib/ms\n");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->trust_domain.name(), "example.org");
+  EXPECT_EQ(c->state_dir, "/var/lib/ms");
+  EXPECT_EQ(c->signing.ca_dir, "/var/lib/ms/ca");
+  EXPECT_TRUE(c->etcd_endpoints.empty());
+  EXPECT_EQ(c->admin_uids, (std::set<uid_t>{0, 1234}));
+  EXPECT_EQ(c->default_ttl, absl::Minutes(5));
+  EXPECT_EQ(c->agent_ttl, absl::Hours(1));
+  EXPECT_EQ(c->admin_socket_mode, 0600u);
+}
+
+TEST(ServerConfigTest, FullConfig) {
+  absl::StatusOr<ServerConfig> c = Parse(R"(trust_domain: example.org
+listen_address: 0.0.0.0:8081
+admin_socket: /run/ms/admin.sock
+admin_socket_mode: "0660"
+admin_uids: [0, 1000]
+admin_ids: [spiffe://example.org/admin]
+state_dir: state
+store: {etcd: {endpoints: [https://10.0.0.1:2379]}}
+signing:
+  intermediate_cert: int.pem
+  intermediate_key: /k/int.key
+  bundle: roots.pem
+default_ttl: 10m
+agent_ttl: 2h
+x509pop:
+  ca_bundle: nodes.pem
+  aliases:
+    - {cn: "kafka-*", alias: spiffe://example.org/mayfly/alias/kafka}
+log_level: debug
+)");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->state_dir, "/etc/mayfly/state");
+  EXPECT_EQ(c->admin_socket_mode, 0660u);
+  EXPECT_EQ(c->admin_uids, (std::set<uid_t>{0, 1000}));
+  EXPECT_THAT(c->etcd_endpoints, ElementsAre("https://10.0.0.1:2379"));
+  EXPECT_EQ(c->signing.ca_dir, "");
+  EXPECT_EQ(c->signing.intermediate_cert, "/etc/mayfly/int.pem");
+  EXPECT_EQ(c->signing.intermediate_key, "/k/int.key");
+  EXPECT_EQ(c->default_ttl, absl::Minutes(10));
+  EXPECT_EQ(c->x509pop_ca_bundle, "/etc/mayfly/nodes.pem");
+  ASSERT_EQ(c->x509pop_aliases.size(), 1u);
+  EXPECT_EQ(c->x509pop_aliases[0].cn, "kafka-*");
+  EXPECT_EQ(c->log_level, LogLevel::kDebug);
+}
+
+TEST(ServerConfigTest, ErrorsNameFileLineAndField) {
+  EXPECT_THAT(
+      Parse("trust_domain: example.org\nstate_dir: /s\nbogus: 1\n").status(),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("server.yaml:3: bogus: unknown key")));
+  EXPECT_THAT(Parse("state_dir: /s\n").status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("trust_domain: required")));
+  EXPECT_THAT(
+      Parse("trust_domain: example.org\nstate_dir: /s\ndefault_ttl: 2s\n")
+          .status(),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("server.yaml:3: default_ttl: must be from 10s")));
+  EXPECT_THAT(Parse("trust_domain: example.org\nstate_dir: /s\nsigning:\n"
+                    "  ca_dir: /ca\n  bundle: b.pem\n")
+                  .status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("server.yaml:5: signing.bundle: give either "
+                                 "ca_dir")));
+  EXPECT_THAT(Parse("trust_domain: example.org\nstate_dir: /s\n"
+                    "admin_ids: [spiffe://other.org/admin]\n")
+                  .status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("server.yaml:3: admin_ids[0]: want a SPIFFE "
+                                 "ID in trust domain example.org")));
+  EXPECT_THAT(Parse("trust_domain: example.org\nstate_dir: /s\n"
+                    "store: {file: {}, etcd: {endpoints: [a]}}\n")
+                  .status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("server.yaml:3: store: give one of file and "
+                                 "etcd")));
+  EXPECT_THAT(Parse("trust_domain: example.org\nstate_dir: /s\n"
+                    "admin_socket_mode: \"0666\"\n")
+                  .status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("server.yaml:3: admin_socket_mode: must be "
+                                 "0600 or 0660")));
+}
+
+}  // namespace
+}  // namespace mayfly::server

@@ -1,0 +1,93 @@
+// MayflyServer: one mayfly-server replica, wired from its config.
+//
+// Owns the KvStore (OpenKvStore: the file store, or etcd), the ServerStore
+// over it, the StoreCache, the ReplicaSigner, the Node TLS port (Node and,
+// for admin_ids, Registration) and the admin Unix socket. The server's own
+// TLS SVID (spiffe://TD/mayfly/server, chain up to and including the root)
+// lives in STATE_DIR/tls/ as two files rewritten atomically; gRPC's
+// FileWatcherCertificateProvider re-reads them, so a renewed SVID is served
+// to new handshakes without a restart.
+//
+// Maintain() renews what is due (the intermediate at half-life, the server
+// SVID at half-life) and publishes this replica's roots and JWT key into
+// the store's bundle; Run() calls it on a timer until Shutdown().
+//
+// Thread-safe.
+#ifndef MAYFLY_IDENTITY_SERVER_SERVER_H_
+#define MAYFLY_IDENTITY_SERVER_SERVER_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "identity/clock.h"
+#include "identity/server/admin_socket.h"
+#include "identity/server/config.h"
+#include "identity/server/kv_store.h"
+#include "identity/server/node_service.h"
+#include "identity/server/registration_service.h"
+#include "identity/server/replica_signer.h"
+#include "identity/server/server_store.h"
+#include "identity/server/store_cache.h"
+
+namespace mayfly::server {
+
+// How often Run() checks what is due. Renewals happen at half-lives of an
+// hour or more; a minute is early enough and cheap.
+inline constexpr absl::Duration kMaintainInterval = absl::Seconds(30);
+// How often gRPC re-reads the TLS files (its FileWatcher's interval).
+inline constexpr int kTlsFileRefreshSeconds = 1;
+
+// The store the config names. The one place that knows both kinds.
+absl::StatusOr<std::unique_ptr<KvStore>> OpenKvStore(
+    const ServerConfig& config);
+
+class MayflyServer {
+ public:
+  static absl::StatusOr<std::unique_ptr<MayflyServer>> Start(
+      const ServerConfig& config, const identity::Clock& clock);
+  ~MayflyServer();
+
+  // The Node API's port (the kernel's choice for port 0).
+  int node_port() const { return node_port_; }
+  const ReplicaSigner& signer() const { return *signer_; }
+  ServerStore& store() { return *store_; }
+  std::string server_cert_path() const;
+
+  absl::Status Maintain() ABSL_LOCKS_EXCLUDED(mu_);
+  // Calls Maintain every kMaintainInterval until Shutdown.
+  void Run() ABSL_LOCKS_EXCLUDED(mu_);
+  void Shutdown() ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  MayflyServer(ServerConfig config, const identity::Clock& clock)
+      : config_(std::move(config)), clock_(clock) {}
+
+  absl::Status WriteServerIdentity() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const ServerConfig config_;
+  const identity::Clock& clock_;
+  std::unique_ptr<KvStore> kv_;
+  std::unique_ptr<ServerStore> store_;
+  std::unique_ptr<StoreCache> cache_;
+  std::unique_ptr<ReplicaSigner> signer_;
+  std::unique_ptr<NodeService> node_;
+  std::unique_ptr<RegistrationService> registration_tls_;
+  std::unique_ptr<RegistrationService> registration_admin_;
+  RefusingRegistration refusing_;
+  std::unique_ptr<grpc::Server> grpc_server_;
+  std::unique_ptr<AdminSocket> admin_socket_;
+  int node_port_ = 0;
+
+  absl::Mutex mu_;
+  absl::Time server_svid_renew_at_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace mayfly::server
+
+#endif  // MAYFLY_IDENTITY_SERVER_SERVER_H_

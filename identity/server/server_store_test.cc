@@ -1,0 +1,227 @@
+// ServerStore over a real FileKvStore: entry validation, the key layout by
+// parent, a parent change, join tokens consumed exactly once (the race made
+// deterministic by a store that runs the rival first), eviction, and the
+// bundle merge that never drops another replica's root or JWT key.
+#include "identity/server/server_store.h"
+
+#include <cstdlib>
+#include <functional>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "identity/pem.h"
+#include "identity/server/entry_rules.h"
+#include "identity/server/file_kv_store.h"
+#include "identity/testing/status_matchers.h"
+#include "identity/x509_svid.h"
+
+namespace mayfly::server {
+namespace {
+
+using ::mayfly::testing_util::StatusIs;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+// Delegates to a real store; runs `before_txn` once before the next Txn.
+class HookedKvStore : public KvStore {
+ public:
+  explicit HookedKvStore(KvStore& inner) : inner_(inner) {}
+  std::string Describe() const override { return inner_.Describe(); }
+  absl::StatusOr<RangeResult> Range(const std::string& p, int64_t l) override {
+    return inner_.Range(p, l);
+  }
+  absl::StatusOr<KeyValue> Get(const std::string& key) override {
+    return inner_.Get(key);
+  }
+  absl::StatusOr<TxnResult> Txn(const std::vector<Compare>& c,
+                                const std::vector<Op>& ops) override {
+    if (auto hook = std::exchange(before_txn, nullptr)) hook();
+    return inner_.Txn(c, ops);
+  }
+  absl::StatusOr<std::unique_ptr<WatchHandle>> Watch(
+      const std::string& p, int64_t from,
+      std::function<void(const WatchBatch&)> cb) override {
+    return inner_.Watch(p, from, std::move(cb));
+  }
+  std::function<void()> before_txn;
+
+ private:
+  KvStore& inner_;
+};
+
+class ServerStoreTest : public ::testing::Test {
+ protected:
+  ServerStoreTest()
+      : clock_(absl::FromUnixSeconds(1800000000)),
+        td_(*identity::TrustDomain::FromString("example.org")) {}
+
+  void SetUp() override {
+    kv_ = *FileKvStore::Open(absl::StrCat(
+        std::getenv("TEST_TMPDIR"), "/",
+        ::testing::UnitTest::GetInstance()->current_test_info()->name()));
+    hooked_ = std::make_unique<HookedKvStore>(*kv_);
+    store_ = std::make_unique<ServerStore>(*hooked_, td_, clock_);
+  }
+
+  v1::Entry Entry(const std::string& id, const std::string& parent) {
+    v1::Entry e;
+    e.set_spiffe_id(id);
+    e.set_parent_id(parent);
+    e.add_selectors("unix:uid:01000");
+    e.add_selectors("unix:uid:1000");
+    e.add_selectors("unix:sha256:" + std::string(64, 'A'));
+    return e;
+  }
+
+  identity::FakeClock clock_;
+  identity::TrustDomain td_;
+  std::unique_ptr<FileKvStore> kv_;
+  std::unique_ptr<HookedKvStore> hooked_;
+  std::unique_ptr<ServerStore> store_;
+};
+
+constexpr char kAgentA[] = "spiffe://example.org/mayfly/agent/a";
+constexpr char kAgentB[] = "spiffe://example.org/mayfly/agent/a/b";
+
+TEST_F(ServerStoreTest, EntriesAreCanonicalAndKeyedByParent) {
+  auto a = store_->CreateEntry(Entry("spiffe://example.org/web", kAgentA));
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(a->id().size(), 32u);
+  EXPECT_THAT(a->selectors(), ElementsAre("unix:sha256:" + std::string(64, 'a'),
+                                          "unix:uid:1000"));
+  auto b = store_->CreateEntry(Entry("spiffe://example.org/db", kAgentB));
+  ASSERT_TRUE(b.ok());
+  // A's prefix must not cover B's, though B's ID extends A's.
+  auto only_a = *store_->ListEntries(kAgentA, "");
+  ASSERT_EQ(only_a.entries_size(), 1);
+  EXPECT_EQ(only_a.entries(0).id(), a->id());
+  EXPECT_TRUE(kv_->Get(EntryKey(kAgentA, a->id())).ok());
+
+  // Moving the entry to B removes it from A's prefix.
+  v1::Entry moved = *a;
+  moved.set_parent_id(kAgentB);
+  ASSERT_TRUE(store_->UpdateEntry(moved).ok());
+  EXPECT_EQ(store_->ListEntries(kAgentA, "")->entries_size(), 0);
+  EXPECT_EQ(store_->ListEntries(kAgentB, "")->entries_size(), 2);
+  EXPECT_EQ(store_->GetEntry(a->id())->parent_id(), kAgentB);
+  ASSERT_TRUE(store_->DeleteEntry(a->id()).ok());
+  EXPECT_THAT(store_->GetEntry(a->id()).status(),
+              StatusIs(absl::StatusCode::kNotFound,
+                       HasSubstr(absl::StrCat("no entry ", a->id()))));
+}
+
+TEST_F(ServerStoreTest, DuplicateEntryIsRefused) {
+  auto a = store_->CreateEntry(Entry("spiffe://example.org/web", kAgentA));
+  ASSERT_TRUE(a.ok());
+  EXPECT_THAT(
+      store_->CreateEntry(Entry("spiffe://example.org/web", kAgentA)).status(),
+      StatusIs(absl::StatusCode::kAlreadyExists,
+               HasSubstr(absl::StrCat("entry ", a->id(),
+                                      " has the same parent_id, spiffe_id and "
+                                      "selectors"))));
+  // Another parent may have the same workload.
+  EXPECT_TRUE(
+      store_->CreateEntry(Entry("spiffe://example.org/web", kAgentB)).ok());
+}
+
+TEST_F(ServerStoreTest, ValidationQuotesTheBrokenRule) {
+  auto check = [&](std::function<void(v1::Entry&)> change) {
+    v1::Entry e = Entry("spiffe://example.org/web", kAgentA);
+    change(e);
+    return store_->CreateEntry(e).status();
+  };
+  EXPECT_THAT(
+      check([](v1::Entry& e) { e.set_spiffe_id("spiffe://other.org/web"); }),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("spiffe_id: \"spiffe://other.org/web\" is "
+                         "not in trust domain example.org")));
+  EXPECT_THAT(check([](v1::Entry& e) { e.clear_selectors(); }),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("selectors: at least one selector")));
+  EXPECT_THAT(check([](v1::Entry& e) { e.add_selectors("k8s:ns:x"); }),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("selectors[3]: \"k8s:ns:x\": want "
+                                 "unix:KIND:VALUE")));
+  EXPECT_THAT(check([](v1::Entry& e) { e.set_ttl_seconds(5); }),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("ttl_seconds: 5 is outside 10..86400")));
+  EXPECT_THAT(check([](v1::Entry& e) { e.add_dns_names("-bad"); }),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("dns_names[0]: \"-bad\" is not a DNS name")));
+  EXPECT_THAT(check([](v1::Entry& e) { e.set_hint(std::string(65, 'h')); }),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("hint: longer than 64")));
+  EXPECT_THAT(check([](v1::Entry& e) { e.set_subject("CN={uid}"); }),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("subject: CN=\"{uid}\": placeholders are")));
+  EXPECT_THAT(check([](v1::Entry& e) {
+                for (int i = 0; i < kMaxSelectorsPerEntry; ++i) {
+                  e.add_selectors(absl::StrCat("unix:gid:", i));
+                }
+              }),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("selectors: at most 32")));
+}
+
+TEST_F(ServerStoreTest, JoinTokenLosesToAConsumerThatWonTheRace) {
+  v1::JoinTokenRecord record;
+  record.set_expires_at_unix(absl::ToUnixSeconds(clock_.Now()) + 60);
+  record.add_aliases("spiffe://example.org/alias/x");
+  ASSERT_TRUE(store_->PutJoinToken("ab", record).ok());
+  v1::Agent rival;
+  rival.set_spiffe_id(kAgentB);
+  absl::StatusOr<v1::Agent> rival_result;
+  // Between our read of the token and our Txn, the rival consumes it.
+  hooked_->before_txn = [&] {
+    rival_result = store_->ConsumeJoinToken("ab", rival);
+  };
+  v1::Agent mine;
+  mine.set_spiffe_id(kAgentA);
+  EXPECT_THAT(store_->ConsumeJoinToken("ab", mine).status(),
+              StatusIs(absl::StatusCode::kPermissionDenied,
+                       HasSubstr("join token unknown or already used")));
+  ASSERT_TRUE(rival_result.ok()) << rival_result.status();
+  EXPECT_THAT(rival_result->aliases(),
+              ElementsAre("spiffe://example.org/alias/x"));
+  EXPECT_THAT(store_->GetAgent(kAgentA).status(),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr(kAgentA)));
+}
+
+TEST_F(ServerStoreTest, EvictionIsNotUndoneByARenewal) {
+  v1::Agent agent;
+  agent.set_spiffe_id(kAgentA);
+  ASSERT_TRUE(store_->UpsertAttestedAgent(agent).ok());
+  // The eviction lands between the renewal's read and its write.
+  hooked_->before_txn = [&] { ASSERT_TRUE(store_->EvictAgent(kAgentA).ok()); };
+  EXPECT_THAT(
+      store_->RecordAgentSvid(kAgentA, "01", 1),
+      StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("is evicted")));
+  EXPECT_TRUE(store_->GetAgent(kAgentA)->evicted());
+  EXPECT_THAT(
+      store_->UpsertAttestedAgent(agent).status(),
+      StatusIs(absl::StatusCode::kPermissionDenied, HasSubstr("is evicted")));
+}
+
+TEST_F(ServerStoreTest, BundleMergesReplicasAndKeepsEachRoot) {
+  auto root1 = *identity::MintRootCa({td_, absl::Hours(1)}, clock_);
+  auto root2 = *identity::MintRootCa({td_, absl::Hours(1)}, clock_);
+  auto jwt1 = *identity::GenerateJwtSigningKey();
+  auto jwt2 = *identity::GenerateJwtSigningKey();
+  const std::string der1 = identity::CertToDer(*root1.cert);
+  const std::string der2 = identity::CertToDer(*root2.cert);
+  ASSERT_TRUE(store_->PublishToBundle({der1}, jwt1).ok());
+  ASSERT_TRUE(store_->PublishToBundle({der2}, jwt2).ok());
+  const int64_t rev = kv_->Get(kBundleKey)->mod_revision;
+  ASSERT_TRUE(store_->PublishToBundle({der1}, jwt1).ok());  // no change
+  EXPECT_EQ(kv_->Get(kBundleKey)->mod_revision, rev);
+  v1::Bundle bundle = *store_->GetBundle();
+  EXPECT_THAT(bundle.x509_roots(), ElementsAre(der1, der2));
+  auto jwks = *identity::JwtBundle::FromJwks(td_, bundle.jwt_jwks());
+  EXPECT_EQ(jwks.size(), 2u);
+  EXPECT_NE(jwks.FindKey(jwt1.key_id), nullptr);
+  EXPECT_NE(jwks.FindKey(jwt2.key_id), nullptr);
+}
+
+}  // namespace
+}  // namespace mayfly::server
