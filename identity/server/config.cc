@@ -77,7 +77,7 @@ absl::Status ParseSigning(const YamlReader& r, const YAML::Node& node,
 }
 
 absl::Status ParseStore(const YamlReader& r, const YAML::Node& node,
-                        ServerConfig& config) {
+                        absl::string_view base_dir, ServerConfig& config) {
   RETURN_IF_ERROR(r.CheckKeys(node, "store", {"file", "etcd"}));
   if (node["file"] && node["etcd"]) {
     return r.Error(node, "store", "give one of file and etcd");
@@ -87,7 +87,27 @@ absl::Status ParseStore(const YamlReader& r, const YAML::Node& node,
     return absl::OkStatus();
   }
   if (!node["etcd"]) return r.Error(node, "store", "give one of file and etcd");
-  RETURN_IF_ERROR(r.CheckKeys(node["etcd"], "store.etcd", {"endpoints"}));
+  const YAML::Node& etcd = node["etcd"];
+  RETURN_IF_ERROR(r.CheckKeys(
+      etcd, "store.etcd", {"endpoints", "ca_file", "cert_file", "key_file"}));
+  if (etcd["ca_file"]) {
+    ASSIGN_OR_RETURN(config.etcd_ca_file,
+                     Path(r, etcd["ca_file"], "store.etcd.ca_file", base_dir));
+  }
+  if (etcd["cert_file"]) {
+    ASSIGN_OR_RETURN(
+        config.etcd_cert_file,
+        Path(r, etcd["cert_file"], "store.etcd.cert_file", base_dir));
+  }
+  if (etcd["key_file"]) {
+    ASSIGN_OR_RETURN(
+        config.etcd_key_file,
+        Path(r, etcd["key_file"], "store.etcd.key_file", base_dir));
+  }
+  if (config.etcd_cert_file.empty() != config.etcd_key_file.empty()) {
+    return r.Error(etcd, "store.etcd",
+                   "give both cert_file and key_file, or neither");
+  }
   if (!node["etcd"]["endpoints"]) {
     return r.Error(node["etcd"], "store.etcd.endpoints", "required");
   }
@@ -97,7 +117,17 @@ absl::Status ParseStore(const YamlReader& r, const YAML::Node& node,
     return r.Error(node["etcd"]["endpoints"], "store.etcd.endpoints",
                    "at least one endpoint");
   }
-  for (auto& [n, e] : endpoints) config.etcd_endpoints.push_back(e);
+  for (auto& [n, e] : endpoints) {
+    // host:port, as etcd's --listen-client-urls without the scheme: TLS is
+    // on when ca_file or cert_file is given.
+    const size_t colon = e.rfind(':');
+    if (e.find("://") != std::string::npos || colon == std::string::npos ||
+        colon == 0 || colon + 1 == e.size()) {
+      return r.Error(n, "store.etcd.endpoints",
+                     absl::StrCat("\"", e, "\" is not host:port"));
+    }
+    config.etcd_endpoints.push_back(e);
+  }
   return absl::OkStatus();
 }
 
@@ -216,7 +246,8 @@ absl::StatusOr<ServerConfig> ParseServerConfig(absl::string_view yaml,
       config.admin_ids.insert(ids[i].second);
     }
   }
-  if (root["store"]) RETURN_IF_ERROR(ParseStore(r, root["store"], config));
+  if (root["store"])
+    RETURN_IF_ERROR(ParseStore(r, root["store"], base_dir, config));
   if (root["signing"]) {
     RETURN_IF_ERROR(ParseSigning(r, root["signing"], base_dir, config));
   }

@@ -9,7 +9,8 @@
 //   admin_ids: [spiffe://example.org/admin]  admins over mTLS
 //   state_dir: /var/lib/mayfly-server      required (0700)
 //   store: {file: {}}                      the default
-//        | {etcd: {endpoints: [https://10.0.0.1:2379, ...]}}
+//        | {etcd: {endpoints: [10.0.0.1:2379, ...],
+//                  ca_file: F, cert_file: F, key_file: F}}   TLS optional
 //   signing: {ca_dir: /var/lib/mayfly-server/ca}     the default: STATE/ca
 //          | {intermediate_cert: F, intermediate_key: F, bundle: F,
 //             [intermediate_ttl: 96h]}
@@ -50,6 +51,10 @@ struct ServerConfig {
   std::string state_dir;
   // Empty: the file store in state_dir.
   std::vector<std::string> etcd_endpoints;
+  // TLS to etcd (PEM files); all empty: plaintext (loopback only).
+  std::string etcd_ca_file;
+  std::string etcd_cert_file;
+  std::string etcd_key_file;
   SigningConfig signing;
   absl::Duration default_ttl = kDefaultEntryTtl;
   absl::Duration agent_ttl = kDefaultAgentTtl;

@@ -38,7 +38,8 @@ admin_socket_mode: "0660"
 admin_uids: [0, 1000]
 admin_ids: [spiffe://example.org/admin]
 state_dir: state
-store: {etcd: {endpoints: [https://10.0.0.1:2379]}}
+store: {etcd: {endpoints: [10.0.0.1:2379], ca_file: etcd-ca.pem,
+               cert_file: etcd.pem, key_file: etcd-key.pem}}
 signing:
   intermediate_cert: int.pem
   intermediate_key: /k/int.key
@@ -55,7 +56,9 @@ log_level: debug
   EXPECT_EQ(c->state_dir, "/etc/mayfly/state");
   EXPECT_EQ(c->admin_socket_mode, 0660u);
   EXPECT_EQ(c->admin_uids, (std::set<uid_t>{0, 1000}));
-  EXPECT_THAT(c->etcd_endpoints, ElementsAre("https://10.0.0.1:2379"));
+  EXPECT_THAT(c->etcd_endpoints, ElementsAre("10.0.0.1:2379"));
+  EXPECT_EQ(c->etcd_ca_file, "/etc/mayfly/etcd-ca.pem");
+  EXPECT_EQ(c->etcd_key_file, "/etc/mayfly/etcd-key.pem");
   EXPECT_EQ(c->signing.ca_dir, "");
   EXPECT_EQ(c->signing.intermediate_cert, "/etc/mayfly/int.pem");
   EXPECT_EQ(c->signing.intermediate_key, "/k/int.key");
@@ -97,6 +100,19 @@ TEST(ServerConfigTest, ErrorsNameFileLineAndField) {
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("server.yaml:3: store: give one of file and "
                                  "etcd")));
+  EXPECT_THAT(Parse("trust_domain: example.org\nstate_dir: /s\nstore:\n"
+                    "  etcd: {endpoints: [https://10.0.0.1:2379]}\n")
+                  .status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("server.yaml:4: store.etcd.endpoints: "
+                                 "\"https://10.0.0.1:2379\" is not "
+                                 "host:port")));
+  EXPECT_THAT(Parse("trust_domain: example.org\nstate_dir: /s\nstore:\n"
+                    "  etcd: {endpoints: [e:1], cert_file: c.pem}\n")
+                  .status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("server.yaml:4: store.etcd: give both "
+                                 "cert_file and key_file, or neither")));
   EXPECT_THAT(Parse("trust_domain: example.org\nstate_dir: /s\n"
                     "admin_socket_mode: \"0666\"\n")
                   .status(),

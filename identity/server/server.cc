@@ -9,6 +9,7 @@
 #include "identity/file_util.h"
 #include "identity/log/log.h"
 #include "identity/pem.h"
+#include "identity/server/etcd/etcd_kv_store.h"
 #include "identity/server/file_kv_store.h"
 #include "identity/server/peer_auth.h"
 #include "identity/status_macros.h"
@@ -25,10 +26,14 @@ constexpr int kMaxMessageBytes = 8 << 20;
 absl::StatusOr<std::unique_ptr<KvStore>> OpenKvStore(
     const ServerConfig& config) {
   if (!config.etcd_endpoints.empty()) {
-    // TODO(server): //identity/server/etcd:etcd_kv_store
-    // (EtcdKvStore::Create(Options{endpoints, ...})) once it lands here.
-    return absl::UnimplementedError(
-        "store: etcd is not built into this mayfly-server yet");
+    EtcdKvStore::Options options;
+    options.endpoints = config.etcd_endpoints;
+    options.ca_file = config.etcd_ca_file;
+    options.cert_file = config.etcd_cert_file;
+    options.key_file = config.etcd_key_file;
+    ASSIGN_OR_RETURN(std::unique_ptr<EtcdKvStore> store,
+                     EtcdKvStore::Create(options));
+    return std::unique_ptr<KvStore>(std::move(store));
   }
   ASSIGN_OR_RETURN(std::unique_ptr<FileKvStore> store,
                    FileKvStore::Open(absl::StrCat(config.state_dir, "/store")));
