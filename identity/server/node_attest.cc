@@ -86,13 +86,19 @@ std::string CommonName(X509& cert) {
 
 // The server names the agent; a CSR may leave its SAN out, but one that
 // names anything must name exactly the agent, and none may ask for a CA.
+// An agent attesting for the first time does not know its ID yet: it may
+// name spiffe://TD/mayfly/agent, the prefix every agent ID has.
 absl::Status CheckAgentCsr(const identity::ParsedCsr& csr,
                            const identity::SpiffeId& id) {
-  if (csr.asks_ca || !csr.uris.empty() || !csr.dns_names.empty() ||
-      csr.other_names > 0) {
-    return identity::CheckCsrMatches(csr, id, {});
+  const std::string generic =
+      absl::StrCat(id.trust_domain().IdString(), kAgentPathPrefix);
+  if (!csr.asks_ca && csr.dns_names.empty() && csr.other_names == 0 &&
+      (csr.uris.empty() ||
+       (csr.uris.size() == 1 &&
+        csr.uris[0] == generic.substr(0, generic.size() - 1)))) {
+    return absl::OkStatus();
   }
-  return absl::OkStatus();
+  return identity::CheckCsrMatches(csr, id, {});
 }
 
 }  // namespace

@@ -81,6 +81,27 @@ TEST_F(NodeTest, CsrForAnotherIdIsRefusedWithoutBurningTheToken) {
   EXPECT_TRUE(s.ok()) << s.error_message();
 }
 
+// A first-time agent does not know its ID; it may name the agent prefix,
+// never another agent.
+TEST_F(NodeTest, CsrMayNameTheGenericAgentIdButNoOtherAgent) {
+  auto key = *identity::GenerateKey(identity::KeyType::kEcP256);
+  v1::AgentSvid svid;
+  v1::CreateJoinTokenResponse other = NewToken();
+  v1::CreateJoinTokenResponse token = NewToken();
+  grpc::Status s = AttestWithToken(
+      token.token(), *key, &svid,
+      testing::HandMadeCsr(*key, *key,
+                           {"subjectAltName=URI:" + other.agent_id()}));
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  s = AttestWithToken(
+      token.token(), *key, &svid,
+      testing::HandMadeCsr(
+          *key, *key,
+          {"subjectAltName=URI:spiffe://example.org/mayfly/agent"}));
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_EQ(svid.spiffe_id(), token.agent_id());
+}
+
 TEST_F(NodeTest, ConcurrentUsesOfOneTokenHaveExactlyOneWinner) {
   const std::string token = NewToken().token();
   constexpr int kRacers = 4;
