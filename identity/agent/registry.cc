@@ -238,6 +238,11 @@ absl::Time Registry::RenewAtLocked(absl::Time minted, absl::Duration ttl) {
 }
 
 absl::Status Registry::EnsureSvidLocked(EntrySlot& slot) {
+  // An SVID past its NotAfter is dropped here too, not only by RunDue: a
+  // fetch between two of its turns must not be handed it.
+  if (slot.svid != nullptr && slot.svid->not_after <= clock_.Now()) {
+    slot.svid = nullptr;
+  }
   if (slot.svid != nullptr) return absl::OkStatus();
   if (signing_ == nullptr) {
     return absl::UnavailableError("the agent has no signing key yet");

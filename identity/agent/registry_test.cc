@@ -203,6 +203,43 @@ TEST_F(RegistryTest, UnwatchedSvidIsDroppedNotRenewed) {
   EXPECT_EQ(registry_.GetStats().svids_minted, 2);
 }
 
+// A source like the server mode's: it renews by itself (renew_at is the
+// SVID's NotAfter) and, once its server is out of reach, has nothing newer.
+class OneShotSource : public SvidSource {
+ public:
+  explicit OneShotSource(const identity::Clock& clock) : local_(clock) {}
+  absl::StatusOr<SvidMaterial> Get(const RegistrationEntry& entry,
+                                   absl::Duration ttl,
+                                   const SigningState& signing) override {
+    if (calls_++ > 0) return absl::UnavailableError("server unreachable");
+    absl::StatusOr<SvidMaterial> got = local_.Get(entry, ttl, signing);
+    if (got.ok()) got->renew_at = got->not_after;
+    return got;
+  }
+
+ private:
+  LocalSvidSource local_;
+  int calls_ = 0;
+};
+
+// Between two turns of RunDue, a fetch must not be handed an SVID whose
+// NotAfter has passed (seen on a cluster node cut off from its servers).
+TEST_F(RegistryTest, AnExpiredSvidIsNeverServedEvenBeforeRunDue) {
+  OneShotSource source(clock_);
+  Registry registry(clock_, kTtl, source);
+  registry.SetSigningState(authority_->Current());
+  registry.SetEntries({Entry("spiffe://example.org/a", {"unix:uid:1"})});
+  ASSERT_TRUE(registry.Fetch({"unix:uid:1"}).ok());
+  clock_.Advance(kTtl + absl::Milliseconds(1));
+  // Each fetch (no stream holds a group) builds its response from the slot.
+  EXPECT_THAT(registry.Fetch({"unix:gid:7", "unix:uid:1"}).status(),
+              StatusIs(absl::StatusCode::kUnavailable,
+                       HasSubstr("server unreachable")));
+  EXPECT_THAT(registry.Fetch({"unix:uid:1"}).status(),
+              StatusIs(absl::StatusCode::kUnavailable,
+                       HasSubstr("server unreachable")));
+}
+
 // Issue 8 item 16: a registered entry nobody fetches must cost its entry
 // only, never an SVID (minted at registration, on reload or by RunDue).
 TEST_F(RegistryTest, RegisteredEntriesMintNothingUntilFetched) {

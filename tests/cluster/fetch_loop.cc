@@ -30,13 +30,16 @@ namespace {
 // One fetch: OK, or why it does not count as one.
 absl::Status FetchOnce(identity::workload::WorkloadClient& client,
                        const std::string& want, const identity::Clock& clock) {
+  // Compared with the time the call started, so that an SVID expiring
+  // while the answer is on its way does not count as served expired.
+  const absl::Time asked = clock.Now();
   absl::StatusOr<identity::workload::X509Context> context =
       client.FetchX509Context(absl::Seconds(5));
   if (!context.ok()) return context.status();
   for (const auto& svid : context->svids) {
     if (svid.id.ToString() != want) continue;
     const absl::Time not_after = identity::CertNotAfter(*svid.chain.front());
-    if (not_after <= clock.Now()) {
+    if (not_after <= asked) {
       return absl::FailedPreconditionError(
           absl::StrCat("served an expired SVID (NotAfter ",
                        absl::FormatTime(not_after), ")"));

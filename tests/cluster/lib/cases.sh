@@ -93,9 +93,9 @@ case_cross_node() {
     fail "node 2 refused, but not with PermissionDenied: $out" || return
 }
 
-# attest_with TOKEN NAME: an agent in node 3's namespace on a fresh state
-# dir attesting with TOKEN; waits (10 s) until its log shows the server's
-# refusal. The refusal line in $out.
+# attest_refused TOKEN NAME: an agent in node 3's namespace on a fresh
+# state dir attesting with TOKEN; waits (10 s) until its log shows the
+# server's refusal. The refusal line in $out.
 attest_refused() {
   local token=$1 name=$2 dir=$run/$2 pid deadline=$((SECONDS + 10))
   mkdir -p "$dir"
@@ -104,7 +104,7 @@ attest_refused() {
   spawn "agent-$name" "$dir/agent.log" ip netns exec "${net_tag}n3" \
     "$bin/mayfly-agent" --config "$dir/agent.yaml"
   pid=$spawned_pid
-  until out=$(grep -m1 -E 'PERMISSION_DENIED|PermissionDenied' "$dir/agent.log"); do
+  until out=$(grep -m1 '"attestation_refused"' "$dir/agent.log"); do
     if ((SECONDS >= deadline)); then
       stop_group "$pid"
       out=$(tail -n 5 "$dir/agent.log")

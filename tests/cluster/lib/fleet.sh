@@ -125,7 +125,17 @@ server:
   bundle: $run/admin-ca/bundle.pem
   join_token: $token
 YAML
-  agent_restart "$n"
+  agent_restart "$n" || return
+  # Attested once the server lists it (the token is spent then).
+  local deadline=$((SECONDS + 20))
+  until admin a agent list 2>/dev/null | grep -qxF "spiffe_id: ${agent_ids[$n]}"; do
+    if ((SECONDS >= deadline)); then
+      echo "cluster: agent $n never attested:" >&2
+      tail -n 20 "$dir/agent.log" >&2
+      return 1
+    fi
+    sleep 0.1
+  done
 }
 
 agent_restart() {
