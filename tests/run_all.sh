@@ -20,9 +20,13 @@
 #      includes the client soak (plugin_soak, 60 s; tests/kafka/run_soak
 #      runs it alone) and the client benchmark's short mode
 #      (plugin_client_bench, about a minute), on its broker
-#   8. the README's first command, the product demo (tests/demo.sh), counted
+#   8. many nodes: tests/cluster/run, a 3-member etcd cluster, two
+#      mayfly-server replicas and three agents in network namespaces
+#      (push latency, cross-node refusal, tokens, outages, a network cut,
+#      eviction); each case counts as one test
+#   9. the README's first command, the product demo (tests/demo.sh), counted
 #      as one test
-#   9. the benchmarks, which print their figures and ratios
+#  10. the benchmarks, which print their figures and ratios
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -115,6 +119,18 @@ read -r kafka_passed kafka_failed < <(sed -nE \
 if [[ -z ${kafka_passed:-} ]]; then kafka_passed=0 kafka_failed=1; fi
 if ((kafka_rc != 0 && kafka_failed == 0)); then kafka_failed=1; fi
 
+step "many nodes: etcd, two mayfly-servers, three agents in namespaces (tests/cluster/run)"
+cluster_rc=0
+cluster_log=$(mktemp)
+trap 'rm -f "$log" "$kafka_log" "$cluster_log"' EXIT
+tests/cluster/run 2>&1 | tee "$cluster_log" || cluster_rc=${PIPESTATUS[0]}
+# As for Kafka: each case is one test; no summary line is one failure.
+read -r cluster_passed cluster_failed < <(sed -nE \
+  's/^([0-9]+) passed, ([0-9]+) failed$/\1 \2/p' "$cluster_log" | tail -n 1) ||
+  true
+if [[ -z ${cluster_passed:-} ]]; then cluster_passed=0 cluster_failed=1; fi
+if ((cluster_rc != 0 && cluster_failed == 0)); then cluster_failed=1; fi
+
 step "the product demo (tests/demo.sh)"
 demo_rc=0
 bash tests/demo.sh || demo_rc=$?
@@ -131,15 +147,18 @@ bash tests/bench/run_agent_bench.sh --short || bench_rc=$?
 
 passed=$(grep -cE '^//[^ ]+ +(\(cached\) )?PASSED' "$log" || true)
 failed=$(grep -cE '^//[^ ]+ +(FAILED|TIMEOUT|NO STATUS)' "$log" || true)
-passed=$((passed + kafka_passed + plugin_passed + demo_passed + diff_passed))
-failed=$((failed + kafka_failed + plugin_bad + demo_failed + diff_failed))
+passed=$((passed + kafka_passed + plugin_passed + demo_passed + diff_passed +
+  cluster_passed))
+failed=$((failed + kafka_failed + plugin_bad + demo_failed + diff_failed +
+  cluster_failed))
 echo
 echo "tests: ${passed} passed, ${failed} failed"
 if ((normal_rc != 0 || sanitizer_rc != 0 || interop_rc != 0 ||
-  kafka_rc != 0 || plugin_rc != 0 || diff_rc != 0 || demo_rc != 0 ||
-  fuzz_rc != 0 || bench_rc != 0)); then
+  kafka_rc != 0 || plugin_rc != 0 || diff_rc != 0 || cluster_rc != 0 ||
+  demo_rc != 0 || fuzz_rc != 0 || bench_rc != 0)); then
   echo "run_all: failed (tests normal=$normal_rc sanitizers=$sanitizer_rc" \
     "interop=$interop_rc kafka=$kafka_rc plugin=$plugin_rc" \
+    "cluster=$cluster_rc" \
     "differential=$diff_rc demo=$demo_rc fuzz=$fuzz_rc bench=$bench_rc)" >&2
   exit 1
 fi
