@@ -11,12 +11,14 @@ fail() {
 ttl_ms() { echo $((${svid_ttl%s} * 1000)); }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
-# fetch_as UID NODE ID: one `mayfly fetch x509` on NODE's agent as UID,
-# which must list ID; stdout+stderr in $out.
+# fetch_as UID NODE ID: one `mayfly fetch x509` on NODE's agent (NODE a
+# number, or a socket path) as UID, which must list ID; stdout+stderr in
+# $out.
 fetch_as() {
-  local uid=$1 node=$2 id=$3
+  local uid=$1 node=$2 id=$3 socket=$run/node$2/api.sock
+  [[ $node == /* ]] && socket=$node
   out=$(setpriv --reuid "$uid" --regid "$uid" --clear-groups \
-    "$bin/mayfly" fetch x509 --socket "$run/node$node/api.sock" \
+    "$bin/mayfly" fetch x509 --socket "$socket" \
     --timeout 2s 2>&1) && [[ $out == *"$id"* ]]
 }
 
@@ -240,4 +242,46 @@ case_evict() {
   echo "cluster: evicted node 3: its SVID stopped after $after ms (TTL $svid_ttl)" >&2
   ((after <= $(ttl_ms) + 2000)) ||
     fail "served ${after} ms after eviction, TTL $svid_ttl" || return
+}
+
+# 9. x509pop: an agent with a node certificate (CN kafka-1) attests with no
+# token, joins the kafka alias, and serves an entry parented to the alias;
+# node 1 (not in the alias) does not.
+case_x509pop_alias() {
+  local dir=$run/pop id=spiffe://$td/kafka/broker pid agent listed
+  mkdir -p "$dir"
+  agent=spiffe://$td/mayfly/agent/x509pop/$(openssl x509 \
+    -in "$run/node-pki/node.pem" -outform DER | sha1sum | cut -d' ' -f1)
+  cat >"$dir/agent.yaml" <<YAML
+trust_domain: $td
+socket_path: $dir/api.sock
+state_dir: $dir/state
+server:
+  address: [$b_addr, $a_addr]
+  bundle: $run/admin-ca/bundle.pem
+  x509pop: {cert: $run/node-pki/node.pem, key: $run/node-pki/node_key.pem}
+YAML
+  admin a entry create --spiffe-id "$id" \
+    --parent "spiffe://$td/mayfly/alias/kafka" --selector unix:uid:5001 \
+    --ttl "$svid_ttl" >/dev/null || fail "entry create failed" || return
+  spawn agent-pop "$dir/agent.log" ip netns exec "${net_tag}n3" \
+    "$bin/mayfly-agent" --config "$dir/agent.yaml"
+  pid=$spawned_pid
+  local deadline=$((SECONDS + 15))
+  until listed=$(admin a agent list 2>/dev/null) &&
+    [[ $listed == *"spiffe_id: $agent"*"aliases: spiffe://$td/mayfly/alias/kafka"* ]]; do
+    ((SECONDS < deadline)) ||
+      fail "$agent not listed with the kafka alias: $(tail -n 3 "$dir/agent.log")" ||
+      return
+    sleep 0.1
+  done
+  local ok=0
+  await_fetch 10 5001 "$dir/api.sock" "$id" && ok=1
+  stop_group "$pid"
+  ((ok)) || fail "the x509pop agent did not serve the alias's entry: $out" ||
+    return
+  if fetch_as 5001 1 "$id"; then
+    fail "node 1, outside the alias, served $id"
+    return 1
+  fi
 }

@@ -22,7 +22,20 @@ declare -A agent_addrs=()
 
 fleet_ca() {
   "$bin/mayfly" ca init --dir "$run/admin-ca" --trust-domain "$td" \
-    >>"$run/fleet.log" 2>&1
+    >>"$run/fleet.log" 2>&1 || return
+  # A provisioning PKI for x509pop: a node CA and one node certificate
+  # (CN kafka-1, which the servers map to the kafka alias).
+  local pki=$run/node-pki
+  mkdir -p "$pki"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout "$pki/ca_key.pem" -out "$pki/ca.pem" -subj /CN=node-ca -days 1 \
+    >>"$run/fleet.log" 2>&1 &&
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+      -keyout "$pki/node_key.pem" -out "$pki/node.csr" -subj /CN=kafka-1 \
+      >>"$run/fleet.log" 2>&1 &&
+    openssl x509 -req -in "$pki/node.csr" -CA "$pki/ca.pem" \
+      -CAkey "$pki/ca_key.pem" -CAcreateserial -out "$pki/node.pem" -days 1 \
+      >>"$run/fleet.log" 2>&1
 }
 
 # free_port HOST: a port nobody listens on at HOST now.
@@ -57,6 +70,9 @@ signing:
   bundle: $run/admin-ca/bundle.pem
 default_ttl: $svid_ttl
 agent_ttl: $agent_ttl
+x509pop:
+  ca_bundle: $run/node-pki/ca.pem
+  aliases: [{cn: "kafka-*", alias: "spiffe://$td/mayfly/alias/kafka"}]
 log_level: info
 YAML
 }
