@@ -76,6 +76,11 @@ struct SubjectTemplate {
 };
 
 absl::StatusOr<SubjectTemplate> ParseSubjectTemplate(absl::string_view text);
+
+// A DNS name an entry may carry: labels of letters, digits and '-' (not at
+// either end), at most 63 bytes each and kMaxDnsNameLength in all; a
+// leading "*." is allowed.
+bool IsValidDnsName(absl::string_view name);
 absl::StatusOr<identity::Subject> ExpandSubject(const SubjectTemplate& tmpl,
                                                 const identity::SpiffeId& id);
 

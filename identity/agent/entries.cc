@@ -32,7 +32,9 @@ const std::set<std::string>& SubjectAttributes() {
   return *kAttrs;
 }
 
-bool ValidDnsName(absl::string_view name) {
+}  // namespace
+
+bool IsValidDnsName(absl::string_view name) {
   absl::ConsumePrefix(&name, "*.");
   if (name.empty() || name.size() > kMaxDnsNameLength) return false;
   for (absl::string_view label : absl::StrSplit(name, '.')) {
@@ -46,6 +48,8 @@ bool ValidDnsName(absl::string_view name) {
   }
   return true;
 }
+
+namespace {
 
 absl::StatusOr<EntryConfig> ParseEntry(const YamlReader& r,
                                        const YAML::Node& node,
@@ -101,7 +105,7 @@ absl::StatusOr<EntryConfig> ParseEntry(const YamlReader& r,
     ASSIGN_OR_RETURN(auto names,
                      r.Strings(node["dns_names"], field + ".dns_names"));
     for (size_t i = 0; i < names.size(); ++i) {
-      if (!ValidDnsName(names[i].second)) {
+      if (!IsValidDnsName(names[i].second)) {
         return r.Error(
             names[i].first, absl::StrCat(field, ".dns_names[", i, "]"),
             absl::StrCat("\"", names[i].second, "\" is not a DNS name"));

@@ -1,12 +1,8 @@
 // What a registration entry may say, checked when an operator creates or
-// updates one, and the subject templates its SVIDs are minted with.
-//
-// TODO(server): the selector and subject-template grammars are the agent's
-// (//identity/agent:config: CanonicalSelector, ParseSubjectTemplate), which
-// is private to identity/agent. Until that target is visible to
-// //identity/server, this file holds the same rules; once it is, call the
-// agent's functions and delete the copies here (two parsers of one input
-// must not drift).
+// updates one, and the subject templates its SVIDs are minted with. The
+// selector, DNS name and subject grammars are the agent's own
+// (identity/agent/config.h), so an entry the server accepts is one an
+// agent reads the same way.
 #ifndef MAYFLY_IDENTITY_SERVER_ENTRY_RULES_H_
 #define MAYFLY_IDENTITY_SERVER_ENTRY_RULES_H_
 
@@ -14,19 +10,18 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "identity/agent/config.h"
 #include "identity/server/proto/server.pb.h"
 #include "identity/spiffe_id.h"
 #include "identity/subject.h"
 
 namespace mayfly::server {
 
-// The agent's SVID TTL bounds (identity/agent/config.h kMinSvidTtl,
-// kMaxSvidTtl): rotation needs a few seconds; a day is far from "minutes".
-inline constexpr absl::Duration kMinSvidTtl = absl::Seconds(10);
-inline constexpr absl::Duration kMaxSvidTtl = absl::Hours(24);
-// The agent's limits on a hint and a DNS name (RFC 1035).
-inline constexpr size_t kMaxHintLength = 64;
-inline constexpr size_t kMaxDnsNameLength = 253;
+// The agent's bounds: SVID TTLs, a hint, a DNS name.
+using agent::kMaxDnsNameLength;
+using agent::kMaxHintLength;
+using agent::kMaxSvidTtl;
+using agent::kMinSvidTtl;
 // Bounds on one entry, so a stored entry is a few KiB at most.
 inline constexpr int kMaxSelectorsPerEntry = 32;
 inline constexpr int kMaxDnsNamesPerEntry = 32;

@@ -125,6 +125,19 @@ TEST_F(ServerStoreTest, DuplicateEntryIsRefused) {
       store_->CreateEntry(Entry("spiffe://example.org/web", kAgentB)).ok());
 }
 
+// The agent reads DNS names case-insensitively (lowercase) and so names
+// them in its CSRs; the server stores them the same way, or the CSR of an
+// entry with "Web.Internal" would never match it.
+TEST_F(ServerStoreTest, DnsNamesAreStoredAsTheAgentReadsThem) {
+  v1::Entry e = Entry("spiffe://example.org/web", kAgentA);
+  e.add_dns_names("Web.Internal");
+  auto created = store_->CreateEntry(e);
+  ASSERT_TRUE(created.ok()) << created.status();
+  ASSERT_EQ(created->dns_names_size(), 1);
+  EXPECT_EQ(created->dns_names(0), "web.internal");
+  EXPECT_EQ(store_->GetEntry(created->id())->dns_names(0), "web.internal");
+}
+
 TEST_F(ServerStoreTest, ValidationQuotesTheBrokenRule) {
   auto check = [&](std::function<void(v1::Entry&)> change) {
     v1::Entry e = Entry("spiffe://example.org/web", kAgentA);
@@ -141,8 +154,9 @@ TEST_F(ServerStoreTest, ValidationQuotesTheBrokenRule) {
                        HasSubstr("selectors: at least one selector")));
   EXPECT_THAT(check([](v1::Entry& e) { e.add_selectors("k8s:ns:x"); }),
               StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("selectors[3]: \"k8s:ns:x\": want "
-                                 "unix:KIND:VALUE")));
+                       HasSubstr("selectors[3]: selector \"k8s:ns:x\": "
+                                 "unknown type \"k8s\" (the agent attests "
+                                 "\"unix\" only)")));
   EXPECT_THAT(check([](v1::Entry& e) { e.set_ttl_seconds(5); }),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("ttl_seconds: 5 is outside 10..86400")));
