@@ -22,6 +22,9 @@
 namespace mayfly::server {
 namespace {
 
+constexpr absl::string_view kReservedPath = "/mayfly";
+constexpr absl::string_view kReservedPathPrefix = "/mayfly/";
+
 absl::Status Invalid(absl::string_view field, absl::string_view rule) {
   return absl::InvalidArgumentError(absl::StrCat(field, ": ", rule));
 }
@@ -50,6 +53,18 @@ absl::Status ValidateEntry(const identity::TrustDomain& td, v1::Entry& entry) {
           field,
           absl::StrCat("\"", *value, "\" is not in trust domain ", td.name()));
     }
+  }
+  // spiffe://TD/mayfly/... names the system itself: the server's TLS
+  // identity (which agents trust as the server), agents (which the Node
+  // API trusts as nodes) and node aliases. A workload holding one could
+  // pose as the server to every agent, or as a node to the server.
+  const absl::string_view path =
+      absl::string_view(entry.spiffe_id()).substr(td.IdString().size());
+  if (path == kReservedPath || absl::StartsWith(path, kReservedPathPrefix)) {
+    return Invalid("spiffe_id",
+                   absl::StrCat("\"", entry.spiffe_id(), "\": ", kReservedPath,
+                                "/... is reserved for mayfly-server and its "
+                                "agents"));
   }
   if (entry.selectors().empty()) {
     return Invalid("selectors", "at least one selector is required");

@@ -149,6 +149,19 @@ TEST_F(ServerStoreTest, ValidationQuotesTheBrokenRule) {
       StatusIs(absl::StatusCode::kInvalidArgument,
                HasSubstr("spiffe_id: \"spiffe://other.org/web\" is "
                          "not in trust domain example.org")));
+  for (const char* system_id :
+       {"spiffe://example.org/mayfly/server", "spiffe://example.org/mayfly",
+        "spiffe://example.org/mayfly/agent/join_token/00"}) {
+    EXPECT_THAT(check([&](v1::Entry& e) { e.set_spiffe_id(system_id); }),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         HasSubstr(absl::StrCat(
+                             "spiffe_id: \"", system_id,
+                             "\": /mayfly/... is reserved for mayfly-server "
+                             "and its agents"))));
+  }
+  EXPECT_TRUE(check([](v1::Entry& e) {
+                e.set_spiffe_id("spiffe://example.org/mayflyer");
+              }).ok());
   EXPECT_THAT(check([](v1::Entry& e) { e.clear_selectors(); }),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("selectors: at least one selector")));
