@@ -5,7 +5,6 @@
 #include <openssl/rand.h>
 
 #include <algorithm>
-#include <set>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -15,10 +14,6 @@
 
 namespace mayfly::server {
 namespace {
-
-// A Txn losing a compare to a concurrent writer is retried this often
-// before the caller is told to retry (Aborted).
-constexpr int kTxnAttempts = 5;
 
 std::string EntryIdKey(const std::string& id) {
   return absl::StrCat(kEntryIdsPrefix, id);
@@ -306,59 +301,6 @@ absl::StatusOr<v1::Agent> ServerStore::EvictAgent(const std::string& agent_id) {
     a.set_evicted(true);
     return absl::OkStatus();
   });
-}
-
-absl::StatusOr<v1::Bundle> ServerStore::GetBundle() {
-  absl::StatusOr<KeyValue> kv = kv_.Get(kBundleKey);
-  if (absl::IsNotFound(kv.status())) {
-    v1::Bundle empty;
-    empty.set_trust_domain(td_.name());
-    return empty;
-  }
-  if (!kv.ok()) return kv.status();
-  return Parse<v1::Bundle>(*kv);
-}
-
-absl::Status ServerStore::PublishToBundle(
-    const std::vector<std::string>& roots_der,
-    const identity::JwtSigningKey& jwt_key) {
-  for (int attempt = 0; attempt < kTxnAttempts; ++attempt) {
-    absl::StatusOr<KeyValue> kv = kv_.Get(kBundleKey);
-    if (!kv.ok() && !absl::IsNotFound(kv.status())) return kv.status();
-    v1::Bundle bundle;
-    bundle.set_trust_domain(td_.name());
-    int64_t mod_revision = 0;
-    if (kv.ok()) {
-      ASSIGN_OR_RETURN(bundle, Parse<v1::Bundle>(*kv));
-      mod_revision = kv->mod_revision;
-    }
-    bool changed = false;
-    std::set<std::string> have(bundle.x509_roots().begin(),
-                               bundle.x509_roots().end());
-    for (const std::string& root : roots_der) {
-      if (have.insert(root).second) {
-        bundle.add_x509_roots(root);
-        changed = true;
-      }
-    }
-    identity::JwtBundle jwt(td_);
-    if (!bundle.jwt_jwks().empty()) {
-      ASSIGN_OR_RETURN(jwt,
-                       identity::JwtBundle::FromJwks(td_, bundle.jwt_jwks()));
-    }
-    if (jwt.FindKey(jwt_key.key_id) == nullptr) {
-      jwt.AddKey(jwt_key.key_id, *jwt_key.key);
-      ASSIGN_OR_RETURN(*bundle.mutable_jwt_jwks(), jwt.ToJwks());
-      changed = true;
-    }
-    if (!changed) return absl::OkStatus();
-    ASSIGN_OR_RETURN(
-        TxnResult r,
-        kv_.Txn({{kBundleKey, mod_revision}},
-                {{Op::Kind::kPut, kBundleKey, bundle.SerializeAsString()}}));
-    if (r.succeeded) return absl::OkStatus();
-  }
-  return absl::AbortedError("bundle kept changing; retry");
 }
 
 }  // namespace mayfly::server

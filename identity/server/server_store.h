@@ -48,6 +48,9 @@ inline constexpr int64_t kMaxEntriesPerParent = 10000;
 inline constexpr int64_t kMaxAgents = 100000;
 // Aliases one join token or agent may carry.
 inline constexpr int kMaxAliases = 16;
+// A Txn losing a compare to a concurrent writer is retried this often
+// before the caller is told to retry (Aborted).
+inline constexpr int kTxnAttempts = 5;
 
 std::string EntryKey(const std::string& parent_id, const std::string& id);
 std::string EntryParentPrefix(const std::string& parent_id);
@@ -98,6 +101,11 @@ class ServerStore {
   // missing, never removing another replica's.
   absl::Status PublishToBundle(const std::vector<std::string>& roots_der,
                                const identity::JwtSigningKey& jwt_key);
+  // Removes exactly the root whose DER is `root_der` (a root this replica
+  // published and has retired), leaving every other root and key as they
+  // are. Returns whether it was there. Used by root rotation's Drop
+  // (root_rotation.h) only.
+  absl::StatusOr<bool> RemoveRootFromBundle(const std::string& root_der);
 
  private:
   // Reads, changes and writes one agent record under a mod_revision

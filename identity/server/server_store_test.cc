@@ -1,7 +1,8 @@
 // ServerStore over a real FileKvStore: entry validation, the key layout by
 // parent, a parent change, join tokens consumed exactly once (the race made
 // deterministic by a store that runs the rival first), eviction, and the
-// bundle merge that never drops another replica's root or JWT key.
+// bundle merge that never drops another replica's root or JWT key, and the
+// one narrow removal (a retired root, by its DER) that keeps the rest.
 #include "identity/server/server_store.h"
 
 #include <cstdlib>
@@ -248,6 +249,43 @@ TEST_F(ServerStoreTest, BundleMergesReplicasAndKeepsEachRoot) {
   EXPECT_EQ(jwks.size(), 2u);
   EXPECT_NE(jwks.FindKey(jwt1.key_id), nullptr);
   EXPECT_NE(jwks.FindKey(jwt2.key_id), nullptr);
+}
+
+TEST_F(ServerStoreTest, RemovingARetiredRootKeepsEveryOtherRootAndKey) {
+  auto retired = *identity::MintRootCa({td_, absl::Hours(1)}, clock_);
+  auto current = *identity::MintRootCa({td_, absl::Hours(1)}, clock_);
+  auto other = *identity::MintRootCa({td_, absl::Hours(1)}, clock_);
+  auto jwt = *identity::GenerateJwtSigningKey();
+  auto other_jwt = *identity::GenerateJwtSigningKey();
+  const std::string retired_der = identity::CertToDer(*retired.cert);
+  const std::string current_der = identity::CertToDer(*current.cert);
+  const std::string other_der = identity::CertToDer(*other.cert);
+  ASSERT_TRUE(store_->PublishToBundle({retired_der, current_der}, jwt).ok());
+  const std::string jwks = store_->GetBundle()->jwt_jwks();
+
+  // Another replica publishes its root between this removal's read and its
+  // Txn: the Txn loses, reads again, and the other root survives.
+  hooked_->before_txn = [&] {
+    ASSERT_TRUE(store_->PublishToBundle({other_der}, other_jwt).ok());
+  };
+  absl::StatusOr<bool> removed = store_->RemoveRootFromBundle(retired_der);
+  ASSERT_TRUE(removed.ok()) << removed.status();
+  EXPECT_TRUE(*removed);
+  v1::Bundle bundle = *store_->GetBundle();
+  EXPECT_THAT(bundle.x509_roots(), ElementsAre(current_der, other_der));
+  auto keys = *identity::JwtBundle::FromJwks(td_, bundle.jwt_jwks());
+  EXPECT_EQ(keys.size(), 2u);
+  EXPECT_NE(keys.FindKey(jwt.key_id), nullptr);
+  EXPECT_NE(keys.FindKey(other_jwt.key_id), nullptr);
+
+  // Gone already: nothing is written.
+  const int64_t rev = kv_->Get(kBundleKey)->mod_revision;
+  removed = store_->RemoveRootFromBundle(retired_der);
+  ASSERT_TRUE(removed.ok()) << removed.status();
+  EXPECT_FALSE(*removed);
+  EXPECT_EQ(kv_->Get(kBundleKey)->mod_revision, rev);
+  EXPECT_THAT(store_->GetBundle()->x509_roots(),
+              ElementsAre(current_der, other_der));
 }
 
 }  // namespace
