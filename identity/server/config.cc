@@ -178,7 +178,7 @@ absl::StatusOr<ServerConfig> ParseServerConfig(absl::string_view yaml,
       {"trust_domain", "listen_address", "admin_socket", "admin_socket_mode",
        "admin_uids", "admin_ids", "state_dir", "store", "signing",
        "default_ttl", "agent_ttl", "join_token_ttl", "server_svid_ttl",
-       "x509pop", "log_level"}));
+       "root_rotation_lead", "x509pop", "log_level"}));
   for (const char* key : {"trust_domain", "state_dir"}) {
     if (!root[key]) return r.Error(root, key, "required");
   }
@@ -263,6 +263,17 @@ absl::StatusOr<ServerConfig> ParseServerConfig(absl::string_view yaml,
           root[key], key,
           absl::StrCat("must be from ", absl::FormatDuration(kMinSvidTtl),
                        " to ", absl::FormatDuration(kMaxSvidTtl)));
+    }
+  }
+  if (root["root_rotation_lead"]) {
+    const YAML::Node node = root["root_rotation_lead"];
+    ASSIGN_OR_RETURN(config.root_rotation_lead,
+                     r.Duration(node, "root_rotation_lead"));
+    if (config.root_rotation_lead < absl::ZeroDuration() ||
+        config.root_rotation_lead > kMaxRootRotationLead) {
+      return r.Error(node, "root_rotation_lead",
+                     absl::StrCat("must be from 0s to ",
+                                  absl::FormatDuration(kMaxRootRotationLead)));
     }
   }
   if (root["x509pop"]) {

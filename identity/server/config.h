@@ -18,6 +18,8 @@
 //   agent_ttl: 1h          agent SVIDs
 //   join_token_ttl: 10m
 //   server_svid_ttl: 1h    the server's own TLS SVID (renewed at half-life)
+//   root_rotation_lead: 30s  ca_dir mode: how long the store's bundle
+//                          carries a prepared root before it signs
 //   x509pop: {ca_bundle: F, aliases: [{cn: "kafka-*", alias: SPIFFE_ID}]}
 //   log_level: info
 // Relative file paths are relative to the config file's directory.
@@ -40,6 +42,11 @@
 namespace mayfly::server {
 
 inline constexpr absl::Duration kDefaultServerSvidTtl = absl::Hours(1);
+// The agent's default root_rotation_lead (identity/agent/config.h): long
+// enough for every Sync stream to have pushed the bundle with the next root.
+inline constexpr absl::Duration kDefaultRootRotationLead = absl::Seconds(30);
+// A longer lead only delays a rotation an admin asked for.
+inline constexpr absl::Duration kMaxRootRotationLead = absl::Hours(24);
 
 struct ServerConfig {
   identity::TrustDomain trust_domain;
@@ -60,6 +67,7 @@ struct ServerConfig {
   absl::Duration agent_ttl = kDefaultAgentTtl;
   absl::Duration join_token_ttl = absl::Minutes(10);
   absl::Duration server_svid_ttl = kDefaultServerSvidTtl;
+  absl::Duration root_rotation_lead = kDefaultRootRotationLead;
   std::string x509pop_ca_bundle;  // empty: x509pop off
   std::vector<X509PopAlias> x509pop_aliases;
   LogLevel log_level = LogLevel::kInfo;

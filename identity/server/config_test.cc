@@ -28,6 +28,7 @@ TEST(ServerConfigTest, MinimalConfigGetsDefaults) {
   EXPECT_EQ(c->default_ttl, absl::Minutes(5));
   EXPECT_EQ(c->agent_ttl, absl::Hours(1));
   EXPECT_EQ(c->admin_socket_mode, 0600u);
+  EXPECT_EQ(c->root_rotation_lead, absl::Seconds(30));
 }
 
 TEST(ServerConfigTest, FullConfig) {
@@ -46,6 +47,7 @@ signing:
   bundle: roots.pem
 default_ttl: 10m
 agent_ttl: 2h
+root_rotation_lead: 5m
 x509pop:
   ca_bundle: nodes.pem
   aliases:
@@ -63,6 +65,7 @@ log_level: debug
   EXPECT_EQ(c->signing.intermediate_cert, "/etc/mayfly/int.pem");
   EXPECT_EQ(c->signing.intermediate_key, "/k/int.key");
   EXPECT_EQ(c->default_ttl, absl::Minutes(10));
+  EXPECT_EQ(c->root_rotation_lead, absl::Minutes(5));
   EXPECT_EQ(c->x509pop_ca_bundle, "/etc/mayfly/nodes.pem");
   ASSERT_EQ(c->x509pop_aliases.size(), 1u);
   EXPECT_EQ(c->x509pop_aliases[0].cn, "kafka-*");
@@ -119,6 +122,12 @@ TEST(ServerConfigTest, ErrorsNameFileLineAndField) {
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("server.yaml:3: admin_socket_mode: must be "
                                  "0600 or 0660")));
+  EXPECT_THAT(Parse("trust_domain: example.org\nstate_dir: /s\n"
+                    "root_rotation_lead: 25h\n")
+                  .status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("server.yaml:3: root_rotation_lead: must be "
+                                 "from 0s to 24h")));
 }
 
 }  // namespace

@@ -163,10 +163,22 @@ absl::StatusOr<bool> ReplicaSigner::Refresh() {
       next->roots.ToDer() == current_->roots.ToDer()) {
     return false;
   }
+  InstallLocked(std::move(next));
+  return true;
+}
+
+absl::Status ReplicaSigner::Renew() {
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(std::shared_ptr<const SigningMaterial> next, Build());
+  InstallLocked(std::move(next));
+  return absl::OkStatus();
+}
+
+void ReplicaSigner::InstallLocked(std::shared_ptr<const SigningMaterial> next) {
+  const absl::Time now = clock_.Now();
   renew_at_ =
       now + (next->signer.NotAfter() - now) * kIntermediateRenewFraction;
   current_ = std::move(next);
-  return true;
 }
 
 absl::StatusOr<SignedLeaf> ReplicaSigner::SignLeaf(

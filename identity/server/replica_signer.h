@@ -94,6 +94,10 @@ class ReplicaSigner {
   // re-reads the files. True if the material changed; on error the current
   // material stays in force.
   absl::StatusOr<bool> Refresh() ABSL_LOCKS_EXCLUDED(mu_);
+  // Builds new material now, due or not (ca_dir: a new intermediate under
+  // the directory's root as it is now, e.g. just after a root rotation's
+  // Promote). On error the current material stays in force.
+  absl::Status Renew() ABSL_LOCKS_EXCLUDED(mu_);
 
   // A leaf as `request` says for `public_key`, capped by the intermediate.
   absl::StatusOr<SignedLeaf> SignLeaf(const identity::X509SvidRequest& request,
@@ -112,6 +116,8 @@ class ReplicaSigner {
         clock_(clock) {}
 
   absl::StatusOr<std::shared_ptr<const SigningMaterial>> Build() const;
+  void InstallLocked(std::shared_ptr<const SigningMaterial> next)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const identity::TrustDomain td_;
   const SigningConfig config_;

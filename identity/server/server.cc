@@ -149,17 +149,23 @@ absl::Status MayflyServer::Maintain() {
     LogError("intermediate_refresh_failed",
              {{"error", refreshed.status().ToString()}});
   }
-  const bool new_signer = refreshed.ok() && *refreshed;
+  bool new_signer = refreshed.ok() && *refreshed;
+  absl::Status rotation = absl::OkStatus();
+  if (!config_.signing.ca_dir.empty()) {
+    absl::StatusOr<bool> rotated = AdvanceRootRotation();
+    if (rotated.ok()) {
+      new_signer |= *rotated;
+    } else {
+      rotation = rotated.status();
+      LogError("root_rotation_failed", {{"error", rotation.ToString()}});
+    }
+  }
   if (new_signer || clock_.Now() >= server_svid_renew_at_) {
     RETURN_IF_ERROR(WriteServerIdentity());
     LogInfo("server_svid_renewed", {});
   }
-  std::shared_ptr<const SigningMaterial> m = signer_->Current();
-  std::vector<std::string> roots;
-  for (const identity::UniqueX509& r : m->roots.roots()) {
-    roots.push_back(identity::CertToDer(*r));
-  }
-  return store_->PublishToBundle(roots, m->jwt_key);
+  RETURN_IF_ERROR(PublishToStore());
+  return rotation;
 }
 
 void MayflyServer::Run() {

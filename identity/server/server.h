@@ -10,7 +10,13 @@
 //
 // Maintain() renews what is due (the intermediate at half-life, the server
 // SVID at half-life) and publishes this replica's roots and JWT key into
-// the store's bundle; Run() calls it on a timer until Shutdown().
+// the store's bundle; Run() calls it on a timer until Shutdown(). In
+// ca_dir mode it also drives a root rotation that `mayfly ca rotate`
+// prepared (root_rotation.h): it publishes the next root into the store's
+// bundle, promotes it once the bundle has carried it for
+// root_rotation_lead (and renews the intermediate and the server SVID
+// under it at once), and after drop_after removes the retired root from
+// the CA directory and from the store's bundle (server_rotation.cc).
 //
 // Thread-safe.
 #ifndef MAYFLY_IDENTITY_SERVER_SERVER_H_
@@ -68,6 +74,13 @@ class MayflyServer {
       : config_(std::move(config)), clock_(clock) {}
 
   absl::Status WriteServerIdentity() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Publishes the roots this replica trusts (ca_dir mode: the CA
+  // directory's bundle.pem, which carries a prepared or retired root too)
+  // and its JWT key into the store's bundle.
+  absl::Status PublishToStore() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // ca_dir mode: moves a root rotation on by one step if one is due. True
+  // if the signing material changed (the server SVID is then renewed).
+  absl::StatusOr<bool> AdvanceRootRotation() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const ServerConfig config_;
   const identity::Clock& clock_;
@@ -86,6 +99,12 @@ class MayflyServer {
   absl::Mutex mu_;
   absl::Time server_svid_renew_at_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  // The prepared root (DER) this replica has seen in the store's bundle,
+  // and since when (clock_.Monotonic(): a wall-clock step must neither
+  // hurry nor stall the lead). A restart starts the lead over: later, never
+  // earlier.
+  std::string rotation_next_der_ ABSL_GUARDED_BY(mu_);
+  absl::Duration rotation_seen_at_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace mayfly::server

@@ -1,0 +1,124 @@
+// MayflyServer: publishing the bundle, and root rotation in ca_dir mode.
+//
+// The steps are root_rotation.h's, driven from Maintain() instead of the
+// agent's loop; each is safe to repeat after a crash, because the state is
+// read back from the CA directory each time:
+//   prepared  the next root goes into the store's bundle; Sync pushes it to
+//             every agent. Once the store has carried it for
+//             root_rotation_lead, Promote, and a new intermediate (and
+//             server SVID) under the new root at once.
+//   retiring  at drop_after, the retired root leaves the store's bundle,
+//             then the CA directory.
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "identity/ca.h"
+#include "identity/file_util.h"
+#include "identity/log/log.h"
+#include "identity/pem.h"
+#include "identity/root_rotation.h"
+#include "identity/server/server.h"
+#include "identity/status_macros.h"
+
+namespace mayfly::server {
+namespace {
+
+using Phase = identity::RootRotationState::Phase;
+
+// The one certificate in `dir`/`name`, DER.
+absl::StatusOr<std::string> ReadCertDer(const std::string& dir,
+                                        absl::string_view name) {
+  const std::string path = identity::CaPath(dir, name);
+  ASSIGN_OR_RETURN(std::string pem, identity::ReadFile(path));
+  ASSIGN_OR_RETURN(identity::CertChain certs, identity::CertsFromPem(pem));
+  if (certs.size() != 1) {
+    return absl::DataLossError(
+        absl::StrCat(path, ": must hold exactly one certificate"));
+  }
+  return identity::CertToDer(*certs[0]);
+}
+
+std::string Rfc3339(absl::Time t) {
+  return absl::FormatTime(absl::RFC3339_sec, t, absl::UTCTimeZone());
+}
+
+}  // namespace
+
+absl::Status MayflyServer::PublishToStore() {
+  std::shared_ptr<const SigningMaterial> m = signer_->Current();
+  std::vector<std::string> roots;
+  if (config_.signing.ca_dir.empty()) {
+    for (const identity::UniqueX509& r : m->roots.roots()) {
+      roots.push_back(identity::CertToDer(*r));
+    }
+  } else {
+    // bundle.pem, not the signer's snapshot: Prepare adds the next root
+    // there, and it must reach the store before anything is signed by it.
+    ASSIGN_OR_RETURN(identity::X509Bundle bundle,
+                     identity::ReadCaBundle(config_.signing.ca_dir));
+    for (const identity::UniqueX509& r : bundle.roots()) {
+      roots.push_back(identity::CertToDer(*r));
+    }
+  }
+  return store_->PublishToBundle(roots, m->jwt_key);
+}
+
+absl::StatusOr<bool> MayflyServer::AdvanceRootRotation() {
+  const std::string& dir = config_.signing.ca_dir;
+  ASSIGN_OR_RETURN(identity::RootRotationState state,
+                   identity::InspectRootRotation(dir));
+  if (state.phase == Phase::kRetiring && clock_.Now() >= state.drop_after) {
+    ASSIGN_OR_RETURN(std::string retired,
+                     ReadCertDer(dir, identity::kRetiredRootCertFile));
+    // The store first: while retired_root_cert.pem exists the drop is
+    // pending, so a crash between the two steps repeats both.
+    ASSIGN_OR_RETURN(bool removed, store_->RemoveRootFromBundle(retired));
+    RETURN_IF_ERROR(identity::DropRetiredRoot(dir));
+    LogInfo("root_rotation_old_root_dropped",
+            {{"removed_from_store", removed ? "true" : "false"}});
+    // The signer's roots (what peers are checked against) lose it too.
+    RETURN_IF_ERROR(signer_->Renew());
+    return true;
+  }
+  if (state.phase != Phase::kPrepared) {
+    // A Promote whose renewal failed (or a crash between the two) leaves
+    // the signer under the old root: renew now rather than at half-life.
+    ASSIGN_OR_RETURN(std::string root,
+                     ReadCertDer(dir, identity::kRootCertFile));
+    if (root == signer_->Current()->root_der) return false;
+    RETURN_IF_ERROR(signer_->Renew());
+    return true;
+  }
+
+  // Prepared: the next root must be in the store's bundle before the lead
+  // starts (a crash in Prepare may have left it out of bundle.pem).
+  RETURN_IF_ERROR(identity::EnsureNextRootInBundle(dir).status());
+  ASSIGN_OR_RETURN(std::string next,
+                   ReadCertDer(dir, identity::kNextRootCertFile));
+  RETURN_IF_ERROR(PublishToStore());
+  ASSIGN_OR_RETURN(v1::Bundle stored, store_->GetBundle());
+  if (std::find(stored.x509_roots().begin(), stored.x509_roots().end(), next) ==
+      stored.x509_roots().end()) {
+    return absl::InternalError("the next root is not in the store's bundle");
+  }
+  const absl::Duration now = clock_.Monotonic();
+  if (rotation_next_der_ != next) {
+    rotation_next_der_ = next;
+    rotation_seen_at_ = now;
+    LogInfo("root_rotation_bundle_published",
+            {{"lead", absl::FormatDuration(config_.root_rotation_lead)}});
+  }
+  if (now < rotation_seen_at_ + config_.root_rotation_lead) return false;
+
+  // Leaves are capped by their intermediate, so the current one outlives
+  // everything the old root signed through this replica.
+  const absl::Time drop_after = signer_->Current()->signer.NotAfter();
+  RETURN_IF_ERROR(identity::PromoteNextRoot(dir, drop_after));
+  rotation_next_der_.clear();
+  LogInfo("root_rotation_switched",
+          {{"old_root_dropped_after", Rfc3339(drop_after)}});
+  RETURN_IF_ERROR(signer_->Renew());
+  return true;
+}
+
+}  // namespace mayfly::server
