@@ -111,6 +111,7 @@ grpc::Status NodeService::Sync(grpc::ServerContext* context,
     ++sync_streams_[agent_id];
   }
   std::shared_ptr<Subscription> sub = cache_.Subscribe(agent_id);
+  const SyncDelivery::StreamId delivery_id = delivery_.Open();
   grpc::Status result = grpc::Status::OK;
   bool first = true;
   while (!context->IsCancelled() && !stopping_) {
@@ -130,8 +131,10 @@ grpc::Status NodeService::Sync(grpc::ServerContext* context,
       *response.mutable_bundle() = std::move(view.bundle);
       *response.mutable_aliases() = view.agent.aliases();
       if (!writer->Write(response)) break;
+      delivery_.Sent(delivery_id, view.revision);
     }
   }
+  delivery_.Close(delivery_id);
   cache_.Unsubscribe(sub);
   {
     absl::MutexLock lock(&streams_mu_);

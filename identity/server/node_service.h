@@ -29,6 +29,7 @@
 #include "identity/server/replica_signer.h"
 #include "identity/server/server_store.h"
 #include "identity/server/store_cache.h"
+#include "identity/server/sync_delivery.h"
 #include "identity/spiffe_id.h"
 
 namespace mayfly::server {
@@ -93,6 +94,8 @@ class NodeService final : public v1::Node::Service {
 
   // Ends every Sync stream (shutdown).
   void EndStreams() { stopping_ = true; }
+  // What each open Sync stream has been sent.
+  SyncDelivery& delivery() { return delivery_; }
 
  private:
   // The calling agent's record: PermissionDenied unless it is an attested
@@ -119,6 +122,7 @@ class NodeService final : public v1::Node::Service {
   const ReplicaSigner& signer_;
   const identity::Clock& clock_;
   std::atomic<bool> stopping_{false};
+  SyncDelivery delivery_;
 
   absl::Mutex streams_mu_;
   // Open Sync streams per agent ID.

@@ -22,6 +22,7 @@ namespace {
 
 using ::testing::ElementsAre;
 using testing::ServerFixture;
+using testing::TestAgent;
 
 // The next root's lifetime; long enough not to matter here.
 constexpr absl::Duration kRootTtl = absl::Hours(24 * 365);
@@ -141,6 +142,55 @@ TEST_F(RootRotationTest, PublishesPromotesAfterTheLeadAndDropsTheOldRoot) {
   // Nothing puts the old root back.
   MaintainOk();
   EXPECT_THAT(StoreRoots(), ElementsAre(next_root));
+}
+
+TEST_F(RootRotationTest, WaitsUntilEverySyncStreamWasSentTheNextRoot) {
+  const std::string old_root = server_->signer().Current()->root_der;
+  TestAgent agent = NewAgent();
+  grpc::ClientContext ctx;
+  auto stream = agent.node->Sync(&ctx, v1::SyncRequest());
+  v1::SyncResponse state;
+  ASSERT_TRUE(stream->Read(&state));
+  // A stream that has been sent nothing yet, as one stuck in its Write.
+  const SyncDelivery::StreamId stuck = server_->sync_delivery().Open();
+
+  ASSERT_TRUE(identity::PrepareRootRotation(CaDir(), kRootTtl, clock_).ok());
+  const std::string next_root =
+      identity::CertToDer(**identity::ReadNextRoot(CaDir()));
+  MaintainOk();
+  const int64_t published = server_->store().kv().Get(kBundleKey)->mod_revision;
+  // The agent's stream is pushed the bundle with both roots.
+  while (state.bundle().x509_roots_size() != 2) {
+    ASSERT_TRUE(stream->Read(&state));
+  }
+  EXPECT_THAT(state.bundle().x509_roots(), ElementsAre(old_root, next_root));
+  // The server records the send once its Write returns: wait for that,
+  // bounded.
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (server_->sync_delivery().BehindRevision(published) > 1 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(server_->sync_delivery().BehindRevision(published), 1);
+
+  // The lead has passed, but one stream has not been sent the next root.
+  clock_.Advance(kDefaultRootRotationLead);
+  MaintainOk();
+  EXPECT_EQ(server_->signer().Current()->root_der, old_root);
+  EXPECT_EQ(
+      sink_.Count("root_rotation_waiting_for_sync", {{"streams_behind", "1"}}),
+      1);
+  server_->sync_delivery().Sent(stuck, published - 1);
+  MaintainOk();
+  EXPECT_EQ(server_->signer().Current()->root_der, old_root);
+
+  // Sent a state that carries it: the next root signs.
+  server_->sync_delivery().Sent(stuck, published);
+  MaintainOk();
+  EXPECT_EQ(server_->signer().Current()->root_der, next_root);
+  server_->sync_delivery().Close(stuck);
+  ctx.TryCancel();
 }
 
 }  // namespace

@@ -14,9 +14,10 @@
 // ca_dir mode it also drives a root rotation that `mayfly ca rotate`
 // prepared (root_rotation.h): it publishes the next root into the store's
 // bundle, promotes it once the bundle has carried it for
-// root_rotation_lead (and renews the intermediate and the server SVID
-// under it at once), and after drop_after removes the retired root from
-// the CA directory and from the store's bundle (server_rotation.cc).
+// root_rotation_lead and every open Sync stream has been sent it (and
+// renews the intermediate and the server SVID under it at once), and after
+// drop_after removes the retired root from the CA directory and from the
+// store's bundle (server_rotation.cc).
 //
 // Thread-safe.
 #ifndef MAYFLY_IDENTITY_SERVER_SERVER_H_
@@ -63,6 +64,8 @@ class MayflyServer {
   const ReplicaSigner& signer() const { return *signer_; }
   ServerStore& store() { return *store_; }
   std::string server_cert_path() const;
+  // What each open Sync stream on this replica has been sent.
+  SyncDelivery& sync_delivery() { return node_->delivery(); }
 
   absl::Status Maintain() ABSL_LOCKS_EXCLUDED(mu_);
   // Calls Maintain every kMaintainInterval until Shutdown.
@@ -105,6 +108,9 @@ class MayflyServer {
   // earlier.
   std::string rotation_next_der_ ABSL_GUARDED_BY(mu_);
   absl::Duration rotation_seen_at_ ABSL_GUARDED_BY(mu_);
+  // The store revision at which it was seen there: every Sync stream must
+  // have been sent a state at least this new before the next root signs.
+  int64_t rotation_revision_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace mayfly::server

@@ -5,8 +5,9 @@
 // read back from the CA directory each time:
 //   prepared  the next root goes into the store's bundle; Sync pushes it to
 //             every agent. Once the store has carried it for
-//             root_rotation_lead, Promote, and a new intermediate (and
-//             server SVID) under the new root at once.
+//             root_rotation_lead and every open Sync stream on this
+//             replica has been sent it, Promote, and a new intermediate
+//             (and server SVID) under the new root at once.
 //   retiring  at drop_after, the retired root leaves the store's bundle,
 //             then the CA directory.
 #include <algorithm>
@@ -103,12 +104,24 @@ absl::StatusOr<bool> MayflyServer::AdvanceRootRotation() {
   }
   const absl::Duration now = clock_.Monotonic();
   if (rotation_next_der_ != next) {
+    ASSIGN_OR_RETURN(KeyValue kv, store_->kv().Get(kBundleKey));
     rotation_next_der_ = next;
     rotation_seen_at_ = now;
+    rotation_revision_ = kv.mod_revision;
     LogInfo("root_rotation_bundle_published",
-            {{"lead", absl::FormatDuration(config_.root_rotation_lead)}});
+            {{"lead", absl::FormatDuration(config_.root_rotation_lead)},
+             {"revision", absl::StrCat(rotation_revision_)}});
   }
   if (now < rotation_seen_at_ + config_.root_rotation_lead) return false;
+  // A stream that is slow to take its state (or a Sync cut short) holds the
+  // switch back; an agent that is not connected gets the bundle as its
+  // stream's first message when it reconnects.
+  if (const int behind = node_->delivery().BehindRevision(rotation_revision_);
+      behind > 0) {
+    LogInfo("root_rotation_waiting_for_sync",
+            {{"streams_behind", absl::StrCat(behind)}});
+    return false;
+  }
 
   // Leaves are capped by their intermediate, so the current one outlives
   // everything the old root signed through this replica.
