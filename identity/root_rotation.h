@@ -6,15 +6,17 @@
 //   Prepare  (`mayfly ca rotate`): a new root in next_root_key.pem and
 //            next_root_cert.pem, added to bundle.pem. The old root still
 //            signs; everyone learns to trust the new one.
-//   Promote  (the agent, once every watcher has that bundle): the old root's
-//            certificate moves to retired_root_cert.pem with the time after
-//            which nothing it signed is valid (retired_drop_after), and the
-//            next root becomes root_key.pem/root_cert.pem.
-//   Drop     (the agent, after that time): the retired root leaves
+//   Promote  (the agent, once every watcher has that bundle; or
+//            mayfly-server in ca_dir mode, identity/server/server_rotation.cc):
+//            the old root's certificate moves to retired_root_cert.pem with
+//            the time after which nothing it signed is valid
+//            (retired_drop_after), and the next root becomes
+//            root_key.pem/root_cert.pem.
+//   Drop     (the same driver, after that time): the retired root leaves
 //            bundle.pem.
 //
 // Between Promote's two renames the key and certificate disagree for an
-// instant; Inspect (which the agent runs first) finishes such a rename.
+// instant; Inspect (which the driver runs first) finishes such a rename.
 #ifndef MAYFLY_IDENTITY_ROOT_ROTATION_H_
 #define MAYFLY_IDENTITY_ROOT_ROTATION_H_
 

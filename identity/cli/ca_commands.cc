@@ -85,7 +85,9 @@ int CaRotate(const std::vector<std::string>& args) {
       "until every watcher has\nthe new bundle, switches issuing to the new "
       "root, and drops the old root\nonce everything it signed has expired. "
       "--wait follows it until done.");
-  flags.String("dir", &dir, "The CA directory (the agent's state_dir/ca).");
+  flags.String(
+      "dir", &dir,
+      "The CA directory (the agent's or mayfly-server's state_dir/ca).");
   flags.String("key-type", &key_type, "Root key type: p256, ed25519, rsa2048.");
   flags.String("ttl", &ttl, "New root certificate lifetime.");
   flags.String("wait", &wait,
