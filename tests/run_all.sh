@@ -32,7 +32,7 @@ cd "$(dirname "$0")/.."
 
 bash third_party/install_deps.sh
 
-step() { printf '\n==> %s\n' "$*" >&2; }
+step() { printf '\n==> %s (at %d s)\n' "$*" "$SECONDS" >&2; }
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 # bazel test ARGS...: everything into $log, the summary lines on the
@@ -152,7 +152,7 @@ passed=$((passed + kafka_passed + plugin_passed + demo_passed + diff_passed +
 failed=$((failed + kafka_failed + plugin_bad + demo_failed + diff_failed +
   cluster_failed))
 echo
-echo "tests: ${passed} passed, ${failed} failed"
+echo "tests: ${passed} passed, ${failed} failed ($((SECONDS / 60)) min)"
 if ((normal_rc != 0 || sanitizer_rc != 0 || interop_rc != 0 ||
   kafka_rc != 0 || plugin_rc != 0 || diff_rc != 0 || cluster_rc != 0 ||
   demo_rc != 0 || fuzz_rc != 0 || bench_rc != 0)); then
