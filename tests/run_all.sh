@@ -152,7 +152,8 @@ passed=$((passed + kafka_passed + plugin_passed + demo_passed + diff_passed +
 failed=$((failed + kafka_failed + plugin_bad + demo_failed + diff_failed +
   cluster_failed))
 echo
-echo "tests: ${passed} passed, ${failed} failed ($((SECONDS / 60)) min)"
+echo "run_all: $((SECONDS / 60)) min $((SECONDS % 60)) s"
+echo "tests: ${passed} passed, ${failed} failed"
 if ((normal_rc != 0 || sanitizer_rc != 0 || interop_rc != 0 ||
   kafka_rc != 0 || plugin_rc != 0 || diff_rc != 0 || cluster_rc != 0 ||
   demo_rc != 0 || fuzz_rc != 0 || bench_rc != 0)); then
