@@ -139,7 +139,7 @@ row "RSS of $agents agents after cold start" agents_rss MB lower
 row "server CPU-s per 1,000 SVIDs ($cpu_entries signed)" cpu s lower
 row "server RSS with 1 entry" rss1 MB lower
 row "server RSS per 10,000 entries ($rss_entries made)" rss MB lower
-row "time to create $rss_entries entries (batch)" rss_load_s s lower
+row "time to create $rss_entries entries (2 batches)" rss_load_s s lower
 row "server CPU-s to create them (no agents)" rss_load_cpu s lower
 
 if ((${#mayfly_failed_rows[@]} > 0)); then

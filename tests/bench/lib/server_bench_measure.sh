@@ -45,7 +45,7 @@ measure_cold() {
   done
   t0=$(now_ms)
   for ((i = 0; i < n; i++)); do "${sys}_agent_spawn" "$i"; done
-  pending=($(seq 0 $((n - 1))))
+  mapfile -t pending < <(seq 0 $((n - 1)))
   deadline=$((SECONDS + cold_timeout_s))
   while ((${#pending[@]} > 0 && SECONDS < deadline)); do
     left=()
