@@ -67,7 +67,7 @@ struct Run {
   // Monotonic nanoseconds of the first and the latest message.
   std::atomic<int64_t> first_ns{kNever};
   std::atomic<int64_t> last_ns{kNever};
-  absl::Mutex out_mu;  // one --print line at a time
+  absl::Mutex out_mu;  // one --print or rebalance line at a time
 };
 
 // One group member: its handle's opaque.
@@ -95,6 +95,19 @@ void Check(Run& run, const char* what, rd_kafka_error_t* error) {
   rd_kafka_error_destroy(error);
 }
 
+// One line on stderr for each rebalance the run counts, with the wall-clock
+// time, so that a harness can tell one a broker's restart caused from one
+// it did not.
+void LogCounted(Run& run, int64_t before, int member, const char* what,
+                const std::vector<int32_t>& partitions) {
+  if (run.group.rebalances() == before) return;
+  absl::MutexLock lock(&run.out_mu);
+  *run.env.err << "consume: rebalance at "
+               << absl::ToUnixMillis(run.env.clock->Now()) << " ms: member "
+               << member << ' ' << what << ' ' << partitions.size()
+               << " partition(s)\n";
+}
+
 void OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
                  rd_kafka_topic_partition_list_t* partitions, void* opaque) {
   Member& member = *static_cast<Member*>(opaque);
@@ -103,6 +116,7 @@ void OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
       std::strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
   const std::vector<int32_t> ours =
       PartitionsOf(*partitions, run.options.topic);
+  const int64_t before = run.group.rebalances();
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
     if (cooperative) {
       Check(run, "incremental assign",
@@ -111,6 +125,7 @@ void OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
       rd_kafka_assign(rk, partitions);
     }
     run.group.Assigned(member.index, ours, !cooperative);
+    LogCounted(run, before, member.index, "assigned", ours);
     return;
   }
   if (err != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
@@ -123,6 +138,7 @@ void OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
     rd_kafka_assign(rk, nullptr);
   }
   run.group.Revoked(member.index, ours, !cooperative);
+  LogCounted(run, before, member.index, "revoked", ours);
 }
 
 void OnError(rd_kafka_t*, int err, const char* reason, void* opaque) {

@@ -8,6 +8,7 @@
 
 #include <sstream>
 #include <string>
+#include <utility>
 
 #include "gtest/gtest.h"
 #include "kafka/cli/consume.h"
@@ -139,6 +140,69 @@ TEST_F(MockClusterTest, ConsumerReportsADuplicateAndALoss) {
   EXPECT_EQ(consumed->lost, 1);
   EXPECT_EQ(consumed->rebalances, 0);
   EXPECT_EQ(ConsumeProblems(*consumed), "duplicated=1 lost=1");
+}
+
+// JoinsAndLeaves: a third member of group "g" until it has been assigned
+// partitions (its join rebalances the run's two members), then it leaves.
+void JoinsAndLeaves(const std::string& bootstrap) {
+  char errstr[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  for (const auto& [name, value] :
+       {std::pair<const char*, std::string>{"bootstrap.servers", bootstrap},
+        {"group.id", "g"},
+        {"session.timeout.ms", "6000"}}) {
+    ASSERT_EQ(
+        rd_kafka_conf_set(conf, name, value.c_str(), errstr, sizeof(errstr)),
+        RD_KAFKA_CONF_OK)
+        << errstr;
+  }
+  rd_kafka_t* rk =
+      rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+  ASSERT_NE(rk, nullptr) << errstr;
+  rd_kafka_poll_set_consumer(rk);
+  rd_kafka_topic_partition_list_t* topics =
+      rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(topics, kTopic, RD_KAFKA_PARTITION_UA);
+  EXPECT_EQ(rd_kafka_subscribe(rk, topics), RD_KAFKA_RESP_ERR_NO_ERROR);
+  rd_kafka_topic_partition_list_destroy(topics);
+  const absl::Time deadline = absl::Now() + kPatience;
+  bool assigned = false;
+  while (!assigned && absl::Now() < deadline) {
+    rd_kafka_message_t* message = rd_kafka_consumer_poll(rk, 100);
+    if (message != nullptr) rd_kafka_message_destroy(message);
+    rd_kafka_topic_partition_list_t* held = nullptr;
+    if (rd_kafka_assignment(rk, &held) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      assigned = held->cnt > 0;
+      rd_kafka_topic_partition_list_destroy(held);
+    }
+  }
+  EXPECT_TRUE(assigned) << "the third member never got a partition";
+  rd_kafka_consumer_close(rk);
+  rd_kafka_destroy(rk);
+}
+
+// A member joining a steady group rebalances it: the run counts that, and
+// says when on stderr (the cluster soak tells a broker restart's rebalances
+// from others by these times).
+TEST_F(MockClusterTest, RebalanceAfterSteadyIsCountedAndTimed) {
+  ConsumeOptions consume = Consume();
+  consume.count = kMessages;
+  SteadyConsumer consumer(consume, Env());
+  ASSERT_TRUE(consumer.WaitUntilSteady(kPatience)) << consumer.err();
+  const int64_t joined_ms = absl::ToUnixMillis(absl::Now());
+  JoinsAndLeaves(bootstrap_);
+
+  ASSERT_TRUE(RunProduce(Produce(), Env()).ok());
+  absl::StatusOr<ConsumeSummary> consumed = consumer.Finish();
+  ASSERT_TRUE(consumed.ok()) << consumed.status();
+  EXPECT_GT(consumed->rebalances, 0);
+  const std::string err = consumer.err();
+  const std::string line = "consume: rebalance at ";
+  const size_t at = err.find(line);
+  ASSERT_NE(at, std::string::npos) << err;
+  const int64_t logged_ms = std::stoll(err.substr(at + line.size()));
+  EXPECT_GE(logged_ms, joined_ms) << err;
+  EXPECT_LE(logged_ms, absl::ToUnixMillis(absl::Now())) << err;
 }
 
 // Keys and values from stdin, printed as they arrive.
