@@ -14,7 +14,8 @@
 #   await_topic SVID_DIR TOPIC
 #       until TOPIC has a leader: the super user (the broker's own SVID)
 #       creates it by asking for its metadata (auto-create)
-#   free_port                           a loopback port free right now
+#   free_port [HOST]                    a port free at HOST (127.0.0.1) now
+#   broker_write_log4j DIR              DIR/log4j2.xml: the two logs below
 #
 # Logs: DIR/broker.log (everything at INFO) and DIR/authorizer.log (kafka.authorizer.logger at DEBUG: one line per
 # authorization decision, with its principal).
@@ -26,8 +27,8 @@ broker_start_timeout=${KAFKA_E2E_START_TIMEOUT:-120}
 
 free_port() {
   perl -MIO::Socket::INET -e \
-    'print IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1",
-       LocalPort => 0)->sockport, "\n"'
+    'print IO::Socket::INET->new(Listen => 1, LocalAddr => $ARGV[0],
+       LocalPort => 0)->sockport, "\n"' "${1:-127.0.0.1}"
 }
 
 # A Kafka cluster id: 16 random bytes, URL-safe base64 without padding (what
@@ -61,6 +62,11 @@ share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
 PROPS
   cat "$props" >>"$dir/server.properties"
+  broker_write_log4j "$dir"
+}
+
+broker_write_log4j() {
+  local dir=$1
   cat >"$dir/log4j2.xml" <<XML
 <?xml version="1.0" encoding="UTF-8"?>
 <Configuration status="warn">
