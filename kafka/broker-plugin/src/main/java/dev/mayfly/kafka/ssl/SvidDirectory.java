@@ -66,9 +66,23 @@ public final class SvidDirectory<T> {
     public static <T> SvidDirectory<T> open(Path dir, Builder<T> builder)
             throws SvidSet.LoadException {
         SvidDirectory<T> d = new SvidDirectory<>(dir, builder);
+        // A broker starting while the watch rotates its SVID can read a
+        // version as it is removed: as in loadLocked, that is no reason to
+        // fail (the broker would exit), when ..data names a newer one.
         String version = d.readVersion();
-        d.seenVersion = version;
-        d.current = d.load(version);
+        for (int attempt = 1; ; attempt++) {
+            d.seenVersion = version;
+            try {
+                d.current = d.load(version);
+                break;
+            } catch (SvidSet.LoadException e) {
+                String now = d.readVersion();
+                if (now.equals(version) || attempt == MAX_LOAD_ATTEMPTS) {
+                    throw e;
+                }
+                version = now;
+            }
+        }
         log.info(
                 "Loaded SVID {} from {} (version {}, expires {}, {} bundle roots)",
                 describe(d.current.set),

@@ -15,6 +15,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -109,6 +111,31 @@ class SvidDirectoryTest {
         assertEquals("..v1", d.refresh().version());
         assertEquals("..v1", d.refresh().version());
         assertEquals(1, d.refusals());
+    }
+
+    // The watch rotated while the broker started: the version open() read
+    // vanished under a newer one, which open() must load rather than fail.
+    @Test
+    void opensTheNewerVersionWhenTheOneItReadVanished() throws Exception {
+        publish(dir, "v1", "broker", "bundle_a.pem");
+        boolean[] swapped = {false};
+        SvidDirectory<SvidSet> d =
+                SvidDirectory.open(
+                        dir,
+                        set -> {
+                            if (!swapped[0]) {
+                                swapped[0] = true;
+                                try {
+                                    publish(dir, "v2", "broker_b", "bundle_ab.pem");
+                                } catch (IOException e) {
+                                    throw new UncheckedIOException(e);
+                                }
+                                throw new SvidSet.LoadException(set.version() + ": vanished");
+                            }
+                            return set;
+                        });
+        assertEquals("..v2", d.refresh().version());
+        assertEquals(0, d.refusals());
     }
 
     @Test
