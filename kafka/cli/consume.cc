@@ -44,7 +44,18 @@ struct Run {
 
   // A message arrived.
   void Received(const rd_kafka_message_t& message) {
-    tracker.Record(SequenceOfKey(message.key, message.key_len));
+    const std::optional<int64_t> seq =
+        SequenceOfKey(message.key, message.key_len);
+    const std::optional<ReadPlace> first =
+        tracker.Record(seq, {message.partition, message.offset});
+    if (first) {
+      // Which side made the copy: the same place is a re-read.
+      absl::MutexLock lock(&out_mu);
+      *env.err << "consume: duplicate seq=" << *seq << " at partition "
+               << message.partition << " offset " << message.offset
+               << "; first at partition " << first->partition << " offset "
+               << first->offset << '\n';
+    }
     const int64_t now = absl::ToInt64Nanoseconds(env.clock->Monotonic());
     int64_t never = kNever;
     first_ns.compare_exchange_strong(never, now);

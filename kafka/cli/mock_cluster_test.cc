@@ -140,6 +140,10 @@ TEST_F(MockClusterTest, ConsumerReportsADuplicateAndALoss) {
   EXPECT_EQ(consumed->lost, 1);
   EXPECT_EQ(consumed->rebalances, 0);
   EXPECT_EQ(ConsumeProblems(*consumed), "duplicated=1 lost=1");
+  // Sent twice: the copy is at another offset than the first.
+  EXPECT_NE(consumer.err().find("consume: duplicate seq=5 at partition "),
+            std::string::npos)
+      << consumer.err();
 }
 
 // JoinsAndLeaves: a third member of group "g" until it has been assigned

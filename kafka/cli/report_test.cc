@@ -24,6 +24,22 @@ TEST(SequenceTrackerTest, CountsDuplicatesAndLosses) {
   EXPECT_EQ(tracker.distinct(), 7);
 }
 
+// A duplicate says where its first copy was read.
+TEST(SequenceTrackerTest, DuplicateReturnsTheFirstCopysPlace) {
+  SequenceTracker tracker;
+  EXPECT_FALSE(tracker.Record(7, {2, 100}).has_value());
+  EXPECT_FALSE(tracker.Record(8, {2, 101}).has_value());
+  std::optional<ReadPlace> again = tracker.Record(7, {0, 5});
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(again->partition, 2);
+  EXPECT_EQ(again->offset, 100);
+  // The first place stays: a third copy still names it.
+  again = tracker.Record(7, {2, 100});
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(again->offset, 100);
+  EXPECT_FALSE(tracker.Record(std::nullopt, {1, 1}).has_value());
+}
+
 TEST(SequenceOfKeyTest, DecimalDigitsOnly) {
   EXPECT_EQ(SequenceOfKey("1234", 4), 1234);
   EXPECT_EQ(SequenceOfKey("0", 1), 0);

@@ -59,14 +59,17 @@ std::string ConsumeProblems(const ConsumeSummary& s) {
   return absl::StrJoin(problems, " ");
 }
 
-void SequenceTracker::Record(std::optional<int64_t> seq) {
+std::optional<ReadPlace> SequenceTracker::Record(std::optional<int64_t> seq,
+                                                 ReadPlace at) {
   absl::MutexLock lock(&mu_);
   ++received_;
-  if (seq) {
-    seen_.insert(*seq);
-  } else {
+  if (!seq) {
     ++unnumbered_;
+    return std::nullopt;
   }
+  const auto [it, first] = seen_.try_emplace(*seq, at);
+  if (first) return std::nullopt;
+  return it->second;
 }
 
 int64_t SequenceTracker::received() const {
@@ -82,7 +85,7 @@ int64_t SequenceTracker::distinct() const {
 int64_t SequenceTracker::Lost(int64_t expect) const {
   absl::MutexLock lock(&mu_);
   int64_t in_range = 0;
-  for (int64_t seq : seen_) {
+  for (const auto& [seq, unused_place] : seen_) {
     if (seq >= 0 && seq < expect) ++in_range;
   }
   return expect - in_range;

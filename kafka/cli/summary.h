@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/container/flat_hash_set.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
@@ -62,14 +62,23 @@ std::string FormatConsumeSummary(const ConsumeSummary& summary);
 // it passed.
 std::string ConsumeProblems(const ConsumeSummary& summary);
 
+// Where a message was read: a copy at the same place is the consumer
+// reading it again, at another place the producer writing it again.
+struct ReadPlace {
+  int32_t partition = -1;
+  int64_t offset = -1;
+};
+
 // The sequence numbers a consumer group has seen (keys of generated
 // messages, see produce.h), from any member. Thread-safe.
 class SequenceTracker {
  public:
   // One message. `seq` is its key's sequence number, or nullopt when the
   // key is not one: such a message counts as received and distinct (there
-  // is nothing to tell a copy by).
-  void Record(std::optional<int64_t> seq) ABSL_LOCKS_EXCLUDED(mu_);
+  // is nothing to tell a copy by). Returns where the first copy was read
+  // if this one is a duplicate.
+  std::optional<ReadPlace> Record(std::optional<int64_t> seq, ReadPlace at = {})
+      ABSL_LOCKS_EXCLUDED(mu_);
 
   int64_t received() const ABSL_LOCKS_EXCLUDED(mu_);
   int64_t distinct() const ABSL_LOCKS_EXCLUDED(mu_);
@@ -78,7 +87,7 @@ class SequenceTracker {
 
  private:
   mutable absl::Mutex mu_;
-  absl::flat_hash_set<int64_t> seen_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<int64_t, ReadPlace> seen_ ABSL_GUARDED_BY(mu_);
   int64_t received_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t unnumbered_ ABSL_GUARDED_BY(mu_) = 0;
 };
