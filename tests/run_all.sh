@@ -23,7 +23,11 @@
 #   8. many nodes: tests/cluster/run, a 3-member etcd cluster, two
 #      mayfly-server replicas and three agents in network namespaces
 #      (push latency, cross-node refusal, tokens, outages, a network cut,
-#      eviction); each case counts as one test
+#      eviction); then tests/cluster/run_kafka, a three-broker Kafka
+#      cluster on three of five nodes with clients on the other two (bridge
+#      apply; a 200 s soak through an entry's deletion, an agent, an etcd
+#      member, a server replica and a broker killed or restarted); each
+#      case counts as one test
 #   9. the README's first command, the product demo (tests/demo.sh), counted
 #      as one test
 #  10. the benchmarks, which print their figures and ratios (mint, agent,
@@ -107,30 +111,35 @@ bazel build --noshow_progress //bridge:policy_dump_main 2>&1 | grep -v '^(' || t
 bash tests/yaml_differential.sh 300 1 2000 || diff_rc=$?
 if ((diff_rc == 0)); then diff_passed=1 diff_failed=0; else diff_passed=0 diff_failed=1; fi
 
+# harness NAME COMMAND...: runs a harness that ends with "N passed, M
+# failed" (each case one test), its output shown and kept; adds its counts
+# to harness_passed/harness_failed. No such line (it could not start) or a
+# failed exit with no failed case counts as one failure.
+harness_passed=0
+harness_failed=0
+harness() {
+  local name=$1 rc=0 out p f
+  shift
+  out=$(mktemp)
+  "$@" 2>&1 | tee "$out" || rc=${PIPESTATUS[0]}
+  read -r p f < <(sed -nE 's/^([0-9]+) passed, ([0-9]+) failed$/\1 \2/p' \
+    "$out" | tail -n 1) || true
+  rm -f "$out"
+  if [[ -z ${p:-} ]]; then p=0 f=1; fi
+  if ((rc != 0 && f == 0)); then f=1; fi
+  echo "$name: $p passed, $f failed" >&2
+  harness_passed=$((harness_passed + p))
+  harness_failed=$((harness_failed + f))
+}
+
 step "Kafka: a real broker (tests/kafka/run_e2e)"
-kafka_rc=0
-kafka_log=$(mktemp)
-trap 'rm -f "$log" "$kafka_log"' EXIT
-tests/kafka/run_e2e 2>&1 | tee "$kafka_log" || kafka_rc=${PIPESTATUS[0]}
-# Its last line: "N passed, M failed". No such line (it could not start a
-# broker) counts as one failure.
-read -r kafka_passed kafka_failed < <(sed -nE \
-  's/^([0-9]+) passed, ([0-9]+) failed$/\1 \2/p' "$kafka_log" | tail -n 1) ||
-  true
-if [[ -z ${kafka_passed:-} ]]; then kafka_passed=0 kafka_failed=1; fi
-if ((kafka_rc != 0 && kafka_failed == 0)); then kafka_failed=1; fi
+harness kafka tests/kafka/run_e2e
 
 step "many nodes: etcd, two mayfly-servers, three agents in namespaces (tests/cluster/run)"
-cluster_rc=0
-cluster_log=$(mktemp)
-trap 'rm -f "$log" "$kafka_log" "$cluster_log"' EXIT
-tests/cluster/run 2>&1 | tee "$cluster_log" || cluster_rc=${PIPESTATUS[0]}
-# As for Kafka: each case is one test; no summary line is one failure.
-read -r cluster_passed cluster_failed < <(sed -nE \
-  's/^([0-9]+) passed, ([0-9]+) failed$/\1 \2/p' "$cluster_log" | tail -n 1) ||
-  true
-if [[ -z ${cluster_passed:-} ]]; then cluster_passed=0 cluster_failed=1; fi
-if ((cluster_rc != 0 && cluster_failed == 0)); then cluster_failed=1; fi
+harness cluster tests/cluster/run
+
+step "a Kafka cluster across nodes: three brokers, clients on two more (tests/cluster/run_kafka)"
+harness kafka-cluster tests/cluster/run_kafka
 
 step "the product demo (tests/demo.sh)"
 demo_rc=0
@@ -149,19 +158,16 @@ bash tests/bench/run_server_bench.sh --short || bench_rc=$?
 
 passed=$(grep -cE '^//[^ ]+ +(\(cached\) )?PASSED' "$log" || true)
 failed=$(grep -cE '^//[^ ]+ +(FAILED|TIMEOUT|NO STATUS)' "$log" || true)
-passed=$((passed + kafka_passed + plugin_passed + demo_passed + diff_passed +
-  cluster_passed))
-failed=$((failed + kafka_failed + plugin_bad + demo_failed + diff_failed +
-  cluster_failed))
+passed=$((passed + harness_passed + plugin_passed + demo_passed + diff_passed))
+failed=$((failed + harness_failed + plugin_bad + demo_failed + diff_failed))
 echo
 echo "run_all: $((SECONDS / 60)) min $((SECONDS % 60)) s"
 echo "tests: ${passed} passed, ${failed} failed"
 if ((normal_rc != 0 || sanitizer_rc != 0 || interop_rc != 0 ||
-  kafka_rc != 0 || plugin_rc != 0 || diff_rc != 0 || cluster_rc != 0 ||
+  harness_failed != 0 || plugin_rc != 0 || diff_rc != 0 ||
   demo_rc != 0 || fuzz_rc != 0 || bench_rc != 0)); then
   echo "run_all: failed (tests normal=$normal_rc sanitizers=$sanitizer_rc" \
-    "interop=$interop_rc kafka=$kafka_rc plugin=$plugin_rc" \
-    "cluster=$cluster_rc" \
+    "interop=$interop_rc harness cases failed=$harness_failed plugin=$plugin_rc" \
     "differential=$diff_rc demo=$demo_rc fuzz=$fuzz_rc bench=$bench_rc)" >&2
   exit 1
 fi

@@ -1,0 +1,91 @@
+# The cases of tests/cluster/run_kafka, against the three brokers of
+# lib/kafka_nodes.sh. Conventions as lib/cases.sh: a case returns 0 with
+# $why empty when it passes, or sets $why (fail).
+#
+# Clients run on nodes 4 and 5 under uids of their own, with SVIDs from
+# their node's agent through the client library (`--tls mayfly`).
+kc_producer_id=spiffe://$td/ns/soak/sa/producer
+kc_consumer_id=spiffe://$td/ns/soak/sa/consumer
+kc_victim_id=spiffe://$td/ns/soak/sa/victim
+kc_producer_uid=6101
+kc_consumer_uid=6102
+kc_victim_uid=6103
+kc_client_ttl=${CLUSTER_KAFKA_CLIENT_TTL:-10s}
+# The soak: messages a second for how long; the faults are spread over it.
+kc_soak_seconds=${CLUSTER_KAFKA_SOAK_SECONDS:-200}
+kc_soak_rate=${CLUSTER_KAFKA_SOAK_RATE:-100}
+
+# kc_policy FILE: the cluster's policy: brokers are kafka/*, super users;
+# each workload of namespace NS and service account SA is User:NS.SA.
+kc_policy() {
+  cat >"$1" <<YAML
+trust_domains: [$td]
+brokers: [spiffe://$td/kafka/*]
+principals:
+  - id: spiffe://$td/kafka/*
+    principal: User:broker
+  - id: spiffe://$td/ns/{ns}/sa/{sa}
+    principal: User:{ns}.{sa}
+unmapped: deny
+super_users: [User:broker]
+acls:
+YAML
+  policy_grant User:soak.producer topic soak literal "write, describe" >>"$1"
+  policy_grant User:soak.consumer topic soak literal "read, describe" >>"$1"
+  policy_grant User:soak.consumer group soak literal read >>"$1"
+  policy_grant User:soak.victim topic victim literal "write, describe" >>"$1"
+}
+
+# kc_client NODE UID ID: sets $kc_cmd to `mayfly kafka` run on NODE as UID
+# and $kc_flags to its flags for ID's SVIDs from NODE's agent, every broker
+# checked against the policy's brokers: "${kc_cmd[@]}" SUBCOMMAND ...
+# "${kc_flags[@]}".
+kc_client() {
+  local node=$1 uid=$2 id=$3
+  kc_cmd=(ip netns exec "${net_tag}n$node" setpriv --reuid "$uid"
+    --regid "$uid" --clear-groups "$bin/mayfly" kafka)
+  kc_flags=(--bootstrap "$kc_bootstrap" --tls mayfly
+    --socket "$run/node$node/api.sock" --spiffe-id "$id"
+    --broker-spiffe-id "spiffe://$td/kafka/*")
+}
+
+# kc_log_ms LINE: the epoch milliseconds of a broker log line's
+# "[YYYY-MM-DD HH:MM:SS,mmm]" (log4j's default, the machine's zone).
+kc_log_ms() {
+  local stamp=${1#[}
+  stamp=${stamp%%]*}
+  echo $(($(date -d "${stamp%,*}" +%s) * 1000 + 10#${stamp#*,}))
+}
+
+# 1. `mayfly bridge apply` against the three brokers: each broker lists
+# the policy's ACLs (Kafka's own kafka-acls, asked of that broker alone),
+# and a second apply has nothing to do.
+case_kafka_apply() {
+  local out n want=()
+  out=$("$bin/mayfly" bridge apply "$kc_policy_file" --bootstrap "$kc_bootstrap" \
+    --svid-dir "$run/node1/svid-broker" 2>&1) || fail "apply: $out" || return
+  echo "cluster: apply: $(grep '^plan:' <<<"$out")" >&2
+  [[ $out == *"plan: 7 to create, 0 to delete"* ]] ||
+    fail "apply: ${out//$'\n'/; }" || return
+  want=("ALLOW User:soak.consumer DESCRIBE TOPIC soak LITERAL"
+    "ALLOW User:soak.consumer READ GROUP soak LITERAL"
+    "ALLOW User:soak.consumer READ TOPIC soak LITERAL"
+    "ALLOW User:soak.producer DESCRIBE TOPIC soak LITERAL"
+    "ALLOW User:soak.producer WRITE TOPIC soak LITERAL"
+    "ALLOW User:soak.victim DESCRIBE TOPIC victim LITERAL"
+    "ALLOW User:soak.victim WRITE TOPIC victim LITERAL")
+  for n in 1 2 3; do
+    bootstrap="$(node_addr "$n"):$kc_port"
+    if ! await_listed --exactly "${want[@]}"; then
+      bootstrap=$kc_bootstrap
+      fail "broker $n lists: ${listed//$'\n'/; }"
+      return 1
+    fi
+  done
+  bootstrap=$kc_bootstrap
+  out=$("$bin/mayfly" bridge apply "$kc_policy_file" --bootstrap "$kc_bootstrap" \
+    --svid-dir "$run/node2/svid-broker" 2>&1) || fail "second apply: $out" ||
+    return
+  [[ $out == *"plan: nothing to do"* ]] ||
+    fail "second apply did something: ${out//$'\n'/; }" || return
+}
