@@ -215,8 +215,10 @@ absl::StatusOr<UpstreamChain> StepCa::SignIntermediate(
         absl::StatusCode::kPermissionDenied,
         absl::StrCat("refused the intermediate (HTTP ", signed_resp->status,
                      "): ", ErrorDetail(*signed_resp),
-                     " (check signing.upstream.step_ca.provisioner "
-                     "and provisioner_key_file)"));
+                     signed_resp->status == 401
+                         ? " (check signing.upstream.step_ca.provisioner "
+                           "and provisioner_key_file)"
+                         : ""));
   }
   if (signed_resp->status != 200 && signed_resp->status != 201) {
     return fail(
