@@ -8,7 +8,8 @@
 #     intermediate -> step-ca intermediate -> step-ca root and verifies
 #     with `mayfly svid verify` and `openssl verify`
 #   - a server with a provisioner key step-ca does not know does not start,
-#     and says why
+#     and says why; nor does one on a step-ca whose intermediate has
+#     step's default pathlen:0 (leaves under it would not verify)
 #   - with a 1-minute intermediate the server renews it (SIGHUP runs the
 #     maintenance at once) and the workload's next SVID is under the new one
 # $STEP_CA: the step-ca binary (tests/stepca/build_stepca.sh).
@@ -44,21 +45,23 @@ ossl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
   -keyout "$pki/root_key.pem" -out "$pki/root.pem" -subj "/O=Test/CN=step root" \
   -days 2 -addext "basicConstraints=critical,CA:true" \
   -addext "keyUsage=critical,keyCertSign,cRLSign"
-ossl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-  -keyout "$pki/int_key.pem" -out "$pki/int.csr" -subj "/O=Test/CN=step intermediate"
-# pathlen:1, not step's default 0: the replica's intermediate sits below it.
-printf 'basicConstraints=critical,CA:true,pathlen:1\nkeyUsage=critical,keyCertSign,cRLSign\n' \
-  >"$pki/int.ext"
-ossl x509 -req -in "$pki/int.csr" -CA "$pki/root.pem" -CAkey "$pki/root_key.pem" \
-  -CAcreateserial -days 1 -extfile "$pki/int.ext" -out "$pki/int.pem"
-ossl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$pki/provisioner.key"
-ossl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$pki/stranger.key"
-chmod 600 "$pki"/*.key "$pki"/*key.pem
-"$jwk" "$pki/provisioner.key" >"$pki/provisioner.jwk"
-step_port=$(free_port)
-python3 - "$pki" "$step_port" <<'PY'
+# step_ca_start NAME PATHLEN: a step-ca whose signing intermediate (under
+# the shared root) has pathlen PATHLEN; its port in ${step_port[NAME]}.
+declare -A step_port=()
+step_ca_start() {
+  local name=$1 dir=$pki/$1
+  mkdir -p "$dir"
+  ossl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout "$dir/int_key.pem" -out "$dir/int.csr" -subj "/O=Test/CN=step intermediate $name"
+  printf 'basicConstraints=critical,CA:true,pathlen:%s\nkeyUsage=critical,keyCertSign,cRLSign\n' \
+    "$2" >"$dir/int.ext"
+  ossl x509 -req -in "$dir/int.csr" -CA "$pki/root.pem" -CAkey "$pki/root_key.pem" \
+    -CAcreateserial -days 1 -extfile "$dir/int.ext" -out "$dir/int.pem"
+  chmod 600 "$dir/int_key.pem"
+  step_port[$name]=$(free_port)
+  python3 - "$pki" "$dir" "${step_port[$name]}" <<'PY'
 import json, sys
-pki, port = sys.argv[1], sys.argv[2]
+pki, dir, port = sys.argv[1], sys.argv[2], sys.argv[3]
 # The provisioner issues CA certificates: the template says cA and
 # keyCertSign, pathlen 0 (the replica signs leaves only), and keeps the
 # token's SANs (spiffe://TD) and subject.
@@ -67,8 +70,8 @@ template = ('{"subject": {{ toJson .Subject }}, "sans": {{ toJson .SANs }}, '
             '"basicConstraints": {"isCA": true, "maxPathLen": 0}}')
 config = {
     "root": f"{pki}/root.pem",
-    "crt": f"{pki}/int.pem",
-    "key": f"{pki}/int_key.pem",
+    "crt": f"{dir}/int.pem",
+    "key": f"{dir}/int_key.pem",
     "address": f"127.0.0.1:{port}",
     "dnsNames": ["127.0.0.1"],
     "logger": {"format": "text"},
@@ -83,15 +86,28 @@ config = {
         }],
     },
 }
-json.dump(config, open(f"{pki}/ca.json", "w"), indent=1)
+json.dump(config, open(f"{dir}/ca.json", "w"), indent=1)
 PY
-spawn step-ca "$work/step-ca.log" "$step_ca" "$pki/ca.json"
-step_pid=$spawned_pid
-wait_for 30 openssl s_client -connect "127.0.0.1:$step_port" -CAfile "$pki/root.pem" \
-  -verify_return_error </dev/null || { echo "step-ca did not start:" >&2; tail -20 "$work/step-ca.log" >&2; exit 1; }
+  spawn "step-ca-$name" "$work/step-ca-$name.log" "$step_ca" "$dir/ca.json"
+  wait_for 30 openssl s_client -connect "127.0.0.1:${step_port[$name]}" \
+    -CAfile "$pki/root.pem" -verify_return_error </dev/null || {
+    echo "step-ca $name did not start:" >&2
+    tail -20 "$work/step-ca-$name.log" >&2
+    exit 1
+  }
+}
+ossl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$pki/provisioner.key"
+ossl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$pki/stranger.key"
+chmod 600 "$pki"/*.key "$pki"/*key.pem
+"$jwk" "$pki/provisioner.key" >"$pki/provisioner.jwk"
+# pathlen:1, not step's default 0: the replica's intermediate sits below it.
+step_ca_start main 1
+# step's default layout, to see it refused.
+step_ca_start default 0
+main_port=${step_port[main]}
 
 # --- mayfly-server with step-ca upstream --------------------------------
-# server_yaml DIR KEY TTL
+# server_yaml DIR KEY TTL [STEP_PORT]
 server_yaml() {
   mkdir -p "$1"
   chmod 700 "$1"
@@ -103,7 +119,7 @@ state_dir: $1/state
 signing:
   upstream:
     step_ca:
-      url: https://127.0.0.1:$step_port
+      url: https://127.0.0.1:${4:-$main_port}
       root_file: $pki/root.pem
       provisioner: mayfly
       provisioner_key_file: $2
@@ -117,9 +133,17 @@ YAML
 server_yaml "$work/stranger" "$pki/stranger.key" 1h
 expect 1 "a server with an unknown provisioner key does not start" -- \
   timeout 30 "$bin_server" --config "$work/stranger/server.yaml"
-contains "$err" "step-ca https://127.0.0.1:$step_port: refused the intermediate (HTTP 401)" \
+contains "$err" "step-ca https://127.0.0.1:$main_port: refused the intermediate (HTTP 401)" \
   "the refusal names step-ca and the HTTP status"
 contains "$err" "provisioner_key_file" "the refusal points at the provisioner settings"
+
+# step-ca with its default pathlen:0 intermediate: refused before any use.
+server_yaml "$work/pathlen0" "$pki/provisioner.key" 1h "${step_port[default]}"
+expect 1 "a server on a step-ca intermediate with pathlen:0 does not start" -- \
+  timeout 30 "$bin_server" --config "$work/pathlen0/server.yaml"
+contains "$err" "/O=Test/CN=step intermediate default" "the refusal names the intermediate"
+contains "$err" "has pathlen:0, so it cannot certify this replica's intermediate CA" \
+  "the refusal says why"
 
 srv=$work/server
 server_yaml "$srv" "$pki/provisioner.key" 1m
@@ -131,7 +155,7 @@ wait_for 30 admin agent list || { echo "server did not start:" >&2; tail -20 "$s
 equals "$(stat -c %a "$srv/state/upstream/intermediate_key.pem")" 600 \
   "the replica's intermediate key is 0600"
 contains "$(openssl x509 -in "$srv/state/upstream/intermediate.pem" -noout -issuer)" \
-  "CN = step intermediate" "step-ca's intermediate signed the replica's"
+  "CN = step intermediate main" "step-ca's intermediate signed the replica's"
 
 # --- an agent in server mode and a workload -----------------------------
 node=$work/node
