@@ -6,7 +6,8 @@
 // Everything the peer can make us hold is bounded: the whole response
 // (status line, headers and body) is at most `max_response_bytes`, and the
 // whole exchange, connect included, must end within `timeout` (measured on
-// the Clock's monotonic reading).
+// the Clock's monotonic reading). Name resolution (getaddrinfo) is bounded
+// by the system resolver's own timeouts, not by `timeout`.
 //
 // Thread-safe: Do() may be called concurrently; each call has its own
 // connection.
