@@ -83,9 +83,10 @@ bazel_test "${interop_env[@]}" //tests/interop:gospiffe_test \
 
 step "step-ca upstream: mayfly-server on the real step-ca (tests/stepca)"
 # Builds step-ca v0.30.2 from the Go module proxy on a fresh machine (about
-# 2 min on 2 cores, cached in ~/.cache/mayfly/stepca), then the test: about
-# 45 s (a 1-minute intermediate renewed at half-life). A failed build leaves
-# STEP_CA empty, and the test fails.
+# 260 CPU-seconds from an empty Go build cache: 2-3 min on 2 idle cores;
+# cached in ~/.cache/mayfly/stepca), then the test: about 50 s (a 1-minute
+# intermediate renewed at half-life). A failed build leaves STEP_CA empty,
+# and the test fails.
 stepca_bin=$(bash tests/stepca/build_stepca.sh \
   "${MAYFLY_CACHE:-$HOME/.cache/mayfly}/stepca" | tail -1) || stepca_bin=""
 stepca_rc=0

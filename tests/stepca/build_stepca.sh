@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds step-ca (Smallstep's CA) from the Go module proxy into
 # $1/step-ca-VERSION/bin and prints the step-ca path on its last line.
-# Idempotent: an existing build is reused. About 4 minutes on 2 cores the
-# first time (most of it compiling the module's dependencies).
+# Idempotent: an existing build is reused. The first build compiles about
+# 260 CPU-seconds of Go (measured with an empty build cache): 2-3 minutes
+# on 2 idle cores, plus the module downloads.
 set -euo pipefail
 out=${1:?usage: build_stepca.sh OUTDIR}
 # The newest the proxy served on 2026-12-01; it builds with Go 1.26.
