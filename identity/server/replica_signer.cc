@@ -85,6 +85,8 @@ absl::StatusOr<std::unique_ptr<ReplicaSigner>> ReplicaSigner::Create(
   std::unique_ptr<ReplicaSigner> signer(
       new ReplicaSigner(td, config, state_dir, clock, std::move(upstream)));
   std::shared_ptr<const SigningMaterial> material;
+  // Upstream material reused from disk keeps its own schedule.
+  absl::Time reused_renew_at = absl::InfinitePast();
   if (signer->upstream_ != nullptr) {
     RETURN_IF_ERROR(identity::EnsurePrivateDir(signer->UpstreamPath("")));
     // A restart reuses what the upstream signed while it is not due, so a
@@ -97,9 +99,11 @@ absl::StatusOr<std::unique_ptr<ReplicaSigner>> ReplicaSigner::Create(
       if (loaded.ok()) {
         const identity::Signer& s = (*loaded)->signer;
         const absl::Time not_before = identity::CertNotBefore(*s.cert);
-        if (clock.Now() < not_before + (s.NotAfter() - not_before) *
-                                           kIntermediateRenewFraction) {
+        const absl::Time due = not_before + (s.NotAfter() - not_before) *
+                                                kIntermediateRenewFraction;
+        if (clock.Now() < due) {
           material = *std::move(loaded);
+          reused_renew_at = due;
         }
       }
     }
@@ -122,6 +126,9 @@ absl::StatusOr<std::unique_ptr<ReplicaSigner>> ReplicaSigner::Create(
   }
   absl::MutexLock lock(&signer->mu_);
   signer->InstallLocked(std::move(material));
+  if (reused_renew_at != absl::InfinitePast()) {
+    signer->renew_at_ = reused_renew_at;
+  }
   return signer;
 }
 

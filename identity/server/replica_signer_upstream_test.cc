@@ -156,10 +156,23 @@ TEST_F(UpstreamModeTest, ARestartReusesWhatIsNotDue) {
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_EQ(calls_, 1);
   EXPECT_EQ(*identity::ReadFile(dir_ + "/upstream/intermediate.pem"), *before);
-  clock_.Advance(absl::Hours(12));
+  // The reused intermediate keeps its schedule: half of its life, counted
+  // from its NotBefore, not from the restart.
+  std::shared_ptr<const SigningMaterial> reused = (*again)->Current();
+  const absl::Time not_before = identity::CertNotBefore(*reused->signer.cert);
+  const absl::Time due =
+      not_before + (reused->signer.NotAfter() - not_before) / 2;
+  clock_.SetTime(due - absl::Seconds(1));
+  EXPECT_FALSE(*(*again)->Refresh());
+  EXPECT_EQ(calls_, 1);
+  clock_.SetTime(due + absl::Seconds(1));
+  EXPECT_TRUE(*(*again)->Refresh());
+  EXPECT_EQ(calls_, 2);
+  // Past its half-life a restart asks the upstream again.
+  clock_.Advance(absl::Hours(13));
   ASSERT_TRUE(
       ReplicaSigner::Create(td_, config_, dir_, clock_, Upstream()).ok());
-  EXPECT_EQ(calls_, 2);
+  EXPECT_EQ(calls_, 3);
 }
 
 TEST_F(UpstreamModeTest, AnUpstreamIntermediateWithPathlenZeroIsRefused) {
