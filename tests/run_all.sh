@@ -11,6 +11,8 @@
 #   5. interop: go-spiffe (and the SPIRE CLI where it builds) and java-spiffe
 #      against the real agent; the clients come from the Go module proxy and
 #      Maven Central
+#   5b. step-ca: mayfly-server with the real step-ca (built from the Go
+#      module proxy, cached) as its upstream CA (tests/stepca)
 #   6. the Kafka broker plugin's Maven build and its JUnit tests, each
 #      counted as one test; then the differential test of the policy's two
 #      readers and mappers (tests/yaml_differential.sh), one test
@@ -82,6 +84,18 @@ interop_env+=(--test_env=JAVASPIFFE_CHECK="$javaspiffe_check")
 interop_rc=0
 bazel_test "${interop_env[@]}" //tests/interop:gospiffe_test \
   //tests/interop:javaspiffe_test || interop_rc=$?
+
+step "step-ca upstream: mayfly-server on the real step-ca (tests/stepca)"
+# Builds step-ca v0.30.2 from the Go module proxy on a fresh machine (about
+# 260 CPU-seconds from an empty Go build cache: 2-3 min on 2 idle cores;
+# cached in ~/.cache/mayfly/stepca), then the test: about 50 s (a 1-minute
+# intermediate renewed at half-life). A failed build leaves STEP_CA empty,
+# and the test fails.
+stepca_bin=$(bash tests/stepca/build_stepca.sh \
+  "${MAYFLY_CACHE:-$HOME/.cache/mayfly}/stepca" | tail -1) || stepca_bin=""
+stepca_rc=0
+bazel_test --test_env=STEP_CA="$stepca_bin" //tests/stepca:stepca_e2e_test ||
+  stepca_rc=$?
 
 step "Kafka broker plugin: Maven build and JUnit (kafka/broker-plugin)"
 plugin_rc=0
@@ -163,11 +177,12 @@ failed=$((failed + harness_failed + plugin_bad + demo_failed + diff_failed))
 echo
 echo "run_all: $((SECONDS / 60)) min $((SECONDS % 60)) s"
 echo "tests: ${passed} passed, ${failed} failed"
-if ((normal_rc != 0 || sanitizer_rc != 0 || interop_rc != 0 ||
+if ((normal_rc != 0 || sanitizer_rc != 0 || interop_rc != 0 || stepca_rc != 0 ||
   harness_failed != 0 || plugin_rc != 0 || diff_rc != 0 ||
   demo_rc != 0 || fuzz_rc != 0 || bench_rc != 0)); then
   echo "run_all: failed (tests normal=$normal_rc sanitizers=$sanitizer_rc" \
-    "interop=$interop_rc harness cases failed=$harness_failed plugin=$plugin_rc" \
+    "interop=$interop_rc stepca=$stepca_rc plugin=$plugin_rc" \
+    "harness cases failed=$harness_failed" \
     "differential=$diff_rc demo=$demo_rc fuzz=$fuzz_rc bench=$bench_rc)" >&2
   exit 1
 fi

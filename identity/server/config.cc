@@ -29,12 +29,72 @@ absl::StatusOr<std::string> Path(const YamlReader& r, const YAML::Node& node,
   return JoinPath(base_dir, path);
 }
 
+absl::Status ParseUpstream(const YamlReader& r, const YAML::Node& node,
+                           absl::string_view base_dir, ServerConfig& config) {
+  RETURN_IF_ERROR(r.CheckKeys(node, "signing.upstream", {"step_ca"}));
+  if (!node["step_ca"]) {
+    return r.Error(node, "signing.upstream", "give step_ca");
+  }
+  const YAML::Node& sc = node["step_ca"];
+  RETURN_IF_ERROR(r.CheckKeys(
+      sc, "signing.upstream.step_ca",
+      {"url", "root_file", "provisioner", "provisioner_key_file", "ttl"}));
+  for (const char* key :
+       {"url", "root_file", "provisioner", "provisioner_key_file"}) {
+    if (!sc[key]) {
+      return r.Error(sc, absl::StrCat("signing.upstream.step_ca.", key),
+                     "required");
+    }
+  }
+  upstream::StepCaConfig& out = config.signing.step_ca;
+  ASSIGN_OR_RETURN(out.url,
+                   r.String(sc["url"], "signing.upstream.step_ca.url"));
+  if (absl::Status url = upstream::ParseHttpsUrl(out.url).status(); !url.ok()) {
+    return r.Error(sc["url"], "signing.upstream.step_ca.url", url.message());
+  }
+  ASSIGN_OR_RETURN(
+      out.root_file,
+      Path(r, sc["root_file"], "signing.upstream.step_ca.root_file", base_dir));
+  ASSIGN_OR_RETURN(
+      out.provisioner,
+      r.String(sc["provisioner"], "signing.upstream.step_ca.provisioner"));
+  if (out.provisioner.empty()) {
+    return r.Error(sc["provisioner"], "signing.upstream.step_ca.provisioner",
+                   "empty name");
+  }
+  ASSIGN_OR_RETURN(
+      out.provisioner_key_file,
+      Path(r, sc["provisioner_key_file"],
+           "signing.upstream.step_ca.provisioner_key_file", base_dir));
+  if (sc["ttl"]) {
+    ASSIGN_OR_RETURN(config.signing.upstream_ttl,
+                     r.Duration(sc["ttl"], "signing.upstream.step_ca.ttl"));
+    if (config.signing.upstream_ttl < kMinUpstreamIntermediateTtl ||
+        config.signing.upstream_ttl > kMaxUpstreamIntermediateTtl) {
+      return r.Error(sc["ttl"], "signing.upstream.step_ca.ttl",
+                     "must be from 1m to 8760h");
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status ParseSigning(const YamlReader& r, const YAML::Node& node,
                           absl::string_view base_dir, ServerConfig& config) {
   RETURN_IF_ERROR(
       r.CheckKeys(node, "signing",
                   {"ca_dir", "intermediate_cert", "intermediate_key", "bundle",
-                   "intermediate_ttl"}));
+                   "intermediate_ttl", "upstream"}));
+  if (node["upstream"]) {
+    for (const char* key : {"ca_dir", "intermediate_cert", "intermediate_key",
+                            "bundle", "intermediate_ttl"}) {
+      if (node[key]) {
+        return r.Error(node[key], absl::StrCat("signing.", key),
+                       "give either upstream or the other signing keys");
+      }
+    }
+    config.signing.ca_dir.clear();
+    return ParseUpstream(r, node["upstream"], base_dir, config);
+  }
   if (node["ca_dir"]) {
     for (const char* key :
          {"intermediate_cert", "intermediate_key", "bundle"}) {

@@ -14,6 +14,8 @@
 //   signing: {ca_dir: /var/lib/mayfly-server/ca}     the default: STATE/ca
 //          | {intermediate_cert: F, intermediate_key: F, bundle: F,
 //             [intermediate_ttl: 96h]}
+//          | {upstream: {step_ca: {url: https://HOST:PORT, root_file: F,
+//               provisioner: NAME, provisioner_key_file: F, [ttl: 24h]}}}
 //   default_ttl: 5m        an entry's X.509-SVID TTL when it names none
 //   agent_ttl: 1h          agent SVIDs
 //   join_token_ttl: 10m
@@ -45,6 +47,12 @@ inline constexpr absl::Duration kDefaultServerSvidTtl = absl::Hours(1);
 // The agent's default root_rotation_lead (identity/agent/config.h): long
 // enough for every Sync stream to have pushed the bundle with the next root.
 inline constexpr absl::Duration kDefaultRootRotationLead = absl::Seconds(30);
+// Upstream mode: the maintenance loop (every 30 s) must see the half-life
+// pass before the intermediate expires; short TTLs are for tests.
+inline constexpr absl::Duration kMinUpstreamIntermediateTtl = absl::Minutes(1);
+// No upstream CA should hand out an online intermediate for more than a year.
+inline constexpr absl::Duration kMaxUpstreamIntermediateTtl =
+    absl::Hours(24 * 365);
 // A longer lead only delays a rotation an admin asked for.
 inline constexpr absl::Duration kMaxRootRotationLead = absl::Hours(24);
 

@@ -132,3 +132,66 @@ TEST(ServerConfigTest, ErrorsNameFileLineAndField) {
 
 }  // namespace
 }  // namespace mayfly::server
+
+namespace mayfly::server {
+namespace {
+
+constexpr char kStepCaConfig[] =
+    "trust_domain: example.org\n"
+    "state_dir: /s\n"
+    "signing:\n"
+    "  upstream:\n"
+    "    step_ca:\n"
+    "      url: https://ca.example:9000\n"
+    "      root_file: step/root.pem\n"
+    "      provisioner: mayfly\n"
+    "      provisioner_key_file: /secret/prov.key\n"
+    "      ttl: 12h\n";
+
+TEST(ServerConfigUpstreamTest, StepCaBlock) {
+  absl::StatusOr<ServerConfig> c = Parse(kStepCaConfig);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->signing.ca_dir, "");
+  EXPECT_EQ(c->signing.step_ca.url, "https://ca.example:9000");
+  EXPECT_EQ(c->signing.step_ca.root_file, "/etc/mayfly/step/root.pem");
+  EXPECT_EQ(c->signing.step_ca.provisioner, "mayfly");
+  EXPECT_EQ(c->signing.step_ca.provisioner_key_file, "/secret/prov.key");
+  EXPECT_EQ(c->signing.upstream_ttl, absl::Hours(12));
+}
+
+TEST(ServerConfigUpstreamTest, ErrorsNameFileLineAndField) {
+  auto with = [](const std::string& from, const std::string& to) {
+    std::string yaml = kStepCaConfig;
+    yaml.replace(yaml.find(from), from.size(), to);
+    return Parse(yaml).status();
+  };
+  EXPECT_THAT(with("https://ca.example:9000", "http://ca.example:9000"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("server.yaml:6: signing.upstream.step_ca.url: "
+                                 "\"http://ca.example:9000\" is not "
+                                 "https://HOST[:PORT]: not https")));
+  EXPECT_THAT(with("      provisioner: mayfly\n", ""),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("server.yaml:6: "
+                                 "signing.upstream.step_ca.provisioner: "
+                                 "required")));
+  EXPECT_THAT(
+      with("ttl: 12h", "ttl: 30s"),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("server.yaml:10: signing.upstream.step_ca.ttl: "
+                         "must be from 1m to 8760h")));
+  EXPECT_THAT(with("ttl: 12h", "pathlen: 1"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("server.yaml:10: signing.upstream.step_ca."
+                                 "pathlen")));
+  EXPECT_THAT(with("  upstream:\n", "  ca_dir: /ca\n  upstream:\n"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("server.yaml:4: signing.ca_dir: give either "
+                                 "upstream or the other signing keys")));
+  EXPECT_THAT(with("    step_ca:\n", "    vault:\n"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("server.yaml:5: signing.upstream.vault")));
+}
+
+}  // namespace
+}  // namespace mayfly::server

@@ -12,6 +12,7 @@
 #include "identity/server/etcd/etcd_kv_store.h"
 #include "identity/server/file_kv_store.h"
 #include "identity/server/peer_auth.h"
+#include "identity/server/upstream/stepca.h"
 #include "identity/status_macros.h"
 
 namespace mayfly::server {
@@ -53,9 +54,16 @@ absl::StatusOr<std::unique_ptr<MayflyServer>> MayflyServer::Start(
   ASSIGN_OR_RETURN(s->kv_, OpenKvStore(config));
   s->store_ =
       std::make_unique<ServerStore>(*s->kv_, config.trust_domain, clock);
-  ASSIGN_OR_RETURN(s->signer_,
-                   ReplicaSigner::Create(config.trust_domain, config.signing,
-                                         config.state_dir, clock));
+  std::unique_ptr<upstream::UpstreamAuthority> upstream;
+  if (!config.signing.step_ca.url.empty()) {
+    ASSIGN_OR_RETURN(upstream,
+                     upstream::StepCa::Create(config.signing.step_ca,
+                                              config.trust_domain, clock));
+  }
+  ASSIGN_OR_RETURN(
+      s->signer_,
+      ReplicaSigner::Create(config.trust_domain, config.signing,
+                            config.state_dir, clock, std::move(upstream)));
   ASSIGN_OR_RETURN(s->cache_, StoreCache::Create(*s->kv_, clock));
 
   NodeOptions node_options{config.trust_domain, config.default_ttl,
@@ -150,6 +158,13 @@ absl::Status MayflyServer::Maintain() {
              {{"error", refreshed.status().ToString()}});
   }
   bool new_signer = refreshed.ok() && *refreshed;
+  if (new_signer) {
+    LogInfo(
+        "intermediate_renewed",
+        {{"not_after", absl::FormatTime(absl::RFC3339_sec,
+                                        signer_->Current()->signer.NotAfter(),
+                                        absl::UTCTimeZone())}});
+  }
   absl::Status rotation = absl::OkStatus();
   if (!config_.signing.ca_dir.empty()) {
     absl::StatusOr<bool> rotated = AdvanceRootRotation();
