@@ -18,6 +18,8 @@
 namespace mayfly::agent {
 namespace {
 
+using metrics::PrometheusMetric;
+
 // The CA directory inside the state directory.
 constexpr char kCaSubdir[] = "/ca";
 // The authority re-reads the upstream bundle this often; a root rotation's
@@ -138,10 +140,10 @@ absl::Status Agent::StartServing() {
                         limits.max_response_bytes},
           *agent->service_, *agent->callers_, clock));
   if (!config.metrics_address.empty()) {
-    ASSIGN_OR_RETURN(agent->metrics_,
-                     MetricsServer::Start(config.metrics_address, [agent] {
-                       return agent->RenderMetrics();
-                     }));
+    ASSIGN_OR_RETURN(agent->metrics_, metrics::MetricsServer::Start(
+                                          config.metrics_address, [agent] {
+                                            return agent->RenderMetrics();
+                                          }));
   }
   return absl::OkStatus();
 }

@@ -17,13 +17,13 @@
 #include "identity/agent/callers.h"
 #include "identity/agent/config.h"
 #include "identity/agent/entry_store.h"
-#include "identity/agent/metrics.h"
 #include "identity/agent/process.h"
 #include "identity/agent/registry.h"
 #include "identity/agent/remote/server_agent.h"
 #include "identity/agent/server.h"
 #include "identity/agent/workload_api.h"
 #include "identity/clock.h"
+#include "identity/metrics/metrics_server.h"
 
 namespace mayfly::agent {
 
@@ -90,7 +90,7 @@ class Agent {
   std::unique_ptr<ExitWatcher> exit_watcher_;
   std::unique_ptr<WorkloadApiService> service_;
   std::unique_ptr<WorkloadApiServer> server_;
-  std::unique_ptr<MetricsServer> metrics_;
+  std::unique_ptr<metrics::MetricsServer> metrics_;
   // Intervals, on clock_.Monotonic(), so that a wall-clock step neither
   // holds them up nor cuts them short. What certificates say (renewal and
   // drop times) stays on the wall clock.

@@ -7,7 +7,6 @@
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "identity/agent/metrics.h"
 #include "identity/agent/remote/x509pop.h"
 #include "identity/bundle.h"
 #include "identity/csr.h"
@@ -15,6 +14,7 @@
 #include "identity/jwt.h"
 #include "identity/keys.h"
 #include "identity/log/log.h"
+#include "identity/metrics/metrics_server.h"
 #include "identity/pem.h"
 #include "identity/status_macros.h"
 
@@ -22,6 +22,7 @@ namespace mayfly::agent::remote {
 namespace {
 
 namespace pb = ::mayfly::server::v1;
+using ::mayfly::metrics::PrometheusMetric;
 
 // How long Tick waits after a failed renewal before the next try: short
 // against SVID lifetimes of minutes, long enough not to spin on an outage.

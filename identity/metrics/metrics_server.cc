@@ -1,5 +1,5 @@
-// The loopback Prometheus endpoint: see metrics.h.
-#include "identity/agent/metrics.h"
+// The loopback Prometheus endpoint: see metrics_server.h.
+#include "identity/metrics/metrics_server.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -17,7 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
-namespace mayfly::agent {
+namespace mayfly::metrics {
 namespace {
 
 // A scrape request is a few hundred bytes; anything bigger is not one.
@@ -41,6 +41,11 @@ std::string PrometheusMetric(const std::string& name, const std::string& type,
                              const std::string& help, double value) {
   return absl::StrFormat("# HELP %s %s\n# TYPE %s %s\n%s %.17g\n", name, help,
                          name, type, name, value);
+}
+
+double TimestampSeconds(absl::Time t) {
+  if (t == absl::InfiniteFuture() || t == absl::InfinitePast()) return 0;
+  return absl::ToDoubleSeconds(t - absl::UnixEpoch());
 }
 
 absl::StatusOr<sockaddr_in> ParseLoopbackAddress(const std::string& address) {
@@ -136,4 +141,4 @@ void MetricsServer::Serve(int conn) {
                               "\r\nConnection: close\r\n\r\n", body));
 }
 
-}  // namespace mayfly::agent
+}  // namespace mayfly::metrics
