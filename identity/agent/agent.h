@@ -66,7 +66,12 @@ class Agent {
   // Callers, attestor, Workload API service and server, metrics: what both
   // modes share, started once the registry exists.
   absl::Status StartServing();
-  size_t BundleRoots() const;
+  // The served bundle's root count and its roots' soonest NotAfter.
+  struct BundleSummary {
+    size_t roots = 0;
+    absl::Time earliest_not_after = absl::InfiniteFuture();
+  };
+  BundleSummary SummariseBundle() const;
   absl::Status ReloadEntries();
   void RefreshAuthority();
   void Publish(std::shared_ptr<const SigningState> state);
@@ -101,8 +106,10 @@ class Agent {
   absl::Duration rotation_delivered_at_ = absl::InfiniteDuration();
   // Read by the metrics thread.
   std::atomic<int64_t> reloads_{0};
-  // Server mode: roots in the last bundle published.
+  // Server mode: roots in the last bundle published, and their soonest
+  // NotAfter (Unix seconds, as certificates carry; 0 before the first).
   std::atomic<size_t> server_bundle_roots_{0};
+  std::atomic<int64_t> server_bundle_earliest_unix_{0};
   std::atomic<int64_t> failed_reloads_{0};
 };
 

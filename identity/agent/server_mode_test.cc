@@ -14,6 +14,7 @@
 #include <string>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "gmock/gmock.h"
@@ -23,6 +24,7 @@
 #include "identity/agent/remote/testing/fake_node.h"
 #include "identity/clock.h"
 #include "identity/keys.h"
+#include "identity/metrics/metrics_server.h"
 #include "identity/pem.h"
 #include "identity/testing/status_matchers.h"
 #include "identity/workload/client.h"
@@ -130,6 +132,19 @@ class ServerModeTest : public ::testing::Test {
   bool MetricIs(const std::string& name, const std::string& value) {
     return absl::StrContains(agent_->RenderMetrics(),
                              absl::StrCat(name, " ", value, "\n"));
+  }
+  // The value of `name`'s sample, or -1 when there is none.
+  double Metric(const std::string& name) {
+    const std::string text = agent_->RenderMetrics();
+    const std::string prefix = absl::StrCat("\n", name, " ");
+    const size_t at = text.find(prefix);
+    if (at == std::string::npos) return -1;
+    const size_t begin = at + prefix.size();
+    double value = -1;
+    return absl::SimpleAtod(text.substr(begin, text.find('\n', begin) - begin),
+                            &value)
+               ? value
+               : -1;
   }
   bool EntriesApplied(int n) {
     return MetricIs("mayfly_agent_registration_entries", std::to_string(n));
@@ -308,6 +323,39 @@ TEST_F(ServerModeTest, FailsOverWhenTheReplicaInUseDies) {
   ASSERT_TRUE(context.ok()) << context.status();
   EXPECT_EQ(context->svids.size(), 2u);
   EXPECT_EQ((*second)->attests(), 0);  // the agent SVID carried over
+}
+
+// What an alert on a node that stopped renewing reads: the agent's own SVID
+// expiry and when it was last renewed, the last successful sign, and when
+// the served SVIDs and bundle roots expire.
+TEST_F(ServerModeTest, MetricsCarryExpiriesAndTheLastRenewalAndSign) {
+  node_->SetSvidTtl(absl::Minutes(1));  // the agent SVID gets 4 minutes
+  StartAgent(node_->address());
+  node_->SetEntries(
+      {MakeEntry(kEntryA, "spiffe://example.org/web", {uid_selector_})});
+  ASSERT_TRUE(WaitFor([&] {
+    return EntriesApplied(1) &&
+           Metric("mayfly_agent_server_last_sign_seconds") > 0;
+  }));
+  const absl::Time start = clock_.Now();
+  EXPECT_EQ(Metric("mayfly_agent_identity_renewed_seconds"),
+            metrics::TimestampSeconds(start));
+  EXPECT_EQ(Metric("mayfly_agent_identity_expiry_seconds"),
+            absl::ToUnixSeconds(start + absl::Minutes(4)));
+  EXPECT_EQ(Metric("mayfly_agent_server_last_sign_seconds"),
+            metrics::TimestampSeconds(start));
+  EXPECT_EQ(Metric("mayfly_agent_server_svid_soonest_expiry_seconds"),
+            absl::ToUnixSeconds(start + absl::Minutes(1)));
+  EXPECT_EQ(Metric("mayfly_agent_bundle_root_earliest_expiry_seconds"),
+            absl::ToUnixSeconds(identity::CertNotAfter(*ca_->root.cert)));
+
+  clock_.Advance(absl::Seconds(121));
+  agent_->Tick(false);
+  ASSERT_EQ(node_->renewals(), 1);
+  EXPECT_EQ(Metric("mayfly_agent_identity_renewed_seconds"),
+            metrics::TimestampSeconds(clock_.Now()));
+  EXPECT_EQ(Metric("mayfly_agent_identity_expiry_seconds"),
+            absl::ToUnixSeconds(clock_.Now() + absl::Minutes(4)));
 }
 
 TEST_F(ServerModeTest, RenewsTheAgentSvidAtHalfLife) {
