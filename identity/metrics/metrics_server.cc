@@ -69,6 +69,14 @@ absl::StatusOr<sockaddr_in> ParseLoopbackAddress(const std::string& address) {
   return addr;
 }
 
+absl::Status CheckMetricsAddress(const std::string& address) {
+  if (address.empty() || ParseLoopbackAddress(address).ok()) {
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(
+      "want 127.x.x.x:PORT (metrics are served on loopback only)");
+}
+
 absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
     const std::string& address, Render render) {
   absl::StatusOr<sockaddr_in> parsed = ParseLoopbackAddress(address);

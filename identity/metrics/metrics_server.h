@@ -24,6 +24,10 @@ namespace mayfly::metrics {
 // naming `address` for anything else, other hosts included.
 absl::StatusOr<sockaddr_in> ParseLoopbackAddress(const std::string& address);
 
+// What a config's metrics_address may be: empty (no endpoint) or an
+// address Start accepts. InvalidArgument "want 127.x.x.x:PORT ..." else.
+absl::Status CheckMetricsAddress(const std::string& address);
+
 class MetricsServer {
  public:
   using Render = std::function<std::string()>;

@@ -40,6 +40,14 @@ TEST(ParseLoopbackAddressTest, LoopbackOnly) {
                        HasSubstr("want HOST:PORT")));
 }
 
+TEST(CheckMetricsAddressTest, EmptyOrLoopback) {
+  EXPECT_TRUE(CheckMetricsAddress("").ok());
+  EXPECT_TRUE(CheckMetricsAddress("127.0.0.1:9988").ok());
+  EXPECT_THAT(CheckMetricsAddress("10.0.0.1:9988"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("want 127.x.x.x:PORT")));
+}
+
 std::string Get(int port, const std::string& path) {
   const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in addr{};

@@ -14,7 +14,7 @@
 #include "identity/pem.h"
 #include "identity/server/entry_rules.h"
 #include "identity/server/file_kv_store.h"
-#include "identity/server/testing/forwarding_kv_store.h"
+#include "identity/server/forwarding_kv_store.h"
 #include "identity/testing/status_matchers.h"
 #include "identity/x509_svid.h"
 
@@ -26,7 +26,7 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 // Runs `before_txn` once before the next Txn.
-class HookedKvStore : public testing::ForwardingKvStore {
+class HookedKvStore : public ForwardingKvStore {
  public:
   using ForwardingKvStore::ForwardingKvStore;
   absl::StatusOr<TxnResult> Txn(const std::vector<Compare>& c,

@@ -9,8 +9,8 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "identity/server/file_kv_store.h"
+#include "identity/server/forwarding_kv_store.h"
 #include "identity/server/server_store.h"
-#include "identity/server/testing/forwarding_kv_store.h"
 
 namespace mayfly::server {
 namespace {
@@ -23,7 +23,7 @@ constexpr absl::Duration kWait = absl::Seconds(10);
 
 // Forwards to a real store and keeps the newest watch callback, so a test
 // can end the watch with an error as a store would.
-class TappedKvStore : public testing::ForwardingKvStore {
+class TappedKvStore : public ForwardingKvStore {
  public:
   using ForwardingKvStore::ForwardingKvStore;
   absl::StatusOr<std::unique_ptr<WatchHandle>> Watch(

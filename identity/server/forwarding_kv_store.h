@@ -1,8 +1,9 @@
-// A KvStore that forwards every call to another one: the base of the test
-// stores that step in on one call (run a rival's write before a Txn, keep a
-// watch's callback to end it with an error) and leave the rest alone.
-#ifndef MAYFLY_IDENTITY_SERVER_TESTING_FORWARDING_KV_STORE_H_
-#define MAYFLY_IDENTITY_SERVER_TESTING_FORWARDING_KV_STORE_H_
+// A KvStore that forwards every call to another one: the base of stores
+// that step in on some calls and leave the rest alone (the server's error
+// counter; in tests, a store that runs a rival's write before a Txn, or one
+// that keeps a watch's callback to end it with an error).
+#ifndef MAYFLY_IDENTITY_SERVER_FORWARDING_KV_STORE_H_
+#define MAYFLY_IDENTITY_SERVER_FORWARDING_KV_STORE_H_
 
 #include <functional>
 #include <memory>
@@ -12,7 +13,7 @@
 
 #include "identity/server/kv_store.h"
 
-namespace mayfly::server::testing {
+namespace mayfly::server {
 
 // Does not own `inner`, which must outlive it. As thread-safe as `inner`.
 class ForwardingKvStore : public KvStore {
@@ -41,6 +42,6 @@ class ForwardingKvStore : public KvStore {
   KvStore& inner_;
 };
 
-}  // namespace mayfly::server::testing
+}  // namespace mayfly::server
 
-#endif  // MAYFLY_IDENTITY_SERVER_TESTING_FORWARDING_KV_STORE_H_
+#endif  // MAYFLY_IDENTITY_SERVER_FORWARDING_KV_STORE_H_
