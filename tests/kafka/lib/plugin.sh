@@ -18,8 +18,9 @@
 # Set for the cases: $plugin_jar, $plugin_socket, $plugin_ca, $pdir (the
 # broker's directory), $plugin_policy, $plugin_started (SECONDS at the
 # broker's start), $plugin_bootstrap, $plain_bootstrap (the PLAINTEXT
-# listener), $monitor_pid, $background_pid; $run/admin.properties is the
-# super user's (kafka_tool).
+# listener), $plugin_jmx_port (the broker's JMX, case plugin_jmx_metrics),
+# $monitor_pid, $background_pid; $run/admin.properties is the super user's
+# (kafka_tool).
 plugin_broker_ttl=${KAFKA_E2E_PLUGIN_BROKER_TTL:-30s}
 # Clients whose SVIDs expire while they run (cases plugin_expiry,
 # plugin_java_producer, plugin_ca_rotate).
@@ -122,8 +123,9 @@ YAML
   step "starting the broker with the plugin"
   pdir="$run/pbroker"
   plugin_started=$SECONDS
-  broker_start "$run/plugin.properties" "$run/svid/pbroker" "$pdir" \
-    "$classpath:$plugin_jar" plain
+  plugin_jmx_port=$(free_port)
+  broker_jmx_port=$plugin_jmx_port broker_start "$run/plugin.properties" \
+    "$run/svid/pbroker" "$pdir" "$classpath:$plugin_jar" plain
   write_admin_properties "$run/svid/pbroker"
   step "plugin broker up on $bootstrap"
   plugin_bootstrap=$bootstrap
