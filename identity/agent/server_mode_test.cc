@@ -14,7 +14,6 @@
 #include <string>
 
 #include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "gmock/gmock.h"
@@ -25,6 +24,7 @@
 #include "identity/clock.h"
 #include "identity/keys.h"
 #include "identity/metrics/metrics_server.h"
+#include "identity/metrics/testing/sample_value.h"
 #include "identity/pem.h"
 #include "identity/testing/status_matchers.h"
 #include "identity/workload/client.h"
@@ -133,18 +133,8 @@ class ServerModeTest : public ::testing::Test {
     return absl::StrContains(agent_->RenderMetrics(),
                              absl::StrCat(name, " ", value, "\n"));
   }
-  // The value of `name`'s sample, or -1 when there is none.
   double Metric(const std::string& name) {
-    const std::string text = agent_->RenderMetrics();
-    const std::string prefix = absl::StrCat("\n", name, " ");
-    const size_t at = text.find(prefix);
-    if (at == std::string::npos) return -1;
-    const size_t begin = at + prefix.size();
-    double value = -1;
-    return absl::SimpleAtod(text.substr(begin, text.find('\n', begin) - begin),
-                            &value)
-               ? value
-               : -1;
+    return metrics::testing::SampleValue(agent_->RenderMetrics(), name);
   }
   bool EntriesApplied(int n) {
     return MetricIs("mayfly_agent_registration_entries", std::to_string(n));

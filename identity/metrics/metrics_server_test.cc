@@ -8,6 +8,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "identity/metrics/testing/sample_value.h"
 #include "identity/testing/status_matchers.h"
 
 namespace mayfly::metrics {
@@ -21,6 +22,12 @@ using ::testing::StartsWith;
 TEST(PrometheusMetricTest, WritesHelpTypeAndSample) {
   EXPECT_EQ(PrometheusMetric("x_total", "counter", "Things.", 3),
             "# HELP x_total Things.\n# TYPE x_total counter\nx_total 3\n");
+}
+
+TEST(SampleValueTest, ReadsBackWhatPrometheusMetricWrote) {
+  const std::string text = "x 1\n" + PrometheusMetric("y", "gauge", "Y.", 2.5);
+  EXPECT_EQ(testing::SampleValue(text, "y"), 2.5);
+  EXPECT_EQ(testing::SampleValue(text, "z"), -1);
 }
 
 TEST(TimestampSecondsTest, UnixSecondsAndZeroForNone) {

@@ -2,10 +2,10 @@
 // exactly (counters by their count, expiries by the certificates' NotAfter).
 #include <string>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "identity/file_util.h"
+#include "identity/metrics/testing/sample_value.h"
 #include "identity/server/testing/server_fixture.h"
 #include "identity/x509_svid.h"
 
@@ -24,18 +24,8 @@ class ServerMetricsTest : public ServerFixture {
     config.metrics_address = "127.0.0.1:0";
   }
 
-  // The value of `name`'s sample, or -1 when there is none.
   double Metric(const std::string& name) {
-    const std::string text = server_->RenderMetrics();
-    const std::string prefix = absl::StrCat("\n", name, " ");
-    const size_t at = text.find(prefix);
-    if (at == std::string::npos) return -1;
-    const size_t begin = at + prefix.size();
-    double value = -1;
-    return absl::SimpleAtod(text.substr(begin, text.find('\n', begin) - begin),
-                            &value)
-               ? value
-               : -1;
+    return metrics::testing::SampleValue(server_->RenderMetrics(), name);
   }
 
   // Polls `name` until it is `want` (the store cache follows a watch).
