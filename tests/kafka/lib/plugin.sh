@@ -26,6 +26,9 @@ plugin_broker_ttl=${KAFKA_E2E_PLUGIN_BROKER_TTL:-30s}
 # plugin_java_producer, plugin_ca_rotate).
 plugin_client_ttl=${KAFKA_E2E_PLUGIN_CLIENT_TTL:-10s}
 expiring_id=spiffe://prod.acme/ns/orders/sa/expiring
+# Case plugin_jmx_metrics's expiring client (User:orders.lapsing): its own
+# ID, so plugin_expiry's count of closes for $expiring_id stays its own.
+lapsing_id=spiffe://prod.acme/ns/orders/sa/lapsing
 streamer_id=spiffe://prod.acme/ns/orders/sa/streamer
 # The soak's clients (lib/soak.sh): User:soak.producer, User:soak.consumer.
 soak_producer_id=spiffe://prod.acme/ns/soak/sa/producer
@@ -57,6 +60,7 @@ plugin_setup() {
   {
     cat "$repo/bridge/testdata/mapping_policy.yaml"
     policy_grant User:orders.expiring topic orders literal describe
+    policy_grant User:orders.lapsing topic orders literal describe
     policy_grant User:orders.streamer topic orders literal "write, describe"
     policy_grant User:reload.victim topic orders literal "write, describe"
     policy_grant User:soak.producer topic soak literal "write, describe"
@@ -77,6 +81,9 @@ entries:
     selectors: ["unix:uid:$uid"]
     ttl: $plugin_broker_ttl
   - spiffe_id: $expiring_id
+    selectors: ["unix:uid:$uid"]
+    ttl: $plugin_client_ttl
+  - spiffe_id: $lapsing_id
     selectors: ["unix:uid:$uid"]
     ttl: $plugin_client_ttl
   - spiffe_id: $streamer_id

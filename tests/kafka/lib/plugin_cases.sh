@@ -343,9 +343,9 @@ case_plugin_jmx_metrics() {
   done
   # An expired client's connection closed.
   closes=$(as_integer "$(jmx_value expired-svid-connection-closes)")
-  svid_fetch "$plugin_socket" "$expiring_id" "$run/svid/jmx-expiring" ||
-    fail "no SVID for $expiring_id" || return
-  probe_as "$run/svid/jmx-expiring" expiry --topic orders --timeout 3
+  svid_fetch "$plugin_socket" "$lapsing_id" "$run/svid/lapsing" ||
+    fail "no SVID for $lapsing_id" || return
+  probe_as "$run/svid/lapsing" expiry --topic orders --timeout 3
   plugin_jmx
   (($(as_integer "$(jmx_value expired-svid-connection-closes)") > closes)) ||
     fail "expired-svid-connection-closes stayed at $closes across an enforced close ($out)" ||
