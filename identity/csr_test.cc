@@ -4,50 +4,24 @@
 #include "identity/csr.h"
 
 #include <openssl/x509.h>
-#include <openssl/x509v3.h>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "identity/keys.h"
+#include "identity/testing/hand_made_csr.h"
 #include "identity/testing/status_matchers.h"
 
 namespace mayfly::identity {
 namespace {
 
+using ::mayfly::testing_util::HandMadeCsr;
 using ::mayfly::testing_util::StatusIs;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-using UniqueX509Req = OpenSslPtr<X509_REQ, X509_REQ_free>;
 
 SpiffeId Id(absl::string_view text) { return *SpiffeId::FromString(text); }
 
 UniqueEvpPkey Key() { return *GenerateKey(KeyType::kEcP256); }
-
-// A CSR with the extensions of `conf` (OpenSSL config syntax, e.g.
-// "subjectAltName=URI:spiffe://x/y,email:a@b"), signed by `signer`, with
-// `key`'s public key: the shapes a hostile agent could send.
-std::string HandMadeCsr(const EVP_PKEY& key, const EVP_PKEY& signer,
-                        const std::vector<std::string>& conf) {
-  UniqueX509Req req(X509_REQ_new());
-  X509_REQ_set_pubkey(req.get(), const_cast<EVP_PKEY*>(&key));
-  STACK_OF(X509_EXTENSION)* exts = sk_X509_EXTENSION_new_null();
-  for (const std::string& line : conf) {
-    const size_t eq = line.find('=');
-    X509_EXTENSION* ext =
-        X509V3_EXT_conf(nullptr, nullptr, line.substr(0, eq).c_str(),
-                        line.substr(eq + 1).c_str());
-    EXPECT_NE(ext, nullptr) << line;
-    sk_X509_EXTENSION_push(exts, ext);
-  }
-  X509_REQ_add_extensions(req.get(), exts);
-  sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
-  X509_REQ_sign(req.get(), const_cast<EVP_PKEY*>(&signer), EVP_sha256());
-  const int len = i2d_X509_REQ(req.get(), nullptr);
-  std::string der(len, '\0');
-  auto* out = reinterpret_cast<unsigned char*>(der.data());
-  i2d_X509_REQ(req.get(), &out);
-  return der;
-}
 
 TEST(CsrTest, RoundTripsIdAndDnsNames) {
   UniqueEvpPkey key = Key();

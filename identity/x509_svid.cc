@@ -47,6 +47,14 @@ absl::Time CertNotAfter(const X509& cert) {
   return Asn1ToTime(X509_get0_notAfter(&cert));
 }
 
+absl::Time EarliestNotAfter(const CertChain& certs) {
+  absl::Time earliest = absl::InfiniteFuture();
+  for (const UniqueX509& cert : certs) {
+    earliest = std::min(earliest, CertNotAfter(*cert));
+  }
+  return earliest;
+}
+
 absl::Time Signer::NotAfter() const { return CertNotAfter(*cert); }
 
 bool Signer::IsRoot() const {

@@ -125,6 +125,9 @@ absl::StatusOr<UniqueX509> MintIntermediateCaForKey(const CaRequest& request,
 // Reads a certificate's NotBefore/NotAfter.
 absl::Time CertNotBefore(const X509& cert);
 absl::Time CertNotAfter(const X509& cert);
+// The soonest NotAfter of `certs` (a bundle's roots: the trust that lapses
+// first); InfiniteFuture for none.
+absl::Time EarliestNotAfter(const CertChain& certs);
 
 }  // namespace mayfly::identity
 

@@ -206,6 +206,16 @@ TEST_F(MintTest, CaCertificates) {
             X509_V_OK);
 }
 
+TEST_F(MintTest, EarliestNotAfterIsTheSoonestOfTheCertificates) {
+  EXPECT_EQ(EarliestNotAfter({}), absl::InfiniteFuture());
+  CertChain certs;
+  certs.emplace_back(X509_dup(root_.cert.get()));
+  EXPECT_EQ(EarliestNotAfter(certs), clock_.Now() + absl::Hours(24));
+  certs.emplace_back(X509_dup(intermediate_.cert.get()));
+  certs.emplace_back(X509_dup(root_.cert.get()));
+  EXPECT_EQ(EarliestNotAfter(certs), clock_.Now() + absl::Hours(1));
+}
+
 TEST_F(MintTest, ExpiredSignerIsRefused) {
   clock_.Advance(absl::Hours(2));
   EXPECT_THAT(MintX509Svid({*SpiffeId::FromString(kId)}, intermediate_, clock_),

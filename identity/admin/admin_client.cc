@@ -15,6 +15,7 @@
 #include "absl/strings/strip.h"
 #include "identity/duration.h"
 #include "identity/file_util.h"
+#include "identity/grpc_status.h"
 #include "identity/pem.h"
 #include "identity/spiffe_id.h"
 #include "identity/status_macros.h"
@@ -169,29 +170,8 @@ std::unique_ptr<grpc::ClientContext> AdminClient::Context() const {
 }
 
 std::string StatusText(const grpc::Status& status) {
-  static constexpr const char* kNames[] = {
-      "OK",
-      "CANCELLED",
-      "UNKNOWN",
-      "INVALID_ARGUMENT",
-      "DEADLINE_EXCEEDED",
-      "NOT_FOUND",
-      "ALREADY_EXISTS",
-      "PERMISSION_DENIED",
-      "RESOURCE_EXHAUSTED",
-      "FAILED_PRECONDITION",
-      "ABORTED",
-      "OUT_OF_RANGE",
-      "UNIMPLEMENTED",
-      "INTERNAL",
-      "UNAVAILABLE",
-      "DATA_LOSS",
-      "UNAUTHENTICATED",
-  };
-  const int code = status.error_code();
-  const std::string name =
-      code >= 0 && code < 17 ? kNames[code] : absl::StrCat("CODE_", code);
-  return absl::StrCat(name, ": ", status.error_message());
+  return absl::StrCat(identity::GrpcCodeName(status.error_code()), ": ",
+                      status.error_message());
 }
 
 }  // namespace mayfly::admin

@@ -18,6 +18,8 @@
 namespace mayfly::agent {
 namespace {
 
+using metrics::PrometheusMetric;
+
 // The CA directory inside the state directory.
 constexpr char kCaSubdir[] = "/ca";
 // The authority re-reads the upstream bundle this often; a root rotation's
@@ -138,10 +140,10 @@ absl::Status Agent::StartServing() {
                         limits.max_response_bytes},
           *agent->service_, *agent->callers_, clock));
   if (!config.metrics_address.empty()) {
-    ASSIGN_OR_RETURN(agent->metrics_,
-                     MetricsServer::Start(config.metrics_address, [agent] {
-                       return agent->RenderMetrics();
-                     }));
+    ASSIGN_OR_RETURN(agent->metrics_, metrics::MetricsServer::Start(
+                                          config.metrics_address, [agent] {
+                                            return agent->RenderMetrics();
+                                          }));
   }
   return absl::OkStatus();
 }
@@ -329,10 +331,7 @@ void Agent::Run() {
 std::string Agent::RenderMetrics() const {
   const Registry::Stats stats = registry_->GetStats();
   const ServiceCounters& c = service_->counters();
-  const double soonest =
-      stats.soonest_expiry == absl::InfiniteFuture()
-          ? 0
-          : absl::ToDoubleSeconds(stats.soonest_expiry - absl::UnixEpoch());
+  const BundleSummary bundle = SummariseBundle();
   return absl::StrCat(
       PrometheusMetric("mayfly_agent_svids_minted_total", "counter",
                        "X.509-SVIDs minted since start.", stats.svids_minted),
@@ -355,11 +354,16 @@ std::string Agent::RenderMetrics() const {
       PrometheusMetric("mayfly_agent_svid_soonest_expiry_seconds", "gauge",
                        "Unix time at which the first cached SVID expires "
                        "(0 if none).",
-                       soonest),
+                       metrics::TimestampSeconds(stats.soonest_expiry)),
       PrometheusMetric("mayfly_agent_bundle_roots", "gauge",
                        "Roots in the served trust bundle (2 while a root "
                        "rotation is under way).",
-                       static_cast<double>(BundleRoots())),
+                       static_cast<double>(bundle.roots)),
+      PrometheusMetric("mayfly_agent_bundle_root_earliest_expiry_seconds",
+                       "gauge",
+                       "Unix time at which the first root of the served "
+                       "trust bundle expires (0 if none).",
+                       metrics::TimestampSeconds(bundle.earliest_not_after)),
       PrometheusMetric("mayfly_agent_registration_entries", "gauge",
                        "Registration entries loaded.", stats.entries),
       PrometheusMetric("mayfly_agent_cached_svids", "gauge",

@@ -17,13 +17,13 @@
 #include "identity/agent/callers.h"
 #include "identity/agent/config.h"
 #include "identity/agent/entry_store.h"
-#include "identity/agent/metrics.h"
 #include "identity/agent/process.h"
 #include "identity/agent/registry.h"
 #include "identity/agent/remote/server_agent.h"
 #include "identity/agent/server.h"
 #include "identity/agent/workload_api.h"
 #include "identity/clock.h"
+#include "identity/metrics/metrics_server.h"
 
 namespace mayfly::agent {
 
@@ -66,7 +66,12 @@ class Agent {
   // Callers, attestor, Workload API service and server, metrics: what both
   // modes share, started once the registry exists.
   absl::Status StartServing();
-  size_t BundleRoots() const;
+  // The served bundle's root count and its roots' soonest NotAfter.
+  struct BundleSummary {
+    size_t roots = 0;
+    absl::Time earliest_not_after = absl::InfiniteFuture();
+  };
+  BundleSummary SummariseBundle() const;
   absl::Status ReloadEntries();
   void RefreshAuthority();
   void Publish(std::shared_ptr<const SigningState> state);
@@ -90,7 +95,7 @@ class Agent {
   std::unique_ptr<ExitWatcher> exit_watcher_;
   std::unique_ptr<WorkloadApiService> service_;
   std::unique_ptr<WorkloadApiServer> server_;
-  std::unique_ptr<MetricsServer> metrics_;
+  std::unique_ptr<metrics::MetricsServer> metrics_;
   // Intervals, on clock_.Monotonic(), so that a wall-clock step neither
   // holds them up nor cuts them short. What certificates say (renewal and
   // drop times) stays on the wall clock.
@@ -101,8 +106,10 @@ class Agent {
   absl::Duration rotation_delivered_at_ = absl::InfiniteDuration();
   // Read by the metrics thread.
   std::atomic<int64_t> reloads_{0};
-  // Server mode: roots in the last bundle published.
+  // Server mode: roots in the last bundle published, and their soonest
+  // NotAfter (Unix seconds, as certificates carry; 0 before the first).
   std::atomic<size_t> server_bundle_roots_{0};
+  std::atomic<int64_t> server_bundle_earliest_unix_{0};
   std::atomic<int64_t> failed_reloads_{0};
 };
 

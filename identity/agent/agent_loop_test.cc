@@ -11,9 +11,13 @@
 #include "gtest/gtest.h"
 #include "identity/agent/agent.h"
 #include "identity/agent/config.h"
+#include "identity/ca.h"
 #include "identity/clock.h"
+#include "identity/file_util.h"
+#include "identity/pem.h"
 #include "identity/root_rotation.h"
 #include "identity/testing/status_matchers.h"
+#include "identity/x509_svid.h"
 
 namespace mayfly::agent {
 namespace {
@@ -63,6 +67,22 @@ TEST_F(AgentLoopTest, WaitsAtMostThePollInterval) {
 // authority refresh, which publishes the bundle with the next root. With
 // the wall clock stepped back an hour, that must still happen within
 // seconds of monotonic time, not an hour later.
+// The bundle's earliest root expiry is the CA root's NotAfter, as Unix
+// seconds (what an alert compares with time()).
+TEST_F(AgentLoopTest, ExportsTheBundleRootsEarliestExpiry) {
+  agent_->Tick(false);
+  absl::StatusOr<std::string> pem = identity::ReadFile(
+      absl::StrCat(dir_, "/state/ca/", identity::kRootCertFile));
+  ASSERT_TRUE(pem.ok()) << pem.status();
+  absl::StatusOr<identity::CertChain> root = identity::CertsFromPem(*pem);
+  ASSERT_TRUE(root.ok() && root->size() == 1);
+  EXPECT_THAT(
+      agent_->RenderMetrics(),
+      HasSubstr(absl::StrCat(
+          "\nmayfly_agent_bundle_root_earliest_expiry_seconds ",
+          absl::ToUnixSeconds(identity::CertNotAfter(*(*root)[0])), "\n")));
+}
+
 TEST_F(AgentLoopTest, WallClockStepBackDoesNotHoldUpThePeriodicRefresh) {
   agent_->Tick(false);
   EXPECT_THAT(agent_->RenderMetrics(),

@@ -8,6 +8,7 @@
 #include "identity/agent/agent.h"
 #include "identity/log/log.h"
 #include "identity/status_macros.h"
+#include "identity/x509_svid.h"
 
 namespace mayfly::agent {
 
@@ -22,12 +23,15 @@ absl::Status Agent::CreateServerMode() {
         return server_agent_->SignJwt(entry, audience);
       });
   // The cache is served at once; the server's entries follow on Sync.
-  server_agent_->Start(*registry_,
-                       [this](std::shared_ptr<const SigningState> state) {
-                         server_bundle_roots_ = state->bundle.roots().size();
-                         registry_->SetSigningState(state);
-                         service_->SetSigningState(state);
-                       });
+  server_agent_->Start(
+      *registry_, [this](std::shared_ptr<const SigningState> state) {
+        const identity::CertChain& roots = state->bundle.roots();
+        server_bundle_roots_ = roots.size();
+        server_bundle_earliest_unix_ =
+            absl::ToUnixSeconds(identity::EarliestNotAfter(roots));
+        registry_->SetSigningState(state);
+        service_->SetSigningState(state);
+      });
   LogInfo("agent_started",
           {{"trust_domain", config_.trust_domain.name()},
            {"socket", config_.socket_path},
@@ -37,9 +41,15 @@ absl::Status Agent::CreateServerMode() {
   return absl::OkStatus();
 }
 
-size_t Agent::BundleRoots() const {
-  return authority_ != nullptr ? authority_->Current()->bundle.roots().size()
-                               : server_bundle_roots_.load();
+Agent::BundleSummary Agent::SummariseBundle() const {
+  if (authority_ != nullptr) {
+    const identity::CertChain& roots = authority_->Current()->bundle.roots();
+    return {roots.size(), identity::EarliestNotAfter(roots)};
+  }
+  const int64_t earliest = server_bundle_earliest_unix_.load();
+  return {server_bundle_roots_.load(), earliest == 0
+                                           ? absl::InfiniteFuture()
+                                           : absl::FromUnixSeconds(earliest)};
 }
 
 }  // namespace mayfly::agent

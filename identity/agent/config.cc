@@ -11,8 +11,8 @@
 #include "absl/strings/str_cat.h"
 #include "identity/agent/internal/entry_list.h"
 #include "identity/agent/internal/server_block.h"
-#include "identity/agent/metrics.h"
 #include "identity/file_util.h"
+#include "identity/metrics/metrics_server.h"
 #include "identity/status_macros.h"
 #include "identity/yaml_reader.h"
 
@@ -155,11 +155,9 @@ absl::StatusOr<AgentConfig> ParseAgentConfig(absl::string_view yaml,
   if (root["metrics_address"]) {
     ASSIGN_OR_RETURN(config.metrics_address,
                      r.String(root["metrics_address"], "metrics_address"));
-    if (!config.metrics_address.empty() &&
-        !ParseLoopbackAddress(config.metrics_address).ok()) {
-      return r.Error(root["metrics_address"], "metrics_address",
-                     "want 127.x.x.x:PORT (metrics are served on loopback "
-                     "only)");
+    if (absl::Status s = metrics::CheckMetricsAddress(config.metrics_address);
+        !s.ok()) {
+      return r.Error(root["metrics_address"], "metrics_address", s.message());
     }
   }
   if (root["log_level"]) {

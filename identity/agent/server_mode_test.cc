@@ -23,6 +23,8 @@
 #include "identity/agent/remote/testing/fake_node.h"
 #include "identity/clock.h"
 #include "identity/keys.h"
+#include "identity/metrics/metrics_server.h"
+#include "identity/metrics/testing/sample_value.h"
 #include "identity/pem.h"
 #include "identity/testing/status_matchers.h"
 #include "identity/workload/client.h"
@@ -130,6 +132,9 @@ class ServerModeTest : public ::testing::Test {
   bool MetricIs(const std::string& name, const std::string& value) {
     return absl::StrContains(agent_->RenderMetrics(),
                              absl::StrCat(name, " ", value, "\n"));
+  }
+  double Metric(const std::string& name) {
+    return metrics::testing::SampleValue(agent_->RenderMetrics(), name);
   }
   bool EntriesApplied(int n) {
     return MetricIs("mayfly_agent_registration_entries", std::to_string(n));
@@ -308,6 +313,39 @@ TEST_F(ServerModeTest, FailsOverWhenTheReplicaInUseDies) {
   ASSERT_TRUE(context.ok()) << context.status();
   EXPECT_EQ(context->svids.size(), 2u);
   EXPECT_EQ((*second)->attests(), 0);  // the agent SVID carried over
+}
+
+// What an alert on a node that stopped renewing reads: the agent's own SVID
+// expiry and when it was last renewed, the last successful sign, and when
+// the served SVIDs and bundle roots expire.
+TEST_F(ServerModeTest, MetricsCarryExpiriesAndTheLastRenewalAndSign) {
+  node_->SetSvidTtl(absl::Minutes(1));  // the agent SVID gets 4 minutes
+  StartAgent(node_->address());
+  node_->SetEntries(
+      {MakeEntry(kEntryA, "spiffe://example.org/web", {uid_selector_})});
+  ASSERT_TRUE(WaitFor([&] {
+    return EntriesApplied(1) &&
+           Metric("mayfly_agent_server_last_sign_seconds") > 0;
+  }));
+  const absl::Time start = clock_.Now();
+  EXPECT_EQ(Metric("mayfly_agent_identity_renewed_seconds"),
+            metrics::TimestampSeconds(start));
+  EXPECT_EQ(Metric("mayfly_agent_identity_expiry_seconds"),
+            absl::ToUnixSeconds(start + absl::Minutes(4)));
+  EXPECT_EQ(Metric("mayfly_agent_server_last_sign_seconds"),
+            metrics::TimestampSeconds(start));
+  EXPECT_EQ(Metric("mayfly_agent_server_svid_soonest_expiry_seconds"),
+            absl::ToUnixSeconds(start + absl::Minutes(1)));
+  EXPECT_EQ(Metric("mayfly_agent_bundle_root_earliest_expiry_seconds"),
+            absl::ToUnixSeconds(identity::CertNotAfter(*ca_->root.cert)));
+
+  clock_.Advance(absl::Seconds(121));
+  agent_->Tick(false);
+  ASSERT_EQ(node_->renewals(), 1);
+  EXPECT_EQ(Metric("mayfly_agent_identity_renewed_seconds"),
+            metrics::TimestampSeconds(clock_.Now()));
+  EXPECT_EQ(Metric("mayfly_agent_identity_expiry_seconds"),
+            absl::ToUnixSeconds(clock_.Now() + absl::Minutes(4)));
 }
 
 TEST_F(ServerModeTest, RenewsTheAgentSvidAtHalfLife) {

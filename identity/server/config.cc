@@ -7,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "identity/file_util.h"
+#include "identity/metrics/metrics_server.h"
 #include "identity/server/entry_rules.h"
 #include "identity/status_macros.h"
 #include "identity/yaml_reader.h"
@@ -238,7 +239,7 @@ absl::StatusOr<ServerConfig> ParseServerConfig(absl::string_view yaml,
       {"trust_domain", "listen_address", "admin_socket", "admin_socket_mode",
        "admin_uids", "admin_ids", "state_dir", "store", "signing",
        "default_ttl", "agent_ttl", "join_token_ttl", "server_svid_ttl",
-       "root_rotation_lead", "x509pop", "log_level"}));
+       "root_rotation_lead", "x509pop", "metrics_address", "log_level"}));
   for (const char* key : {"trust_domain", "state_dir"}) {
     if (!root[key]) return r.Error(root, key, "required");
   }
@@ -338,6 +339,15 @@ absl::StatusOr<ServerConfig> ParseServerConfig(absl::string_view yaml,
   }
   if (root["x509pop"]) {
     RETURN_IF_ERROR(ParseX509Pop(r, root["x509pop"], base_dir, config));
+  }
+  if (root["metrics_address"]) {
+    ASSIGN_OR_RETURN(config.metrics_address,
+                     r.String(root["metrics_address"], "metrics_address"));
+    // The metrics server's own check, so what passes here binds.
+    if (absl::Status s = metrics::CheckMetricsAddress(config.metrics_address);
+        !s.ok()) {
+      return r.Error(root["metrics_address"], "metrics_address", s.message());
+    }
   }
   if (root["log_level"]) {
     ASSIGN_OR_RETURN(std::string level,

@@ -23,6 +23,7 @@
 //   root_rotation_lead: 30s  ca_dir mode: how long the store's bundle
 //                          carries a prepared root before it signs
 //   x509pop: {ca_bundle: F, aliases: [{cn: "kafka-*", alias: SPIFFE_ID}]}
+//   metrics_address: 127.0.0.1:9989       Prometheus /metrics, loopback only
 //   log_level: info
 // Relative file paths are relative to the config file's directory.
 #ifndef MAYFLY_IDENTITY_SERVER_CONFIG_H_
@@ -78,6 +79,8 @@ struct ServerConfig {
   absl::Duration root_rotation_lead = kDefaultRootRotationLead;
   std::string x509pop_ca_bundle;  // empty: x509pop off
   std::vector<X509PopAlias> x509pop_aliases;
+  // Empty: no metrics endpoint.
+  std::string metrics_address;
   LogLevel log_level = LogLevel::kInfo;
 };
 

@@ -29,6 +29,7 @@ TEST(ServerConfigTest, MinimalConfigGetsDefaults) {
   EXPECT_EQ(c->agent_ttl, absl::Hours(1));
   EXPECT_EQ(c->admin_socket_mode, 0600u);
   EXPECT_EQ(c->root_rotation_lead, absl::Seconds(30));
+  EXPECT_EQ(c->metrics_address, "");
 }
 
 TEST(ServerConfigTest, FullConfig) {
@@ -52,12 +53,14 @@ x509pop:
   ca_bundle: nodes.pem
   aliases:
     - {cn: "kafka-*", alias: spiffe://example.org/mayfly/alias/kafka}
+metrics_address: 127.0.0.1:9989
 log_level: debug
 )");
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->state_dir, "/etc/mayfly/state");
   EXPECT_EQ(c->admin_socket_mode, 0660u);
   EXPECT_EQ(c->admin_uids, (std::set<uid_t>{0, 1000}));
+  EXPECT_EQ(c->metrics_address, "127.0.0.1:9989");
   EXPECT_THAT(c->etcd_endpoints, ElementsAre("10.0.0.1:2379"));
   EXPECT_EQ(c->etcd_ca_file, "/etc/mayfly/etcd-ca.pem");
   EXPECT_EQ(c->etcd_key_file, "/etc/mayfly/etcd-key.pem");
@@ -128,6 +131,12 @@ TEST(ServerConfigTest, ErrorsNameFileLineAndField) {
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("server.yaml:3: root_rotation_lead: must be "
                                  "from 0s to 24h")));
+  EXPECT_THAT(Parse("trust_domain: example.org\nstate_dir: /s\n"
+                    "metrics_address: 0.0.0.0:9989\n")
+                  .status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("server.yaml:3: metrics_address: want "
+                                 "127.x.x.x:PORT")));
 }
 
 }  // namespace

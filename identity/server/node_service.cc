@@ -44,6 +44,11 @@ NodeService::NodeService(NodeOptions options, ServerStore& store,
       signer_(signer),
       clock_(clock) {}
 
+NodeService::Counters NodeService::GetCounters() const {
+  absl::MutexLock lock(&streams_mu_);
+  return {svids_signed_.load(), sign_refusals_.load(), open_sync_streams_};
+}
+
 absl::StatusOr<identity::X509Bundle> NodeService::TrustBundle() const {
   return X509BundleOf(options_.trust_domain, cache_.ViewFor("").bundle,
                       signer_.Current()->roots);
@@ -109,6 +114,7 @@ grpc::Status NodeService::Sync(grpc::ServerContext* context,
       return ToGrpc(s);
     }
     ++sync_streams_[agent_id];
+    ++open_sync_streams_;
   }
   std::shared_ptr<Subscription> sub = cache_.Subscribe(agent_id);
   const SyncDelivery::StreamId delivery_id = delivery_.Open();
@@ -139,6 +145,7 @@ grpc::Status NodeService::Sync(grpc::ServerContext* context,
   {
     absl::MutexLock lock(&streams_mu_);
     if (--sync_streams_[agent_id] == 0) sync_streams_.erase(agent_id);
+    --open_sync_streams_;
   }
   return result;
 }
@@ -176,6 +183,7 @@ grpc::Status NodeService::SignX509(grpc::ServerContext* context,
                                    v1::SignX509Response* response) {
   absl::StatusOr<v1::Agent> agent = CallingAgent(*context);
   if (!agent.ok()) {
+    ++sign_refusals_;
     LogRefusal("sign_x509_refused", "", "", agent.status());
     return ToGrpc(agent.status());
   }
@@ -183,6 +191,7 @@ grpc::Status NodeService::SignX509(grpc::ServerContext* context,
     const absl::Status s = absl::InvalidArgumentError(
         absl::StrCat(request->csrs_size(), " CSRs in one request; at most ",
                      kMaxCsrsPerBatch));
+    ++sign_refusals_;
     LogRefusal("sign_x509_refused", agent->spiffe_id(), "", s);
     return ToGrpc(s);
   }
@@ -194,6 +203,7 @@ grpc::Status NodeService::SignX509(grpc::ServerContext* context,
     if (!leaf.ok()) {
       result->set_error_code(static_cast<int32_t>(leaf.status().code()));
       result->set_error(std::string(leaf.status().message()));
+      ++sign_refusals_;
       LogRefusal("sign_x509_refused", agent->spiffe_id(), item.entry_id(),
                  leaf.status());
       continue;
@@ -202,6 +212,7 @@ grpc::Status NodeService::SignX509(grpc::ServerContext* context,
     result->set_not_after_unix(absl::ToUnixSeconds(leaf->not_after));
     ++signed_count;
   }
+  svids_signed_ += signed_count;
   LogDebug("sign_x509", {{"agent_id", agent->spiffe_id()},
                          {"signed", absl::StrCat(signed_count)},
                          {"requested", absl::StrCat(request->csrs_size())}});
@@ -213,10 +224,12 @@ grpc::Status NodeService::SignJwt(grpc::ServerContext* context,
                                   v1::SignJwtResponse* response) {
   absl::StatusOr<v1::Agent> agent = CallingAgent(*context);
   if (!agent.ok()) {
+    ++sign_refusals_;
     LogRefusal("sign_jwt_refused", "", request->entry_id(), agent.status());
     return ToGrpc(agent.status());
   }
   auto refuse = [&](const absl::Status& s) {
+    ++sign_refusals_;
     LogRefusal("sign_jwt_refused", agent->spiffe_id(), request->entry_id(), s);
     return ToGrpc(s);
   };

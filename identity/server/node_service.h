@@ -92,6 +92,14 @@ class NodeService final : public v1::Node::Service {
                        const v1::SignJwtRequest* request,
                        v1::SignJwtResponse* response) override;
 
+  // What /metrics reports of this replica's Node API since it started.
+  struct Counters {
+    int64_t svids_signed = 0;   // X.509-SVIDs signed for workloads
+    int64_t sign_refusals = 0;  // SignX509 CSRs and SignJwt calls refused
+    int sync_streams = 0;       // open now
+  };
+  Counters GetCounters() const ABSL_LOCKS_EXCLUDED(streams_mu_);
+
   // Ends every Sync stream (shutdown).
   void EndStreams() { stopping_ = true; }
   // What each open Sync stream has been sent.
@@ -124,9 +132,13 @@ class NodeService final : public v1::Node::Service {
   std::atomic<bool> stopping_{false};
   SyncDelivery delivery_;
 
-  absl::Mutex streams_mu_;
+  std::atomic<int64_t> svids_signed_{0};
+  std::atomic<int64_t> sign_refusals_{0};
+
+  mutable absl::Mutex streams_mu_;
   // Open Sync streams per agent ID.
   std::map<std::string, int> sync_streams_ ABSL_GUARDED_BY(streams_mu_);
+  int open_sync_streams_ ABSL_GUARDED_BY(streams_mu_) = 0;
 };
 
 // Entries an agent may sign for: its own ID and its aliases.

@@ -51,7 +51,8 @@ absl::StatusOr<std::unique_ptr<MayflyServer>> MayflyServer::Start(
   RETURN_IF_ERROR(identity::EnsurePrivateDir(config.state_dir));
   RETURN_IF_ERROR(
       identity::EnsurePrivateDir(absl::StrCat(config.state_dir, "/tls")));
-  ASSIGN_OR_RETURN(s->kv_, OpenKvStore(config));
+  ASSIGN_OR_RETURN(s->backing_kv_, OpenKvStore(config));
+  s->kv_ = std::make_unique<ErrorCountingKvStore>(*s->backing_kv_);
   s->store_ =
       std::make_unique<ServerStore>(*s->kv_, config.trust_domain, clock);
   std::unique_ptr<upstream::UpstreamAuthority> upstream;
@@ -126,8 +127,14 @@ absl::StatusOr<std::unique_ptr<MayflyServer>> MayflyServer::Start(
                            config.admin_uids, *s->registration_admin_,
                            s->refusing_));
   }
+  if (!config.metrics_address.empty()) {
+    ASSIGN_OR_RETURN(s->metrics_, metrics::MetricsServer::Start(
+                                      config.metrics_address,
+                                      [raw] { return raw->RenderMetrics(); }));
+  }
   LogInfo("server_started", {{"trust_domain", config.trust_domain.name()},
                              {"node_port", absl::StrCat(s->node_port_)},
+                             {"metrics_port", absl::StrCat(s->metrics_port())},
                              {"store", s->kv_->Describe()},
                              {"admin_socket", config.admin_socket}});
   return s;
@@ -147,6 +154,7 @@ absl::Status MayflyServer::WriteServerIdentity() {
       server_cert_path(), id.chain_pem, identity::kPublicFileMode));
   const absl::Time now = clock_.Now();
   server_svid_renew_at_ = now + (id.not_after - now) / 2;
+  server_svid_not_after_ = id.not_after;
   return absl::OkStatus();
 }
 
@@ -202,6 +210,7 @@ void MayflyServer::Shutdown() {
     if (stopping_ && grpc_server_ == nullptr) return;
     stopping_ = true;
   }
+  metrics_.reset();
   admin_socket_.reset();
   if (node_ != nullptr) node_->EndStreams();
   if (grpc_server_ != nullptr) {

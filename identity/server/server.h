@@ -19,6 +19,11 @@
 // drop_after removes the retired root from the CA directory and from the
 // store's bundle (server_rotation.cc).
 //
+// With metrics_address, /metrics serves RenderMetrics() (server_metrics.cc):
+// when the signing intermediate, this replica's own SVID and the bundle's
+// roots expire, SVIDs signed and refused, open Sync streams, agents in the
+// store and store errors.
+//
 // Thread-safe.
 #ifndef MAYFLY_IDENTITY_SERVER_SERVER_H_
 #define MAYFLY_IDENTITY_SERVER_SERVER_H_
@@ -32,8 +37,10 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "identity/clock.h"
+#include "identity/metrics/metrics_server.h"
 #include "identity/server/admin_socket.h"
 #include "identity/server/config.h"
+#include "identity/server/error_counting_kv_store.h"
 #include "identity/server/kv_store.h"
 #include "identity/server/node_service.h"
 #include "identity/server/registration_service.h"
@@ -61,6 +68,10 @@ class MayflyServer {
 
   // The Node API's port (the kernel's choice for port 0).
   int node_port() const { return node_port_; }
+  // The metrics port (the kernel's choice for port 0); 0 without one.
+  int metrics_port() const { return metrics_ ? metrics_->port() : 0; }
+  // The Prometheus text /metrics serves.
+  std::string RenderMetrics() const ABSL_LOCKS_EXCLUDED(mu_);
   const ReplicaSigner& signer() const { return *signer_; }
   ServerStore& store() { return *store_; }
   std::string server_cert_path() const;
@@ -87,7 +98,9 @@ class MayflyServer {
 
   const ServerConfig config_;
   const identity::Clock& clock_;
-  std::unique_ptr<KvStore> kv_;
+  std::unique_ptr<KvStore> backing_kv_;
+  // Over backing_kv_: what every user of the store goes through.
+  std::unique_ptr<ErrorCountingKvStore> kv_;
   std::unique_ptr<ServerStore> store_;
   std::unique_ptr<StoreCache> cache_;
   std::unique_ptr<ReplicaSigner> signer_;
@@ -98,9 +111,12 @@ class MayflyServer {
   std::unique_ptr<grpc::Server> grpc_server_;
   std::unique_ptr<AdminSocket> admin_socket_;
   int node_port_ = 0;
+  // After what it reads, so destroyed before it (Shutdown stops it first).
+  std::unique_ptr<metrics::MetricsServer> metrics_;
 
-  absl::Mutex mu_;
+  mutable absl::Mutex mu_;
   absl::Time server_svid_renew_at_ ABSL_GUARDED_BY(mu_);
+  absl::Time server_svid_not_after_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   // The prepared root (DER) this replica has seen in the store's bundle,
   // and since when (clock_.Monotonic(): a wall-clock step must neither

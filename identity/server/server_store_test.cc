@@ -14,6 +14,7 @@
 #include "identity/pem.h"
 #include "identity/server/entry_rules.h"
 #include "identity/server/file_kv_store.h"
+#include "identity/server/forwarding_kv_store.h"
 #include "identity/testing/status_matchers.h"
 #include "identity/x509_svid.h"
 
@@ -24,31 +25,16 @@ using ::mayfly::testing_util::StatusIs;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-// Delegates to a real store; runs `before_txn` once before the next Txn.
-class HookedKvStore : public KvStore {
+// Runs `before_txn` once before the next Txn.
+class HookedKvStore : public ForwardingKvStore {
  public:
-  explicit HookedKvStore(KvStore& inner) : inner_(inner) {}
-  std::string Describe() const override { return inner_.Describe(); }
-  absl::StatusOr<RangeResult> Range(const std::string& p, int64_t l) override {
-    return inner_.Range(p, l);
-  }
-  absl::StatusOr<KeyValue> Get(const std::string& key) override {
-    return inner_.Get(key);
-  }
+  using ForwardingKvStore::ForwardingKvStore;
   absl::StatusOr<TxnResult> Txn(const std::vector<Compare>& c,
                                 const std::vector<Op>& ops) override {
     if (auto hook = std::exchange(before_txn, nullptr)) hook();
-    return inner_.Txn(c, ops);
-  }
-  absl::StatusOr<std::unique_ptr<WatchHandle>> Watch(
-      const std::string& p, int64_t from,
-      std::function<void(const WatchBatch&)> cb) override {
-    return inner_.Watch(p, from, std::move(cb));
+    return ForwardingKvStore::Txn(c, ops);
   }
   std::function<void()> before_txn;
-
- private:
-  KvStore& inner_;
 };
 
 class ServerStoreTest : public ::testing::Test {

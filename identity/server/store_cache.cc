@@ -201,6 +201,15 @@ StoreCache::AgentView StoreCache::ViewFor(const std::string& agent_id) const {
   return view;
 }
 
+StoreCache::AgentCounts StoreCache::CountAgents() const {
+  absl::MutexLock lock(&mu_);
+  AgentCounts counts;
+  for (const auto& [id, agent] : agents_) {
+    ++(agent.evicted() ? counts.evicted : counts.attested);
+  }
+  return counts;
+}
+
 int64_t StoreCache::revision() const {
   absl::MutexLock lock(&mu_);
   return revision_;

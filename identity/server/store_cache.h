@@ -65,6 +65,12 @@ class StoreCache {
 
   AgentView ViewFor(const std::string& agent_id) const ABSL_LOCKS_EXCLUDED(mu_);
   int64_t revision() const ABSL_LOCKS_EXCLUDED(mu_);
+  // Agent records in the store: attested and in good standing, and evicted.
+  struct AgentCounts {
+    int attested = 0;
+    int evicted = 0;
+  };
+  AgentCounts CountAgents() const ABSL_LOCKS_EXCLUDED(mu_);
 
   // The subscription is woken for changes to `agent_id`'s record, its
   // entries and its aliases' entries (as of each change), and the bundle.

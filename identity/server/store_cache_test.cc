@@ -9,6 +9,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "identity/server/file_kv_store.h"
+#include "identity/server/forwarding_kv_store.h"
 #include "identity/server/server_store.h"
 
 namespace mayfly::server {
@@ -22,27 +23,18 @@ constexpr absl::Duration kWait = absl::Seconds(10);
 
 // Forwards to a real store and keeps the newest watch callback, so a test
 // can end the watch with an error as a store would.
-class TappedKvStore : public KvStore {
+class TappedKvStore : public ForwardingKvStore {
  public:
-  explicit TappedKvStore(KvStore& inner) : inner_(inner) {}
-  std::string Describe() const override { return inner_.Describe(); }
-  absl::StatusOr<RangeResult> Range(const std::string& p, int64_t l) override {
-    return inner_.Range(p, l);
-  }
-  absl::StatusOr<KeyValue> Get(const std::string& k) override {
-    return inner_.Get(k);
-  }
-  absl::StatusOr<TxnResult> Txn(const std::vector<Compare>& c,
-                                const std::vector<Op>& o) override {
-    return inner_.Txn(c, o);
-  }
+  using ForwardingKvStore::ForwardingKvStore;
   absl::StatusOr<std::unique_ptr<WatchHandle>> Watch(
       const std::string& p, int64_t from,
       std::function<void(const WatchBatch&)> cb) override {
-    absl::MutexLock lock(&mu_);
-    last_ = cb;
-    ++watches_;
-    return inner_.Watch(p, from, std::move(cb));
+    {
+      absl::MutexLock lock(&mu_);
+      last_ = cb;
+      ++watches_;
+    }
+    return ForwardingKvStore::Watch(p, from, std::move(cb));
   }
   void Fail(absl::Status status) {
     std::function<void(const WatchBatch&)> cb;
@@ -60,7 +52,6 @@ class TappedKvStore : public KvStore {
   }
 
  private:
-  KvStore& inner_;
   absl::Mutex mu_;
   std::function<void(const WatchBatch&)> last_ ABSL_GUARDED_BY(mu_);
   int watches_ ABSL_GUARDED_BY(mu_) = 0;

@@ -212,6 +212,7 @@ absl::StatusOr<std::vector<std::string>> RemoteSvidSource::Fetch(
     absl::MutexLock lock(&mu_);
     ++stats_.sign_calls;
     if (!response.ok()) return response.status();
+    stats_.last_signed = clock_.Now();
     for (size_t i = begin; i < end; ++i) {
       const RegistrationEntry& entry = todo[i];
       const pb::SignX509Result& result = response->results(i - begin);
@@ -290,6 +291,10 @@ RemoteSvidSource::Stats RemoteSvidSource::GetStats() const {
   absl::MutexLock lock(&mu_);
   Stats stats = stats_;
   stats.held = static_cast<int>(held_.size());
+  for (const auto& [key, held] : held_) {
+    stats.soonest_not_after =
+        std::min(stats.soonest_not_after, held.svid.not_after);
+  }
   return stats;
 }
 

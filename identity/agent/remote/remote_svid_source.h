@@ -86,6 +86,10 @@ class RemoteSvidSource : public SvidSource {
     int64_t signed_total = 0;
     int64_t sign_calls = 0;
     int64_t refused = 0;
+    // When a SignX509 call last succeeded (InfinitePast: never).
+    absl::Time last_signed = absl::InfinitePast();
+    // The soonest NotAfter of the SVIDs held (InfiniteFuture: none).
+    absl::Time soonest_not_after = absl::InfiniteFuture();
   };
   Stats GetStats() const ABSL_LOCKS_EXCLUDED(mu_);
 

@@ -7,7 +7,6 @@
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "identity/agent/metrics.h"
 #include "identity/agent/remote/x509pop.h"
 #include "identity/bundle.h"
 #include "identity/csr.h"
@@ -15,6 +14,7 @@
 #include "identity/jwt.h"
 #include "identity/keys.h"
 #include "identity/log/log.h"
+#include "identity/metrics/metrics_server.h"
 #include "identity/pem.h"
 #include "identity/status_macros.h"
 
@@ -22,6 +22,7 @@ namespace mayfly::agent::remote {
 namespace {
 
 namespace pb = ::mayfly::server::v1;
+using ::mayfly::metrics::PrometheusMetric;
 
 // How long Tick waits after a failed renewal before the next try: short
 // against SVID lifetimes of minutes, long enough not to spin on an outage.
@@ -331,7 +332,25 @@ std::string ServerAgent::RenderMetrics() const {
                        "X.509-SVIDs signed by the server for this agent.",
                        stats.signed_total),
       PrometheusMetric("mayfly_agent_server_sign_calls_total", "counter",
-                       "SignX509 calls (each a batch).", stats.sign_calls));
+                       "SignX509 calls (each a batch).", stats.sign_calls),
+      PrometheusMetric("mayfly_agent_server_last_sign_seconds", "gauge",
+                       "Unix time of the last SignX509 call that succeeded "
+                       "(0 if none).",
+                       metrics::TimestampSeconds(stats.last_signed)),
+      PrometheusMetric("mayfly_agent_server_svid_soonest_expiry_seconds",
+                       "gauge",
+                       "Unix time at which the first SVID held from the "
+                       "server expires (0 if none).",
+                       metrics::TimestampSeconds(stats.soonest_not_after)),
+      PrometheusMetric(
+          "mayfly_agent_identity_expiry_seconds", "gauge",
+          "Unix time at which this agent's own SVID expires "
+          "(0 if it has none).",
+          has_identity_ ? metrics::TimestampSeconds(identity_not_after_) : 0.0),
+      PrometheusMetric("mayfly_agent_identity_renewed_seconds", "gauge",
+                       "Unix time at which the server last attested or "
+                       "renewed this agent (0 if not since start).",
+                       metrics::TimestampSeconds(identity_renewed_at_)));
 }
 
 }  // namespace mayfly::agent::remote

@@ -118,6 +118,9 @@ class ServerAgent {
   bool has_identity_ ABSL_GUARDED_BY(mu_) = false;
   absl::Time identity_renew_at_ ABSL_GUARDED_BY(mu_);
   absl::Time identity_not_after_ ABSL_GUARDED_BY(mu_);
+  // When Attest or RenewAgent last gave this agent an SVID (not a cached
+  // one): a node that stops renewing shows here first.
+  absl::Time identity_renewed_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   std::string agent_id_ ABSL_GUARDED_BY(mu_);
   std::string evicted_ ABSL_GUARDED_BY(mu_);
   absl::Time unreachable_since_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();

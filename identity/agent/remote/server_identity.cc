@@ -98,6 +98,10 @@ absl::Status ServerAgent::EnsureIdentity() {
   Observe(svid.status());
   if (!svid.ok()) return svid.status();
   RETURN_IF_ERROR(AdoptIdentity(*svid, *key));
+  {
+    absl::MutexLock lock(&mu_);
+    identity_renewed_at_ = clock_.Now();
+  }
   LogInfo(
       "agent_attested",
       {{"spiffe_id", svid->spiffe_id()},
@@ -152,6 +156,10 @@ absl::Status ServerAgent::RenewIdentity() {
   Observe(svid.status());
   if (!svid.ok()) return svid.status();
   RETURN_IF_ERROR(AdoptIdentity(*svid, *key));
+  {
+    absl::MutexLock lock(&mu_);
+    identity_renewed_at_ = clock_.Now();
+  }
   LogInfo(
       "agent_svid_renewed",
       {{"spiffe_id", svid->spiffe_id()},

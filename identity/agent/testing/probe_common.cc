@@ -10,28 +10,12 @@
 #include <cstring>
 #include <iostream>
 
+#include "identity/grpc_status.h"
+
 namespace mayfly::agent::probe {
 
-const char* const kCodeNames[17] = {"OK",
-                                    "CANCELLED",
-                                    "UNKNOWN",
-                                    "INVALID_ARGUMENT",
-                                    "DEADLINE_EXCEEDED",
-                                    "NOT_FOUND",
-                                    "ALREADY_EXISTS",
-                                    "PERMISSION_DENIED",
-                                    "RESOURCE_EXHAUSTED",
-                                    "FAILED_PRECONDITION",
-                                    "ABORTED",
-                                    "OUT_OF_RANGE",
-                                    "UNIMPLEMENTED",
-                                    "INTERNAL",
-                                    "UNAVAILABLE",
-                                    "DATA_LOSS",
-                                    "UNAUTHENTICATED"};
-
 int Report(const grpc::Status& status) {
-  std::cout << "ERR " << kCodeNames[status.error_code()] << ": "
+  std::cout << "ERR " << identity::GrpcCodeName(status.error_code()) << ": "
             << status.error_message() << std::endl;
   return 0;
 }
@@ -64,7 +48,7 @@ int ConnectRaw(const std::string& socket) {
 void PrintTally(const std::map<grpc::StatusCode, int>& tally) {
   const char* sep = "";
   for (const auto& [code, n] : tally) {
-    std::cout << sep << kCodeNames[code] << "=" << n;
+    std::cout << sep << identity::GrpcCodeName(code) << "=" << n;
     sep = " ";
   }
   std::cout << std::endl;

@@ -11,9 +11,6 @@
 
 namespace mayfly::agent::probe {
 
-// gRPC status code names, indexed by code.
-extern const char* const kCodeNames[17];
-
 // Prints "ERR CODE_NAME: message"; returns 0 (the probe's exit code).
 int Report(const grpc::Status& status);
 // The security header (when `header`) and a 10 s deadline.

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "identity/agent/testing/probe_common.h"
+#include "identity/grpc_status.h"
 #include "third_party/spiffe/workloadapi.grpc.pb.h"
 
 namespace mayfly::agent::probe {
@@ -147,9 +148,9 @@ int ForkExit(const std::string& socket, char** program) {
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                       std::chrono::steady_clock::now() - gone)
                       .count();
-  std::cout << "ENDED " << kCodeNames[status.error_code()] << " after_ms=" << ms
-            << " renewed=" << renewed << ": " << status.error_message()
-            << std::endl;
+  std::cout << "ENDED " << identity::GrpcCodeName(status.error_code())
+            << " after_ms=" << ms << " renewed=" << renewed << ": "
+            << status.error_message() << std::endl;
   return 0;
 }
 

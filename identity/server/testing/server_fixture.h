@@ -10,8 +10,6 @@
 #include <grpcpp/security/tls_certificate_provider.h>
 #include <grpcpp/security/tls_certificate_verifier.h>
 #include <grpcpp/security/tls_credentials_options.h>
-#include <openssl/x509.h>
-#include <openssl/x509v3.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -31,6 +29,7 @@
 #include "identity/pem.h"
 #include "identity/server/proto/server.grpc.pb.h"
 #include "identity/server/server.h"
+#include "identity/testing/hand_made_csr.h"
 
 namespace mayfly::server::testing {
 
@@ -69,32 +68,7 @@ class CapturingSink : public LogSink {
   std::vector<Event> events_ ABSL_GUARDED_BY(mu_);
 };
 
-// A CSR with the extensions of `conf` (OpenSSL config syntax, e.g.
-// "subjectAltName=URI:spiffe://x/y,DNS:a"), carrying `key`'s public key,
-// signed by `signer`: the shapes a hostile agent could send.
-inline std::string HandMadeCsr(const EVP_PKEY& key, const EVP_PKEY& signer,
-                               const std::vector<std::string>& conf) {
-  using UniqueX509Req = identity::OpenSslPtr<X509_REQ, X509_REQ_free>;
-  UniqueX509Req req(X509_REQ_new());
-  X509_REQ_set_pubkey(req.get(), const_cast<EVP_PKEY*>(&key));
-  STACK_OF(X509_EXTENSION)* exts = sk_X509_EXTENSION_new_null();
-  for (const std::string& line : conf) {
-    const size_t eq = line.find('=');
-    X509_EXTENSION* ext =
-        X509V3_EXT_conf(nullptr, nullptr, line.substr(0, eq).c_str(),
-                        line.substr(eq + 1).c_str());
-    EXPECT_NE(ext, nullptr) << line;
-    sk_X509_EXTENSION_push(exts, ext);
-  }
-  if (!conf.empty()) X509_REQ_add_extensions(req.get(), exts);
-  sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
-  X509_REQ_sign(req.get(), const_cast<EVP_PKEY*>(&signer), EVP_sha256());
-  const int len = i2d_X509_REQ(req.get(), nullptr);
-  std::string der(len, '\0');
-  auto* out = reinterpret_cast<unsigned char*>(der.data());
-  i2d_X509_REQ(req.get(), &out);
-  return der;
-}
+using ::mayfly::testing_util::HandMadeCsr;
 
 // An attested agent: its ID, key, SVID chain and a Node stub over mTLS.
 struct TestAgent {

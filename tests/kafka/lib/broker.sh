@@ -10,7 +10,10 @@
 #       $plain_bootstrap; the client benchmark's baseline, lib/plugin.sh);
 #       sets $bootstrap, $controller, $broker_pid; writes
 #       $run/broker.env (what reload_broker.sh reads) and, once the broker
-#       is up, $run/broker.ready
+#       is up, $run/broker.ready. With $broker_jmx_port set, the broker
+#       serves JMX on 127.0.0.1:$broker_jmx_port (what JMX_PORT gives
+#       bin/kafka-server-start.sh), without authentication: loopback only
+#   broker_jmx_opts PORT                the JVM options for that
 #   await_topic SVID_DIR TOPIC
 #       until TOPIC has a leader: the super user (the broker's own SVID)
 #       creates it by asking for its metadata (auto-create)
@@ -24,6 +27,20 @@ broker_heap=${KAFKA_E2E_HEAP:-512m}
 # Seconds the broker may take from `java` to "Kafka Server started":
 # 15-20 s on an idle machine, more when the cores are shared.
 broker_start_timeout=${KAFKA_E2E_START_TIMEOUT:-120}
+
+# broker_jmx_opts PORT: one JVM option a line, as kafka-run-class.sh sets
+# them for JMX_PORT, with the registry and the RMI server both on PORT and
+# bound to loopback (the RMI stub names 127.0.0.1, not the host name).
+broker_jmx_opts() {
+  printf '%s\n' -Dcom.sun.management.jmxremote \
+    -Dcom.sun.management.jmxremote.port="$1" \
+    -Dcom.sun.management.jmxremote.rmi.port="$1" \
+    -Dcom.sun.management.jmxremote.host=127.0.0.1 \
+    -Djava.rmi.server.hostname=127.0.0.1 \
+    -Dcom.sun.management.jmxremote.local.only=true \
+    -Dcom.sun.management.jmxremote.authenticate=false \
+    -Dcom.sun.management.jmxremote.ssl=false
+}
 
 free_port() {
   perl -MIO::Socket::INET -e \
@@ -109,6 +126,8 @@ broker_start() {
     tail -n 20 "$dir/format.log" >&2
     return 1
   }
+  [[ -z ${broker_jmx_port:-} ]] ||
+    mapfile -t -O "${#java_opts[@]}" java_opts < <(broker_jmx_opts "$broker_jmx_port")
   spawn broker "$dir/stdout.log" java -Xmx"$broker_heap" -Xms"$broker_heap" \
     "${java_opts[@]}" -cp "$cp" kafka.Kafka "$dir/server.properties"
   broker_pid=$spawned_pid

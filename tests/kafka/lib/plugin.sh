@@ -18,13 +18,17 @@
 # Set for the cases: $plugin_jar, $plugin_socket, $plugin_ca, $pdir (the
 # broker's directory), $plugin_policy, $plugin_started (SECONDS at the
 # broker's start), $plugin_bootstrap, $plain_bootstrap (the PLAINTEXT
-# listener), $monitor_pid, $background_pid; $run/admin.properties is the
-# super user's (kafka_tool).
+# listener), $plugin_jmx_port (the broker's JMX, case plugin_jmx_metrics),
+# $monitor_pid, $background_pid; $run/admin.properties is the super user's
+# (kafka_tool).
 plugin_broker_ttl=${KAFKA_E2E_PLUGIN_BROKER_TTL:-30s}
 # Clients whose SVIDs expire while they run (cases plugin_expiry,
 # plugin_java_producer, plugin_ca_rotate).
 plugin_client_ttl=${KAFKA_E2E_PLUGIN_CLIENT_TTL:-10s}
 expiring_id=spiffe://prod.acme/ns/orders/sa/expiring
+# Case plugin_jmx_metrics's expiring client (User:orders.lapsing): its own
+# ID, so plugin_expiry's count of closes for $expiring_id stays its own.
+lapsing_id=spiffe://prod.acme/ns/orders/sa/lapsing
 streamer_id=spiffe://prod.acme/ns/orders/sa/streamer
 # The soak's clients (lib/soak.sh): User:soak.producer, User:soak.consumer.
 soak_producer_id=spiffe://prod.acme/ns/soak/sa/producer
@@ -56,6 +60,7 @@ plugin_setup() {
   {
     cat "$repo/bridge/testdata/mapping_policy.yaml"
     policy_grant User:orders.expiring topic orders literal describe
+    policy_grant User:orders.lapsing topic orders literal describe
     policy_grant User:orders.streamer topic orders literal "write, describe"
     policy_grant User:reload.victim topic orders literal "write, describe"
     policy_grant User:soak.producer topic soak literal "write, describe"
@@ -76,6 +81,9 @@ entries:
     selectors: ["unix:uid:$uid"]
     ttl: $plugin_broker_ttl
   - spiffe_id: $expiring_id
+    selectors: ["unix:uid:$uid"]
+    ttl: $plugin_client_ttl
+  - spiffe_id: $lapsing_id
     selectors: ["unix:uid:$uid"]
     ttl: $plugin_client_ttl
   - spiffe_id: $streamer_id
@@ -122,8 +130,9 @@ YAML
   step "starting the broker with the plugin"
   pdir="$run/pbroker"
   plugin_started=$SECONDS
-  broker_start "$run/plugin.properties" "$run/svid/pbroker" "$pdir" \
-    "$classpath:$plugin_jar" plain
+  plugin_jmx_port=$(free_port)
+  broker_jmx_port=$plugin_jmx_port broker_start "$run/plugin.properties" \
+    "$run/svid/pbroker" "$pdir" "$classpath:$plugin_jar" plain
   write_admin_properties "$run/svid/pbroker"
   step "plugin broker up on $bootstrap"
   plugin_bootstrap=$bootstrap

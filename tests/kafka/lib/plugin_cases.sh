@@ -278,3 +278,100 @@ case_plugin_ca_rotate() {
   echo "kafka: across the root rotation: $out; broker on the new root from" \
     "serial $served_new" >&2
 }
+
+# plugin_jmx: the plugin's metrics as the broker's JMX serves them (Kafka's
+# own JmxTool on $plugin_jmx_port), one "NAME VALUE" line each, in $jmx.
+plugin_jmx() {
+  jmx=$(java -Xmx128m -XX:TieredStopAtLevel=1 -cp "$classpath" \
+    org.apache.kafka.tools.JmxTool --one-time true --report-format properties \
+    --jmx-url "service:jmx:rmi:///jndi/rmi://127.0.0.1:$plugin_jmx_port/jmxrmi" \
+    --object-name 'kafka.server:type=plugins,*' 2>>"$run/jmx.log" |
+    sed -n 's/^kafka\.server:type=plugins,[^:]*:\([a-z-]*\)=\(.*\)$/\1 \2/p')
+}
+
+# jmx_value NAME: NAME's value in $jmx (empty if absent).
+jmx_value() { awk -v n="$1" '$1 == n { print $2; exit }' <<<"$jmx"; }
+
+# not_after_epoch PEM: the first certificate's NotAfter, Unix seconds.
+not_after_epoch() {
+  date -d "$(openssl x509 -in "$1" -noout -enddate | cut -d= -f2)" +%s
+}
+
+# as_integer VALUE: a JMX double ("1.7959E9", "3.0") as an integer.
+as_integer() { awk -v v="$1" 'BEGIN { printf "%d\n", v }'; }
+
+# 7. The plugin's metrics reach Kafka's JMX (so the broker's metrics
+# reporters carry them) and move: the served SVID's NotAfter is the one in
+# the broker's SVID directory and follows its renewal; the bundle root's is
+# the root's; an enforced close, a policy reload and a failed reload each
+# count.
+case_plugin_jmx_metrics() {
+  local name svid before after root closes reloads failures deadline
+  plugin_jmx
+  for name in svid-not-after-seconds bundle-root-not-after-seconds \
+    expired-svid-connection-closes policy-reloads policy-load-failures \
+    svid-refusals; do
+    [[ -n $(jmx_value "$name") ]] ||
+      fail "no plugin metric $name on JMX: $(tr '\n' ';' <<<"$jmx" | head -c 400)" ||
+      return
+  done
+  # The SVID: what the directory holds, read on either side of the query
+  # (a renewal may land in between).
+  deadline=$((SECONDS + 60))
+  while :; do
+    before=$(not_after_epoch "$run/svid/pbroker/svid.pem")
+    plugin_jmx
+    svid=$(as_integer "$(jmx_value svid-not-after-seconds)")
+    after=$(not_after_epoch "$run/svid/pbroker/svid.pem")
+    [[ $svid == "$before" || $svid == "$after" ]] && break
+    ((SECONDS < deadline)) ||
+      fail "svid-not-after-seconds is $svid, the broker's SVID expires at $after" ||
+      return
+    sleep 1
+  done
+  root=$(not_after_epoch "$run/svid/pbroker/svid_bundle.pem")
+  [[ $(as_integer "$(jmx_value bundle-root-not-after-seconds)") == "$root" ]] ||
+    fail "bundle-root-not-after-seconds is $(jmx_value bundle-root-not-after-seconds), the root expires at $root" ||
+    return
+  # The next renewal moves it, with no handshake needed.
+  deadline=$((SECONDS + ${plugin_broker_ttl%s} + 30))
+  until plugin_jmx && (($(as_integer "$(jmx_value svid-not-after-seconds)") > svid)); do
+    ((SECONDS < deadline)) ||
+      fail "svid-not-after-seconds stayed at $svid across the broker's renewal" ||
+      return
+    sleep 1
+  done
+  # An expired client's connection closed.
+  closes=$(as_integer "$(jmx_value expired-svid-connection-closes)")
+  svid_fetch "$plugin_socket" "$lapsing_id" "$run/svid/lapsing" ||
+    fail "no SVID for $lapsing_id" || return
+  probe_as "$run/svid/lapsing" expiry --topic orders --timeout 3
+  plugin_jmx
+  (($(as_integer "$(jmx_value expired-svid-connection-closes)") > closes)) ||
+    fail "expired-svid-connection-closes stayed at $closes across an enforced close ($out)" ||
+    return
+  # A policy that does not load, then the good one back (a reload: its
+  # bytes differ from what was loaded before, by a comment).
+  reloads=$(as_integer "$(jmx_value policy-reloads)")
+  failures=$(as_integer "$(jmx_value policy-load-failures)")
+  cp "$plugin_policy" "$run/jmx-policy.yaml"
+  printf 'principals: [\n' >"$plugin_policy.tmp" && mv "$plugin_policy.tmp" "$plugin_policy"
+  deadline=$((SECONDS + 30))
+  until plugin_jmx && (($(as_integer "$(jmx_value policy-load-failures)") > failures)); do
+    ((SECONDS < deadline)) || {
+      mv "$run/jmx-policy.yaml" "$plugin_policy"
+      fail "policy-load-failures stayed at $failures with a broken policy"
+      return
+    }
+    sleep 1
+  done
+  { cat "$run/jmx-policy.yaml" && echo "# case plugin_jmx_metrics"; } >"$plugin_policy.tmp"
+  mv "$plugin_policy.tmp" "$plugin_policy"
+  deadline=$((SECONDS + 30))
+  until plugin_jmx && (($(as_integer "$(jmx_value policy-reloads)") > reloads)); do
+    ((SECONDS < deadline)) ||
+      fail "policy-reloads stayed at $reloads after the policy changed" || return
+    sleep 1
+  done
+  echo "kafka: plugin JMX metrics: $(tr '\n' ' ' <<<"$jmx")" >&2
+}

@@ -23,8 +23,11 @@
 //     permanent; a request read just before NotAfter may be authorized just
 //     after it, which the grace keeps from becoming such an error. Measured:
 //     without it a Java producer lost a message at an SVID's expiry.
-// It also publishes the principal builder's count of enforced closes as a
-// plugin metric (Monitorable; KIP-877 gives authorizers a registry).
+// It also publishes the plugin's metrics (Monitorable; KIP-877 gives
+// authorizers a registry, and in Kafka 4.4 no other plugin of ours one):
+// connections closed at SVID expiry or policy change, policy reloads and
+// failed reloads, and, from ServedSvids, when the SVID and the bundle roots
+// the broker's SvidSslEngineFactory instances serve expire.
 // Thread-safe, like StandardAuthorizer.
 package dev.mayfly.kafka.authorizer;
 
@@ -33,6 +36,7 @@ import dev.mayfly.kafka.policy.PolicySource;
 import dev.mayfly.kafka.principal.ExpiryEnforcement;
 import dev.mayfly.kafka.principal.PolicyEnforcement;
 import dev.mayfly.kafka.principal.SpiffePrincipal;
+import dev.mayfly.kafka.ssl.ServedSvids;
 
 import org.apache.kafka.common.Uuid;
 import org.apache.kafka.common.metrics.Gauge;
@@ -56,6 +60,7 @@ import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -265,5 +270,38 @@ public class SpiffeAuthorizer extends StandardAuthorizer {
                                 + " policy stays in force)",
                         new LinkedHashMap<>()),
                 (Gauge<Long>) (config, nowMs) -> policy.failedLoads());
+        metrics.addMetric(
+                metrics.metricName(
+                        "policy-reloads",
+                        "Changes to the Mayfly policy file that loaded",
+                        new LinkedHashMap<>()),
+                (Gauge<Long>) (config, nowMs) -> policy.reloads());
+        metrics.addMetric(
+                metrics.metricName(
+                        "svid-not-after-seconds",
+                        "Unix time at which the soonest SVID this broker serves expires (NaN"
+                                + " without the Mayfly SslEngineFactory)",
+                        new LinkedHashMap<>()),
+                (Gauge<Double>)
+                        (config, nowMs) -> seconds(ServedSvids.jvm().earliestSvidNotAfter()));
+        metrics.addMetric(
+                metrics.metricName(
+                        "bundle-root-not-after-seconds",
+                        "Unix time at which the first root of the trust bundle this broker"
+                                + " serves expires (NaN without the Mayfly SslEngineFactory)",
+                        new LinkedHashMap<>()),
+                (Gauge<Double>)
+                        (config, nowMs) -> seconds(ServedSvids.jvm().earliestBundleRootNotAfter()));
+        metrics.addMetric(
+                metrics.metricName(
+                        "svid-refusals",
+                        "SVID versions the broker refused to serve (the last good one kept"
+                                + " serving)",
+                        new LinkedHashMap<>()),
+                (Gauge<Long>) (config, nowMs) -> ServedSvids.jvm().refusals());
+    }
+
+    private static double seconds(Optional<Instant> time) {
+        return time.map(t -> t.getEpochSecond() + t.getNano() / 1e9).orElse(Double.NaN);
     }
 }

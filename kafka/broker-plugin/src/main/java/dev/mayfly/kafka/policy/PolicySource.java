@@ -139,6 +139,11 @@ public final class PolicySource {
         return current;
     }
 
+    /** New contents that loaded since this source opened (checking first if a check is due). */
+    public long reloads() {
+        return snapshot().generation() - 1;
+    }
+
     /** New contents that failed to load (each distinct failure once) since this source opened. */
     public long failedLoads() {
         return failedLoads.get();

@@ -206,6 +206,7 @@ public class SvidSslEngineFactory implements SslEngineFactory {
             throw new ConfigException(
                     SVID_DIR_CONFIG, svidDir, "no usable SVID: " + e.getMessage());
         }
+        ServedSvids.jvm().add(directory);
     }
 
     private Material build(SvidSet set) throws SvidSet.LoadException {
@@ -373,6 +374,9 @@ public class SvidSslEngineFactory implements SslEngineFactory {
 
     @Override
     public void close() {
-        // Nothing to release: no thread, no open file.
+        // No thread, no open file: only the metrics stop counting this one.
+        if (directory != null) {
+            ServedSvids.jvm().remove(directory);
+        }
     }
 }

@@ -12,6 +12,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import dev.mayfly.kafka.policy.PolicySource;
 import dev.mayfly.kafka.principal.ExpiryEnforcement;
 import dev.mayfly.kafka.principal.SpiffePrincipal;
+import dev.mayfly.kafka.ssl.ServedSvids;
 import dev.mayfly.kafka.testing.FakeClock;
 import dev.mayfly.kafka.testing.RepoFiles;
 
@@ -70,11 +71,15 @@ class SpiffeAuthorizerTest {
     }
 
     private double metric(String name) {
+        return metric("authorizer0", name);
+    }
+
+    private double metric(String plugin, String name) {
         return metrics.metrics().entrySet().stream()
                 .filter(
                         e ->
                                 e.getKey().name().equals(name)
-                                        && e.getKey().tags().get("plugin").equals("authorizer0"))
+                                        && e.getKey().tags().get("plugin").equals(plugin))
                 .mapToDouble(e -> ((Number) e.getValue().metricValue()).doubleValue())
                 .findFirst()
                 .orElseThrow(() -> new AssertionError("no metric " + name));
@@ -200,6 +205,7 @@ class SpiffeAuthorizerTest {
                 a.authorize(new Context(broker), WRITE_ORDERS));
         assertEquals(
                 List.of(AuthorizationResult.DENIED), a.authorize(new Context(admin), WRITE_ORDERS));
+        assertEquals(0.0, metric("reloading", "policy-reloads"));
 
         KafkaPrincipal writer = new KafkaPrincipal("User", "orders.writer");
         a.addAcl(
@@ -223,6 +229,8 @@ class SpiffeAuthorizerTest {
         assertEquals(
                 List.of(AuthorizationResult.ALLOWED),
                 a.authorize(new Context(admin), WRITE_ORDERS));
+        assertEquals(1.0, metric("reloading", "policy-reloads"));
+        assertEquals(0.0, metric("reloading", "policy-load-failures"));
         // The ACLs stay: only the super users changed.
         assertEquals(
                 List.of(AuthorizationResult.ALLOWED),
@@ -242,6 +250,23 @@ class SpiffeAuthorizerTest {
         assertEquals(
                 (double) ExpiryEnforcement.enforcedCloses(),
                 metric("expired-svid-connection-closes"));
+    }
+
+    @Test
+    void publishesWhenTheServedSvidAndBundleExpire() {
+        assertEquals(
+                ServedSvids.jvm()
+                        .earliestSvidNotAfter()
+                        .map(t -> (double) t.getEpochSecond())
+                        .orElse(Double.NaN),
+                metric("svid-not-after-seconds"));
+        assertEquals(
+                ServedSvids.jvm()
+                        .earliestBundleRootNotAfter()
+                        .map(t -> (double) t.getEpochSecond())
+                        .orElse(Double.NaN),
+                metric("bundle-root-not-after-seconds"));
+        assertEquals((double) ServedSvids.jvm().refusals(), metric("svid-refusals"));
     }
 
     @Test

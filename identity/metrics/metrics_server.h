@@ -1,11 +1,12 @@
-// A Prometheus endpoint on a loopback port: GET /metrics answers with the
-// text exposition format, anything else with 404. One connection at a time,
+// A Prometheus endpoint on a loopback port, shared by mayfly-agent and
+// mayfly-server: GET /metrics answers with the text exposition format,
+// anything else with 404. One connection at a time,
 // each with a short deadline: a scraper is one client, and a stuck one must
 // not hold the thread.
 //
 // Thread-safe: Start once, then the destructor stops it.
-#ifndef MAYFLY_IDENTITY_AGENT_METRICS_H_
-#define MAYFLY_IDENTITY_AGENT_METRICS_H_
+#ifndef MAYFLY_IDENTITY_METRICS_METRICS_SERVER_H_
+#define MAYFLY_IDENTITY_METRICS_METRICS_SERVER_H_
 
 #include <netinet/in.h>
 
@@ -15,12 +16,17 @@
 #include <thread>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 
-namespace mayfly::agent {
+namespace mayfly::metrics {
 
 // "127.x.x.x:PORT" (PORT 0 included) as a socket address; InvalidArgument
 // naming `address` for anything else, other hosts included.
 absl::StatusOr<sockaddr_in> ParseLoopbackAddress(const std::string& address);
+
+// What a config's metrics_address may be: empty (no endpoint) or an
+// address Start accepts. InvalidArgument "want 127.x.x.x:PORT ..." else.
+absl::Status CheckMetricsAddress(const std::string& address);
 
 class MetricsServer {
  public:
@@ -50,6 +56,11 @@ class MetricsServer {
 std::string PrometheusMetric(const std::string& name, const std::string& type,
                              const std::string& help, double value);
 
-}  // namespace mayfly::agent
+// A time as a gauge's value: Unix seconds, the convention of Prometheus's
+// own `*_timestamp_seconds` metrics; 0 for an infinite time (none yet),
+// which alert rules then treat as "not known".
+double TimestampSeconds(absl::Time t);
 
-#endif  // MAYFLY_IDENTITY_AGENT_METRICS_H_
+}  // namespace mayfly::metrics
+
+#endif  // MAYFLY_IDENTITY_METRICS_METRICS_SERVER_H_

@@ -1,5 +1,5 @@
-// The loopback Prometheus endpoint: see metrics.h.
-#include "identity/agent/metrics.h"
+// The loopback Prometheus endpoint: see metrics_server.h.
+#include "identity/metrics/metrics_server.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -17,7 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
-namespace mayfly::agent {
+namespace mayfly::metrics {
 namespace {
 
 // A scrape request is a few hundred bytes; anything bigger is not one.
@@ -43,6 +43,11 @@ std::string PrometheusMetric(const std::string& name, const std::string& type,
                          name, type, name, value);
 }
 
+double TimestampSeconds(absl::Time t) {
+  if (t == absl::InfiniteFuture() || t == absl::InfinitePast()) return 0;
+  return absl::ToDoubleSeconds(t - absl::UnixEpoch());
+}
+
 absl::StatusOr<sockaddr_in> ParseLoopbackAddress(const std::string& address) {
   const size_t colon = address.rfind(':');
   int port = -1;
@@ -62,6 +67,14 @@ absl::StatusOr<sockaddr_in> ParseLoopbackAddress(const std::string& address) {
         "metrics address \"", address, "\": must be a 127.x.x.x address"));
   }
   return addr;
+}
+
+absl::Status CheckMetricsAddress(const std::string& address) {
+  if (address.empty() || ParseLoopbackAddress(address).ok()) {
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(
+      "want 127.x.x.x:PORT (metrics are served on loopback only)");
 }
 
 absl::StatusOr<std::unique_ptr<MetricsServer>> MetricsServer::Start(
@@ -136,4 +149,4 @@ void MetricsServer::Serve(int conn) {
                               "\r\nConnection: close\r\n\r\n", body));
 }
 
-}  // namespace mayfly::agent
+}  // namespace mayfly::metrics
