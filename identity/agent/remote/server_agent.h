@@ -9,6 +9,11 @@
 // its entry arrived is answered from memory. The agent's loop calls Tick
 // for renewals.
 //
+// Trust in the server: the configured bundle or pin, joined by the roots
+// of every bundle accepted on Sync (tls.h); they are kept on disk with the
+// SyncResponse, so a restarted agent trusts a server whose root rotated
+// while it ran.
+//
 // Outage: at start the cached entries, bundle and SVIDs are served at once;
 // while no server answers, what is valid is served, and health says
 // "serving from cache, server unreachable since T". Eviction: a refused
@@ -94,6 +99,10 @@ class ServerAgent {
   // InvalidArgument for another trust domain, no root, or a bad JWK set.
   absl::StatusOr<std::shared_ptr<SigningState>> BundleState(
       const server::v1::Bundle& bundle, const std::string& roots_der) const;
+  // Takes the roots of `bundle` (from Sync or its cache) as trusted for the
+  // server's own chain; a bundle BundleState would refuse is ignored.
+  void LearnServerRoots(const identity::X509Bundle& roots,
+                        absl::string_view from) ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status EnsureIdentity() ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status RenewIdentity() ABSL_LOCKS_EXCLUDED(mu_);
   // Keeps a new agent SVID (and its key) in memory, on disk and in the
@@ -107,6 +116,7 @@ class ServerAgent {
   const AgentConfig config_;
   const identity::Clock& clock_;
   std::unique_ptr<StateCache> cache_;
+  std::shared_ptr<ServerTrustSource> trust_;
   std::unique_ptr<NodeConnection> connection_;
   std::unique_ptr<RemoteSvidSource> source_;
   Registry* registry_ = nullptr;
