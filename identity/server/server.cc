@@ -144,7 +144,9 @@ absl::Status MayflyServer::WriteServerIdentity() {
 
 absl::Status MayflyServer::Maintain() {
   absl::MutexLock lock(&mu_);
-  absl::StatusOr<bool> refreshed = signer_->Refresh();
+  absl::StatusOr<bool> refreshed = config_.signing.ca_dir.empty()
+                                       ? AdvanceIntermediate()
+                                       : signer_->Refresh();
   if (!refreshed.ok()) {
     LogError("intermediate_refresh_failed",
              {{"error", refreshed.status().ToString()}});
