@@ -16,12 +16,16 @@
 #include "identity/pem.h"
 #include "identity/root_rotation.h"
 #include "identity/server/testing/server_fixture.h"
+#include "identity/testing/status_matchers.h"
 
 namespace mayfly::server {
 namespace {
 
+using ::mayfly::testing_util::StatusIs;
 using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 using testing::ServerFixture;
+using ::testing::UnorderedElementsAre;
 
 constexpr absl::Duration kRootTtl = absl::Hours(24 * 365);
 
@@ -84,6 +88,17 @@ class HaRotationTest : public ServerFixture {
         *identity::ReadFile(server_->server_cert_path()));
     return identity::CertToDer(*chain.back());
   }
+  absl::Status Prune(const std::vector<std::string>& keep,
+                     v1::PruneBundleResponse* out = nullptr) {
+    v1::PruneBundleRequest request;
+    for (const std::string& der : keep) request.add_keep_roots(der);
+    v1::PruneBundleResponse response;
+    grpc::ClientContext context;
+    grpc::Status s = admin_->PruneBundle(&context, request, &response);
+    if (out != nullptr) *out = response;
+    return absl::Status(static_cast<absl::StatusCode>(s.error_code()),
+                        s.error_message());
+  }
   void MaintainOk() {
     absl::Status s = server_->Maintain();
     ASSERT_TRUE(s.ok()) << s;
@@ -122,6 +137,48 @@ TEST_F(HaRotationTest, NewIntermediateSignsOnlyAfterTheLead) {
   EXPECT_EQ(ServerTlsRoot(), next_root);
   EXPECT_THAT(StoreRoots(), ElementsAre(old_root, next_root));
   EXPECT_EQ(sink_.Count("root_rotation_switched", {}), 1);
+
+  // The admin retires the old root (`mayfly ca promote`, `mayfly ca drop`)
+  // and hands the replica the bundle without it; then prunes the store.
+  ASSERT_TRUE(identity::PromoteNextRoot(AdminDir(), clock_.Now()).ok());
+  ASSERT_TRUE(identity::DropRetiredRoot(AdminDir()).ok());
+  CopyBundle();
+  MaintainOk();
+  EXPECT_THAT(StoreRoots(), ElementsAre(old_root, next_root));
+  EXPECT_THAT(Prune({}), StatusIs(absl::StatusCode::kInvalidArgument,
+                                  HasSubstr("keep_roots is empty")));
+  EXPECT_THAT(Prune({old_root}),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("lacks the root this replica signs under")));
+  EXPECT_THAT(StoreRoots(), ElementsAre(old_root, next_root));
+  v1::PruneBundleResponse pruned;
+  ASSERT_TRUE(Prune({next_root}, &pruned).ok());
+  EXPECT_THAT(pruned.removed(), ElementsAre(old_root));
+  EXPECT_THAT(pruned.roots(), ElementsAre(next_root));
+  EXPECT_THAT(StoreRoots(), ElementsAre(next_root));
+  // The replica does not publish it again.
+  MaintainOk();
+  EXPECT_THAT(StoreRoots(), ElementsAre(next_root));
+}
+
+// A replica still signing under a root puts it back into the store's
+// bundle on its next Maintain, even when its bundle file and a prune
+// dropped that root too early.
+TEST_F(HaRotationTest, ReplicaRepublishesTheRootItSignsUnder) {
+  const std::string root = server_->signer().Current()->root_der;
+  ASSERT_TRUE(identity::PrepareRootRotation(AdminDir(), kRootTtl, clock_).ok());
+  ASSERT_TRUE(identity::WriteFileAtomically(
+                  dir_ + "/roots.pem",
+                  *identity::ReadFile(identity::CaPath(
+                      AdminDir(), identity::kNextRootCertFile)),
+                  identity::kPublicFileMode)
+                  .ok());
+  const std::string next_root =
+      identity::CertToDer(**identity::ReadNextRoot(AdminDir()));
+  ASSERT_TRUE(server_->store().RemoveRootFromBundle(root).ok());
+  MaintainOk();
+  EXPECT_THAT(StoreRoots(), UnorderedElementsAre(root, next_root));
+  EXPECT_EQ(server_->signer().Current()->root_der, root);
 }
 
 }  // namespace
