@@ -49,9 +49,13 @@ absl::StatusOr<std::unique_ptr<ServerAgent>> ServerAgent::Create(
   agent->connection_ =
       std::make_unique<NodeConnection>(server.addresses, agent->trust_, clock);
   NodeConnection* connection = agent->connection_.get();
+  ServerAgent* self = agent.get();  // owns the source
   agent->source_ = std::make_unique<RemoteSvidSource>(
-      [connection](const pb::SignX509Request& request) {
-        return connection->SignX509(request);
+      [connection, self](const pb::SignX509Request& request) {
+        absl::StatusOr<pb::SignX509Response> response =
+            connection->SignX509(request);
+        if (response.ok()) self->NoteSigningRoot(*response);
+        return response;
       },
       agent->cache_.get(), clock);
   // A valid agent SVID from the last run spares a join token (used once).

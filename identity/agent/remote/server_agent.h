@@ -52,6 +52,11 @@ inline constexpr absl::Duration kMaxBackoff = absl::Seconds(5);
 absl::StatusOr<RegistrationEntry> FromServerEntry(
     const server::v1::Entry& entry, const identity::TrustDomain& trust_domain);
 
+// Which root signed the top of `chain` (DER certificates, leaf first, the
+// chain below the root): its key ID, or its name; empty if unreadable.
+std::string SigningRootId(
+    const google::protobuf::RepeatedPtrField<std::string>& chain);
+
 class ServerAgent {
  public:
   using Publish = std::function<void(std::shared_ptr<const SigningState>)>;
@@ -109,6 +114,10 @@ class ServerAgent {
   // connection.
   absl::Status AdoptIdentity(const server::v1::AgentSvid& svid,
                              const EVP_PKEY& key) ABSL_LOCKS_EXCLUDED(mu_);
+  // After a SignX509: if the server signed under another root than the
+  // agent SVID's (a root rotation), the agent SVID renews at the next Tick.
+  void NoteSigningRoot(const server::v1::SignX509Response& response)
+      ABSL_LOCKS_EXCLUDED(mu_);
   // Records the outcome of a server call: reachable, unreachable, evicted.
   void Observe(const absl::Status& status) ABSL_LOCKS_EXCLUDED(mu_);
   absl::StatusOr<std::string> JoinToken() const;
@@ -128,6 +137,8 @@ class ServerAgent {
   bool has_identity_ ABSL_GUARDED_BY(mu_) = false;
   absl::Time identity_renew_at_ ABSL_GUARDED_BY(mu_);
   absl::Time identity_not_after_ ABSL_GUARDED_BY(mu_);
+  // SigningRootId of the agent SVID's chain.
+  std::string identity_root_id_ ABSL_GUARDED_BY(mu_);
   std::string agent_id_ ABSL_GUARDED_BY(mu_);
   std::string evicted_ ABSL_GUARDED_BY(mu_);
   absl::Time unreachable_since_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();

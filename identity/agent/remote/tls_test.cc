@@ -5,9 +5,11 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "identity/agent/remote/node_connection.h"
+#include "identity/agent/remote/server_agent.h"
 #include "identity/agent/remote/testing/fake_node.h"
 #include "identity/csr.h"
 #include "identity/keys.h"
+#include "identity/pem.h"
 #include "identity/testing/status_matchers.h"
 
 namespace mayfly::agent::remote {
@@ -217,6 +219,28 @@ TEST_F(TlsTest, NextHandshakeUsesLearnedRoots) {
   } while (!status.ok() && absl::Now() < deadline);
   EXPECT_TRUE(status.ok()) << status;
   EXPECT_EQ((*rotated)->attests(), 1);
+}
+
+// What tells the agent that the server signs under a new root (so it
+// renews its agent SVID before the old root leaves the bundle).
+TEST_F(TlsTest, SigningRootIdTellsRootsApart) {
+  absl::StatusOr<TestCa> next = TestCa::Create(clock_);
+  ASSERT_TRUE(next.ok());
+  auto chain_of = [&](const identity::Signer& root) {
+    identity::X509SvidRequest request{
+        *identity::SpiffeId::FromString("spiffe://example.org/w")};
+    identity::X509Svid svid = *identity::MintX509Svid(request, root, clock_);
+    google::protobuf::RepeatedPtrField<std::string> chain;
+    for (const identity::UniqueX509& c : svid.chain) {
+      *chain.Add() = identity::CertToDer(*c);
+    }
+    return chain;
+  };
+  const std::string a = SigningRootId(chain_of(ca_->root));
+  EXPECT_EQ(a.rfind("akid:", 0), 0u) << a;
+  EXPECT_EQ(SigningRootId(chain_of(ca_->root)), a);
+  EXPECT_NE(SigningRootId(chain_of(next->root)), a);
+  EXPECT_EQ(SigningRootId({}), "");
 }
 
 }  // namespace
