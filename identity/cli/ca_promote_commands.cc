@@ -40,12 +40,14 @@ int CaPromote(const std::vector<std::string>& args) {
   if (!positional.empty()) {
     return Fail("ca promote takes no arguments", kExitUsage);
   }
-  absl::StatusOr<absl::Duration> wait = identity::ParseDuration(drop_after);
-  if (!wait.ok() || *wait < absl::ZeroDuration()) {
-    return Fail(
-        absl::StrCat("--drop-after: ", wait.ok() ? "must not be negative"
-                                                 : wait.status().message()),
-        kExitUsage);
+  // 0s: at once, when every certificate the old root signed is known to
+  // have been renewed under the new one.
+  absl::StatusOr<absl::Duration> wait =
+      drop_after == "0s" ? absl::ZeroDuration()
+                         : identity::ParseDuration(drop_after);
+  if (!wait.ok()) {
+    return Fail(absl::StrCat("--drop-after: ", wait.status().message()),
+                kExitUsage);
   }
   absl::StatusOr<identity::RootRotationState> state =
       identity::InspectRootRotation(dir);
