@@ -394,6 +394,20 @@ TEST_F(ServerModeTest, FollowsTheServersTrustAcrossARootRotation) {
   })) << "the restarted agent did not sync from the rotated server";
 }
 
+// A server: block whose bundle file is missing is an error, not a crash
+// (the half-built agent is destroyed).
+TEST_F(ServerModeTest, MissingServerBundleIsAnError) {
+  absl::StatusOr<AgentConfig> config = ParseAgentConfig(
+      absl::StrCat("trust_domain: example.org\nsocket_path: ", dir_,
+                   "/api.sock\nstate_dir: ", dir_,
+                   "/state\nserver:\n  address: [", node_->address(),
+                   "]\n  bundle: missing.pem\n  join_token: t\n"),
+      "test config", dir_);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_THAT(Agent::Create(*config, "", clock_).status(),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("missing.pem")));
+}
+
 TEST_F(ServerModeTest, EvictedAgentStopsServing) {
   StartAgent(node_->address());
   node_->SetEntries(

@@ -89,7 +89,8 @@ void ServerAgent::Stop() {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
   }
-  connection_->Cancel();
+  // Null when Create failed before making it (a bad server: block).
+  if (connection_ != nullptr) connection_->Cancel();
   if (sync_thread_.joinable()) sync_thread_.join();
 }
 
