@@ -121,13 +121,22 @@ absl::StatusOr<X509Bundle> ReadCaBundle(const std::string& dir) {
 
 absl::StatusOr<std::unique_ptr<CertificateAuthority>>
 CertificateAuthority::Load(const std::string& dir, const Clock& clock) {
+  return LoadWithRoot(dir, kRootKeyFile, kRootCertFile, clock);
+}
+
+absl::StatusOr<std::unique_ptr<CertificateAuthority>>
+CertificateAuthority::LoadWithRoot(const std::string& dir,
+                                   absl::string_view key_file,
+                                   absl::string_view cert_file,
+                                   const Clock& clock) {
   // NotFound (no CA yet) must stay NotFound so the agent creates one.
   if (!PathExists(CaPath(dir, kTrustDomainFile)))
     return ReadCaBundle(dir).status();
   RETURN_IF_ERROR(CheckCaFilesTrusted(dir));
   ASSIGN_OR_RETURN(X509Bundle bundle, ReadCaBundle(dir));
 
-  const std::string key_path = CaPath(dir, kRootKeyFile);
+  const std::string key_path = CaPath(dir, key_file);
+  RETURN_IF_ERROR(CheckTrustedFile(key_path, /*private_file=*/true));
   ASSIGN_OR_RETURN(std::string key_pem, ReadFile(key_path));
   absl::StatusOr<UniqueEvpPkey> key = PrivateKeyFromPem(key_pem);
   if (!key.ok()) {
@@ -135,7 +144,7 @@ CertificateAuthority::Load(const std::string& dir, const Clock& clock) {
         absl::StrCat(key_path, ": ", key.status().message()));
   }
 
-  const std::string cert_path = CaPath(dir, kRootCertFile);
+  const std::string cert_path = CaPath(dir, cert_file);
   ASSIGN_OR_RETURN(std::string cert_pem, ReadFile(cert_path));
   absl::StatusOr<CertChain> certs = CertsFromPem(cert_pem);
   if (!certs.ok() || certs->size() != 1) {

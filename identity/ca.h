@@ -71,6 +71,13 @@ class CertificateAuthority {
   // (CheckCaFilesTrusted; PermissionDenied naming the path otherwise).
   static absl::StatusOr<std::unique_ptr<CertificateAuthority>> Load(
       const std::string& dir, const Clock& clock);
+  // The same, with the root in `key_file`/`cert_file` of `dir` instead of
+  // root_key.pem/root_cert.pem: the prepared next root of a rotation
+  // (root_rotation.h), which signs replicas' next intermediates while the
+  // current root still signs everything else.
+  static absl::StatusOr<std::unique_ptr<CertificateAuthority>> LoadWithRoot(
+      const std::string& dir, absl::string_view key_file,
+      absl::string_view cert_file, const Clock& clock);
 
   const TrustDomain& trust_domain() const { return bundle_.trust_domain(); }
   const X509Bundle& bundle() const { return bundle_; }

@@ -397,6 +397,55 @@ TEST_F(ServerModeTest, RestartWithServerDownServesFromCache) {
               StatusIs(absl::StatusCode::kUnavailable, HasSubstr("expired")));
 }
 
+// A root rotation under a running agent: the server publishes the next
+// root on Sync, then switches its own chain to it. The agent's config still
+// names only the old root, yet the agent reconnects to the rotated server,
+// and so does the same agent after a restart (the roots live in its cache).
+TEST_F(ServerModeTest, FollowsTheServersTrustAcrossARootRotation) {
+  absl::StatusOr<TestCa> next = TestCa::Create(clock_);
+  ASSERT_TRUE(next.ok()) << next.status();
+  StartAgent(node_->address());
+  identity::CertChain next_root;
+  next_root.push_back(identity::ShareCert(next->root.cert.get()));
+  node_->SetExtraRoots({identity::CertsToDer(next_root)});
+  node_->SetEntries(
+      {MakeEntry(kEntryA, "spiffe://example.org/web", {uid_selector_})});
+  ASSERT_TRUE(WaitFor([&] {
+    absl::StatusOr<identity::workload::X509Context> c = Fetch();
+    return c.ok() && c->bundles.size() == 1 &&
+           c->bundles.begin()->second.roots().size() == 2;
+  }));
+  // The rotated server: its chain leads to the next root only.
+  absl::StatusOr<std::unique_ptr<FakeNode>> rotated =
+      FakeNode::Start(*next, clock_);
+  ASSERT_TRUE(rotated.ok()) << rotated.status();
+  (*rotated)->SetEntries(
+      {MakeEntry(kEntryB, "spiffe://example.org/b", {uid_selector_})});
+  agent_.reset();
+  client_.reset();
+  node_->Shutdown();
+  StartAgent((*rotated)->address());
+  EXPECT_TRUE(WaitFor([&] {
+    absl::StatusOr<identity::workload::X509Context> c = Fetch();
+    return c.ok() && c->svids.size() == 1 &&
+           c->svids[0].id.ToString() == "spiffe://example.org/b";
+  })) << "the restarted agent did not sync from the rotated server";
+}
+
+// A server: block whose bundle file is missing is an error, not a crash
+// (the half-built agent is destroyed).
+TEST_F(ServerModeTest, MissingServerBundleIsAnError) {
+  absl::StatusOr<AgentConfig> config = ParseAgentConfig(
+      absl::StrCat("trust_domain: example.org\nsocket_path: ", dir_,
+                   "/api.sock\nstate_dir: ", dir_,
+                   "/state\nserver:\n  address: [", node_->address(),
+                   "]\n  bundle: missing.pem\n  join_token: t\n"),
+      "test config", dir_);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_THAT(Agent::Create(*config, "", clock_).status(),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("missing.pem")));
+}
+
 TEST_F(ServerModeTest, EvictedAgentStopsServing) {
   StartAgent(node_->address());
   node_->SetEntries(

@@ -20,6 +20,7 @@
 #include "identity/file_util.h"
 #include "identity/keys.h"
 #include "identity/pem.h"
+#include "identity/root_rotation.h"
 #include "identity/spiffe_id.h"
 
 namespace mayfly::cli {
@@ -114,11 +115,17 @@ int CaCsr(const std::vector<std::string>& args) {
 
 int CaSign(const std::vector<std::string>& args) {
   std::string dir, csr_path, out, ttl = kDefaultIntermediateTtl;
+  bool next = false;
   FlagSet flags(
-      "mayfly ca sign --dir DIR --csr FILE --out FILE [--ttl 96h]",
+      "mayfly ca sign --dir DIR --csr FILE --out FILE [--ttl 96h] [--next]",
       "Certifies a mayfly-server replica's intermediate key (from `mayfly ca "
       "csr`)\nwith the root in DIR. The certificate may sign leaves only "
-      "(pathlen 0) and\nexpires with the root at the latest.");
+      "(pathlen 0) and\nexpires with the root at the latest. With --next, "
+      "the root a rotation\nprepared (`mayfly ca rotate`) signs instead: the "
+      "replica switches to it\nonce its agents have that root "
+      "(docs/server-admin.md).");
+  flags.Bool("next", &next,
+             "Sign with the prepared next root, not the current one.");
   flags.String("dir", &dir, "The CA directory (`mayfly ca init`).");
   flags.String("csr", &csr_path, "The replica's CSR (PEM).");
   flags.String("out", &out, "Where to write the certificate (PEM).");
@@ -139,8 +146,18 @@ int CaSign(const std::vector<std::string>& args) {
   if (!pem.ok()) return Fail(std::string(pem.status().message()));
   auto der = CsrPemToDer(*pem, csr_path);
   if (!der.ok()) return Fail(std::string(der.status().message()));
-  auto ca = identity::CertificateAuthority::Load(dir, identity::RealClock());
-  if (!ca.ok()) return Fail(std::string(ca.status().message()));
+  auto ca =
+      next ? identity::CertificateAuthority::LoadWithRoot(
+                 dir, identity::kNextRootKeyFile, identity::kNextRootCertFile,
+                 identity::RealClock())
+           : identity::CertificateAuthority::Load(dir, identity::RealClock());
+  if (!ca.ok()) {
+    return Fail(
+        absl::StrCat(ca.status().message(),
+                     next && absl::IsNotFound(ca.status())
+                         ? " (no prepared root: run `mayfly ca rotate` first)"
+                         : ""));
+  }
   auto cert = (*ca)->SignIntermediateCsr(*der, *lifetime);
   if (!cert.ok()) {
     return Fail(absl::StrCat(csr_path, ": ", cert.status().message()));

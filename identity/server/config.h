@@ -20,8 +20,8 @@
 //   agent_ttl: 1h          agent SVIDs
 //   join_token_ttl: 10m
 //   server_svid_ttl: 1h    the server's own TLS SVID (renewed at half-life)
-//   root_rotation_lead: 30s  ca_dir mode: how long the store's bundle
-//                          carries a prepared root before it signs
+//   root_rotation_lead: 30s  how long the store's bundle carries a
+//                          prepared root before it signs (both modes)
 //   x509pop: {ca_bundle: F, aliases: [{cn: "kafka-*", alias: SPIFFE_ID}]}
 //   metrics_address: 127.0.0.1:9989       Prometheus /metrics, loopback only
 //   log_level: info

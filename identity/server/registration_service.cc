@@ -7,6 +7,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "identity/log/log.h"
+#include "identity/pem.h"
 #include "identity/server/peer_auth.h"
 #include "identity/status_macros.h"
 
@@ -151,6 +152,45 @@ grpc::Status RegistrationService::EvictAgent(grpc::ServerContext* context,
   });
 }
 
+grpc::Status RegistrationService::PruneBundle(
+    grpc::ServerContext* context, const v1::PruneBundleRequest* request,
+    v1::PruneBundleResponse* response) {
+  return Call(*context, "PruneBundle", [&]() -> absl::Status {
+    if (request->keep_roots().empty()) {
+      return absl::InvalidArgumentError(
+          "keep_roots is empty: a bundle with no root trusts nothing");
+    }
+    std::set<std::string> keep;
+    for (const std::string& der : request->keep_roots()) {
+      absl::StatusOr<identity::CertChain> cert = identity::CertsFromDer(der);
+      if (!cert.ok() || cert->size() != 1) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "keep_roots[", keep.size(), "] is not one DER certificate"));
+      }
+      keep.insert(der);
+    }
+    const std::string signing =
+        options_.signing_root ? options_.signing_root() : std::string();
+    if (!signing.empty() && keep.count(signing) == 0) {
+      return absl::FailedPreconditionError(
+          "keep_roots lacks the root this replica signs under; switch every "
+          "replica to the new root first");
+    }
+    ASSIGN_OR_RETURN(v1::Bundle bundle, store_.GetBundle());
+    for (const std::string& der : bundle.x509_roots()) {
+      if (keep.count(der) != 0) continue;
+      ASSIGN_OR_RETURN(bool removed, store_.RemoveRootFromBundle(der));
+      if (removed) response->add_removed(der);
+    }
+    ASSIGN_OR_RETURN(bundle, store_.GetBundle());
+    *response->mutable_roots() = bundle.x509_roots();
+    LogInfo("bundle_pruned",
+            {{"removed", absl::StrCat(response->removed_size())},
+             {"roots", absl::StrCat(response->roots_size())}});
+    return absl::OkStatus();
+  });
+}
+
 grpc::Status RefusingRegistration::Refuse() {
   return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
                       "the calling uid is not in the server's admin_uids");
@@ -189,6 +229,11 @@ grpc::Status RefusingRegistration::ListAgents(grpc::ServerContext*,
 }
 grpc::Status RefusingRegistration::EvictAgent(grpc::ServerContext*,
                                               const v1::AgentId*, v1::Agent*) {
+  return Refuse();
+}
+grpc::Status RefusingRegistration::PruneBundle(grpc::ServerContext*,
+                                               const v1::PruneBundleRequest*,
+                                               v1::PruneBundleResponse*) {
   return Refuse();
 }
 

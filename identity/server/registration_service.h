@@ -40,6 +40,9 @@ class RegistrationService final : public v1::Registration::Service {
     bool require_admin_svid = false;
     // The bundle to verify admin SVIDs with, now.
     std::function<absl::StatusOr<identity::X509Bundle>()> bundle;
+    // The root (DER) this replica signs under now; PruneBundle never
+    // removes it.
+    std::function<std::string()> signing_root;
   };
 
   RegistrationService(Options options, ServerStore& store,
@@ -70,6 +73,9 @@ class RegistrationService final : public v1::Registration::Service {
   grpc::Status EvictAgent(grpc::ServerContext* context,
                           const v1::AgentId* request,
                           v1::Agent* response) override;
+  grpc::Status PruneBundle(grpc::ServerContext* context,
+                           const v1::PruneBundleRequest* request,
+                           v1::PruneBundleResponse* response) override;
 
  private:
   // OK on the admin socket; on TLS, the caller must be an admin ID.
@@ -107,6 +113,8 @@ class RefusingRegistration final : public v1::Registration::Service {
                           v1::ListAgentsResponse*) override;
   grpc::Status EvictAgent(grpc::ServerContext*, const v1::AgentId*,
                           v1::Agent*) override;
+  grpc::Status PruneBundle(grpc::ServerContext*, const v1::PruneBundleRequest*,
+                           v1::PruneBundleResponse*) override;
 
  private:
   static grpc::Status Refuse();

@@ -244,6 +244,17 @@ absl::StatusOr<bool> ReplicaSigner::Refresh() {
   return true;
 }
 
+absl::StatusOr<std::shared_ptr<const SigningMaterial>> ReplicaSigner::Load()
+    const {
+  absl::MutexLock lock(&mu_);
+  return Build();
+}
+
+void ReplicaSigner::Install(std::shared_ptr<const SigningMaterial> next) {
+  absl::MutexLock lock(&mu_);
+  InstallLocked(std::move(next));
+}
+
 absl::Status ReplicaSigner::Renew() {
   absl::MutexLock lock(&mu_);
   ASSIGN_OR_RETURN(std::shared_ptr<const SigningMaterial> next, Build());

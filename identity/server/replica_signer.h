@@ -122,6 +122,13 @@ class ReplicaSigner {
   // goes on meanwhile). Otherwise re-reads the files. True if the material
   // changed; on error the current material stays in force.
   absl::StatusOr<bool> Refresh() ABSL_LOCKS_EXCLUDED(mu_);
+  // Intermediate mode: reads the files into new material without putting
+  // it in force, so the caller can hold back a chain under a root the
+  // agents have not been sent yet; Install puts it in force.
+  absl::StatusOr<std::shared_ptr<const SigningMaterial>> Load() const
+      ABSL_LOCKS_EXCLUDED(mu_);
+  void Install(std::shared_ptr<const SigningMaterial> next)
+      ABSL_LOCKS_EXCLUDED(mu_);
   // Builds new material now, due or not (ca_dir: a new intermediate under
   // the directory's root as it is now, e.g. just after a root rotation's
   // Promote). On error the current material stays in force.

@@ -78,11 +78,12 @@ absl::StatusOr<std::unique_ptr<MayflyServer>> MayflyServer::Start(
   s->node_ = std::make_unique<NodeService>(std::move(node_options), *s->store_,
                                            *s->cache_, *s->signer_, clock);
   RegistrationService::Options reg{config.trust_domain, config.join_token_ttl};
+  MayflyServer* raw = s.get();
+  reg.signing_root = [raw] { return raw->signer_->Current()->root_der; };
   s->registration_admin_ =
       std::make_unique<RegistrationService>(reg, *s->store_, clock);
   reg.require_admin_svid = true;
   reg.admin_ids = config.admin_ids;
-  MayflyServer* raw = s.get();
   reg.bundle = [raw]() -> absl::StatusOr<identity::X509Bundle> {
     ASSIGN_OR_RETURN(v1::Bundle bundle, raw->store_->GetBundle());
     return X509BundleOf(raw->config_.trust_domain, bundle,
@@ -160,7 +161,9 @@ absl::Status MayflyServer::WriteServerIdentity() {
 
 absl::Status MayflyServer::Maintain() {
   absl::MutexLock lock(&mu_);
-  absl::StatusOr<bool> refreshed = signer_->Refresh();
+  absl::StatusOr<bool> refreshed = config_.signing.ca_dir.empty()
+                                       ? AdvanceIntermediate()
+                                       : signer_->Refresh();
   if (!refreshed.ok()) {
     LogError("intermediate_refresh_failed",
              {{"error", refreshed.status().ToString()}});

@@ -17,7 +17,10 @@
 // root_rotation_lead and every open Sync stream has been sent it (and
 // renews the intermediate and the server SVID under it at once), and after
 // drop_after removes the retired root from the CA directory and from the
-// store's bundle (server_rotation.cc).
+// store's bundle (server_rotation.cc). With admin-signed intermediates it
+// re-reads the signing files, and holds back a new intermediate under
+// another root until the store's bundle has carried that root for
+// root_rotation_lead and every open Sync stream has been sent it.
 //
 // With metrics_address, /metrics serves RenderMetrics() (server_metrics.cc):
 // when the signing intermediate, this replica's own SVID and the bundle's
@@ -88,13 +91,23 @@ class MayflyServer {
       : config_(std::move(config)), clock_(clock) {}
 
   absl::Status WriteServerIdentity() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Publishes the roots this replica trusts (ca_dir mode: the CA
-  // directory's bundle.pem, which carries a prepared or retired root too)
-  // and its JWT key into the store's bundle.
+  // Publishes the roots this replica trusts and its JWT key into the
+  // store's bundle: the root it signs under, and the roots of the bundle
+  // file as it is now (ca_dir mode: the CA directory's bundle.pem), which
+  // carries a prepared root before anything is signed by it.
   absl::Status PublishToStore() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // ca_dir mode: moves a root rotation on by one step if one is due. True
   // if the signing material changed (the server SVID is then renewed).
   absl::StatusOr<bool> AdvanceRootRotation() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Intermediate mode: re-reads the signing files. A chain under the root
+  // in force is taken at once; one under another root only once
+  // SwitchDue(that root). True if the signing material changed.
+  absl::StatusOr<bool> AdvanceIntermediate() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Whether a chain under `next_root` (DER) may sign now: the store's
+  // bundle has carried it for root_rotation_lead and every open Sync
+  // stream on this replica has been sent it. Publishes first.
+  absl::StatusOr<bool> SwitchDue(const std::string& next_root)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const ServerConfig config_;
   const identity::Clock& clock_;

@@ -47,21 +47,81 @@ std::string Rfc3339(absl::Time t) {
 
 absl::Status MayflyServer::PublishToStore() {
   std::shared_ptr<const SigningMaterial> m = signer_->Current();
-  std::vector<std::string> roots;
+  // The root in force first: a replica never signs under a root missing
+  // from the store's bundle, whatever its files say now.
+  std::vector<std::string> roots = {m->root_der};
+  // The bundle file, not the signer's snapshot: a prepared root is there
+  // before anything is signed by it, and must reach the store first.
+  identity::X509Bundle bundle(config_.trust_domain);
   if (config_.signing.ca_dir.empty()) {
-    for (const identity::UniqueX509& r : m->roots.roots()) {
-      roots.push_back(identity::CertToDer(*r));
+    ASSIGN_OR_RETURN(std::string pem,
+                     identity::ReadFile(config_.signing.bundle));
+    absl::StatusOr<identity::X509Bundle> read =
+        identity::X509Bundle::FromPem(config_.trust_domain, pem);
+    if (!read.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(config_.signing.bundle, ": ", read.status().message()));
     }
+    bundle = *std::move(read);
   } else {
-    // bundle.pem, not the signer's snapshot: Prepare adds the next root
-    // there, and it must reach the store before anything is signed by it.
-    ASSIGN_OR_RETURN(identity::X509Bundle bundle,
-                     identity::ReadCaBundle(config_.signing.ca_dir));
-    for (const identity::UniqueX509& r : bundle.roots()) {
-      roots.push_back(identity::CertToDer(*r));
-    }
+    ASSIGN_OR_RETURN(bundle, identity::ReadCaBundle(config_.signing.ca_dir));
+  }
+  for (const identity::UniqueX509& r : bundle.roots()) {
+    std::string der = identity::CertToDer(*r);
+    if (der != m->root_der) roots.push_back(std::move(der));
   }
   return store_->PublishToBundle(roots, m->jwt_key);
+}
+
+absl::StatusOr<bool> MayflyServer::SwitchDue(const std::string& next) {
+  RETURN_IF_ERROR(PublishToStore());
+  ASSIGN_OR_RETURN(v1::Bundle stored, store_->GetBundle());
+  if (std::find(stored.x509_roots().begin(), stored.x509_roots().end(), next) ==
+      stored.x509_roots().end()) {
+    return absl::InternalError("the next root is not in the store's bundle");
+  }
+  const absl::Duration now = clock_.Monotonic();
+  if (rotation_next_der_ != next) {
+    ASSIGN_OR_RETURN(KeyValue kv, store_->kv().Get(kBundleKey));
+    rotation_next_der_ = next;
+    rotation_seen_at_ = now;
+    rotation_revision_ = kv.mod_revision;
+    LogInfo("root_rotation_bundle_published",
+            {{"lead", absl::FormatDuration(config_.root_rotation_lead)},
+             {"revision", absl::StrCat(rotation_revision_)}});
+  }
+  if (now < rotation_seen_at_ + config_.root_rotation_lead) return false;
+  // A stream that is slow to take its state (or a Sync cut short) holds the
+  // switch back; an agent that is not connected gets the bundle as its
+  // stream's first message when it reconnects.
+  if (const int behind = node_->delivery().BehindRevision(rotation_revision_);
+      behind > 0) {
+    LogInfo("root_rotation_waiting_for_sync",
+            {{"streams_behind", absl::StrCat(behind)}});
+    return false;
+  }
+  rotation_next_der_.clear();
+  return true;
+}
+
+absl::StatusOr<bool> MayflyServer::AdvanceIntermediate() {
+  ASSIGN_OR_RETURN(std::shared_ptr<const SigningMaterial> next,
+                   signer_->Load());
+  std::shared_ptr<const SigningMaterial> current = signer_->Current();
+  if (X509_cmp(next->signer.cert.get(), current->signer.cert.get()) == 0 &&
+      next->roots.ToDer() == current->roots.ToDer()) {
+    return false;
+  }
+  if (next->root_der != current->root_der) {
+    // An intermediate under another root (a fleet-wide rotation,
+    // docs/server-admin.md): the agents must have that root first.
+    ASSIGN_OR_RETURN(bool due, SwitchDue(next->root_der));
+    if (!due) return false;
+    LogInfo("root_rotation_switched",
+            {{"intermediate_not_after", Rfc3339(next->signer.NotAfter())}});
+  }
+  signer_->Install(std::move(next));
+  return true;
 }
 
 absl::StatusOr<bool> MayflyServer::AdvanceRootRotation() {
@@ -96,38 +156,13 @@ absl::StatusOr<bool> MayflyServer::AdvanceRootRotation() {
   RETURN_IF_ERROR(identity::EnsureNextRootInBundle(dir).status());
   ASSIGN_OR_RETURN(std::string next,
                    ReadCertDer(dir, identity::kNextRootCertFile));
-  RETURN_IF_ERROR(PublishToStore());
-  ASSIGN_OR_RETURN(v1::Bundle stored, store_->GetBundle());
-  if (std::find(stored.x509_roots().begin(), stored.x509_roots().end(), next) ==
-      stored.x509_roots().end()) {
-    return absl::InternalError("the next root is not in the store's bundle");
-  }
-  const absl::Duration now = clock_.Monotonic();
-  if (rotation_next_der_ != next) {
-    ASSIGN_OR_RETURN(KeyValue kv, store_->kv().Get(kBundleKey));
-    rotation_next_der_ = next;
-    rotation_seen_at_ = now;
-    rotation_revision_ = kv.mod_revision;
-    LogInfo("root_rotation_bundle_published",
-            {{"lead", absl::FormatDuration(config_.root_rotation_lead)},
-             {"revision", absl::StrCat(rotation_revision_)}});
-  }
-  if (now < rotation_seen_at_ + config_.root_rotation_lead) return false;
-  // A stream that is slow to take its state (or a Sync cut short) holds the
-  // switch back; an agent that is not connected gets the bundle as its
-  // stream's first message when it reconnects.
-  if (const int behind = node_->delivery().BehindRevision(rotation_revision_);
-      behind > 0) {
-    LogInfo("root_rotation_waiting_for_sync",
-            {{"streams_behind", absl::StrCat(behind)}});
-    return false;
-  }
+  ASSIGN_OR_RETURN(bool due, SwitchDue(next));
+  if (!due) return false;
 
   // Leaves are capped by their intermediate, so the current one outlives
   // everything the old root signed through this replica.
   const absl::Time drop_after = signer_->Current()->signer.NotAfter();
   RETURN_IF_ERROR(identity::PromoteNextRoot(dir, drop_after));
-  rotation_next_der_.clear();
   LogInfo("root_rotation_switched",
           {{"old_root_dropped_after", Rfc3339(drop_after)}});
   RETURN_IF_ERROR(signer_->Renew());

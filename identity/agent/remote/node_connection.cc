@@ -26,7 +26,7 @@ absl::Status FromGrpc(const grpc::Status& status) {
 }
 
 NodeConnection::NodeConnection(std::vector<std::string> addresses,
-                               std::shared_ptr<const ServerTrust> trust,
+                               std::shared_ptr<const ServerTrustSource> trust,
                                const identity::Clock& clock)
     : addresses_(std::move(addresses)),
       trust_(std::move(trust)),

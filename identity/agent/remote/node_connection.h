@@ -39,7 +39,7 @@ inline constexpr absl::Duration kJwtCallDeadline = absl::Seconds(2);
 class NodeConnection {
  public:
   NodeConnection(std::vector<std::string> addresses,
-                 std::shared_ptr<const ServerTrust> trust,
+                 std::shared_ptr<const ServerTrustSource> trust,
                  const identity::Clock& clock);
 
   // The agent SVID (PEM chain, leaf first) and its key (PEM) for mTLS.
@@ -83,7 +83,7 @@ class NodeConnection {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::vector<std::string> addresses_;
-  const std::shared_ptr<const ServerTrust> trust_;
+  const std::shared_ptr<const ServerTrustSource> trust_;
   const identity::Clock& clock_;
 
   mutable absl::Mutex mu_;

@@ -46,13 +46,17 @@ absl::StatusOr<std::unique_ptr<ServerAgent>> ServerAgent::Create(
                                      server.root_sha256));
   RETURN_IF_ERROR(identity::EnsurePrivateDir(config.state_dir));
   ASSIGN_OR_RETURN(agent->cache_, StateCache::Open(config.state_dir));
-  agent->connection_ = std::make_unique<NodeConnection>(
-      server.addresses, std::make_shared<const ServerTrust>(std::move(trust)),
-      clock);
+  agent->trust_ = std::make_shared<ServerTrustSource>(std::move(trust));
+  agent->connection_ =
+      std::make_unique<NodeConnection>(server.addresses, agent->trust_, clock);
   NodeConnection* connection = agent->connection_.get();
+  ServerAgent* self = agent.get();  // owns the source
   agent->source_ = std::make_unique<RemoteSvidSource>(
-      [connection](const pb::SignX509Request& request) {
-        return connection->SignX509(request);
+      [connection, self](const pb::SignX509Request& request) {
+        absl::StatusOr<pb::SignX509Response> response =
+            connection->SignX509(request);
+        if (response.ok()) self->NoteSigningRoot(*response);
+        return response;
       },
       agent->cache_.get(), clock);
   // A valid agent SVID from the last run spares a join token (used once).
@@ -86,7 +90,8 @@ void ServerAgent::Stop() {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
   }
-  connection_->Cancel();
+  // Null when Create failed before making it (a bad server: block).
+  if (connection_ != nullptr) connection_->Cancel();
   if (sync_thread_.joinable()) sync_thread_.join();
 }
 
@@ -209,6 +214,7 @@ void ServerAgent::Apply(const pb::SyncResponse& response, bool fetch) {
         (*state)->bundle_generation = ++bundle_generation_;
         last_bundle_ = bundle_key;
       }
+      LearnServerRoots((*state)->bundle, fetch ? "sync" : "cache");
       publish_(*std::move(state));
     }
   }
@@ -252,6 +258,20 @@ absl::StatusOr<std::shared_ptr<SigningState>> ServerAgent::BundleState(
     state->jwt_bundle_jwks = bundle.jwt_jwks();
   }
   return state;
+}
+
+void ServerAgent::LearnServerRoots(const identity::X509Bundle& roots,
+                                   absl::string_view from) {
+  absl::StatusOr<bool> changed = trust_->Learn(roots);
+  if (!changed.ok()) {
+    LogWarn("server_trust_refused",
+            {{"from", std::string(from)},
+             {"error", std::string(changed.status().message())}});
+  } else if (*changed) {
+    LogInfo("server_trust_updated",
+            {{"from", std::string(from)},
+             {"roots", std::to_string(roots.roots().size())}});
+  }
 }
 
 absl::Time ServerAgent::Tick() {

@@ -9,6 +9,11 @@
 // its entry arrived is answered from memory. The agent's loop calls Tick
 // for renewals.
 //
+// Trust in the server: the configured bundle or pin, joined by the roots
+// of every bundle accepted on Sync (tls.h); they are kept on disk with the
+// SyncResponse, so a restarted agent trusts a server whose root rotated
+// while it ran.
+//
 // Outage: at start the cached entries, bundle and SVIDs are served at once;
 // while no server answers, what is valid is served, and health says
 // "serving from cache, server unreachable since T". Eviction: a refused
@@ -46,6 +51,11 @@ inline constexpr absl::Duration kMaxBackoff = absl::Seconds(5);
 // field if it breaks a rule the agent config would refuse.
 absl::StatusOr<RegistrationEntry> FromServerEntry(
     const server::v1::Entry& entry, const identity::TrustDomain& trust_domain);
+
+// Which root signed the top of `chain` (DER certificates, leaf first, the
+// chain below the root): its key ID, or its name; empty if unreadable.
+std::string SigningRootId(
+    const google::protobuf::RepeatedPtrField<std::string>& chain);
 
 class ServerAgent {
  public:
@@ -94,12 +104,20 @@ class ServerAgent {
   // InvalidArgument for another trust domain, no root, or a bad JWK set.
   absl::StatusOr<std::shared_ptr<SigningState>> BundleState(
       const server::v1::Bundle& bundle, const std::string& roots_der) const;
+  // Takes the roots of `bundle` (from Sync or its cache) as trusted for the
+  // server's own chain; a bundle BundleState would refuse is ignored.
+  void LearnServerRoots(const identity::X509Bundle& roots,
+                        absl::string_view from) ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status EnsureIdentity() ABSL_LOCKS_EXCLUDED(mu_);
   absl::Status RenewIdentity() ABSL_LOCKS_EXCLUDED(mu_);
   // Keeps a new agent SVID (and its key) in memory, on disk and in the
   // connection.
   absl::Status AdoptIdentity(const server::v1::AgentSvid& svid,
                              const EVP_PKEY& key) ABSL_LOCKS_EXCLUDED(mu_);
+  // After a SignX509: if the server signed under another root than the
+  // agent SVID's (a root rotation), the agent SVID renews at the next Tick.
+  void NoteSigningRoot(const server::v1::SignX509Response& response)
+      ABSL_LOCKS_EXCLUDED(mu_);
   // Records the outcome of a server call: reachable, unreachable, evicted.
   void Observe(const absl::Status& status) ABSL_LOCKS_EXCLUDED(mu_);
   absl::StatusOr<std::string> JoinToken() const;
@@ -107,6 +125,7 @@ class ServerAgent {
   const AgentConfig config_;
   const identity::Clock& clock_;
   std::unique_ptr<StateCache> cache_;
+  std::shared_ptr<ServerTrustSource> trust_;
   std::unique_ptr<NodeConnection> connection_;
   std::unique_ptr<RemoteSvidSource> source_;
   Registry* registry_ = nullptr;
@@ -121,6 +140,8 @@ class ServerAgent {
   // When Attest or RenewAgent last gave this agent an SVID (not a cached
   // one): a node that stops renewing shows here first.
   absl::Time identity_renewed_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  // SigningRootId of the agent SVID's chain.
+  std::string identity_root_id_ ABSL_GUARDED_BY(mu_);
   std::string agent_id_ ABSL_GUARDED_BY(mu_);
   std::string evicted_ ABSL_GUARDED_BY(mu_);
   absl::Time unreachable_since_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();

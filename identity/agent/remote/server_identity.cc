@@ -1,5 +1,7 @@
 // Server mode, the agent's own identity: attestation (join token or
 // x509pop) and the agent SVID's renewal. See server_agent.h.
+#include <openssl/x509v3.h>
+
 #include <utility>
 
 #include "absl/status/status.h"
@@ -35,6 +37,44 @@ std::string ChainPem(
 }
 
 }  // namespace
+
+std::string SigningRootId(
+    const google::protobuf::RepeatedPtrField<std::string>& chain) {
+  if (chain.empty()) return "";
+  absl::StatusOr<identity::CertChain> top =
+      identity::CertsFromDer(*chain.rbegin());
+  if (!top.ok() || top->empty()) return "";
+  X509& cert = *top->back();
+  // The root's key ID when the chain names it (mayfly's intermediates
+  // do); else its name, which cannot tell two roots of one name apart.
+  if (const ASN1_OCTET_STRING* akid = X509_get0_authority_key_id(&cert)) {
+    return absl::StrCat(
+        "akid:", absl::string_view(
+                     reinterpret_cast<const char*>(ASN1_STRING_get0_data(akid)),
+                     ASN1_STRING_length(akid)));
+  }
+  char name[256];
+  X509_NAME_oneline(X509_get_issuer_name(&cert), name, sizeof(name));
+  return absl::StrCat("name:", name);
+}
+
+void ServerAgent::NoteSigningRoot(const pb::SignX509Response& response) {
+  for (const pb::SignX509Result& result : response.results()) {
+    if (result.chain().empty()) continue;
+    const std::string root = SigningRootId(result.chain());
+    absl::MutexLock lock(&mu_);
+    if (root.empty() || !has_identity_ || root == identity_root_id_ ||
+        identity_renew_at_ <= clock_.Now()) {
+      return;
+    }
+    // The server signs under another root than the agent SVID's: a root
+    // rotation. Renew now, so the agent SVID does not depend on the old
+    // root once the store's bundle drops it.
+    identity_renew_at_ = clock_.Now();
+    LogInfo("agent_svid_renewal_for_new_root", {});
+    return;
+  }
+}
 
 absl::StatusOr<std::string> ServerAgent::JoinToken() const {
   const ServerConfig& server = *config_.server;
@@ -132,6 +172,7 @@ absl::Status ServerAgent::AdoptIdentity(const pb::AgentSvid& svid,
   agent_id_ = svid.spiffe_id();
   identity_not_after_ = not_after;
   identity_renew_at_ = now + (not_after - now) * kIdentityRenewFraction;
+  identity_root_id_ = SigningRootId(svid.chain());
   return absl::OkStatus();
 }
 

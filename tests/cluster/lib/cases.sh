@@ -101,6 +101,7 @@ case_cross_node() {
 attest_refused() {
   local token=$1 name=$2 dir=$run/$2 pid deadline=$((SECONDS + 10))
   mkdir -p "$dir"
+  cp "$run/node1/server-bundle.pem" "$dir/"
   sed -e "s|$run/node1/|$dir/|" -e "s|join_token: .*|join_token: $token|" \
     "$run/node1/agent.yaml" >"$dir/agent.yaml"
   spawn "agent-$name" "$dir/agent.log" ip netns exec "${net_tag}n3" \
@@ -285,3 +286,4 @@ YAML
     return 1
   fi
 }
+

@@ -70,6 +70,7 @@ signing:
   bundle: $run/admin-ca/bundle.pem
 default_ttl: $svid_ttl
 agent_ttl: $agent_ttl
+root_rotation_lead: $rotation_lead
 x509pop:
   ca_bundle: $run/node-pki/ca.pem
   aliases: [{cn: "kafka-*", alias: "spiffe://$td/mayfly/alias/kafka"}]
@@ -105,6 +106,10 @@ server_stop() {
   fi
 }
 
+# server_hup NAME: SIGHUP, so the replica re-reads its signing files and
+# runs its maintenance now rather than within 30 s.
+server_hup() { kill -HUP -- "-${server_pid[$1]}" 2>/dev/null; }
+
 admin() {
   local name=$1
   shift
@@ -130,6 +135,9 @@ agent_start() {
     return 1
   }
   echo "$token" >"$dir/token"
+  # The agent's own copy, as a node gets it at provisioning: the admin's
+  # bundle.pem changes in a root rotation, this one does not.
+  cp "$run/admin-ca/bundle.pem" "$dir/server-bundle.pem"
   local addrs
   addrs=$(sed 's/ /, /g' <<<"$*")
   cat >"$dir/agent.yaml" <<YAML
@@ -138,7 +146,7 @@ socket_path: $dir/api.sock
 state_dir: $dir/state
 server:
   address: [$addrs]
-  bundle: $run/admin-ca/bundle.pem
+  bundle: $dir/server-bundle.pem
   join_token: $token
 YAML
   agent_restart "$n" || return

@@ -151,6 +151,12 @@ void FakeNode::SetBundleTrustDomain(const std::string& td) {
   ++revision_;
 }
 
+void FakeNode::SetExtraRoots(std::vector<std::string> roots_der) {
+  absl::MutexLock lock(&mu_);
+  extra_roots_ = std::move(roots_der);
+  ++revision_;
+}
+
 void FakeNode::Evict() {
   absl::MutexLock lock(&mu_);
   evicted_ = true;
@@ -300,6 +306,9 @@ pb::SyncResponse FakeNode::StateLocked() const {
   one.push_back(identity::ShareCert(ca_.root.cert.get()));
   response.mutable_bundle()->add_x509_roots(
       other_root_der_.empty() ? identity::CertsToDer(one) : other_root_der_);
+  for (const std::string& root : extra_roots_) {
+    response.mutable_bundle()->add_x509_roots(root);
+  }
   return response;
 }
 

@@ -71,6 +71,10 @@ class FakeNode final : public pb::Node::Service {
   // The trust domain the Sync bundle names, with a root of its own (a
   // misconfigured server).
   void SetBundleTrustDomain(const std::string& td) ABSL_LOCKS_EXCLUDED(mu_);
+  // Roots (DER) the Sync bundle carries after the test CA's own: a next
+  // root, as a server publishes it before a root rotation. Pushed at once.
+  void SetExtraRoots(std::vector<std::string> roots_der)
+      ABSL_LOCKS_EXCLUDED(mu_);
   // Refuses every call but Attest with PermissionDenied.
   void Evict() ABSL_LOCKS_EXCLUDED(mu_);
   // How long SignX509 takes: a slow server, for tests of what the agent
@@ -123,6 +127,7 @@ class FakeNode final : public pb::Node::Service {
   bool evicted_ ABSL_GUARDED_BY(mu_) = false;
   std::string bundle_td_ ABSL_GUARDED_BY(mu_) = "example.org";
   std::string other_root_der_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> extra_roots_ ABSL_GUARDED_BY(mu_);
   absl::Duration ttl_ ABSL_GUARDED_BY(mu_) = absl::Minutes(5);
   absl::Duration sign_delay_ ABSL_GUARDED_BY(mu_) = absl::ZeroDuration();
   int attests_ ABSL_GUARDED_BY(mu_) = 0;
