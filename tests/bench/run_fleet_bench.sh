@@ -9,7 +9,7 @@
 # Usage: run_fleet_bench.sh [--short]
 #   --short: the CI run (tests/run_all.sh): 100 agents x 10 entries, SVIDs
 #            of 20 s, 10 s windows (well under 2 minutes with etcd's start).
-#   full:    1,000 agents x 100 entries, SVIDs of 240 s, 30 s windows.
+#   full:    1,000 agents x 100 entries, SVIDs of 900 s, 30 s windows.
 # Exit 1 if any call failed or an agent never got all its SVIDs.
 set -euo pipefail
 if [[ $# -gt 1 || ($# == 1 && $1 != --short) ]]; then
@@ -26,8 +26,8 @@ if [[ ${1:-} == --short ]]; then
   mode=short agents=100 entries=10 entry_ttl=20 agent_ttl=20s window=10
   change_rate=10 cold_timeout=60
 else
-  mode=full agents=1000 entries=100 entry_ttl=240 agent_ttl=120s window=30
-  change_rate=10 cold_timeout=600
+  mode=full agents=1000 entries=100 entry_ttl=900 agent_ttl=900s window=30
+  change_rate=10 cold_timeout=900
 fi
 td=example.org
 net_host=127.0.0.1
