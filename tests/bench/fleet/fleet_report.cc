@@ -34,7 +34,10 @@ double Delta(const std::vector<double>& a, const std::vector<double>& b) {
 Snapshot Report::Take(const FleetCounters* counters) {
   Snapshot s;
   s.at = absl::Now();
-  for (int pid : server_pids_) s.server_cpu_s.push_back(ProcCpuSeconds(pid));
+  for (int pid : server_pids_) {
+    s.server_cpu_s.push_back(ProcCpuSeconds(pid));
+    s.server_rss_kb.push_back(ProcRssKb(pid));
+  }
   for (int pid : etcd_pids_) s.etcd_cpu_s.push_back(ProcCpuSeconds(pid));
   for (int port : etcd_ports_) {
     absl::StatusOr<std::map<std::string, double>> h = EtcdHandledByMethod(port);
@@ -86,8 +89,13 @@ void Report::Load(const Snapshot& a, const Snapshot& b, int64_t entries,
   Figure("load: servers' CPU", Delta(a.server_cpu_s, b.server_cpu_s), "s", 1);
   Figure("load: etcd members' CPU", Delta(a.etcd_cpu_s, b.etcd_cpu_s), "s", 1);
   for (size_t i = 0; i < server_pids_.size(); ++i) {
+    Figure(absl::StrCat("load: server ", i, " RSS before loading"),
+           a.server_rss_kb[i] / 1024.0, "MB", 1);
     Figure(absl::StrCat("load: server ", i, " RSS after loading"),
-           ProcRssKb(server_pids_[i]) / 1024.0, "MB", 1);
+           b.server_rss_kb[i] / 1024.0, "MB", 1);
+    // Every replica's cache holds every entry.
+    Figure(absl::StrCat("load: server ", i, " RSS per entry"),
+           (b.server_rss_kb[i] - a.server_rss_kb[i]) * 1024.0 / entries, "B");
   }
 }
 
@@ -188,6 +196,10 @@ void Report::Renewals(const Snapshot& a, const Snapshot& b,
   Figure("wire: probe SVID renewals counted", svids, "");
   Figure("wire: bytes per SVID renewal (SignX509, both ways)",
          svids > 0 ? counters.probe_sign_bytes / svids : -1, "B");
+  const double firsts = static_cast<double>(counters.probe_first_svids);
+  Figure("wire: probe first SVIDs counted (cold start)", firsts, "");
+  Figure("wire: bytes per first SVID (SignX509, both ways)",
+         firsts > 0 ? counters.probe_first_bytes / firsts : -1, "B");
   const double agents = static_cast<double>(counters.probe_agent_renewals);
   Figure("wire: probe agent renewals counted", agents, "");
   Figure("wire: bytes per agent renewal (RenewAgent + new mTLS handshake)",

@@ -24,6 +24,7 @@ struct Snapshot {
   absl::Time at;
   std::vector<double> server_cpu_s;
   std::vector<double> etcd_cpu_s;
+  std::vector<long> server_rss_kb;
   std::map<std::string, double> etcd_handled;  // by method, all members
   int64_t svids_first = 0, svids_renewed = 0, sign_calls = 0;
   int64_t agent_renewals = 0, sync_messages = 0, sync_bytes = 0;

@@ -260,7 +260,7 @@ absl::Status SimAgent::SignDue() {
       ASSIGN_OR_RETURN(*item->mutable_csr(),
                        identity::MakeSvidCsrDer(*key, id, {}));
     }
-    const bool probe = options_.wire_bytes && counters_.count_probe_bytes;
+    const bool probe = options_.wire_bytes != nullptr;
     const uint64_t before = probe ? options_.wire_bytes() : 0;
     grpc::ClientContext context;
     SetDeadline(context);
@@ -278,7 +278,7 @@ absl::Status SimAgent::SignDue() {
       }
       return FromGrpc(status);
     }
-    int64_t renewed = 0;
+    int64_t renewed = 0, first = 0;
     for (const pb::SignX509Result& r : response.results()) {
       auto it = entries_.find(r.entry_id());
       if (it == entries_.end()) continue;  // deleted meanwhile
@@ -293,13 +293,19 @@ absl::Status SimAgent::SignDue() {
         it->second.ever_signed = true;
         ++signed_entries_;
         ++counters_.svids_first;
+        ++first;
       }
       it->second.renew_at = RenewAt(absl::FromUnixSeconds(r.not_after_unix()));
     }
     counters_.svids_renewed += renewed;
-    if (probe && renewed == response.results_size()) {
+    if (probe && renewed == response.results_size() &&
+        counters_.count_probe_bytes) {
       counters_.probe_sign_bytes += static_cast<int64_t>(after - before);
       counters_.probe_sign_svids += renewed;
+    }
+    if (probe && first == response.results_size()) {
+      counters_.probe_first_bytes += static_cast<int64_t>(after - before);
+      counters_.probe_first_svids += first;
     }
     if (!all_signed_reported_ && options_.expected_entries > 0 &&
         signed_entries_ >= options_.expected_entries) {

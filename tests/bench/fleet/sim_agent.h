@@ -46,6 +46,10 @@ struct FleetCounters {
   // Wire bytes of probe agents (those behind a CountingProxy).
   std::atomic<int64_t> probe_sign_bytes{0};
   std::atomic<int64_t> probe_sign_svids{0};
+  // Their first SVIDs (the cold start), always counted: the same request
+  // and answer as a renewal's.
+  std::atomic<int64_t> probe_first_bytes{0};
+  std::atomic<int64_t> probe_first_svids{0};
   std::atomic<int64_t> probe_agent_renew_bytes{0};
   std::atomic<int64_t> probe_agent_renewals{0};
   // Only during the renewal windows.
