@@ -60,7 +60,10 @@ Snapshot Report::Take(const FleetCounters* counters) {
 
 void Report::Failure(const std::string& what, const absl::Status& status) {
   absl::MutexLock lock(&mu_);
-  ++failures_[absl::StrCat(what, ": ", status.ToString())];
+  // Grouped by the message's start: messages that quote a time would
+  // otherwise make one line each.
+  ++failures_[absl::StrCat(what, ": ", absl::StatusCodeToString(status.code()),
+                           ": ", status.message().substr(0, 60))];
 }
 
 void Report::Figure(const std::string& name, double value,
