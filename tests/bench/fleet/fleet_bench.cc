@@ -197,11 +197,17 @@ int Run() {
         report.Failure("attest, gave up", s);
         return;
       }
+      // A stream that ends is reopened with the same backoff: while gRPC
+      // backs off a connection that failed, a call fails at once.
+      backoff = absl::Seconds(1);
       while (!stopping) {
+        const absl::Time opened = clock.Now();
         s = agents[i]->RunSync();
         if (stopping) break;
         report.Failure("sync", s);
-        absl::SleepFor(absl::Seconds(1));
+        if (clock.Now() - opened > absl::Minutes(1)) backoff = absl::Seconds(1);
+        absl::SleepFor(backoff);
+        backoff = std::min(backoff * 2, absl::Seconds(8));
       }
     });
   }
