@@ -33,7 +33,7 @@
 #   9. the README's first command, the product demo (tests/demo.sh), counted
 #      as one test
 #  10. the benchmarks, which print their figures and ratios (mint, agent,
-#      server against SPIRE)
+#      server against SPIRE, the fleet of simulated agents on etcd)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -169,6 +169,7 @@ bench_rc=0
 bash tests/bench/run_mint_bench.sh || bench_rc=$?
 bash tests/bench/run_agent_bench.sh --short || bench_rc=$?
 bash tests/bench/run_server_bench.sh --short || bench_rc=$?
+bash tests/bench/run_fleet_bench.sh --short || bench_rc=$?
 
 passed=$(grep -cE '^//[^ ]+ +(\(cached\) )?PASSED' "$log" || true)
 failed=$(grep -cE '^//[^ ]+ +(FAILED|TIMEOUT|NO STATUS)' "$log" || true)

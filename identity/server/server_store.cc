@@ -39,6 +39,12 @@ bool ValidEntryId(const std::string& id) {
   return true;
 }
 
+absl::Status InvalidEntryId(const std::string& id) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("entry id \"", absl::CHexEscape(id.substr(0, 64)),
+                   "\": want 32 lowercase hex digits"));
+}
+
 template <typename T>
 absl::StatusOr<T> Parse(const KeyValue& kv) {
   T msg;
@@ -141,11 +147,7 @@ absl::Status ServerStore::DeleteEntry(const std::string& id) {
 }
 
 absl::StatusOr<v1::Entry> ServerStore::GetEntry(const std::string& id) {
-  if (!ValidEntryId(id)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("entry id \"", absl::CHexEscape(id.substr(0, 64)),
-                     "\": want 32 lowercase hex digits"));
-  }
+  if (!ValidEntryId(id)) return InvalidEntryId(id);
   absl::StatusOr<KeyValue> id_kv = kv_.Get(EntryIdKey(id));
   if (absl::IsNotFound(id_kv.status())) {
     return absl::NotFoundError(absl::StrCat("no entry ", id));
@@ -154,6 +156,18 @@ absl::StatusOr<v1::Entry> ServerStore::GetEntry(const std::string& id) {
   absl::StatusOr<KeyValue> kv = kv_.Get(EntryKey(id_kv->value, id));
   if (absl::IsNotFound(kv.status())) {
     return absl::NotFoundError(absl::StrCat("no entry ", id));
+  }
+  if (!kv.ok()) return kv.status();
+  return EntryFrom(*kv);
+}
+
+absl::StatusOr<v1::Entry> ServerStore::GetEntryOfParent(
+    const std::string& parent_id, const std::string& id) {
+  if (!ValidEntryId(id)) return InvalidEntryId(id);
+  absl::StatusOr<KeyValue> kv = kv_.Get(EntryKey(parent_id, id));
+  if (absl::IsNotFound(kv.status())) {
+    return absl::NotFoundError(
+        absl::StrCat("no entry ", id, " under parent ", parent_id));
   }
   if (!kv.ok()) return kv.status();
   return EntryFrom(*kv);

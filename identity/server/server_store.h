@@ -72,6 +72,11 @@ class ServerStore {
   absl::StatusOr<v1::Entry> UpdateEntry(v1::Entry entry);
   absl::Status DeleteEntry(const std::string& id);
   absl::StatusOr<v1::Entry> GetEntry(const std::string& id);
+  // The entry `id` if it is parented to `parent_id`, in one read of its key
+  // (GetEntry reads the id index first, then the entry: two). NotFound if
+  // it is under another parent or nowhere.
+  absl::StatusOr<v1::Entry> GetEntryOfParent(const std::string& parent_id,
+                                             const std::string& id);
   // Filters as ListEntriesRequest's; ResourceExhausted beyond the bounds.
   absl::StatusOr<v1::ListEntriesResponse> ListEntries(
       const std::string& parent_id, const std::string& spiffe_id);

@@ -29,12 +29,17 @@ using ::testing::HasSubstr;
 class HookedKvStore : public ForwardingKvStore {
  public:
   using ForwardingKvStore::ForwardingKvStore;
+  absl::StatusOr<KeyValue> Get(const std::string& key) override {
+    ++gets;
+    return ForwardingKvStore::Get(key);
+  }
   absl::StatusOr<TxnResult> Txn(const std::vector<Compare>& c,
                                 const std::vector<Op>& ops) override {
     if (auto hook = std::exchange(before_txn, nullptr)) hook();
     return ForwardingKvStore::Txn(c, ops);
   }
   std::function<void()> before_txn;
+  int gets = 0;
 };
 
 class ServerStoreTest : public ::testing::Test {
@@ -96,6 +101,24 @@ TEST_F(ServerStoreTest, EntriesAreCanonicalAndKeyedByParent) {
   EXPECT_THAT(store_->GetEntry(a->id()).status(),
               StatusIs(absl::StatusCode::kNotFound,
                        HasSubstr(absl::StrCat("no entry ", a->id()))));
+}
+
+TEST_F(ServerStoreTest, GetEntryOfParentReadsOnceAndOnlyThatParent) {
+  auto a = store_->CreateEntry(Entry("spiffe://example.org/web", kAgentA));
+  ASSERT_TRUE(a.ok()) << a.status();
+  hooked_->gets = 0;
+  auto got = store_->GetEntryOfParent(kAgentA, a->id());
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->spiffe_id(), "spiffe://example.org/web");
+  EXPECT_EQ(got->revision(), a->revision());
+  EXPECT_EQ(hooked_->gets, 1);
+  // B's ID extends A's; A's entry is still not B's.
+  EXPECT_THAT(store_->GetEntryOfParent(kAgentB, a->id()).status(),
+              StatusIs(absl::StatusCode::kNotFound,
+                       HasSubstr(absl::StrCat("no entry ", a->id()))));
+  EXPECT_THAT(store_->GetEntryOfParent(kAgentA, "../x").status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("want 32 lowercase hex digits")));
 }
 
 TEST_F(ServerStoreTest, DuplicateEntryIsRefused) {

@@ -1,6 +1,8 @@
 // StoreCache: Range + Watch, the parent index, and waking subscribers.
 #include "identity/server/store_cache.h"
 
+#include <algorithm>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
@@ -101,8 +103,8 @@ void StoreCache::ApplyLocked(const std::string& key, const std::string* value,
     by_parent_[parent][key] = std::move(e);
   } else if (absl::ConsumePrefix(&rest, kAgentsPrefix)) {
     std::string id(rest);
-    touched_agents.insert(id);
     if (value == nullptr) {
+      touched_agents.insert(id);
       agents_.erase(id);
       return;
     }
@@ -110,6 +112,17 @@ void StoreCache::ApplyLocked(const std::string& key, const std::string* value,
     if (!a.ParseFromString(*value)) {
       LogError("store_key_unparsable", {{"key", key}});
       return;
+    }
+    // Every agent renewal rewrites the record (its newest SVID's serial and
+    // expiry), which no Sync carries: only a change to what the agent is
+    // sent (its aliases) or to whether it may sync (evicted) wakes its
+    // streams. Waking them on renewals pushed the agent's full state once
+    // per agent renewal (tests/bench/run_fleet_bench.sh).
+    auto old = agents_.find(id);
+    if (old == agents_.end() || old->second.evicted() != a.evicted() ||
+        !std::equal(old->second.aliases().begin(), old->second.aliases().end(),
+                    a.aliases().begin(), a.aliases().end())) {
+      touched_agents.insert(id);
     }
     agents_[id] = std::move(a);
   } else if (key == kBundleKey) {

@@ -116,6 +116,25 @@ TEST_F(StoreCacheTest, ViewHasOwnAndAliasEntriesAndPushesOnlyThere) {
   cache_->Unsubscribe(sub_b);
 }
 
+TEST_F(StoreCacheTest, AgentRenewalWakesNoStreamButEvictionDoes) {
+  auto sub_a = cache_->Subscribe(kAgentA);
+  auto sub_b = cache_->Subscribe(kAgentB);
+  // A renewal rewrites A's record but changes nothing a Sync carries.
+  ASSERT_TRUE(store_->RecordAgentSvid(kAgentA, "01ab", 1800003600).ok());
+  // B's wake-up comes from a later change: the watch delivers in order, so
+  // the cache has applied the renewal by then.
+  Create("spiffe://example.org/theirs", kAgentB);
+  ASSERT_TRUE(sub_b->WaitForChange(kWait));
+  EXPECT_FALSE(sub_a->WaitForChange(absl::ZeroDuration()));
+  EXPECT_EQ(cache_->ViewFor(kAgentA).agent.svid_serial(), "01ab");
+
+  ASSERT_TRUE(store_->EvictAgent(kAgentA).ok());
+  ASSERT_TRUE(sub_a->WaitForChange(kWait));
+  EXPECT_TRUE(cache_->ViewFor(kAgentA).agent.evicted());
+  cache_->Unsubscribe(sub_a);
+  cache_->Unsubscribe(sub_b);
+}
+
 TEST_F(StoreCacheTest, ResyncsAfterTheWatchFails) {
   auto sub = cache_->Subscribe(kAgentA);
   ASSERT_EQ(tap_->watches(), 1);
