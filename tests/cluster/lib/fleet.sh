@@ -14,6 +14,9 @@
 #   agent_restart N              the same agent again, on its state dir
 #   agent_stop N [KILL]
 #   agent_id N                   the agent SPIFFE ID node N attested as
+#   server_metrics NAME          the replica's /metrics (Prometheus text)
+#   agent_metrics N              node N's agent's /metrics (from inside its
+#                                namespace: the endpoint is on loopback)
 #
 # Needs $run, $bin, $td and the procs.sh/net.sh/etcd.sh functions.
 
@@ -74,6 +77,7 @@ root_rotation_lead: $rotation_lead
 x509pop:
   ca_bundle: $run/node-pki/ca.pem
   aliases: [{cn: "kafka-*", alias: "spiffe://$td/mayfly/alias/kafka"}]
+metrics_address: 127.0.0.1:0
 log_level: info
 YAML
 }
@@ -118,6 +122,21 @@ admin() {
 
 agent_id() { echo "${agent_ids[$1]}"; }
 
+# metrics_port LOG: the metrics_port the latest start logged in LOG.
+metrics_port() {
+  grep -o '"metrics_port":"[0-9]*"' "$1" | tail -n 1 | tr -dc 0-9
+}
+
+server_metrics() {
+  curl -sf --max-time 5 \
+    "http://127.0.0.1:$(metrics_port "$run/server-$1/server.log")/metrics"
+}
+
+agent_metrics() {
+  node_exec "$1" curl -sf --max-time 5 \
+    "http://127.0.0.1:$(metrics_port "$run/node$1/agent.log")/metrics"
+}
+
 # agent_start N ADDR...: a token from replica a, then the agent in node N.
 agent_start() {
   local n=$1 dir=$run/node$1 token out
@@ -144,6 +163,7 @@ agent_start() {
 trust_domain: $td
 socket_path: $dir/api.sock
 state_dir: $dir/state
+metrics_address: 127.0.0.1:0
 server:
   address: [$addrs]
   bundle: $dir/server-bundle.pem

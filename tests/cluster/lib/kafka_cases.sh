@@ -89,3 +89,49 @@ case_kafka_apply() {
   [[ $out == *"plan: nothing to do"* ]] ||
     fail "second apply did something: ${out//$'\n'/; }" || return
 }
+
+# kc_metrics: what the fleet exports about renewal, one "WHERE NAME VALUE"
+# line each: both replicas' and the agents' Prometheus metrics, each
+# broker's plugin metrics on its JMX.
+kc_metrics() {
+  local name n
+  for name in a b; do
+    server_metrics "$name" | awk -v w="server-$name" '
+      $1 ~ /^mayfly_server_(svids_signed_total|intermediate_expiry_seconds|bundle_root_earliest_expiry_seconds)$/ {
+        print w, $1, $2 }'
+  done
+  for n in 1 2 3 4 5; do
+    agent_metrics "$n" | awk -v w="agent-$n" '
+      $1 ~ /^mayfly_agent_(server_svid_soonest_expiry_seconds|bundle_root_earliest_expiry_seconds|server_signed_svids_total)$/ {
+        print w, $1, $2 }'
+  done
+  for n in 1 2 3; do
+    kc_jmx "$n" | awk -v w="broker-$n" '
+      $1 ~ /^(svid-not-after-seconds|bundle-root-not-after-seconds)$/ {
+        print w, $1, $2 }'
+  done
+}
+
+# 3. Fleet visibility: against what they were before the soak
+# ($run/metrics.before, sampled at set-up), each metric that says "this
+# node or broker is renewing" has moved forward: every agent's and broker's
+# soonest NotAfter and signed count, both replicas' intermediate and every
+# bundle root after the rotation, replica a's signed count (b's restarted).
+case_kafka_metrics() {
+  local after stuck missing
+  kc_metrics >"$run/metrics.after"
+  echo "cluster: metrics before -> after the soak:" >&2
+  join -j1 <(awk '{ print $1 "/" $2, $3 }' "$run/metrics.before" | sort) \
+    <(awk '{ print $1 "/" $2, $3 }' "$run/metrics.after" | sort) |
+    sed 's/^/cluster:   /' >&2
+  missing=$(awk '{ print $1 "/" $2 }' "$run/metrics.before" | sort |
+    comm -3 - <(awk '{ print $1 "/" $2 }' "$run/metrics.after" | sort))
+  [[ -z $missing ]] || fail "metrics not on both sides: ${missing//$'\n'/ }" ||
+    return
+  (($(wc -l <"$run/metrics.after") == 2 * 3 + 5 * 3 + 3 * 2)) ||
+    fail "$(wc -l <"$run/metrics.after") metrics, want 27" || return
+  stuck=$(join -j1 <(awk '{ print $1 "/" $2, $3 }' "$run/metrics.before" | sort) \
+    <(awk '{ print $1 "/" $2, $3 }' "$run/metrics.after" | sort) |
+    awk '$1 != "server-b/mayfly_server_svids_signed_total" && !($3 + 0 > $2 + 0) { print $1 }')
+  [[ -z $stuck ]] || fail "did not move forward: ${stuck//$'\n'/ }" || return
+}

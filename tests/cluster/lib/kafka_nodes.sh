@@ -18,12 +18,16 @@
 #   kc_broker_id N               broker N's SPIFFE ID
 #   kc_broker_dir N              its directory (broker.log, authorizer.log)
 #   kc_await_in_sync SECONDS     until no partition is under-replicated
+#   kc_jmx N                     the plugin's metrics on broker N's JMX
+#                                (Kafka's JmxTool), "NAME VALUE" lines
 #
 # Needs $run, $bin, $td, $classpath, $plugin_jar and the procs.sh, net.sh,
 # fleet.sh, broker.sh (cluster_id, broker_write_log4j) and kafka_tools.sh
 # functions. Ports are fixed: each node has a network namespace of its own.
 kc_port=9092
 kc_controller_port=9093
+# JMX, on each node's own loopback (kc_jmx reads it from inside).
+kc_jmx_port=9999
 kc_broker_ttl=${CLUSTER_KAFKA_BROKER_TTL:-30s}
 kc_heap=${CLUSTER_KAFKA_HEAP:-512m}
 kc_start_timeout=${CLUSTER_KAFKA_START_TIMEOUT:-180}
@@ -80,8 +84,10 @@ PROPS
 kc_spawn() {
   local n=$1 dir
   dir=$(kc_broker_dir "$n")
+  local jmx=()
+  mapfile -t jmx < <(broker_jmx_opts "$kc_jmx_port")
   spawn "broker-$n" "$dir/stdout.log.$SECONDS" ip netns exec "${net_tag}n$n" \
-    java -Xmx"$kc_heap" -Xms"$kc_heap" \
+    java -Xmx"$kc_heap" -Xms"$kc_heap" "${jmx[@]}" \
     -Dlog4j2.configurationFile="$dir/log4j2.xml" \
     -cp "$classpath:$plugin_jar" kafka.Kafka "$dir/server.properties"
   kc_pid[$n]=$spawned_pid
@@ -191,4 +197,12 @@ kc_await_in_sync() {
     fi
     sleep 1
   done
+}
+
+kc_jmx() {
+  node_exec "$1" java -Xmx128m -XX:TieredStopAtLevel=1 -cp "$classpath" \
+    org.apache.kafka.tools.JmxTool --one-time true --report-format properties \
+    --jmx-url "service:jmx:rmi:///jndi/rmi://127.0.0.1:$kc_jmx_port/jmxrmi" \
+    --object-name 'kafka.server:type=plugins,*,role=broker' 2>>"$run/jmx.log" |
+    sed -n 's/^kafka\.server:type=plugins,[^:]*:\([a-z-]*\)=\(.*\)$/\1 \2/p'
 }

@@ -8,8 +8,11 @@
 #     refuse its new connections on that expired SVID;
 #   - node 1's agent (broker 1's) is killed and restarted;
 #   - the etcd leader is killed;
+#   - a fleet-wide root rotation: the next root published, both replicas
+#     switched to intermediates under it;
 #   - server replica b is killed, then started again;
-#   - a root rotation, if kc_rotate_root is defined (the fleet's rotation);
+#   - the old root retired and pruned from the store once the brokers' and
+#     the clients' SVIDs were renewed under the new one;
 #   - broker 2 is restarted (a controlled shutdown, then the same storage).
 # Then the verdict: lost=0 duplicated=0 auth_errors=0, every message
 # delivered, and no rebalance except while broker 2 was down or catching
@@ -19,9 +22,34 @@
 # Fault times are spread over the soak; each fault's step is logged with
 # its second into the soak.
 
-# kc_fault_gap: seconds between two faults (7 of them, the deletion's
-# measurement included, over the soak).
-kc_fault_gap() { echo $((kc_soak_seconds / 8)); }
+# kc_rotate_root: a fleet-wide root rotation (lib/rotation.sh, the runbook
+# of docs/server-admin.md): the next root reaches every agent, then both
+# replicas switch to intermediates under it.
+kc_rotate_root() {
+  local t0
+  t0=$(now_ms)
+  kc_soak_step "root rotation: ca rotate, next intermediates"
+  rotation_switch || return
+  kc_soak_step "root rotation: both replicas switched ($(($(now_ms) - t0)) ms)"
+}
+
+# kc_retire_root: once each broker serves an SVID under the new root and
+# the clients' SVIDs (TTL $kc_client_ttl) have all been renewed, the old
+# root is retired and pruned from the store: from then on no node trusts
+# it.
+kc_retire_root() {
+  local n deadline=$((SECONDS + 45))
+  for n in 1 2 3; do
+    until chains_to "$run/node$n/svid-broker/svid.pem" "$run/next_root.pem"; do
+      ((SECONDS < deadline)) ||
+        fail "broker $n's SVID does not chain to the new root" || return
+      sleep 0.5
+    done
+  done
+  sleep $(($(ttl_ms_of "$kc_client_ttl") / 1000))
+  rotation_retire || return
+  kc_soak_step "root rotation: the old root retired and pruned (${out//$'\n'/, })"
+}
 
 # kc_sleep_until SECONDS: until SECONDS into the soak.
 kc_sleep_until() {
@@ -171,9 +199,8 @@ kc_restart_broker() {
 }
 
 case_kafka_soak() {
-  local count=$((kc_soak_rate * kc_soak_seconds)) gap victim_pid consumer_pid
+  local count=$((kc_soak_rate * kc_soak_seconds)) victim_pid consumer_pid
   local producer_pid p c p_rc c_rc wrong=() rebalances expected=0 other=0 ms
-  gap=$(kc_fault_gap)
   # The policy's ACLs (case kafka_apply's work, if it ran: apply is
   # idempotent).
   "$bin/mayfly" bridge apply "$kc_policy_file" --bootstrap "$kc_bootstrap" \
@@ -216,35 +243,35 @@ case_kafka_soak() {
     "${kc_flags[@]}"
   victim_pid=$spawned_pid
 
-  kc_sleep_until "$gap"
+  kc_sleep_until $((kc_soak_seconds / 8))
   # Its flush cannot end (no SVID): a short grace.
   kc_delete_victim || { stop_group "$victim_pid" 2; return 1; }
   stop_group "$victim_pid" 2
 
-  kc_sleep_until $((2 * gap))
+  kc_sleep_until $((kc_soak_seconds * 2 / 8))
   kc_soak_step "killing node 1's agent (broker 1's)"
   agent_stop 1 KILL
   sleep 2
   agent_restart 1 || fail "node 1's agent did not restart" || return
 
-  kc_sleep_until $((3 * gap))
+  kc_sleep_until $((kc_soak_seconds * 3 / 8))
   etcd_kill_leader || fail "could not kill the etcd leader" || return
   kc_soak_step "killed the etcd leader"
 
-  kc_sleep_until $((4 * gap))
+  kc_sleep_until $((kc_soak_seconds * 4 / 8))
+  kc_rotate_root || return
+
+  kc_sleep_until $((kc_soak_seconds * 9 / 16))
   server_stop b KILL
   kc_soak_step "killed server replica b"
   sleep 5
   server_start b || fail "replica b did not come back" || return
   kc_soak_step "replica b back"
 
-  if [[ $(type -t kc_rotate_root) == function ]]; then
-    kc_sleep_until $((5 * gap))
-    kc_soak_step "root rotation"
-    kc_rotate_root || fail "the root rotation failed" || return
-  fi
+  kc_sleep_until $((kc_soak_seconds * 11 / 16))
+  kc_retire_root || return
 
-  kc_sleep_until $((6 * gap))
+  kc_sleep_until $((kc_soak_seconds * 13 / 16))
   kc_restart_broker 2 || fail "broker 2's restart" || return
 
   await_exit "$producer_pid" $((kc_soak_seconds + 120))

@@ -29,6 +29,49 @@ await_switch() {
   done
 }
 
+# rotation_switch: steps 1-3 of the runbook (docs/server-admin.md): the
+# admin prepares the next root, which joins the admin's bundle.pem that
+# both replicas read (they publish it into the store, and Sync pushes it);
+# each replica gets a new key and an intermediate under the next root (key
+# first, then the certificate: a replica refuses a mismatched pair), and
+# switches once the root has been in the store for the lead and every
+# stream on it has been sent it (within 30 s). The next root is copied to
+# $run/next_root.pem. Sets $why on failure.
+rotation_switch() {
+  local ca=$run/admin-ca name dir
+  "$bin/mayfly" ca rotate --dir "$ca" >>"$run/fleet.log" 2>&1 ||
+    fail "ca rotate failed" || return
+  cp "$ca/next_root_cert.pem" "$run/next_root.pem"
+  for name in a b; do
+    dir=$run/server-$name
+    rm -f "$dir/next_key.pem"
+    "$bin/mayfly" ca csr --trust-domain "$td" --key-out "$dir/next_key.pem" \
+      --out "$dir/next.csr" >>"$run/fleet.log" 2>&1 &&
+      "$bin/mayfly" ca sign --next --dir "$ca" --csr "$dir/next.csr" \
+        --out "$dir/next.pem" --ttl 24h >>"$run/fleet.log" 2>&1 ||
+      fail "signing replica $name's next intermediate failed" || return
+    mv "$dir/next_key.pem" "$dir/intermediate_key.pem"
+    mv "$dir/next.pem" "$dir/intermediate.pem"
+  done
+  await_switch 30 || fail "the replicas did not switch within 30 s" || return
+}
+
+# rotation_retire: step 5: the admin retires the old root at once (the
+# caller has seen every SVID it signed renewed), hands the replicas the
+# bundle without it, and prunes it from the store. Sets $why on failure.
+rotation_retire() {
+  local ca=$run/admin-ca
+  "$bin/mayfly" ca promote --dir "$ca" --drop-after 0s >>"$run/fleet.log" 2>&1 &&
+    "$bin/mayfly" ca drop --dir "$ca" >>"$run/fleet.log" 2>&1 ||
+    fail "ca promote/drop failed" || return
+  server_hup a
+  server_hup b
+  sleep 1
+  out=$(admin a bundle prune --keep "$ca/bundle.pem" 2>&1) ||
+    fail "bundle prune: $out" || return
+  [[ $out == *"removed: 1"*"roots: 1"* ]] || fail "bundle prune: $out" || return
+}
+
 # 10. A fleet-wide root rotation with admin-signed intermediates while
 # workloads on nodes 2 and 3 fetch every 100 ms: the admin prepares the
 # next root, each replica gets an intermediate under it and switches after
@@ -36,7 +79,7 @@ await_switch() {
 # agent restarted after the rotation (its config still names only the old
 # root) and a replica killed: 0 failed fetches throughout.
 case_root_rotation() {
-  local seconds=50 l1 l2 n name dir ca=$run/admin-ca next t0
+  local seconds=50 l1 l2 n t0
   entry 1 5101 rot1 || fail "entry create failed" || return
   entry 2 5102 rot2 || fail "entry create failed" || return
   entry 3 5103 rot3 || fail "entry create failed" || return
@@ -55,28 +98,7 @@ case_root_rotation() {
   l2=$spawned_pid
   t0=$(now_ms)
 
-  # 1. Prepare: the next root joins the admin's bundle.pem, which both
-  # replicas read; they publish it into the store, and Sync pushes it.
-  "$bin/mayfly" ca rotate --dir "$ca" >>"$run/fleet.log" 2>&1 ||
-    fail "ca rotate failed" || return
-  next=$ca/next_root_cert.pem
-  cp "$next" "$run/next_root.pem"
-  # 2. Each replica: a new key, an intermediate under the next root, key
-  # first then the certificate (a replica refuses a mismatched pair).
-  for name in a b; do
-    dir=$run/server-$name
-    rm -f "$dir/next_key.pem"
-    "$bin/mayfly" ca csr --trust-domain "$td" --key-out "$dir/next_key.pem" \
-      --out "$dir/next.csr" >>"$run/fleet.log" 2>&1 &&
-      "$bin/mayfly" ca sign --next --dir "$ca" --csr "$dir/next.csr" \
-        --out "$dir/next.pem" --ttl 24h >>"$run/fleet.log" 2>&1 ||
-      fail "signing replica $name's next intermediate failed" || return
-    mv "$dir/next_key.pem" "$dir/intermediate_key.pem"
-    mv "$dir/next.pem" "$dir/intermediate.pem"
-  done
-  # 3. Each replica switches once the root has been in the store for the
-  # lead and every stream on it has been sent it.
-  await_switch 30 || fail "the replicas did not switch within 30 s" || return
+  rotation_switch || return
   echo "cluster: both replicas switched $(($(now_ms) - t0)) ms after ca rotate" >&2
   # 4. Workloads' SVIDs renew under the new root (at half their TTL).
   local deadline=$((SECONDS + ${svid_ttl%s} + 5))
@@ -99,17 +121,8 @@ case_root_rotation() {
     done
   done
   # 5. The admin retires the old root (at once here: every SVID the old
-  # root signed was renewed above), hands the replicas the bundle without
-  # it, and prunes the store.
-  "$bin/mayfly" ca promote --dir "$ca" --drop-after 0s >>"$run/fleet.log" 2>&1 &&
-    "$bin/mayfly" ca drop --dir "$ca" >>"$run/fleet.log" 2>&1 ||
-    fail "ca promote/drop failed" || return
-  server_hup a
-  server_hup b
-  sleep 1
-  out=$(admin a bundle prune --keep "$ca/bundle.pem" 2>&1) ||
-    fail "bundle prune: $out" || return
-  [[ $out == *"removed: 1"*"roots: 1"* ]] || fail "bundle prune: $out" || return
+  # root signed was renewed above).
+  rotation_retire || return
   deadline=$((SECONDS + 10))
   until svid_files 5101 1 "$run/rot-svid1" &&
     [[ $(grep -c 'BEGIN CERTIFICATE' "$run/rot-svid1/svid_bundle.pem") == 1 ]] &&
