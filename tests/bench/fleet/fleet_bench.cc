@@ -89,8 +89,8 @@ int Run() {
                  trust.status().ToString().c_str());
     return 2;
   }
-  auto shared_trust =
-      std::make_shared<const agent::remote::ServerTrust>(*std::move(trust));
+  auto shared_trust = std::make_shared<const agent::remote::ServerTrustSource>(
+      *std::move(trust));
   Report report(server_pids, etcd_pids, etcd_ports);
   FleetAdmin admin(absl::GetFlag(FLAGS_admin_sockets));
 

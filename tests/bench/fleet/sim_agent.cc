@@ -66,7 +66,8 @@ absl::Status SimAgent::Attest() {
   ASSIGN_OR_RETURN(
       identity::SpiffeId placeholder,
       identity::SpiffeId::FromString(absl::StrCat(
-          "spiffe://", options_.trust->trust_domain.name(), "/mayfly/agent")));
+          "spiffe://", options_.trust->Current()->trust_domain.name(),
+          "/mayfly/agent")));
   pb::AttestRequest first;
   ASSIGN_OR_RETURN(*first.mutable_csr(),
                    identity::MakeSvidCsrDer(*key, placeholder, {}));

@@ -59,7 +59,7 @@ struct FleetCounters {
 struct SimAgentOptions {
   std::string address;  // host:port of its replica, or of a CountingProxy
   std::string token;
-  std::shared_ptr<const agent::remote::ServerTrust> trust;
+  std::shared_ptr<const agent::remote::ServerTrustSource> trust;
   // Renew at this fraction of the lifetime, plus up to `renew_jitter`.
   double renew_fraction = 0.5;
   double renew_jitter = 0.1;
