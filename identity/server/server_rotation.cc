@@ -53,6 +53,15 @@ absl::Status MayflyServer::PublishToStore() {
   // The bundle file, not the signer's snapshot: a prepared root is there
   // before anything is signed by it, and must reach the store first.
   identity::X509Bundle bundle(config_.trust_domain);
+  if (!config_.signing.step_ca.url.empty()) {
+    // Upstream mode: the roots the upstream CA sent with the chain (no
+    // bundle file; its rotation is the upstream's).
+    for (const identity::UniqueX509& r : m->roots.roots()) {
+      std::string der = identity::CertToDer(*r);
+      if (der != m->root_der) roots.push_back(std::move(der));
+    }
+    return store_->PublishToBundle(roots, m->jwt_key);
+  }
   if (config_.signing.ca_dir.empty()) {
     ASSIGN_OR_RETURN(std::string pem,
                      identity::ReadFile(config_.signing.bundle));
