@@ -19,6 +19,7 @@ runfiles="$TEST_SRCDIR/$TEST_WORKSPACE"
 source "$runfiles/tests/lib/checks.sh"
 procs_tag=stepca_e2e
 source "$runfiles/tests/lib/procs.sh"
+source "$runfiles/tests/stepca/lib.sh"
 bin_server="$runfiles/identity/server/mayfly-server"
 bin_agent="$runfiles/identity/agent/mayfly-agent"
 bin_cli="$runfiles/mayfly"
@@ -37,73 +38,15 @@ free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# --- step-ca's PKI and config -------------------------------------------
+# --- step-ca's PKI and config (lib.sh) ----------------------------------
 pki=$work/step
-mkdir -p "$pki"
-ossl() { openssl "$@" >>"$work/openssl.log" 2>&1; }
-ossl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-  -keyout "$pki/root_key.pem" -out "$pki/root.pem" -subj "/O=Test/CN=step root" \
-  -days 2 -addext "basicConstraints=critical,CA:true" \
-  -addext "keyUsage=critical,keyCertSign,cRLSign"
-# step_ca_start NAME PATHLEN: a step-ca whose signing intermediate (under
-# the shared root) has pathlen PATHLEN; its port in ${step_port[NAME]}.
-declare -A step_port=()
-step_ca_start() {
-  local name=$1 dir=$pki/$1
-  mkdir -p "$dir"
-  ossl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-    -keyout "$dir/int_key.pem" -out "$dir/int.csr" -subj "/O=Test/CN=step intermediate $name"
-  printf 'basicConstraints=critical,CA:true,pathlen:%s\nkeyUsage=critical,keyCertSign,cRLSign\n' \
-    "$2" >"$dir/int.ext"
-  ossl x509 -req -in "$dir/int.csr" -CA "$pki/root.pem" -CAkey "$pki/root_key.pem" \
-    -CAcreateserial -days 1 -extfile "$dir/int.ext" -out "$dir/int.pem"
-  chmod 600 "$dir/int_key.pem"
-  step_port[$name]=$(free_port)
-  python3 - "$pki" "$dir" "${step_port[$name]}" <<'PY'
-import json, sys
-pki, dir, port = sys.argv[1], sys.argv[2], sys.argv[3]
-# The provisioner issues CA certificates: the template says cA and
-# keyCertSign, pathlen 0 (the replica signs leaves only), and keeps the
-# token's SANs (spiffe://TD) and subject.
-template = ('{"subject": {{ toJson .Subject }}, "sans": {{ toJson .SANs }}, '
-            '"keyUsage": ["certSign", "crlSign"], '
-            '"basicConstraints": {"isCA": true, "maxPathLen": 0}}')
-config = {
-    "root": f"{pki}/root.pem",
-    "crt": f"{dir}/int.pem",
-    "key": f"{dir}/int_key.pem",
-    "address": f"127.0.0.1:{port}",
-    "dnsNames": ["127.0.0.1"],
-    "logger": {"format": "text"},
-    "authority": {
-        "claims": {"minTLSCertDuration": "30s",
-                   "defaultTLSCertDuration": "1h",
-                   "maxTLSCertDuration": "24h"},
-        "provisioners": [{
-            "type": "JWK", "name": "mayfly",
-            "key": json.load(open(f"{pki}/provisioner.jwk")),
-            "options": {"x509": {"template": template}},
-        }],
-    },
-}
-json.dump(config, open(f"{dir}/ca.json", "w"), indent=1)
-PY
-  spawn "step-ca-$name" "$work/step-ca-$name.log" "$step_ca" "$dir/ca.json"
-  wait_for 30 openssl s_client -connect "127.0.0.1:${step_port[$name]}" \
-    -CAfile "$pki/root.pem" -verify_return_error </dev/null || {
-    echo "step-ca $name did not start:" >&2
-    tail -20 "$work/step-ca-$name.log" >&2
-    exit 1
-  }
-}
-ossl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$pki/provisioner.key"
+stepca_pki "$pki" "$jwk"
 ossl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$pki/stranger.key"
-chmod 600 "$pki"/*.key "$pki"/*key.pem
-"$jwk" "$pki/provisioner.key" >"$pki/provisioner.jwk"
+chmod 600 "$pki/stranger.key"
 # pathlen:1, not step's default 0: the replica's intermediate sits below it.
-step_ca_start main 1
+stepca_start "$pki" main 1
 # step's default layout, to see it refused.
-step_ca_start default 0
+stepca_start "$pki" default 0
 main_port=${step_port[main]}
 
 # --- mayfly-server with step-ca upstream --------------------------------

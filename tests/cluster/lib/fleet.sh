@@ -41,6 +41,18 @@ fleet_ca() {
       >>"$run/fleet.log" 2>&1
 }
 
+# fleet_bundle: the roots an agent trusts the servers by at first: the
+# admin's, or step-ca's root when the replicas take their intermediates
+# from step-ca ($fleet_step_ca, its URL; $fleet_step_pki, tests/stepca/lib.sh's
+# directory; $fleet_step_ttl, the intermediates' TTL, 2m).
+fleet_bundle() {
+  if [[ -n ${fleet_step_ca:-} ]]; then
+    echo "$fleet_step_pki/root.pem"
+  else
+    echo "$run/admin-ca/bundle.pem"
+  fi
+}
+
 # free_port HOST: a port nobody listens on at HOST now.
 free_port() {
   python3 -c 'import socket,sys
@@ -54,10 +66,24 @@ server_config() {
   [[ -f $dir/server.yaml ]] && return 0
   mkdir -p "$dir"
   chmod 700 "$dir"
-  "$bin/mayfly" ca csr --trust-domain "$td" --key-out "$dir/intermediate_key.pem" \
-    --out "$dir/intermediate.csr" >>"$run/fleet.log" 2>&1 || return
-  "$bin/mayfly" ca sign --dir "$run/admin-ca" --csr "$dir/intermediate.csr" \
-    --out "$dir/intermediate.pem" --ttl 24h >>"$run/fleet.log" 2>&1 || return
+  local signing
+  if [[ -n ${fleet_step_ca:-} ]]; then
+    signing="  upstream:
+    step_ca:
+      url: $fleet_step_ca
+      root_file: $fleet_step_pki/root.pem
+      provisioner: mayfly
+      provisioner_key_file: $fleet_step_pki/provisioner.key
+      ttl: ${fleet_step_ttl:-2m}"
+  else
+    "$bin/mayfly" ca csr --trust-domain "$td" --key-out "$dir/intermediate_key.pem" \
+      --out "$dir/intermediate.csr" >>"$run/fleet.log" 2>&1 || return
+    "$bin/mayfly" ca sign --dir "$run/admin-ca" --csr "$dir/intermediate.csr" \
+      --out "$dir/intermediate.pem" --ttl 24h >>"$run/fleet.log" 2>&1 || return
+    signing="  intermediate_cert: $dir/intermediate.pem
+  intermediate_key: $dir/intermediate_key.pem
+  bundle: $run/admin-ca/bundle.pem"
+  fi
   server_port[$name]=$(free_port "$net_host")
   local endpoints
   endpoints=$(sed 's/,/, /g' <<<"$ETCD_ENDPOINTS")
@@ -68,9 +94,7 @@ admin_socket: $dir/admin.sock
 state_dir: $dir/state
 store: {etcd: {endpoints: [$endpoints]}}
 signing:
-  intermediate_cert: $dir/intermediate.pem
-  intermediate_key: $dir/intermediate_key.pem
-  bundle: $run/admin-ca/bundle.pem
+$signing
 default_ttl: $svid_ttl
 agent_ttl: $agent_ttl
 root_rotation_lead: $rotation_lead
@@ -156,7 +180,7 @@ agent_start() {
   echo "$token" >"$dir/token"
   # The agent's own copy, as a node gets it at provisioning: the admin's
   # bundle.pem changes in a root rotation, this one does not.
-  cp "$run/admin-ca/bundle.pem" "$dir/server-bundle.pem"
+  cp "$(fleet_bundle)" "$dir/server-bundle.pem"
   local addrs
   addrs=$(sed 's/ /, /g' <<<"$*")
   cat >"$dir/agent.yaml" <<YAML

@@ -258,8 +258,10 @@ case_kafka_soak() {
   etcd_kill_leader || fail "could not kill the etcd leader" || return
   kc_soak_step "killed the etcd leader"
 
-  kc_sleep_until $((kc_soak_seconds * 4 / 8))
-  kc_rotate_root || return
+  if [[ $upstream == admin ]]; then
+    kc_sleep_until $((kc_soak_seconds * 4 / 8))
+    kc_rotate_root || return
+  fi
 
   kc_sleep_until $((kc_soak_seconds * 9 / 16))
   server_stop b KILL
@@ -268,8 +270,10 @@ case_kafka_soak() {
   server_start b || fail "replica b did not come back" || return
   kc_soak_step "replica b back"
 
-  kc_sleep_until $((kc_soak_seconds * 11 / 16))
-  kc_retire_root || return
+  if [[ $upstream == admin ]]; then
+    kc_sleep_until $((kc_soak_seconds * 11 / 16))
+    kc_retire_root || return
+  fi
 
   kc_sleep_until $((kc_soak_seconds * 13 / 16))
   kc_restart_broker 2 || fail "broker 2's restart" || return
