@@ -4,8 +4,8 @@
 # $kc_soak_seconds, while in turn:
 #   - the victim's entry (a third client, producing on node 4) is deleted:
 #     no broker serves it later than one TTL + 1 s after, the brokers close
-#     its connections (when each of the last SVID's next request comes) and
-#     refuse its new connections on that expired SVID;
+#     its connections (each at its first request after the SVID's
+#     NotAfter) and refuse its new connections on that expired SVID;
 #   - node 1's agent (broker 1's) is killed and restarted;
 #   - the etcd leader is killed;
 #   - a fleet-wide root rotation: the next root published, both replicas
