@@ -18,7 +18,8 @@
 #   agent_metrics N              node N's agent's /metrics (from inside its
 #                                namespace: the endpoint is on loopback)
 #
-# Needs $run, $bin, $td and the procs.sh/net.sh/etcd.sh functions.
+# Needs $run, $bin, $td and the procs.sh/net.sh/etcd.sh functions;
+# $rotation_lead is the replicas' root_rotation_lead (30s, the default).
 
 declare -A server_port=() server_pid=() agent_pid=() agent_ids=()
 declare -A agent_addrs=()
@@ -97,7 +98,7 @@ signing:
 $signing
 default_ttl: $svid_ttl
 agent_ttl: $agent_ttl
-root_rotation_lead: $rotation_lead
+root_rotation_lead: ${rotation_lead:-30s}
 x509pop:
   ca_bundle: $run/node-pki/ca.pem
   aliases: [{cn: "kafka-*", alias: "spiffe://$td/mayfly/alias/kafka"}]
