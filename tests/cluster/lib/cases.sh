@@ -31,6 +31,15 @@ await_fetch() {
   done
 }
 
+# fetch_loop_spawn UID NODE NAME SECONDS: a workload as UID on NODE fetching
+# spiffe://TD/nodeNODE/NAME every 100 ms for SECONDS (fetch_loop.cc); its
+# log in $run/NAME.log, its pid in $spawned_pid.
+fetch_loop_spawn() {
+  spawn "$3" "$run/$3.log" setpriv --reuid "$1" --regid "$1" \
+    --clear-groups "$bin/fetch_loop" "$run/node$2/api.sock" \
+    "spiffe://$td/node$2/$3" 100 "$4"
+}
+
 # entry NODE UID NAME [SERVER]: an entry spiffe://TD/nodeNODE/NAME for UID,
 # parented to NODE's agent, created through SERVER (a); its ID in $entry.
 entry() {
@@ -166,13 +175,9 @@ case_faults() {
   entry 2 4702 faults2 || fail "entry create failed" || return
   await_fetch 5 4701 1 "spiffe://$td/node1/faults1" || fail "node 1: $out" || return
   await_fetch 5 4702 2 "spiffe://$td/node2/faults2" || fail "node 2: $out" || return
-  spawn loop1 "$run/faults1.log" setpriv --reuid 4701 --regid 4701 \
-    --clear-groups "$bin/fetch_loop" "$run/node1/api.sock" \
-    "spiffe://$td/node1/faults1" 100 "$seconds"
+  fetch_loop_spawn 4701 1 faults1 "$seconds"
   l1=$spawned_pid
-  spawn loop2 "$run/faults2.log" setpriv --reuid 4702 --regid 4702 \
-    --clear-groups "$bin/fetch_loop" "$run/node2/api.sock" \
-    "spiffe://$td/node2/faults2" 100 "$seconds"
+  fetch_loop_spawn 4702 2 faults2 "$seconds"
   l2=$spawned_pid
   sleep 3
   etcd_kill_leader || fail "could not kill the etcd leader" || return

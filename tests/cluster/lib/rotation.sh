@@ -88,13 +88,9 @@ case_root_rotation() {
   await_fetch 5 5103 3 "spiffe://$td/node3/rot3" || fail "node 3: $out" || return
   # Nodes 2 (on b) and 3 (on a, then b once a is killed); node 1 is the
   # one restarted, which its own workload would see as an outage.
-  spawn rot3 "$run/rot3.log" setpriv --reuid 5103 --regid 5103 \
-    --clear-groups "$bin/fetch_loop" "$run/node3/api.sock" \
-    "spiffe://$td/node3/rot3" 100 "$seconds"
+  fetch_loop_spawn 5103 3 rot3 "$seconds"
   l1=$spawned_pid
-  spawn rot2 "$run/rot2.log" setpriv --reuid 5102 --regid 5102 \
-    --clear-groups "$bin/fetch_loop" "$run/node2/api.sock" \
-    "spiffe://$td/node2/rot2" 100 "$seconds"
+  fetch_loop_spawn 5102 2 rot2 "$seconds"
   l2=$spawned_pid
   t0=$(now_ms)
 
