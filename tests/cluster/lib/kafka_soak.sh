@@ -114,7 +114,8 @@ kc_delete_victim() {
   native=$spawned_pid
   # Served (its first requests authorized) before the deletion.
   deadline=$((SECONDS + 20))
-  until (($(kc_logged_authorizations User:soak.victim) >= 6)); do
+  until (($(kc_logged "Principal = User:soak.victim is Allowed" \
+    authorizer.log) >= 6)); do
     ((SECONDS < deadline)) || fail "the victim was never served" || return
     sleep 0.2
   done
@@ -163,22 +164,12 @@ kc_delete_victim() {
     "time(s) (\"$pattern\"); the files client: $out" >&2
 }
 
-# kc_logged_authorizations PRINCIPAL: requests of PRINCIPAL the brokers
-# authorized so far.
-kc_logged_authorizations() {
-  local n sum=0
-  for n in 1 2 3; do
-    sum=$((sum + $(grep -c "Principal = $1 is Allowed" \
-      "$(kc_broker_dir "$n")/authorizer.log" || true)))
-  done
-  echo "$sum"
-}
-
-# kc_logged PATTERN: how many lines of the three brokers' logs have PATTERN.
+# kc_logged PATTERN [LOG]: how many lines of the three brokers' LOG
+# (broker.log; authorizer.log: one line per authorization) have PATTERN.
 kc_logged() {
   local n sum=0
   for n in 1 2 3; do
-    sum=$((sum + $(grep -c "$1" "$(kc_broker_dir "$n")/broker.log" || true)))
+    sum=$((sum + $(grep -c "$1" "$(kc_broker_dir "$n")/${2:-broker.log}" || true)))
   done
   echo "$sum"
 }
